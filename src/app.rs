@@ -1,0 +1,259 @@
+//! The composition root: builds the pipeline in flow order, serves HTTP, and tears everything
+//! down in reverse when the shutdown future resolves.
+
+use std::fmt;
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::{web, App, HttpServer};
+use log::{info, warn};
+use redis::aio::ConnectionManagerConfig;
+use redis::AsyncConnectionConfig;
+
+use crate::auth::Authenticator;
+use crate::config::{Settings, Subscription};
+use crate::domain::session_state::Limits;
+use crate::http::{self, AppState, HealthState};
+use crate::pipeline::handlers::{
+    Backtest, MarketData, PatternAlerts, Publisher, StreamingConfig, System,
+};
+use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
+use crate::pipeline::registry::{CloseAll, RoomRegistry};
+use crate::pipeline::router::Router;
+use crate::pipeline::session::{CloseReason, SessionConfig, SessionDeps};
+use crate::telemetry::Stats;
+
+/// Time allowed for Redis commands issued by handlers (job owners, heartbeat probe).
+const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time sessions get to receive their close frame before the HTTP server stops.
+const SESSION_CLOSE_GRACE: Duration = Duration::from_millis(300);
+
+#[derive(Debug)]
+pub enum StartupError {
+    InvalidRedisUrl(String),
+    RedisUnreachable { url: String, cause: String },
+    RedisAuth { url: String, cause: String },
+    Io(std::io::Error),
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartupError::InvalidRedisUrl(e) => write!(f, "[config] invalid Redis URL: {e}"),
+            StartupError::RedisUnreachable { url, cause } => write!(
+                f,
+                "[connection] cannot reach Redis at {url}: {cause}\n  Is redis-server running and is the host/port right? \
+                 Try `redis-cli -u {url} ping`, or pass --allow-degraded-start to start anyway and keep retrying."
+            ),
+            StartupError::RedisAuth { url, cause } => write!(
+                f,
+                "[connection] Redis at {url} refused the credentials: {cause}\n  Check the password in the URL or REDIS_PASSWORD."
+            ),
+            StartupError::Io(e) => write!(f, "cannot start the HTTP server: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+impl From<std::io::Error> for StartupError {
+    fn from(e: std::io::Error) -> Self {
+        StartupError::Io(e)
+    }
+}
+
+/// Connects and PINGs once, so a wrong host or password fails at startup with a clear report
+/// instead of becoming an endless reconnect loop. Returns the PING round-trip time.
+pub async fn preflight(url: &str) -> Result<Duration, StartupError> {
+    let client =
+        redis::Client::open(url).map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
+        .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT));
+    let classify = |e: redis::RedisError| {
+        let (url, cause) = (redacted(url), e.to_string());
+        let auth = matches!(e.kind(), redis::ErrorKind::AuthenticationFailed)
+            || cause.contains("NOAUTH")
+            || cause.contains("WRONGPASS");
+        if auth {
+            StartupError::RedisAuth { url, cause }
+        } else {
+            StartupError::RedisUnreachable { url, cause }
+        }
+    };
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(classify)?;
+    let started = Instant::now();
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map_err(classify)?;
+    Ok(started.elapsed())
+}
+
+/// The URL with any password replaced, for logs and reports.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn sources(settings: &Settings) -> Vec<Source> {
+    settings
+        .subscriptions()
+        .into_iter()
+        .map(|s| match s {
+            Subscription::Channel { name, kind } => Source {
+                name,
+                pattern: false,
+                kind,
+            },
+            Subscription::Pattern { glob, kind } => Source {
+                name: glob,
+                pattern: true,
+                kind,
+            },
+        })
+        .collect()
+}
+
+fn session_config(settings: &Settings) -> SessionConfig {
+    let s = &settings.session;
+    SessionConfig {
+        heartbeat_interval: Duration::from_secs(s.heartbeat_interval_secs),
+        client_timeout: Duration::from_secs(s.client_timeout_secs),
+        max_frame_bytes: s.max_frame_bytes,
+        outbound_queue_frames: s.outbound_queue_frames,
+        max_ops_per_second: s.max_ops_per_second,
+        limits: Limits {
+            max_topics: s.max_topics,
+            max_symbols: s.max_symbols,
+        },
+    }
+}
+
+/// Runs the service on `listener` until `shutdown` resolves (or the HTTP server fails).
+/// Must be called inside an actix `System`.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartupError> {
+    let sources = sources(&settings);
+    let stats = Arc::new(Stats::new(sources.iter().map(|s| s.name.clone()).collect()));
+    let client = redis::Client::open(settings.redis.url.as_str())
+        .map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
+    let commands = client
+        .get_connection_manager_lazy(
+            ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
+                .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT)),
+        )
+        .map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
+    let health = Arc::new(HealthState::default());
+
+    // Downstream first, so every stage has somewhere to send before events start flowing.
+    let grace = Duration::from_millis(settings.session.slow_consumer_grace_ms);
+    let registry = RoomRegistry::new(stats.clone(), grace).start();
+    let publisher = Publisher::new(registry.clone(), stats.clone());
+    let streaming = StreamingConfig {
+        flush_interval: settings
+            .streaming
+            .buffer_enabled
+            .then(|| Duration::from_millis(settings.streaming.flush_interval_ms)),
+        max_buffer_size: settings.streaming.max_buffer_size,
+    };
+    let pattern_alerts = PatternAlerts::new(publisher.clone(), streaming).start();
+    let router = Router {
+        pattern_alerts: pattern_alerts.clone(),
+        market_data: MarketData::new(
+            publisher.clone(),
+            settings.market.price_change_threshold_pct,
+        )
+        .start(),
+        backtest: Backtest::new(publisher.clone(), commands.clone()).start(),
+        system: System::new(publisher, commands, health.clone()).start(),
+        stats: stats.clone(),
+    }
+    .start();
+    // The reader gets its own thread: parsing is the heaviest per-message work, and Redis must be
+    // drained even while fan-out keeps the main arbiter busy.
+    let ingest = Arbiter::new();
+    let reader_config = ReaderConfig {
+        max_message_bytes: settings.redis.max_message_bytes,
+        keepalive: Duration::from_secs(settings.redis.keepalive_secs),
+        backoff: Backoff::new(
+            Duration::from_millis(settings.redis.reconnect_initial_ms),
+            Duration::from_millis(settings.redis.reconnect_max_ms),
+        ),
+    };
+    {
+        let (stats, router) = (stats.clone(), router.clone());
+        RedisReader::start_in_arbiter(&ingest.handle(), move |_| {
+            RedisReader::new(client, sources, router, stats, reader_config)
+        });
+    }
+
+    let auth = Arc::new(Authenticator::new(settings.auth.jwt_secret.as_deref()));
+    if !auth.enabled() {
+        warn!("No JWT secret configured (TICKROUTER_JWT_SECRET or auth.jwt_secret): every session is anonymous.");
+    }
+    let state = web::Data::new(AppState {
+        sessions: Arc::new(SessionDeps {
+            registry: registry.clone(),
+            auth,
+            stats: stats.clone(),
+            config: session_config(&settings),
+        }),
+        stats,
+        health,
+        next_session_id: AtomicU64::new(1),
+        max_sessions: settings.server.max_sessions,
+        static_dir: settings.server.static_dir.clone(),
+    });
+    let addr = listener.local_addr()?;
+    let server =
+        HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
+            .on_connect(crate::net::on_connect)
+            .disable_signals()
+            .shutdown_timeout(3)
+            .listen(listener)?
+            .run();
+    let handle = server.handle();
+    let server = actix_web::rt::spawn(server);
+    info!("tickrouter listening on http://{addr} (dashboard at http://{addr}/, WebSocket at ws://{addr}/ws).");
+
+    shutdown.await;
+    info!("Shutting down: closing sessions and flushing buffers.");
+    ingest.stop();
+    registry.do_send(CloseAll {
+        reason: CloseReason::Shutdown,
+    });
+    actix_web::rt::time::sleep(SESSION_CLOSE_GRACE).await;
+    handle.stop(true).await;
+    let _ = server.await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redacted("redis://:pw@host:6379/0"),
+            "redis://***@host:6379/0"
+        );
+        assert_eq!(redacted("redis://host:6379/0"), "redis://host:6379/0");
+    }
+}

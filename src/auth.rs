@@ -1,0 +1,157 @@
+//! Session identity from HS256 JWTs (`sub` = user id, `exp`, optional `roles: ["admin"]`).
+//!
+//! A token that fails verification is an error, never an anonymous or different identity.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::ids::UserId;
+
+pub const ADMIN_ROLE: &str = "admin";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub user: Option<UserId>,
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// No secret is configured, so no token can be verified.
+    Disabled,
+    Expired,
+    Invalid(String),
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthError::Disabled => f.write_str("authentication is not configured on this server"),
+            AuthError::Expired => f.write_str("token expired"),
+            AuthError::Invalid(why) => write!(f, "invalid token: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: Value,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct IssuedClaims<'a> {
+    sub: &'a str,
+    exp: u64,
+    roles: &'a [&'a str],
+}
+
+pub struct Authenticator {
+    key: Option<DecodingKey>,
+    validation: Validation,
+}
+
+impl Authenticator {
+    pub fn new(secret: Option<&str>) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 5;
+        Authenticator {
+            key: secret
+                .filter(|s| !s.is_empty())
+                .map(|s| DecodingKey::from_secret(s.as_bytes())),
+            validation,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.key.is_some()
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        let key = self.key.as_ref().ok_or(AuthError::Disabled)?;
+        let data = decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            other => AuthError::Invalid(format!("{other:?}")),
+        })?;
+        let user = match &data.claims.sub {
+            Value::String(s) => UserId::new(s.as_str()),
+            Value::Number(n) => UserId::new(n.to_string()),
+            _ => None,
+        }
+        .ok_or_else(|| AuthError::Invalid("sub must be a non-empty string or number".into()))?;
+        Ok(Identity {
+            user: Some(user),
+            admin: data.claims.roles.iter().any(|r| r == ADMIN_ROLE),
+        })
+    }
+}
+
+/// Signs a token; used by the demo-token endpoint and the tests.
+pub fn issue_token(secret: &str, user: &str, roles: &[&str], ttl_secs: i64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let claims = IssuedClaims {
+        sub: user,
+        exp: (now + ttl_secs).max(0) as u64,
+        roles,
+    };
+    // unwrap: HS256 signing with an in-memory secret has no failure mode.
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("HS256 signing cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_token_gives_user_and_roles() {
+        let auth = Authenticator::new(Some("s3cret"));
+        let id = auth
+            .verify(&issue_token("s3cret", "42", &["admin"], 60))
+            .unwrap();
+        assert_eq!(id.user.unwrap().as_str(), "42");
+        assert!(id.admin);
+        let id = auth.verify(&issue_token("s3cret", "7", &[], 60)).unwrap();
+        assert!(!id.admin);
+    }
+
+    #[test]
+    fn forged_expired_and_garbage_tokens_are_refused() {
+        let auth = Authenticator::new(Some("s3cret"));
+        assert!(matches!(
+            auth.verify(&issue_token("other", "42", &[], 60)),
+            Err(AuthError::Invalid(_))
+        ));
+        assert_eq!(
+            auth.verify(&issue_token("s3cret", "42", &[], -120)),
+            Err(AuthError::Expired)
+        );
+        assert!(auth.verify("not.a.token").is_err());
+    }
+
+    #[test]
+    fn no_secret_refuses_every_token() {
+        let auth = Authenticator::new(None);
+        assert!(!auth.enabled());
+        assert_eq!(
+            auth.verify(&issue_token("x", "1", &[], 60)),
+            Err(AuthError::Disabled)
+        );
+    }
+}

@@ -1,0 +1,497 @@
+//! The settings tree: one typed, documented section per pipeline stage, its defaults, loading from
+//! TOML and the list of Redis subscriptions it implies.
+//!
+//! Settings are resolved as defaults → file → environment ([`Settings::apply_env`]) → command-line
+//! flags (`crate::cli`), and validated once at the end ([`Settings::validate`]) so that an
+//! override can repair a file value instead of tripping over it. Unknown keys are rejected: a typo
+//! in a config file must not silently fall back to a default.
+
+mod env;
+mod error;
+mod redis_url;
+mod validate;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+
+use crate::domain::kind::{EventKind, DEFAULT_CHANNELS};
+
+pub use error::ConfigError;
+
+/// Everything tickrouter can be configured with. `Settings::default()` is a working local setup.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub session: SessionSettings,
+    pub streaming: StreamingSettings,
+    pub market: MarketSettings,
+    pub channels: ChannelSettings,
+}
+
+/// The HTTP/WebSocket listener.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address the HTTP and WebSocket listener binds to.
+    pub bind: SocketAddr,
+    /// WebSocket upgrades beyond this many live sessions are answered with 503. At least 1.
+    pub max_sessions: usize,
+    /// Dashboard files. A relative path resolves against the working directory, not the config
+    /// file.
+    pub static_dir: PathBuf,
+    /// Exposes the endpoint that issues demo tokens without credentials. Never in production.
+    pub demo_mode: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            max_sessions: 10_000,
+            static_dir: PathBuf::from("static"),
+            demo_mode: false,
+        }
+    }
+}
+
+/// The pub/sub subscriber connection.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// `redis://`, `rediss://` or `unix://` URL; may carry a password, so `Debug` redacts it.
+    pub url: String,
+    /// Inbound messages larger than this are dropped with reason `too_large`. 1 byte to 64 MiB.
+    pub max_message_bytes: usize,
+    /// First reconnect delay; doubles up to `reconnect_max_ms`. At least 10.
+    pub reconnect_initial_ms: u64,
+    /// Ceiling of the reconnect backoff. At least `reconnect_initial_ms`.
+    pub reconnect_max_ms: u64,
+    /// Interval of the PING that detects a dead subscriber connection. 1 to 300.
+    pub keepalive_secs: u64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379/0".to_owned(),
+            max_message_bytes: 1024 * 1024,
+            reconnect_initial_ms: 100,
+            reconnect_max_ms: 10_000,
+            keepalive_secs: 5,
+        }
+    }
+}
+
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be left out of the output by accident.
+        let RedisSettings {
+            url,
+            max_message_bytes,
+            reconnect_initial_ms,
+            reconnect_max_ms,
+            keepalive_secs,
+        } = self;
+        f.debug_struct("RedisSettings")
+            .field("url", &redis_url::redact(url))
+            .field("max_message_bytes", max_message_bytes)
+            .field("reconnect_initial_ms", reconnect_initial_ms)
+            .field("reconnect_max_ms", reconnect_max_ms)
+            .field("keepalive_secs", keepalive_secs)
+            .finish()
+    }
+}
+
+/// Client identity.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HS256 secret that signs session tokens. `None` (an empty string in the file) means every
+    /// session is anonymous. Prefer the `TICKROUTER_JWT_SECRET` environment variable over the file.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub jwt_secret: Option<String>,
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// One WebSocket session.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    /// Interval of the server's ping. At least 1.
+    pub heartbeat_interval_secs: u64,
+    /// A client silent for this long is closed. Greater than `heartbeat_interval_secs`, so a live
+    /// client always gets a ping to answer first.
+    pub client_timeout_secs: u64,
+    /// Client frames larger than this get an error frame. 64 bytes to 16 MiB.
+    pub max_frame_bytes: usize,
+    /// Capacity of the per-session outbound queue. At least 16.
+    pub outbound_queue_frames: usize,
+    /// A session whose queue stays full this long is closed with `slow_consumer`. At least 100.
+    pub slow_consumer_grace_ms: u64,
+    /// Topics one session may hold. At least 1.
+    pub max_topics: usize,
+    /// Watchlist symbols one session may hold. At least 1.
+    pub max_symbols: usize,
+    /// Client ops accepted per second before the session is treated as abusive. At least 1.
+    pub max_ops_per_second: u32,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_secs: 10,
+            client_timeout_secs: 30,
+            max_frame_bytes: 64 * 1024,
+            outbound_queue_frames: 1024,
+            slow_consumer_grace_ms: 2000,
+            max_topics: 64,
+            max_symbols: 500,
+            max_ops_per_second: 50,
+        }
+    }
+}
+
+/// Batching of streaming patterns and indicators.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamingSettings {
+    /// Off: every item goes out on its own as it arrives.
+    pub buffer_enabled: bool,
+    /// Flush period of the buffer. 50 to 1000, the range the legacy system clamped to.
+    pub flush_interval_ms: u64,
+    /// Flush early once this many distinct items are buffered. 1 to 10000.
+    pub max_buffer_size: usize,
+}
+
+impl Default for StreamingSettings {
+    fn default() -> Self {
+        Self {
+            buffer_enabled: true,
+            flush_interval_ms: 250,
+            max_buffer_size: 100,
+        }
+    }
+}
+
+/// Market data filtering.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketSettings {
+    /// Price updates whose |change_percent| is below this are not sent. Finite and at least 0.
+    pub price_change_threshold_pct: f64,
+}
+
+impl Default for MarketSettings {
+    fn default() -> Self {
+        Self {
+            price_change_threshold_pct: 0.1,
+        }
+    }
+}
+
+/// Which Redis channels and patterns are consumed, and the kind each one carries.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelSettings {
+    /// Subscribe to the built-in catalogue (`DEFAULT_CHANNELS`).
+    pub include_defaults: bool,
+    /// Routes added after the catalogue. A channel may appear only once across both.
+    pub extra: Vec<ChannelRoute>,
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        Self {
+            include_defaults: true,
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// One extra route. Exactly one of `channel` and `pattern` is set (checked by `validate`).
+///
+/// No `default` here: a route without a kind means nothing, so `kind` is required.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelRoute {
+    /// A channel name, SUBSCRIBEd.
+    pub channel: Option<String>,
+    /// A glob, PSUBSCRIBEd.
+    pub pattern: Option<String>,
+    /// What every message on it carries.
+    pub kind: EventKind,
+}
+
+impl ChannelRoute {
+    /// `None` for a route that sets both or neither; `validate` rejects those.
+    fn subscription(&self) -> Option<Subscription> {
+        match (&self.channel, &self.pattern) {
+            (Some(name), None) => Some(Subscription::Channel {
+                name: name.clone(),
+                kind: self.kind,
+            }),
+            (None, Some(glob)) => Some(Subscription::Pattern {
+                glob: glob.clone(),
+                kind: self.kind,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// One thing the Redis reader subscribes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subscription {
+    Channel { name: String, kind: EventKind },
+    Pattern { glob: String, kind: EventKind },
+}
+
+impl Settings {
+    /// Parses TOML. Does not validate: overrides may still change the result, so call
+    /// [`Settings::validate`] once they are applied.
+    pub fn from_toml_str(text: &str) -> Result<Settings, ConfigError> {
+        parse(text, None)
+    }
+
+    /// Reads and parses a TOML file, without validating (see [`Settings::from_toml_str`]).
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        parse(&text, Some(path))
+    }
+
+    /// The file's settings (or the defaults without one), validated, with no overrides.
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let settings = match path {
+            Some(path) => Settings::from_file(path)?,
+            None => Settings::default(),
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Everything to subscribe to: the catalogue first (if included), then the extra routes in
+    /// file order.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        let defaults = DEFAULT_CHANNELS
+            .iter()
+            .filter(|_| self.channels.include_defaults)
+            .map(|&(name, kind)| Subscription::Channel {
+                name: name.to_owned(),
+                kind,
+            });
+        let extra = self
+            .channels
+            .extra
+            .iter()
+            .filter_map(ChannelRoute::subscription);
+        defaults.chain(extra).collect()
+    }
+}
+
+fn parse(text: &str, path: Option<&Path>) -> Result<Settings, ConfigError> {
+    toml::from_str(text).map_err(|err| ConfigError::Parse {
+        path: path.map(Path::to_owned),
+        message: err.to_string(),
+    })
+}
+
+fn empty_as_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Ok(Some(text).filter(|text| !text.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/tickrouter.example.toml"
+    ));
+
+    #[test]
+    fn example_file_is_exactly_the_defaults() {
+        assert_eq!(
+            Settings::from_toml_str(EXAMPLE).unwrap(),
+            Settings::default()
+        );
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+        assert_eq!(Settings::load(None).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn commented_route_examples_in_the_example_file_are_valid() {
+        // The example file shows `[[channels.extra]]` commented out; uncomment it so the
+        // documentation cannot drift from what the parser accepts.
+        let uncommented: String = EXAMPLE
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with("[[channels.extra]]")
+                        || ["channel = ", "pattern = ", "kind = "]
+                            .iter()
+                            .any(|key| rest.starts_with(key)) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let settings = Settings::from_toml_str(&uncommented).unwrap();
+        settings.validate().unwrap();
+        assert!(settings.channels.extra.len() >= 2);
+    }
+
+    #[test]
+    fn empty_file_and_empty_sections_give_defaults() {
+        assert_eq!(Settings::from_toml_str("").unwrap(), Settings::default());
+        let sections = "[server]\n[redis]\n[auth]\n[session]\n[streaming]\n[market]\n[channels]\n";
+        assert_eq!(
+            Settings::from_toml_str(sections).unwrap(),
+            Settings::default()
+        );
+    }
+
+    #[test]
+    fn partial_section_keeps_other_defaults() {
+        let settings = Settings::from_toml_str("[session]\nmax_topics = 3\n").unwrap();
+        assert_eq!(settings.session.max_topics, 3);
+        assert_eq!(settings.session.max_symbols, 500);
+    }
+
+    #[test]
+    fn jwt_secret_empty_is_none_and_set_is_some() {
+        let none = Settings::from_toml_str("[auth]\njwt_secret = \"\"\n").unwrap();
+        assert_eq!(none.auth.jwt_secret, None);
+        let some = Settings::from_toml_str("[auth]\njwt_secret = \"s3cret\"\n").unwrap();
+        assert_eq!(some.auth.jwt_secret.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let mut settings = Settings::default();
+        settings.auth.jwt_secret = Some("topsecret".to_owned());
+        settings.redis.url = "redis://:hunter2@db:6379/0".to_owned();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("topsecret"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("db:6379"), "{debug}");
+    }
+
+    fn parse_error(text: &str) -> String {
+        match Settings::from_toml_str(text) {
+            Err(err @ ConfigError::Parse { .. }) => err.to_string(),
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_top_level_key_is_rejected_by_name() {
+        let message = parse_error("[serverr]\nbind = \"127.0.0.1:1\"\n");
+        assert!(message.contains("serverr"), "{message}");
+        let message = parse_error("verbose = true\n");
+        assert!(message.contains("verbose"), "{message}");
+    }
+
+    #[test]
+    fn unknown_nested_key_is_rejected_by_name() {
+        let message = parse_error("[session]\nmax_topic = 3\n");
+        assert!(message.contains("max_topic"), "{message}");
+        let message = parse_error(
+            "[[channels.extra]]\nchannel = \"a\"\nkind = \"price_update\"\nglob = \"x\"\n",
+        );
+        assert!(message.contains("glob"), "{message}");
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_kinds_are_parse_errors() {
+        let message = parse_error("[server]\nbind = \"not an address\"\n");
+        assert!(message.contains("bind"), "{message}");
+        let message = parse_error("[[channels.extra]]\nchannel = \"a\"\nkind = \"price\"\n");
+        assert!(message.contains("price"), "{message}");
+        let message = parse_error("[[channels.extra]]\nchannel = \"a\"\n");
+        assert!(message.contains("kind"), "{message}");
+    }
+
+    #[test]
+    fn from_file_names_the_file_in_errors() {
+        let missing = Path::new("/nonexistent/tickrouter.toml");
+        let err = Settings::from_file(missing).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }));
+        assert!(err.to_string().contains("/nonexistent/tickrouter.toml"));
+    }
+
+    #[test]
+    fn subscriptions_list_defaults_then_extras() {
+        let settings = Settings::from_toml_str(
+            "[[channels.extra]]\nchannel = \"my.prices\"\nkind = \"price_update\"\n\
+             [[channels.extra]]\npattern = \"feeds.*.ticks\"\nkind = \"tick_data\"\n",
+        )
+        .unwrap();
+        settings.validate().unwrap();
+        let subscriptions = settings.subscriptions();
+        assert_eq!(subscriptions.len(), DEFAULT_CHANNELS.len() + 2);
+        let (first_name, first_kind) = DEFAULT_CHANNELS[0];
+        assert_eq!(
+            subscriptions[0],
+            Subscription::Channel {
+                name: first_name.to_owned(),
+                kind: first_kind
+            }
+        );
+        assert_eq!(
+            subscriptions[DEFAULT_CHANNELS.len()..],
+            [
+                Subscription::Channel {
+                    name: "my.prices".to_owned(),
+                    kind: EventKind::PriceUpdate
+                },
+                Subscription::Pattern {
+                    glob: "feeds.*.ticks".to_owned(),
+                    kind: EventKind::TickData
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn subscriptions_without_defaults_are_only_the_extras() {
+        let settings = Settings::from_toml_str(
+            "[channels]\ninclude_defaults = false\n\
+             [[channels.extra]]\nchannel = \"tickstock.market.prices\"\nkind = \"tick_data\"\n",
+        )
+        .unwrap();
+        settings.validate().unwrap();
+        assert_eq!(
+            settings.subscriptions(),
+            [Subscription::Channel {
+                name: "tickstock.market.prices".to_owned(),
+                kind: EventKind::TickData
+            }]
+        );
+    }
+}

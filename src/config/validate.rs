@@ -1,0 +1,432 @@
+//! `Settings::validate`: the rules a value must meet beyond its type, checked once after every
+//! override, before anything starts.
+//!
+//! Each section is destructured field by field so that adding a setting does not compile until
+//! someone decides here whether it needs a rule.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+
+use super::{
+    redis_url, ChannelSettings, ConfigError, MarketSettings, RedisSettings, ServerSettings,
+    SessionSettings, Settings, StreamingSettings,
+};
+use crate::domain::kind::DEFAULT_CHANNELS;
+
+const MIB: usize = 1024 * 1024;
+
+impl Settings {
+    /// Returns the first broken rule, naming its full key path.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let Settings {
+            server,
+            redis,
+            // Any secret is accepted, and none is a supported (anonymous-only) mode.
+            auth: _,
+            session,
+            streaming,
+            market,
+            channels,
+        } = self;
+        validate_server(server)?;
+        validate_redis(redis)?;
+        validate_session(session)?;
+        validate_streaming(streaming)?;
+        validate_market(market)?;
+        validate_channels(channels)
+    }
+}
+
+fn validate_server(server: &ServerSettings) -> Result<(), ConfigError> {
+    let ServerSettings {
+        bind: _,
+        max_sessions,
+        static_dir: _,
+        demo_mode: _,
+    } = server;
+    at_least("server.max_sessions", *max_sessions, 1)
+}
+
+fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {
+    let RedisSettings {
+        url,
+        max_message_bytes,
+        reconnect_initial_ms,
+        reconnect_max_ms,
+        keepalive_secs,
+    } = redis;
+    require(
+        redis_url::has_known_scheme(url),
+        "redis.url",
+        format_args!("{:?}", redis_url::redact(url)),
+        "must start with redis://, rediss:// or unix://",
+    )?;
+    between("redis.max_message_bytes", *max_message_bytes, 1, 64 * MIB)?;
+    at_least("redis.reconnect_initial_ms", *reconnect_initial_ms, 10)?;
+    require(
+        reconnect_max_ms >= reconnect_initial_ms,
+        "redis.reconnect_max_ms",
+        reconnect_max_ms,
+        format_args!("must be at least redis.reconnect_initial_ms ({reconnect_initial_ms})"),
+    )?;
+    between("redis.keepalive_secs", *keepalive_secs, 1, 300)
+}
+
+fn validate_session(session: &SessionSettings) -> Result<(), ConfigError> {
+    let SessionSettings {
+        heartbeat_interval_secs,
+        client_timeout_secs,
+        max_frame_bytes,
+        outbound_queue_frames,
+        slow_consumer_grace_ms,
+        max_topics,
+        max_symbols,
+        max_ops_per_second,
+    } = session;
+    at_least(
+        "session.heartbeat_interval_secs",
+        *heartbeat_interval_secs,
+        1,
+    )?;
+    require(
+        client_timeout_secs > heartbeat_interval_secs,
+        "session.client_timeout_secs",
+        client_timeout_secs,
+        format_args!(
+            "must be greater than session.heartbeat_interval_secs ({heartbeat_interval_secs})"
+        ),
+    )?;
+    between("session.max_frame_bytes", *max_frame_bytes, 64, 16 * MIB)?;
+    at_least("session.outbound_queue_frames", *outbound_queue_frames, 16)?;
+    at_least(
+        "session.slow_consumer_grace_ms",
+        *slow_consumer_grace_ms,
+        100,
+    )?;
+    at_least("session.max_topics", *max_topics, 1)?;
+    at_least("session.max_symbols", *max_symbols, 1)?;
+    at_least("session.max_ops_per_second", *max_ops_per_second, 1)
+}
+
+fn validate_streaming(streaming: &StreamingSettings) -> Result<(), ConfigError> {
+    let StreamingSettings {
+        buffer_enabled: _,
+        flush_interval_ms,
+        max_buffer_size,
+    } = streaming;
+    between("streaming.flush_interval_ms", *flush_interval_ms, 50, 1000)?;
+    between("streaming.max_buffer_size", *max_buffer_size, 1, 10_000)
+}
+
+fn validate_market(market: &MarketSettings) -> Result<(), ConfigError> {
+    let MarketSettings {
+        price_change_threshold_pct,
+    } = market;
+    require(
+        price_change_threshold_pct.is_finite() && *price_change_threshold_pct >= 0.0,
+        "market.price_change_threshold_pct",
+        price_change_threshold_pct,
+        "must be a finite number of at least 0",
+    )
+}
+
+fn validate_channels(channels: &ChannelSettings) -> Result<(), ConfigError> {
+    let ChannelSettings {
+        include_defaults,
+        extra,
+    } = channels;
+    require(
+        *include_defaults || !extra.is_empty(),
+        "channels.extra",
+        "[]",
+        "must not be empty when channels.include_defaults = false: nothing would be subscribed",
+    )?;
+
+    // Where each name was first subscribed: `None` for the built-in catalogue, else the index
+    // in `extra`. A channel subscribed twice would deliver every message twice.
+    let mut channel_origin: HashMap<&str, Option<usize>> = HashMap::new();
+    if *include_defaults {
+        channel_origin.extend(DEFAULT_CHANNELS.iter().map(|&(name, _)| (name, None)));
+    }
+    let mut pattern_origin: HashMap<&str, usize> = HashMap::new();
+
+    for (index, route) in extra.iter().enumerate() {
+        match (route.channel.as_deref(), route.pattern.as_deref()) {
+            (Some(name), None) => {
+                let key = format!("channels.extra[{index}].channel");
+                require(!name.is_empty(), &key, "\"\"", "must not be empty")?;
+                if let Some(origin) = channel_origin.insert(name, Some(index)) {
+                    let by = match origin {
+                        None => "the built-in catalogue (channels.include_defaults = true)".into(),
+                        Some(first) => format!("channels.extra[{first}]"),
+                    };
+                    return Err(ConfigError::invalid(
+                        key,
+                        format_args!("{name:?}"),
+                        format_args!("duplicate channel, already subscribed by {by}"),
+                    ));
+                }
+            }
+            (None, Some(glob)) => {
+                let key = format!("channels.extra[{index}].pattern");
+                require(!glob.is_empty(), &key, "\"\"", "must not be empty")?;
+                if let Some(first) = pattern_origin.insert(glob, index) {
+                    return Err(ConfigError::invalid(
+                        key,
+                        format_args!("{glob:?}"),
+                        format_args!("duplicate pattern, already in channels.extra[{first}]"),
+                    ));
+                }
+            }
+            (channel, pattern) => {
+                let shown = [("channel", channel), ("pattern", pattern)]
+                    .iter()
+                    .filter_map(|(field, value)| value.map(|value| format!("{field} = {value:?}")))
+                    .chain([format!("kind = {:?}", route.kind.as_str())])
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(ConfigError::invalid(
+                    format!("channels.extra[{index}]"),
+                    format_args!("{{ {shown} }}"),
+                    "must set exactly one of channel or pattern",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn require(
+    holds: bool,
+    key: &str,
+    value: impl Display,
+    requirement: impl Display,
+) -> Result<(), ConfigError> {
+    if holds {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(key, value, requirement))
+    }
+}
+
+fn at_least<T: PartialOrd + Display>(key: &str, value: T, min: T) -> Result<(), ConfigError> {
+    let holds = value >= min;
+    require(holds, key, value, format_args!("must be at least {min}"))
+}
+
+fn between<T: PartialOrd + Display>(
+    key: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<(), ConfigError> {
+    let holds = min <= value && value <= max;
+    require(
+        holds,
+        key,
+        value,
+        format_args!("must be between {min} and {max}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Applies `toml` on top of the defaults and returns the rejected key and the full message.
+    fn rejected(toml: &str) -> (String, String) {
+        let settings = Settings::from_toml_str(toml).unwrap();
+        let err = settings.validate().unwrap_err();
+        let text = err.to_string();
+        match err {
+            ConfigError::Invalid { key, .. } => (key, text),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    fn accepted(toml: &str) {
+        let settings = Settings::from_toml_str(toml).unwrap();
+        if let Err(err) = settings.validate() {
+            panic!("{toml:?} was rejected: {err}");
+        }
+    }
+
+    #[test]
+    fn message_names_key_value_and_rule() {
+        let (key, text) = rejected("[streaming]\nflush_interval_ms = 20\n");
+        assert_eq!(key, "streaming.flush_interval_ms");
+        assert_eq!(
+            text,
+            "invalid configuration: streaming.flush_interval_ms = 20: must be between 50 and 1000"
+        );
+    }
+
+    #[test]
+    fn every_rule_rejects_a_bad_value_by_key() {
+        let cases = [
+            ("[server]\nmax_sessions = 0", "server.max_sessions"),
+            ("[redis]\nurl = \"http://h:1\"", "redis.url"),
+            ("[redis]\nurl = \"\"", "redis.url"),
+            ("[redis]\nmax_message_bytes = 0", "redis.max_message_bytes"),
+            (
+                "[redis]\nmax_message_bytes = 67108865",
+                "redis.max_message_bytes",
+            ),
+            (
+                "[redis]\nreconnect_initial_ms = 9",
+                "redis.reconnect_initial_ms",
+            ),
+            (
+                "[redis]\nreconnect_initial_ms = 500\nreconnect_max_ms = 499",
+                "redis.reconnect_max_ms",
+            ),
+            ("[redis]\nkeepalive_secs = 0", "redis.keepalive_secs"),
+            ("[redis]\nkeepalive_secs = 301", "redis.keepalive_secs"),
+            (
+                "[session]\nheartbeat_interval_secs = 0",
+                "session.heartbeat_interval_secs",
+            ),
+            (
+                "[session]\nheartbeat_interval_secs = 30",
+                "session.client_timeout_secs",
+            ),
+            ("[session]\nmax_frame_bytes = 63", "session.max_frame_bytes"),
+            (
+                "[session]\nmax_frame_bytes = 16777217",
+                "session.max_frame_bytes",
+            ),
+            (
+                "[session]\noutbound_queue_frames = 15",
+                "session.outbound_queue_frames",
+            ),
+            (
+                "[session]\nslow_consumer_grace_ms = 99",
+                "session.slow_consumer_grace_ms",
+            ),
+            ("[session]\nmax_topics = 0", "session.max_topics"),
+            ("[session]\nmax_symbols = 0", "session.max_symbols"),
+            (
+                "[session]\nmax_ops_per_second = 0",
+                "session.max_ops_per_second",
+            ),
+            (
+                "[streaming]\nflush_interval_ms = 49",
+                "streaming.flush_interval_ms",
+            ),
+            (
+                "[streaming]\nflush_interval_ms = 1001",
+                "streaming.flush_interval_ms",
+            ),
+            (
+                "[streaming]\nmax_buffer_size = 0",
+                "streaming.max_buffer_size",
+            ),
+            (
+                "[streaming]\nmax_buffer_size = 10001",
+                "streaming.max_buffer_size",
+            ),
+            (
+                "[market]\nprice_change_threshold_pct = -0.1",
+                "market.price_change_threshold_pct",
+            ),
+            (
+                "[market]\nprice_change_threshold_pct = nan",
+                "market.price_change_threshold_pct",
+            ),
+            (
+                "[market]\nprice_change_threshold_pct = inf",
+                "market.price_change_threshold_pct",
+            ),
+            ("[channels]\ninclude_defaults = false", "channels.extra"),
+        ];
+        for (toml, expected_key) in cases {
+            let (key, text) = rejected(toml);
+            assert_eq!(key, expected_key, "for {toml:?}");
+            assert!(text.contains(expected_key), "{text}");
+        }
+    }
+
+    #[test]
+    fn boundary_values_are_accepted() {
+        for toml in [
+            "[server]\nmax_sessions = 1",
+            "[redis]\nurl = \"rediss://h:6380/1\"",
+            "[redis]\nurl = \"unix:///run/redis.sock\"",
+            "[redis]\nmax_message_bytes = 67108864",
+            "[redis]\nreconnect_initial_ms = 10\nreconnect_max_ms = 10",
+            "[redis]\nkeepalive_secs = 300",
+            "[session]\nheartbeat_interval_secs = 1\nclient_timeout_secs = 2",
+            "[session]\nmax_frame_bytes = 64",
+            "[session]\noutbound_queue_frames = 16\nslow_consumer_grace_ms = 100",
+            "[streaming]\nflush_interval_ms = 50\nmax_buffer_size = 10000",
+            "[streaming]\nflush_interval_ms = 1000\nmax_buffer_size = 1",
+            "[market]\nprice_change_threshold_pct = 0.0",
+        ] {
+            accepted(toml);
+        }
+    }
+
+    #[test]
+    fn redis_url_error_hides_the_password() {
+        let (_, text) = rejected("[redis]\nurl = \"http://:hunter2@h:1/0\"");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("redis.url"), "{text}");
+    }
+
+    #[test]
+    fn route_needs_exactly_one_of_channel_and_pattern() {
+        let (key, text) = rejected(
+            "[[channels.extra]]\nchannel = \"a\"\npattern = \"a.*\"\nkind = \"tick_data\"",
+        );
+        assert_eq!(key, "channels.extra[0]");
+        assert!(text.contains("exactly one of channel or pattern"), "{text}");
+        let (key, _) = rejected("[[channels.extra]]\nkind = \"tick_data\"");
+        assert_eq!(key, "channels.extra[0]");
+    }
+
+    #[test]
+    fn empty_channel_or_pattern_is_rejected() {
+        let (key, _) = rejected("[[channels.extra]]\nchannel = \"\"\nkind = \"tick_data\"");
+        assert_eq!(key, "channels.extra[0].channel");
+        let (key, _) = rejected("[[channels.extra]]\npattern = \"\"\nkind = \"tick_data\"");
+        assert_eq!(key, "channels.extra[0].pattern");
+    }
+
+    #[test]
+    fn channel_duplicating_the_catalogue_is_rejected() {
+        let (key, text) = rejected(
+            "[[channels.extra]]\nchannel = \"x\"\nkind = \"tick_data\"\n\
+             [[channels.extra]]\nchannel = \"tickstock.market.prices\"\nkind = \"price_update\"",
+        );
+        assert_eq!(key, "channels.extra[1].channel");
+        assert!(text.contains("built-in catalogue"), "{text}");
+    }
+
+    #[test]
+    fn channel_duplicating_another_extra_is_rejected() {
+        let (key, text) = rejected(
+            "[channels]\ninclude_defaults = false\n\
+             [[channels.extra]]\nchannel = \"x\"\nkind = \"tick_data\"\n\
+             [[channels.extra]]\nchannel = \"x\"\nkind = \"price_update\"",
+        );
+        assert_eq!(key, "channels.extra[1].channel");
+        assert!(text.contains("channels.extra[0]"), "{text}");
+    }
+
+    #[test]
+    fn duplicate_pattern_is_rejected() {
+        let (key, _) = rejected(
+            "[[channels.extra]]\npattern = \"x.*\"\nkind = \"tick_data\"\n\
+             [[channels.extra]]\npattern = \"x.*\"\nkind = \"price_update\"",
+        );
+        assert_eq!(key, "channels.extra[1].pattern");
+    }
+
+    #[test]
+    fn catalogue_names_are_free_when_defaults_are_off() {
+        accepted(
+            "[channels]\ninclude_defaults = false\n\
+             [[channels.extra]]\nchannel = \"tickstock.market.prices\"\nkind = \"tick_data\"",
+        );
+    }
+}

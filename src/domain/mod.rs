@@ -1,0 +1,13 @@
+//! Pure domain types and logic: no actix, no I/O. Everything here is unit-tested directly.
+
+pub mod drop;
+pub mod event;
+pub mod filter;
+pub mod ids;
+pub mod kind;
+pub mod normalise;
+pub mod outbound;
+pub mod protocol;
+pub mod rooms;
+pub mod session_state;
+pub mod streaming_buffer;

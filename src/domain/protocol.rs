@@ -1,0 +1,235 @@
+//! The client protocol's inbound side: text frame -> typed `Request`, or a typed error.
+//!
+//! `{"op": ..., "id": <optional number>, ...}`. Parsing never fails silently: every rejection
+//! carries an `ErrorCode` and a message naming what was wrong.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::filter::PatternSubscription;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: Option<u64>,
+    pub op: ClientOp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientOp {
+    Auth {
+        token: String,
+    },
+    Subscribe {
+        topics: Vec<String>,
+    },
+    Unsubscribe {
+        topics: Vec<String>,
+    },
+    Watchlist {
+        symbols: Vec<String>,
+    },
+    PatternSubscriptions {
+        subscriptions: Vec<PatternSubscription>,
+    },
+    Ping,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidJson,
+    InvalidFrame,
+    MissingOp,
+    UnknownOp,
+    InvalidField,
+    FrameTooLarge,
+    BinaryNotSupported,
+    InvalidToken,
+    AuthDisabled,
+    Forbidden,
+    UnknownTopic,
+    TooManyTopics,
+    TooManySymbols,
+    RateLimited,
+}
+
+/// The `data` of an `error` frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProtocolError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip)]
+    pub id: Option<u64>,
+}
+
+impl ProtocolError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ProtocolError {
+            code,
+            message: message.into(),
+            id: None,
+        }
+    }
+
+    fn with_id(mut self, id: Option<u64>) -> Self {
+        self.id = id;
+        self
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthArgs {
+    token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicsArgs {
+    topics: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SymbolsArgs {
+    symbols: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternArgs {
+    subscriptions: Vec<PatternSubscription>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+pub fn parse_request(text: &str) -> Result<Request, ProtocolError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        ProtocolError::new(
+            ErrorCode::InvalidJson,
+            format!("frame is not valid JSON: {e}"),
+        )
+    })?;
+    let Value::Object(mut obj) = value else {
+        return Err(ProtocolError::new(
+            ErrorCode::InvalidFrame,
+            "frame must be a JSON object",
+        ));
+    };
+    let id = match obj.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            ProtocolError::new(ErrorCode::InvalidField, "id must be a non-negative integer")
+        })?),
+    };
+    let op = match obj.remove("op") {
+        Some(Value::String(op)) => op,
+        Some(_) => {
+            return Err(
+                ProtocolError::new(ErrorCode::InvalidField, "op must be a string").with_id(id),
+            )
+        }
+        None => {
+            return Err(ProtocolError::new(ErrorCode::MissingOp, "frame has no \"op\"").with_id(id))
+        }
+    };
+    let op = match op.as_str() {
+        "auth" => args::<AuthArgs>(obj).map(|a| ClientOp::Auth { token: a.token }),
+        "subscribe" => args::<TopicsArgs>(obj).map(|a| ClientOp::Subscribe { topics: a.topics }),
+        "unsubscribe" => {
+            args::<TopicsArgs>(obj).map(|a| ClientOp::Unsubscribe { topics: a.topics })
+        }
+        "watchlist" => args::<SymbolsArgs>(obj).map(|a| ClientOp::Watchlist { symbols: a.symbols }),
+        "pattern_subscriptions" => {
+            args::<PatternArgs>(obj).map(|a| ClientOp::PatternSubscriptions {
+                subscriptions: a.subscriptions,
+            })
+        }
+        "ping" => args::<NoArgs>(obj).map(|_| ClientOp::Ping),
+        other => Err(ProtocolError::new(
+            ErrorCode::UnknownOp,
+            format!(
+                "unknown op {other:?}; expected one of auth, subscribe, unsubscribe, watchlist, \
+                 pattern_subscriptions, ping"
+            ),
+        )),
+    };
+    op.map(|op| Request { id, op }).map_err(|e| e.with_id(id))
+}
+
+fn args<T: DeserializeOwned>(obj: Map<String, Value>) -> Result<T, ProtocolError> {
+    serde_json::from_value(Value::Object(obj))
+        .map_err(|e| ProtocolError::new(ErrorCode::InvalidField, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> ErrorCode {
+        parse_request(text).unwrap_err().code
+    }
+
+    #[test]
+    fn parses_every_op() {
+        let r = parse_request(r#"{"op":"subscribe","id":3,"topics":["patterns"]}"#).unwrap();
+        assert_eq!(r.id, Some(3));
+        assert_eq!(
+            r.op,
+            ClientOp::Subscribe {
+                topics: vec!["patterns".into()]
+            }
+        );
+        assert_eq!(
+            parse_request(r#"{"op":"ping"}"#).unwrap().op,
+            ClientOp::Ping
+        );
+        assert!(matches!(
+            parse_request(r#"{"op":"pattern_subscriptions","subscriptions":[{"pattern":"Doji","min_confidence":0.7}]}"#)
+                .unwrap()
+                .op,
+            ClientOp::PatternSubscriptions { .. }
+        ));
+        assert!(matches!(
+            parse_request(r#"{"op":"auth","token":"t"}"#).unwrap().op,
+            ClientOp::Auth { .. }
+        ));
+        assert!(matches!(
+            parse_request(r#"{"op":"watchlist","symbols":[]}"#)
+                .unwrap()
+                .op,
+            ClientOp::Watchlist { .. }
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_frames_with_named_codes() {
+        assert_eq!(code("not json"), ErrorCode::InvalidJson);
+        assert_eq!(code("[1,2]"), ErrorCode::InvalidFrame);
+        assert_eq!(code(r#"{"topics":[]}"#), ErrorCode::MissingOp);
+        assert_eq!(code(r#"{"op":"explode"}"#), ErrorCode::UnknownOp);
+        assert_eq!(code(r#"{"op":7}"#), ErrorCode::InvalidField);
+        assert_eq!(
+            code(r#"{"op":"subscribe","topics":"patterns"}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code(r#"{"op":"subscribe","topics":[1]}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code(r#"{"op":"subscribe","topics":[],"extra":1}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(code(r#"{"op":"ping","id":-1}"#), ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn errors_echo_the_id_when_known() {
+        let e = parse_request(r#"{"op":"nope","id":9}"#).unwrap_err();
+        assert_eq!(e.id, Some(9));
+    }
+}

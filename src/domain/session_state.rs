@@ -1,0 +1,346 @@
+//! What one WebSocket session asked for (identity, topics, symbols, pattern filter) and the
+//! rules for changing it. The session actor applies client ops here and hands the resulting
+//! room set to the registry; it holds no logic of its own.
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde_json::{json, Value};
+
+use super::event::EpochMillis;
+use super::filter::PatternFilter;
+use super::ids::{SessionId, Symbol};
+use super::outbound::EventName;
+use super::protocol::{ClientOp, ErrorCode, ProtocolError};
+use super::rooms::{Room, Topic, TopicName};
+use crate::auth::{AuthError, Authenticator, Identity};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_topics: usize,
+    pub max_symbols: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    pub identity: Identity,
+    topics: BTreeSet<Topic>,
+    symbols: BTreeSet<Symbol>,
+    /// False until the first `subscribe`, which replaces the default topics.
+    explicit_topics: bool,
+    pub filter: PatternFilter,
+}
+
+/// The result of an op that changed (or could have changed) the session.
+pub struct Applied {
+    /// `ack`, or `pong` for `ping`.
+    pub event: EventName,
+    pub reply: Value,
+    /// Whether the registry must be told about new rooms or a new filter.
+    pub changed: bool,
+}
+
+impl SessionState {
+    pub fn new(identity: Identity) -> Self {
+        let mut state = SessionState {
+            identity,
+            topics: BTreeSet::new(),
+            symbols: BTreeSet::new(),
+            explicit_topics: false,
+            filter: PatternFilter::default(),
+        };
+        state.topics = state.default_topics();
+        state
+    }
+
+    fn default_topics(&self) -> BTreeSet<Topic> {
+        let admin = self.identity.admin.then_some(Topic::Admin);
+        Topic::PUBLIC.into_iter().chain(admin).collect()
+    }
+
+    /// The topic names the session currently receives (for `connection_confirmed` and acks).
+    pub fn topic_names(&self) -> Vec<String> {
+        let topics = self.topics.iter().map(|t| TopicName::Topic(*t));
+        let symbols = self.symbols.iter().map(|s| TopicName::Symbol(s.clone()));
+        topics.chain(symbols).map(|t| t.to_string()).collect()
+    }
+
+    pub fn rooms(&self, session: SessionId) -> HashSet<Room> {
+        let mut rooms: HashSet<Room> = self.topics.iter().map(|t| Room::Topic(*t)).collect();
+        rooms.extend(self.symbols.iter().cloned().map(Room::Symbol));
+        rooms.insert(Room::Session(session));
+        if let Some(user) = &self.identity.user {
+            rooms.insert(Room::User(user.clone()));
+        }
+        rooms
+    }
+
+    pub fn apply(
+        &mut self,
+        op: ClientOp,
+        auth: &Authenticator,
+        limits: Limits,
+    ) -> Result<Applied, ProtocolError> {
+        match op {
+            ClientOp::Ping => Ok(Applied {
+                event: EventName::Pong,
+                reply: json!({"server_time": EpochMillis::now()}),
+                changed: false,
+            }),
+            ClientOp::Auth { token } => {
+                let identity = auth.verify(&token).map_err(|e| match e {
+                    AuthError::Disabled => {
+                        ProtocolError::new(ErrorCode::AuthDisabled, e.to_string())
+                    }
+                    _ => ProtocolError::new(ErrorCode::InvalidToken, e.to_string()),
+                })?;
+                if !identity.admin {
+                    self.topics.remove(&Topic::Admin);
+                }
+                let was_default = !self.explicit_topics;
+                self.identity = identity;
+                if was_default {
+                    self.topics = self.default_topics();
+                }
+                Ok(Applied {
+                    event: EventName::Ack,
+                    reply: self.identity_json("auth"),
+                    changed: true,
+                })
+            }
+            ClientOp::Subscribe { topics } => {
+                let names = self.parse_topics(&topics, limits)?;
+                if !self.explicit_topics {
+                    self.topics.clear();
+                    self.explicit_topics = true;
+                }
+                let mut symbols = self.symbols.clone();
+                for name in names {
+                    match name {
+                        TopicName::Topic(t) => {
+                            self.topics.insert(t);
+                        }
+                        TopicName::Symbol(s) => {
+                            symbols.insert(s);
+                        }
+                    }
+                }
+                self.set_symbols(symbols, limits)?;
+                Ok(Applied {
+                    event: EventName::Ack,
+                    reply: self.topics_json("subscribe"),
+                    changed: true,
+                })
+            }
+            ClientOp::Unsubscribe { topics } => {
+                let names = self.parse_topics(&topics, limits)?;
+                self.explicit_topics = true;
+                for name in names {
+                    match name {
+                        TopicName::Topic(t) => self.topics.remove(&t),
+                        TopicName::Symbol(s) => self.symbols.remove(&s),
+                    };
+                }
+                Ok(Applied {
+                    event: EventName::Ack,
+                    reply: self.topics_json("unsubscribe"),
+                    changed: true,
+                })
+            }
+            ClientOp::Watchlist { symbols } => {
+                let mut parsed = BTreeSet::new();
+                for raw in &symbols {
+                    let sym = Symbol::new(raw).ok_or_else(|| {
+                        ProtocolError::new(
+                            ErrorCode::InvalidField,
+                            format!("invalid symbol {raw:?}"),
+                        )
+                    })?;
+                    parsed.insert(sym);
+                }
+                self.set_symbols(parsed, limits)?;
+                let symbols: Vec<&str> = self.symbols.iter().map(Symbol::as_str).collect();
+                Ok(Applied {
+                    event: EventName::Ack,
+                    reply: json!({"op": "watchlist", "symbols": symbols}),
+                    changed: true,
+                })
+            }
+            ClientOp::PatternSubscriptions { subscriptions } => {
+                self.filter = PatternFilter::compile(&subscriptions)
+                    .map_err(|e| ProtocolError::new(ErrorCode::InvalidField, e.0))?;
+                Ok(Applied {
+                    event: EventName::Ack,
+                    reply: json!({"op": "pattern_subscriptions", "count": self.filter.len()}),
+                    changed: true,
+                })
+            }
+        }
+    }
+
+    fn parse_topics(
+        &self,
+        topics: &[String],
+        limits: Limits,
+    ) -> Result<Vec<TopicName>, ProtocolError> {
+        if topics.len() > limits.max_topics {
+            return Err(ProtocolError::new(
+                ErrorCode::TooManyTopics,
+                format!("at most {} topics per request", limits.max_topics),
+            ));
+        }
+        topics
+            .iter()
+            .map(|raw| {
+                let name = TopicName::parse(raw).ok_or_else(|| {
+                    ProtocolError::new(
+                        ErrorCode::UnknownTopic,
+                        format!(
+                            "unknown topic {raw:?}; expected patterns, streaming, alerts, market, \
+                             system, admin or symbol:<SYMBOL>"
+                        ),
+                    )
+                })?;
+                if name == TopicName::Topic(Topic::Admin) && !self.identity.admin {
+                    return Err(ProtocolError::new(
+                        ErrorCode::Forbidden,
+                        "topic \"admin\" needs the admin role",
+                    ));
+                }
+                Ok(name)
+            })
+            .collect()
+    }
+
+    fn set_symbols(
+        &mut self,
+        symbols: BTreeSet<Symbol>,
+        limits: Limits,
+    ) -> Result<(), ProtocolError> {
+        if symbols.len() > limits.max_symbols {
+            return Err(ProtocolError::new(
+                ErrorCode::TooManySymbols,
+                format!("at most {} symbols per session", limits.max_symbols),
+            ));
+        }
+        self.symbols = symbols;
+        Ok(())
+    }
+
+    fn topics_json(&self, op: &str) -> Value {
+        json!({"op": op, "topics": self.topic_names()})
+    }
+
+    pub fn identity_json(&self, op: &str) -> Value {
+        let roles: Vec<&str> = if self.identity.admin {
+            vec![crate::auth::ADMIN_ROLE]
+        } else {
+            vec![]
+        };
+        json!({"op": op, "user_id": self.identity.user, "roles": roles})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::issue_token;
+
+    const LIMITS: Limits = Limits {
+        max_topics: 8,
+        max_symbols: 3,
+    };
+
+    fn subscribe(state: &mut SessionState, topics: &[&str]) -> Result<Applied, ProtocolError> {
+        let auth = Authenticator::new(None);
+        state.apply(
+            ClientOp::Subscribe {
+                topics: topics.iter().map(|t| t.to_string()).collect(),
+            },
+            &auth,
+            LIMITS,
+        )
+    }
+
+    #[test]
+    fn new_session_gets_public_topics_and_its_own_room() {
+        let state = SessionState::new(Identity::default());
+        assert_eq!(
+            state.topic_names(),
+            ["patterns", "streaming", "alerts", "market", "system"]
+        );
+        let rooms = state.rooms(SessionId(1));
+        assert!(rooms.contains(&Room::Session(SessionId(1))));
+        assert!(!rooms.contains(&Room::Topic(Topic::Admin)));
+    }
+
+    #[test]
+    fn first_subscribe_replaces_defaults_then_adds() {
+        let mut state = SessionState::new(Identity::default());
+        subscribe(&mut state, &["patterns", "symbol:aapl"])
+            .map(|_| ())
+            .unwrap();
+        assert_eq!(state.topic_names(), ["patterns", "symbol:AAPL"]);
+        subscribe(&mut state, &["system"]).map(|_| ()).unwrap();
+        assert_eq!(state.topic_names(), ["patterns", "system", "symbol:AAPL"]);
+    }
+
+    #[test]
+    fn admin_topic_needs_admin_role() {
+        let mut state = SessionState::new(Identity::default());
+        assert_eq!(
+            subscribe(&mut state, &["admin"]).err().unwrap().code,
+            ErrorCode::Forbidden
+        );
+        assert_eq!(
+            subscribe(&mut state, &["bogus"]).err().unwrap().code,
+            ErrorCode::UnknownTopic
+        );
+    }
+
+    #[test]
+    fn symbol_limit_is_enforced_without_changing_state() {
+        let mut state = SessionState::new(Identity::default());
+        let auth = Authenticator::new(None);
+        let too_many = ClientOp::Watchlist {
+            symbols: vec!["A".into(), "B".into(), "C".into(), "D".into()],
+        };
+        assert_eq!(
+            state.apply(too_many, &auth, LIMITS).err().unwrap().code,
+            ErrorCode::TooManySymbols
+        );
+        assert!(state
+            .rooms(SessionId(1))
+            .iter()
+            .all(|r| !matches!(r, Room::Symbol(_))));
+    }
+
+    #[test]
+    fn auth_op_sets_identity_and_rejects_bad_tokens_without_change() {
+        let auth = Authenticator::new(Some("k"));
+        let mut state = SessionState::new(Identity::default());
+        let bad = state.apply(
+            ClientOp::Auth {
+                token: issue_token("wrong", "1", &[], 60),
+            },
+            &auth,
+            LIMITS,
+        );
+        assert_eq!(bad.err().unwrap().code, ErrorCode::InvalidToken);
+        assert_eq!(state.identity, Identity::default());
+        state
+            .apply(
+                ClientOp::Auth {
+                    token: issue_token("k", "1", &["admin"], 60),
+                },
+                &auth,
+                LIMITS,
+            )
+            .map(|_| ())
+            .unwrap();
+        let rooms = state.rooms(SessionId(5));
+        assert!(rooms.contains(&Room::Topic(Topic::Admin)));
+        assert!(rooms
+            .iter()
+            .any(|r| matches!(r, Room::User(u) if u.as_str() == "1")));
+    }
+}

@@ -1,0 +1,204 @@
+//! `GET /health`: the service's own status, by the seed-spec e2 rules done right: a live Redis
+//! subscription, *recent* (not lifetime) connection errors, the producer heartbeat key instead
+//! of our own cache keys, and recent traffic. Every non-healthy status says why.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Mutex;
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use super::AppState;
+use crate::domain::event::EpochMillis;
+use crate::telemetry::Stats;
+
+/// Connection errors within `ERROR_WINDOW_SECS` beyond which the service is degraded.
+const MAX_RECENT_ERRORS: u64 = 5;
+pub const ERROR_WINDOW_SECS: i64 = 300;
+/// The producer writes its heartbeat every 60 s.
+const HEARTBEAT_FRESH_SECS: f64 = 60.0;
+const QUIET_WARNING_SECS: f64 = 300.0;
+
+/// What the background health probe last saw of the producer heartbeat key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ProducerHeartbeat {
+    NotCheckedYet,
+    Missing,
+    /// Age in seconds when checked.
+    Age(f64),
+    Unreadable,
+}
+
+/// Written by the System handler's periodic probe, read by `/health`.
+pub struct HealthState {
+    inner: Mutex<Probe>,
+}
+
+struct Probe {
+    heartbeat: ProducerHeartbeat,
+    /// (time, cumulative connection errors) samples, oldest first, covering the error window.
+    error_samples: Vec<(i64, u64)>,
+}
+
+impl Default for HealthState {
+    fn default() -> Self {
+        HealthState {
+            inner: Mutex::new(Probe {
+                heartbeat: ProducerHeartbeat::NotCheckedYet,
+                error_samples: Vec::new(),
+            }),
+        }
+    }
+}
+
+impl HealthState {
+    pub fn record(&self, heartbeat: ProducerHeartbeat, errors_total: u64) {
+        let now = EpochMillis::now().0 / 1000;
+        let mut probe = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        probe.heartbeat = heartbeat;
+        probe.error_samples.push((now, errors_total));
+        probe
+            .error_samples
+            .retain(|(t, _)| now - t <= ERROR_WINDOW_SECS);
+    }
+
+    fn read(&self, errors_total: u64) -> (ProducerHeartbeat, u64) {
+        let probe = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let oldest = probe.error_samples.first().map_or(0, |(_, n)| *n);
+        (probe.heartbeat, errors_total.saturating_sub(oldest))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Healthy,
+    Warning,
+    Degraded,
+    Error,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub status: Status,
+    pub reasons: Vec<String>,
+    pub redis_connected: bool,
+    pub recent_connection_errors: u64,
+    pub producer_heartbeat_age_seconds: Option<f64>,
+    pub last_event_age_seconds: Option<f64>,
+    pub uptime_seconds: f64,
+    pub sessions: u64,
+}
+
+pub fn assess(stats: &Stats, heartbeat: ProducerHeartbeat, recent_errors: u64) -> Report {
+    let now = EpochMillis::now().0;
+    let last = stats.last_event_at.load(Relaxed);
+    let last_event_age = (last > 0).then(|| (now - last) as f64 / 1000.0);
+    let redis_connected = stats.redis_connected.load(Relaxed);
+    let uptime = stats.uptime_secs();
+    let mut findings: Vec<(Status, String)> = Vec::new();
+    if !redis_connected {
+        findings.push((Status::Error, "Redis subscriber is not connected".into()));
+    }
+    if recent_errors > MAX_RECENT_ERRORS {
+        findings.push((
+            Status::Degraded,
+            format!("{recent_errors} Redis connection errors in the last 5 minutes"),
+        ));
+    }
+    match heartbeat {
+        ProducerHeartbeat::Age(age) if age <= HEARTBEAT_FRESH_SECS => {}
+        ProducerHeartbeat::Age(age) => findings.push((
+            Status::Warning,
+            format!("producer heartbeat is {age:.0} s old"),
+        )),
+        ProducerHeartbeat::Missing => findings.push((
+            Status::Warning,
+            "no producer heartbeat (tickstock:producer:heartbeat)".into(),
+        )),
+        ProducerHeartbeat::Unreadable => findings.push((
+            Status::Warning,
+            "producer heartbeat key is unreadable".into(),
+        )),
+        ProducerHeartbeat::NotCheckedYet => {}
+    }
+    let quiet = last_event_age.unwrap_or(uptime);
+    if quiet > QUIET_WARNING_SECS {
+        findings.push((
+            Status::Warning,
+            format!("no events received in the last {quiet:.0} s"),
+        ));
+    }
+    let status = findings
+        .iter()
+        .map(|(s, _)| *s)
+        .max()
+        .unwrap_or(Status::Healthy);
+    Report {
+        status,
+        reasons: findings.into_iter().map(|(_, r)| r).collect(),
+        redis_connected,
+        recent_connection_errors: recent_errors,
+        producer_heartbeat_age_seconds: match heartbeat {
+            ProducerHeartbeat::Age(a) => Some(a),
+            _ => None,
+        },
+        last_event_age_seconds: last_event_age,
+        uptime_seconds: uptime,
+        sessions: stats.sessions_active.load(Relaxed),
+    }
+}
+
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let (heartbeat, recent) = state
+        .health
+        .read(state.stats.redis_connection_errors.load(Relaxed));
+    let report = assess(&state.stats, heartbeat, recent);
+    if report.status == Status::Error {
+        HttpResponse::ServiceUnavailable().json(report)
+    } else {
+        HttpResponse::Ok().json(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disconnected_redis_is_an_error_and_says_why() {
+        let stats = Stats::new(vec![]);
+        let r = assess(&stats, ProducerHeartbeat::Age(1.0), 0);
+        assert_eq!(r.status, Status::Error);
+        assert!(r.reasons[0].contains("not connected"));
+    }
+
+    #[test]
+    fn stale_heartbeat_warns_and_recent_errors_degrade() {
+        let stats = Stats::new(vec![]);
+        stats.redis_connected.store(true, Relaxed);
+        assert_eq!(
+            assess(&stats, ProducerHeartbeat::Age(5.0), 0).status,
+            Status::Healthy
+        );
+        assert_eq!(
+            assess(&stats, ProducerHeartbeat::Age(61.0), 0).status,
+            Status::Warning
+        );
+        assert_eq!(
+            assess(&stats, ProducerHeartbeat::Missing, 0).status,
+            Status::Warning
+        );
+        let r = assess(&stats, ProducerHeartbeat::Missing, 6);
+        assert_eq!(r.status, Status::Degraded);
+        assert_eq!(r.reasons.len(), 2);
+    }
+
+    #[test]
+    fn error_window_counts_only_recent_errors() {
+        let h = HealthState::default();
+        h.record(ProducerHeartbeat::Missing, 10);
+        let (_, recent) = h.read(13);
+        assert_eq!(recent, 3);
+    }
+}

@@ -1,0 +1,37 @@
+//! The HTTP surface: one route table, reused by the server and the tests.
+
+mod dashboard;
+mod health;
+mod ws;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+
+pub use health::{HealthState, ProducerHeartbeat};
+
+use crate::pipeline::session::SessionDeps;
+use crate::telemetry::Stats;
+
+/// Shared state of every HTTP worker.
+pub struct AppState {
+    pub sessions: Arc<SessionDeps>,
+    pub stats: Arc<Stats>,
+    pub health: Arc<HealthState>,
+    pub next_session_id: AtomicU64,
+    pub max_sessions: usize,
+    pub static_dir: std::path::PathBuf,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ws", web::get().to(ws::connect))
+        .route("/health", web::get().to(health::health))
+        .route("/stats", web::get().to(stats))
+        .route("/", web::get().to(dashboard::index))
+        .route("/static/{file}", web::get().to(dashboard::asset));
+}
+
+async fn stats(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.stats.snapshot())
+}

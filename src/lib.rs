@@ -1,0 +1,18 @@
+//! tickrouter: market events from Redis pub/sub to WebSocket clients, normalised once, routed
+//! per user.
+//!
+//! Layout, in the order events flow:
+//! - `domain`: pure types and logic (normaliser, events, rooms, filters, buffer, protocol).
+//! - `pipeline`: the actors: `redis_reader` -> `router` -> `handlers` -> `registry` -> `session`.
+//! - `http`: `/ws`, `/health`, `/stats`, the dashboard.
+//! - `app`: the composition root; `config` + `cli`: settings; `telemetry`: counters.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod net;
+pub mod pipeline;
+pub mod telemetry;

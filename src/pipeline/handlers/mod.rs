@@ -1,0 +1,94 @@
+//! The domain handlers, one actor each, and the plumbing they share: the `Input` envelope and
+//! `Publisher`, which encodes an outbound event once and hands it to the registry.
+
+mod backtest;
+mod market_data;
+mod pattern_alerts;
+mod system;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde::Serialize;
+
+pub use backtest::Backtest;
+pub use market_data::MarketData;
+pub use pattern_alerts::{PatternAlerts, StreamingConfig};
+pub use system::System;
+
+use crate::domain::drop::DropReason;
+use crate::domain::filter::AlertKey;
+use crate::domain::outbound::{EventName, Frame};
+use crate::domain::rooms::Room;
+use crate::pipeline::registry::{Publish, RoomRegistry};
+use crate::telemetry::{ChannelId, Stats};
+
+/// Mailbox size of the router and each handler; overflow is shed and counted as `overloaded`.
+pub const HANDLER_QUEUE: usize = 16_384;
+
+/// An event routed to a handler, with the channel it came from (for per-channel accounting).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Input<T> {
+    pub channel: ChannelId,
+    pub item: T,
+}
+
+/// Who an outbound event is for. Targeted audiences count a `no_recipients` drop when nobody
+/// may receive the event; public topics do not (nobody listening is not a loss).
+pub enum Audience {
+    Public(Room),
+    Targeted(Room, ChannelId),
+}
+
+#[derive(Clone)]
+pub struct Publisher {
+    registry: Addr<RoomRegistry>,
+    stats: Arc<Stats>,
+}
+
+impl Publisher {
+    pub fn new(registry: Addr<RoomRegistry>, stats: Arc<Stats>) -> Self {
+        Publisher { registry, stats }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn publish<T: Serialize>(&self, audience: Audience, event: EventName, data: &T) {
+        self.send(audience, Frame::encode(event, data), None);
+    }
+
+    /// Like `publish`, but only sessions whose pattern filter accepts `key` receive it.
+    pub fn publish_filtered<T: Serialize>(
+        &self,
+        audience: Audience,
+        event: EventName,
+        data: &T,
+        key: AlertKey,
+    ) {
+        self.send(audience, Frame::encode(event, data), Some(key));
+    }
+
+    fn send(&self, audience: Audience, frame: Frame, only_matching: Option<AlertKey>) {
+        let (room, origin) = match audience {
+            Audience::Public(room) => (room, None),
+            Audience::Targeted(room, channel) => (room, Some(channel)),
+        };
+        self.stats.published.fetch_add(1, Relaxed);
+        if self
+            .registry
+            .try_send(Publish {
+                room,
+                frame,
+                only_matching,
+                origin,
+            })
+            .is_err()
+        {
+            self.stats.record_drop(origin, DropReason::Overloaded);
+        }
+    }
+}

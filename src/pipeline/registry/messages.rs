@@ -1,0 +1,69 @@
+//! The registry's messages: session lifecycle from sessions, fan-out requests from handlers.
+
+use std::collections::HashSet;
+
+use actix::prelude::*;
+
+use crate::domain::filter::{AlertKey, PatternFilter};
+use crate::domain::ids::SessionId;
+use crate::domain::outbound::Frame;
+use crate::domain::rooms::Room;
+use crate::net::ConnCloser;
+use crate::pipeline::session::CloseReason;
+use crate::telemetry::ChannelId;
+
+/// What the registry sends a session. A close order rides the same queue as frames, so it is
+/// handled after every frame queued before it.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub enum Deliver {
+    Frame(Frame),
+    Close(CloseReason),
+}
+
+/// A session joins, already knowing its rooms and filter.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Connect {
+    pub session: SessionId,
+    pub recipient: Recipient<Deliver>,
+    /// Present for real TCP connections; lets the registry cut off a frozen slow consumer.
+    pub closer: Option<ConnCloser>,
+    pub rooms: HashSet<Room>,
+    pub filter: PatternFilter,
+}
+
+/// The session's rooms or pattern filter changed (the full new state, not a diff).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpdateSession {
+    pub session: SessionId,
+    pub rooms: HashSet<Room>,
+    pub filter: PatternFilter,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    pub session: SessionId,
+}
+
+/// Deliver one encoded frame to every member of `room`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish {
+    pub room: Room,
+    pub frame: Frame,
+    /// For `pattern_alert`: only sessions whose pattern filter accepts this alert.
+    pub only_matching: Option<AlertKey>,
+    /// The channel the event came from; a targeted event nobody may receive is counted as a
+    /// `no_recipients` drop against it.
+    pub origin: Option<ChannelId>,
+}
+
+/// Graceful shutdown: every session is told to close with `reason`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseAll {
+    pub reason: CloseReason,
+}

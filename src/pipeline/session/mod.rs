@@ -1,0 +1,302 @@
+//! WsSession: one actor per WebSocket connection (actix-web-actors).
+//!
+//! A thin shell: client frames go through `protocol::parse_request` and
+//! `SessionState::apply`; the resulting rooms go to the registry; frames from the registry are
+//! written as they are. The bounded mailbox is the session's outbound queue.
+
+mod close;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web_actors::ws;
+use log::debug;
+use serde_json::json;
+
+pub use close::CloseReason;
+
+use crate::auth::Authenticator;
+use crate::domain::event::EpochMillis;
+use crate::domain::ids::SessionId;
+use crate::domain::outbound::{EventName, Frame};
+use crate::domain::protocol::{parse_request, ErrorCode, ProtocolError, Request};
+use crate::domain::session_state::{Limits, SessionState};
+use crate::net::ConnCloser;
+use crate::pipeline::registry::{Connect, Deliver, Disconnect, RoomRegistry, UpdateSession};
+use crate::telemetry::Stats;
+
+/// Session settings resolved from the config once at startup.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionConfig {
+    pub heartbeat_interval: Duration,
+    pub client_timeout: Duration,
+    pub max_frame_bytes: usize,
+    pub outbound_queue_frames: usize,
+    pub max_ops_per_second: u32,
+    pub limits: Limits,
+}
+
+impl SessionConfig {
+    /// Frames between `max_frame_bytes` and this get an error frame; larger ones close the
+    /// connection, because the codec refuses to buffer them at all.
+    pub fn transport_frame_limit(&self) -> usize {
+        self.max_frame_bytes
+            .saturating_mul(16)
+            .clamp(1 << 20, 64 << 20)
+    }
+}
+
+/// Everything a session needs from the server, shared by all sessions.
+pub struct SessionDeps {
+    pub registry: Addr<RoomRegistry>,
+    pub auth: Arc<Authenticator>,
+    pub stats: Arc<Stats>,
+    pub config: SessionConfig,
+}
+
+pub struct WsSession {
+    id: SessionId,
+    state: SessionState,
+    deps: Arc<SessionDeps>,
+    closer: Option<ConnCloser>,
+    last_seen: Instant,
+    rate: OpRate,
+}
+
+impl WsSession {
+    pub fn new(
+        id: SessionId,
+        state: SessionState,
+        deps: Arc<SessionDeps>,
+        closer: Option<ConnCloser>,
+    ) -> Self {
+        let rate = OpRate::new(deps.config.max_ops_per_second);
+        WsSession {
+            id,
+            state,
+            deps,
+            closer,
+            last_seen: Instant::now(),
+            rate,
+        }
+    }
+
+    fn send_reply(
+        &self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        event: EventName,
+        data: &serde_json::Value,
+        id: Option<u64>,
+    ) {
+        ctx.text(Frame::encode_reply(event, data, id).0);
+    }
+
+    fn send_error(&self, ctx: &mut ws::WebsocketContext<Self>, err: ProtocolError) {
+        self.deps.stats.client_errors.fetch_add(1, Relaxed);
+        debug!("Session {}: {:?}: {}", self.id, err.code, err.message);
+        ctx.text(Frame::encode_reply(EventName::Error, &err, err.id).0);
+    }
+
+    fn close(&self, ctx: &mut ws::WebsocketContext<Self>, reason: CloseReason) {
+        debug!("Closing session {}: {}.", self.id, reason.description());
+        ctx.close(Some(reason.into()));
+        ctx.stop();
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        if text.len() > self.deps.config.max_frame_bytes {
+            let msg = format!(
+                "frame of {} bytes exceeds the {} byte limit",
+                text.len(),
+                self.deps.config.max_frame_bytes
+            );
+            return self.send_error(ctx, ProtocolError::new(ErrorCode::FrameTooLarge, msg));
+        }
+        match self.rate.admit(Instant::now()) {
+            Admit::Yes => {}
+            Admit::No => {
+                let msg = format!(
+                    "more than {} ops per second",
+                    self.deps.config.max_ops_per_second
+                );
+                return self.send_error(ctx, ProtocolError::new(ErrorCode::RateLimited, msg));
+            }
+            Admit::Abuse => return self.close(ctx, CloseReason::Abuse),
+        }
+        let Request { id, op } = match parse_request(text) {
+            Ok(req) => req,
+            Err(err) => return self.send_error(ctx, err),
+        };
+        match self
+            .state
+            .apply(op, &self.deps.auth, self.deps.config.limits)
+        {
+            Ok(applied) => {
+                if applied.changed {
+                    self.deps.registry.do_send(UpdateSession {
+                        session: self.id,
+                        rooms: self.state.rooms(self.id),
+                        filter: self.state.filter.clone(),
+                    });
+                }
+                self.send_reply(ctx, applied.event, &applied.reply, id);
+            }
+            Err(err) => self.send_error(ctx, ProtocolError { id, ..err }),
+        }
+    }
+}
+
+impl Actor for WsSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.deps.config.outbound_queue_frames);
+        self.deps.registry.do_send(Connect {
+            session: self.id,
+            recipient: ctx.address().recipient(),
+            closer: self.closer.take(),
+            rooms: self.state.rooms(self.id),
+            filter: self.state.filter.clone(),
+        });
+        let confirmed = json!({
+            "session_id": self.id,
+            "user_id": self.state.identity.user,
+            "roles": self.state.identity_json("connect")["roles"],
+            "server_time": EpochMillis::now(),
+            "topics": self.state.topic_names(),
+        });
+        self.send_reply(ctx, EventName::ConnectionConfirmed, &confirmed, None);
+        let config = self.deps.config;
+        ctx.run_interval(config.heartbeat_interval, move |act, ctx| {
+            if act.last_seen.elapsed() > config.client_timeout {
+                act.close(ctx, CloseReason::IdleTimeout);
+            } else {
+                ctx.ping(b"");
+            }
+        });
+    }
+
+    fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        self.deps.registry.do_send(Disconnect { session: self.id });
+        Running::Stop
+    }
+}
+
+impl Handler<Deliver> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+        match msg {
+            Deliver::Frame(frame) => ctx.text(frame.0),
+            Deliver::Close(reason) => self.close(ctx, reason),
+        }
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_seen = Instant::now();
+        match msg {
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Binary(_)) => self.send_error(
+                ctx,
+                ProtocolError::new(
+                    ErrorCode::BinaryNotSupported,
+                    "send JSON text frames, not binary",
+                ),
+            ),
+            Ok(ws::Message::Continuation(item)) => {
+                if matches!(
+                    item,
+                    actix_http::ws::Item::FirstText(_) | actix_http::ws::Item::FirstBinary(_)
+                ) {
+                    let msg = "fragmented messages are not supported; send each op in one frame";
+                    self.send_error(ctx, ProtocolError::new(ErrorCode::InvalidFrame, msg));
+                }
+            }
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Err(err) => {
+                // The codec cannot resynchronise after a protocol error (it would report the same
+                // error forever), so the connection must end here.
+                debug!("Session {}: WebSocket protocol error: {err}", self.id);
+                self.close(ctx, CloseReason::ProtocolError);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+enum Admit {
+    Yes,
+    No,
+    /// Far beyond the limit for a whole window: the client ignores `rate_limited` errors.
+    Abuse,
+}
+
+/// Fixed one-second window op counter.
+struct OpRate {
+    limit: u32,
+    window_start: Instant,
+    count: u32,
+}
+
+impl OpRate {
+    fn new(limit: u32) -> Self {
+        OpRate {
+            limit: limit.max(1),
+            window_start: Instant::now(),
+            count: 0,
+        }
+    }
+
+    fn admit(&mut self, now: Instant) -> Admit {
+        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.window_start = now;
+            self.count = 0;
+        }
+        self.count = self.count.saturating_add(1);
+        if self.count <= self.limit {
+            Admit::Yes
+        } else if self.count <= self.limit.saturating_mul(10) {
+            Admit::No
+        } else {
+            Admit::Abuse
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_rate_limits_then_flags_abuse_and_resets_each_second() {
+        let start = Instant::now();
+        let mut rate = OpRate {
+            limit: 2,
+            window_start: start,
+            count: 0,
+        };
+        assert!(matches!(rate.admit(start), Admit::Yes));
+        assert!(matches!(rate.admit(start), Admit::Yes));
+        assert!(matches!(rate.admit(start), Admit::No));
+        for _ in 0..17 {
+            rate.admit(start);
+        }
+        assert!(matches!(rate.admit(start), Admit::Abuse));
+        assert!(matches!(
+            rate.admit(start + Duration::from_secs(1)),
+            Admit::Yes
+        ));
+    }
+}

@@ -1,0 +1,5 @@
+//! Counters every stage writes to and `/stats` (and later `/metrics`) reads from.
+
+pub mod stats;
+
+pub use stats::{ChannelId, Stats};

@@ -1,0 +1,225 @@
+//! Lock-free pipeline counters, shared by every actor through an `Arc<Stats>`.
+//!
+//! Channels are fixed at startup, so per-channel and per-(channel, reason) counters are plain
+//! arrays of atomics indexed by `ChannelId` and `DropReason::index()`: counting a drop on the hot
+//! path is one relaxed `fetch_add`, never a lock.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::domain::drop::DropReason;
+use crate::domain::event::EpochMillis;
+
+/// Index of a subscribed channel or pattern in `Stats::channel_names`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChannelId(pub usize);
+
+const REASONS: usize = DropReason::ALL.len();
+
+#[derive(Default)]
+struct ChannelCounters {
+    received: AtomicU64,
+    drops: [AtomicU64; REASONS],
+}
+
+pub struct Stats {
+    started: Instant,
+    channel_names: Vec<String>,
+    channels: Vec<ChannelCounters>,
+    /// Drops that belong to no single channel (a whole streaming batch, a shed control message).
+    unattributed: [AtomicU64; REASONS],
+    /// Raw messages read from Redis.
+    pub received: AtomicU64,
+    /// Events produced by the normaliser (a batch message yields several).
+    pub parsed: AtomicU64,
+    /// Events handed by the router to a handler.
+    pub routed: AtomicU64,
+    /// Encoded frames handed by handlers to the registry.
+    pub published: AtomicU64,
+    /// Frames accepted into a session's outbound queue.
+    pub delivered: AtomicU64,
+    /// Frames not queued because the session's outbound queue was full.
+    pub frames_shed: AtomicU64,
+    pub slow_consumer_closes: AtomicU64,
+    /// Client frames answered with an `error` frame.
+    pub client_errors: AtomicU64,
+    pub sessions_active: AtomicU64,
+    pub sessions_total: AtomicU64,
+    pub sessions_refused: AtomicU64,
+    pub rooms: AtomicU64,
+    pub redis_connected: AtomicBool,
+    pub redis_connects: AtomicU64,
+    pub redis_connection_errors: AtomicU64,
+    /// Epoch millis of the last message read from Redis (0 = none yet).
+    pub last_event_at: AtomicI64,
+}
+
+impl Stats {
+    pub fn new(channel_names: Vec<String>) -> Self {
+        let channels = channel_names
+            .iter()
+            .map(|_| ChannelCounters::default())
+            .collect();
+        Stats {
+            started: Instant::now(),
+            channel_names,
+            channels,
+            unattributed: Default::default(),
+            received: AtomicU64::new(0),
+            parsed: AtomicU64::new(0),
+            routed: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            frames_shed: AtomicU64::new(0),
+            slow_consumer_closes: AtomicU64::new(0),
+            client_errors: AtomicU64::new(0),
+            sessions_active: AtomicU64::new(0),
+            sessions_total: AtomicU64::new(0),
+            sessions_refused: AtomicU64::new(0),
+            rooms: AtomicU64::new(0),
+            redis_connected: AtomicBool::new(false),
+            redis_connects: AtomicU64::new(0),
+            redis_connection_errors: AtomicU64::new(0),
+            last_event_at: AtomicI64::new(0),
+        }
+    }
+
+    pub fn channel_name(&self, id: ChannelId) -> &str {
+        self.channel_names.get(id.0).map_or("?", String::as_str)
+    }
+
+    pub fn record_received(&self, channel: ChannelId) {
+        self.received.fetch_add(1, Relaxed);
+        if let Some(c) = self.channels.get(channel.0) {
+            c.received.fetch_add(1, Relaxed);
+        }
+        self.last_event_at.store(EpochMillis::now().0, Relaxed);
+    }
+
+    pub fn record_drop(&self, channel: Option<ChannelId>, reason: DropReason) {
+        let row = channel
+            .and_then(|c| self.channels.get(c.0))
+            .map(|c| &c.drops);
+        row.unwrap_or(&self.unattributed)[reason.index()].fetch_add(1, Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn drops_total(&self) -> u64 {
+        self.channels
+            .iter()
+            .map(|c| &c.drops)
+            .chain(std::iter::once(&self.unattributed))
+            .flat_map(|row| row.iter())
+            .map(|n| n.load(Relaxed))
+            .sum()
+    }
+
+    pub fn drops_for(&self, reason: DropReason) -> u64 {
+        self.channels
+            .iter()
+            .map(|c| &c.drops)
+            .chain(std::iter::once(&self.unattributed))
+            .map(|row| row[reason.index()].load(Relaxed))
+            .sum()
+    }
+
+    pub fn uptime_secs(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// The `/stats` body.
+    pub fn snapshot(&self) -> Value {
+        let load = |n: &AtomicU64| n.load(Relaxed);
+        let by_reason: Map<String, Value> = DropReason::ALL
+            .iter()
+            .map(|r| (r.as_str().to_owned(), json!(self.drops_for(*r))))
+            .collect();
+        let mut by_channel = Map::new();
+        let mut received_by_channel = Map::new();
+        for (name, c) in self.channel_names.iter().zip(&self.channels) {
+            received_by_channel.insert(name.clone(), json!(load(&c.received)));
+            let reasons = nonzero(&c.drops);
+            if !reasons.is_empty() {
+                by_channel.insert(name.clone(), Value::Object(reasons));
+            }
+        }
+        let unattributed = nonzero(&self.unattributed);
+        if !unattributed.is_empty() {
+            by_channel.insert("(none)".to_owned(), Value::Object(unattributed));
+        }
+        let last_event = self.last_event_at.load(Relaxed);
+        json!({
+            "uptime_seconds": self.uptime_secs(),
+            "events": {
+                "received": load(&self.received),
+                "parsed": load(&self.parsed),
+                "routed": load(&self.routed),
+                "published": load(&self.published),
+                "delivered": load(&self.delivered),
+                "dropped": self.drops_total(),
+            },
+            "drops_by_reason": by_reason,
+            "drops_by_channel": by_channel,
+            "received_by_channel": received_by_channel,
+            "sessions": {
+                "active": load(&self.sessions_active),
+                "total": load(&self.sessions_total),
+                "refused": load(&self.sessions_refused),
+                "frames_shed": load(&self.frames_shed),
+                "slow_consumer_closes": load(&self.slow_consumer_closes),
+                "client_errors": load(&self.client_errors),
+            },
+            "rooms": load(&self.rooms),
+            "redis": RedisSnapshot {
+                connected: self.redis_connected.load(Relaxed),
+                connects: load(&self.redis_connects),
+                connection_errors: load(&self.redis_connection_errors),
+                last_event_at: (last_event > 0).then_some(last_event),
+            },
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct RedisSnapshot {
+    connected: bool,
+    connects: u64,
+    connection_errors: u64,
+    last_event_at: Option<i64>,
+}
+
+fn nonzero(row: &[AtomicU64; REASONS]) -> Map<String, Value> {
+    DropReason::ALL
+        .iter()
+        .zip(row)
+        .filter_map(|(r, n)| {
+            let n = n.load(Relaxed);
+            (n > 0).then(|| (r.as_str().to_owned(), json!(n)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_are_counted_by_reason_and_channel() {
+        let stats = Stats::new(vec!["a".into(), "b".into()]);
+        stats.record_drop(Some(ChannelId(1)), DropReason::InvalidJson);
+        stats.record_drop(Some(ChannelId(1)), DropReason::InvalidJson);
+        stats.record_drop(None, DropReason::Overloaded);
+        let snap = stats.snapshot();
+        assert_eq!(snap["drops_by_reason"]["invalid_json"], 2);
+        assert_eq!(snap["drops_by_channel"]["b"]["invalid_json"], 2);
+        assert!(snap["drops_by_channel"].get("a").is_none());
+        assert_eq!(snap["drops_by_channel"]["(none)"]["overloaded"], 1);
+        assert_eq!(snap["events"]["dropped"], 3);
+    }
+}
