@@ -1,0 +1,5 @@
+//! Integration tests: tickrouter in-process against a real redis-server, real WebSocket clients.
+
+mod pipeline;
+mod protocol;
+mod util;

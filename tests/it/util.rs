@@ -1,0 +1,348 @@
+//! Test harness: a real `redis-server` on a free port, tickrouter in-process on a free port,
+//! real WebSocket clients over loopback, and waits that poll a condition up to a timeout.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tickrouter::config::Settings;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+pub const SECRET: &str = "test-secret";
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// Polls `check` until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A private redis-server, killed on drop.
+pub struct Redis {
+    pub port: u16,
+    child: Child,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Redis {
+        let port = free_port();
+        Redis::start_on(port, extra)
+    }
+
+    pub fn start_on(port: u16, extra: &[&str]) -> Redis {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        let redis = Redis { port, child };
+        wait_for("redis-server to accept connections", WAIT, || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    pub fn publish(&self, channel: &str, payload: impl AsRef<[u8]>) {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload.as_ref())
+            .query(&mut self.conn())
+            .unwrap();
+    }
+
+    pub fn set(&self, key: &str, value: &str) {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .query(&mut self.conn())
+            .unwrap();
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// tickrouter running in its own thread and actix System; shut down on drop.
+pub struct App {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+pub fn settings_for(redis: &Redis) -> Settings {
+    let mut s = Settings::default();
+    s.redis.url = redis.url();
+    s.auth.jwt_secret = Some(SECRET.into());
+    s.server.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").into();
+    s.redis.reconnect_initial_ms = 50;
+    s.redis.reconnect_max_ms = 500;
+    s.redis.keepalive_secs = 1;
+    s
+}
+
+impl App {
+    pub fn start(redis: &Redis) -> App {
+        App::start_with(settings_for(redis))
+    }
+
+    pub fn start_with(settings: Settings) -> App {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            actix::System::new().block_on(async move {
+                tickrouter::app::run(settings, listener, async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("tickrouter failed");
+            });
+        });
+        let app = App {
+            addr,
+            stop: Some(tx),
+            thread: Some(thread),
+        };
+        wait_for("tickrouter to subscribe to Redis", WAIT, || {
+            (app.stats()["redis"]["connected"] == true).then_some(())
+        });
+        app
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr, path)
+    }
+
+    pub fn stats(&self) -> Value {
+        let (_, body) = self.get("/stats");
+        serde_json::from_str(&body).unwrap_or(Value::Null)
+    }
+
+    pub fn drops(&self, channel: &str, reason: &str) -> u64 {
+        self.stats()["drops_by_channel"][channel][reason]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Waits until the drop counter for (channel, reason) reaches `n`.
+    pub fn wait_drops(&self, channel: &str, reason: &str, n: u64) {
+        wait_for(&format!("{n} {reason} drops on {channel}"), WAIT, || {
+            (self.drops(channel, reason) >= n).then_some(())
+        });
+    }
+
+    pub fn ws(&self) -> Client {
+        Client::connect(self.addr, None)
+    }
+
+    pub fn ws_as(&self, user: &str, roles: &[&str]) -> Client {
+        Client::connect(
+            self.addr,
+            Some(&tickrouter::auth::issue_token(SECRET, user, roles, 300)),
+        )
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 GET (the tests need status and body only).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A real WebSocket client (tungstenite) reading with a timeout.
+pub struct Client {
+    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    pub confirmed: Value,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr, token: Option<&str>) -> Client {
+        Client::try_connect(addr, token).expect("WebSocket connect failed")
+    }
+
+    pub fn try_connect(
+        addr: SocketAddr,
+        token: Option<&str>,
+    ) -> Result<Client, tungstenite::Error> {
+        let url = match token {
+            Some(t) => format!("ws://{addr}/ws?token={t}"),
+            None => format!("ws://{addr}/ws"),
+        };
+        let (ws, _) = tungstenite::connect(url)?;
+        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+        }
+        let mut client = Client {
+            ws,
+            next_id: 1,
+            confirmed: Value::Null,
+        };
+        client.confirmed = client.expect("connection_confirmed");
+        Ok(client)
+    }
+
+    pub fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).unwrap();
+    }
+
+    /// Sends an op with a fresh id and returns the reply (`ack`, `pong` or `error`) frame.
+    pub fn op(&mut self, mut op: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        op["id"] = id.into();
+        self.send_text(&op.to_string());
+        self.next_where(&format!("reply to op {id}"), WAIT, |f| f["id"] == id)
+    }
+
+    /// The next frame of any kind, or None after `timeout`.
+    pub fn recv(&mut self, timeout: Duration) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.ws.read() {
+                Ok(Message::Text(t)) => {
+                    return Some(serde_json::from_str(&t).expect("server sent invalid JSON"))
+                }
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => panic!("WebSocket read failed: {e}"),
+            }
+        }
+        None
+    }
+
+    /// Skips frames until one satisfies `pred`; panics after `timeout`.
+    pub fn next_where(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for {what}");
+            if let Some(frame) = self.recv(left) {
+                if pred(&frame) {
+                    return frame;
+                }
+            }
+        }
+    }
+
+    /// The next frame with this event name (other events are skipped).
+    pub fn expect(&mut self, event: &str) -> Value {
+        self.next_where(event, WAIT, |f| f["event"] == event)
+    }
+
+    /// Collects every frame until one satisfies `pred` (the sentinel), returning those before it.
+    pub fn frames_until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; saw {seen:?}"
+            );
+            if let Some(frame) = self.recv(left) {
+                if pred(&frame) {
+                    return seen;
+                }
+                seen.push(frame);
+            }
+        }
+    }
+}
