@@ -203,7 +203,15 @@ pub async fn run(
         });
     }
 
-    let auth = Arc::new(Authenticator::new(settings.auth.jwt_secret.as_deref()));
+    // Demo mode needs a secret to sign the dashboard's token; it makes one up if none is set.
+    let demo_secret = settings.server.demo_mode.then(|| {
+        warn!("Demo mode: GET /api/demo-token hands out tokens to anyone. Never use it in production.");
+        settings.auth.jwt_secret.clone().unwrap_or_else(|| fastrand_secret(32))
+    });
+    let secret = demo_secret
+        .clone()
+        .or_else(|| settings.auth.jwt_secret.clone());
+    let auth = Arc::new(Authenticator::new(secret.as_deref()));
     if !auth.enabled() {
         warn!("No JWT secret configured (TICKROUTER_JWT_SECRET or auth.jwt_secret): every session is anonymous.");
     }
@@ -219,6 +227,7 @@ pub async fn run(
         next_session_id: AtomicU64::new(1),
         max_sessions: settings.server.max_sessions,
         static_dir: settings.server.static_dir.clone(),
+        demo_secret,
     });
     let addr = listener.local_addr()?;
     let server =
@@ -242,6 +251,12 @@ pub async fn run(
     handle.stop(true).await;
     let _ = server.await;
     Ok(())
+}
+
+fn fastrand_secret(len: usize) -> String {
+    std::iter::repeat_with(fastrand::alphanumeric)
+        .take(len)
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,11 +6,13 @@
 //! - `pipeline`: the actors: `redis_reader` -> `router` -> `handlers` -> `registry` -> `session`.
 //! - `http`: `/ws`, `/health`, `/stats`, the dashboard.
 //! - `app`: the composition root; `config` + `cli`: settings; `telemetry`: counters.
+//! - `demo`: the demo producer behind `tickrouter demo`.
 
 pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod net;

@@ -6,8 +6,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use log::{error, warn};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use tickrouter::app;
-use tickrouter::cli::{Cli, Command, ServeArgs};
+use tickrouter::cli::{CheckArgs, Cli, Command, DemoArgs, ServeArgs};
+use tickrouter::demo::{self, DemoOptions};
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -17,11 +21,68 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
-        Command::Demo(_) | Command::Check(_) => {
-            eprintln!("not implemented yet");
-            ExitCode::from(2)
+        Command::Demo(args) => run_demo(args),
+        Command::Check(args) => check(args),
+    }
+}
+
+fn run_demo(args: DemoArgs) -> ExitCode {
+    let url = match args.redis_url(&env) {
+        Ok(url) => url,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_signal = stop.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        if let Ok(rt) = runtime {
+            rt.block_on(shutdown_signal());
+            on_signal.store(true, Ordering::Relaxed);
+        }
+    });
+    let options = DemoOptions {
+        rate: args.rate,
+        symbols: args.symbols,
+    };
+    match demo::run(&url, &options, &stop) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+/// Validates the settings and checks that Redis answers; prints a report.
+fn check(args: CheckArgs) -> ExitCode {
+    let settings = match args.settings(&env) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("[config] FAIL: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("[config] ok");
+    actix::System::new().block_on(async move {
+        match app::preflight(&settings.redis.url).await {
+            Ok(latency) => {
+                println!(
+                    "[connection] ok: {} answered PING in {latency:?}",
+                    app::redacted(&settings.redis.url)
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                println!("{e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 fn serve(args: ServeArgs) -> ExitCode {

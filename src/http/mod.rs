@@ -22,6 +22,8 @@ pub struct AppState {
     pub next_session_id: AtomicU64,
     pub max_sessions: usize,
     pub static_dir: std::path::PathBuf,
+    /// Set only in demo mode: the secret `/api/demo-token` signs with.
+    pub demo_secret: Option<String>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -29,8 +31,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/health", web::get().to(health::health))
         .route("/stats", web::get().to(stats))
         .route("/", web::get().to(dashboard::index))
-        .route("/static/{file}", web::get().to(dashboard::asset));
+        .route("/static/{file}", web::get().to(dashboard::asset))
+        .route("/api/demo-token", web::get().to(demo_token));
 }
+
+/// The demo user's token, so the bundled dashboard works without a login. 404 unless demo mode.
+async fn demo_token(state: web::Data<AppState>) -> HttpResponse {
+    match &state.demo_secret {
+        Some(secret) => {
+            let token = crate::auth::issue_token(secret, DEMO_USER, &[], DEMO_TOKEN_TTL_SECS);
+            HttpResponse::Ok().json(serde_json::json!({"token": token, "user_id": DEMO_USER}))
+        }
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+const DEMO_USER: &str = "demo";
+const DEMO_TOKEN_TTL_SECS: i64 = 12 * 3600;
 
 async fn stats(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.stats.snapshot())

@@ -185,3 +185,62 @@ fn streaming_detections_arrive_batched_without_loss_or_duplicates() {
     }
     assert_eq!(total, 1000);
 }
+
+#[test]
+fn config_can_add_channels_and_glob_patterns() {
+    use tickrouter::config::ChannelRoute;
+    use tickrouter::domain::kind::EventKind;
+    let redis = Redis::start();
+    let mut settings = crate::util::settings_for(&redis);
+    settings.channels.extra = vec![
+        ChannelRoute {
+            channel: None,
+            pattern: Some("custom.prices.*".into()),
+            kind: EventKind::PriceUpdate,
+        },
+        ChannelRoute {
+            channel: Some("custom.health".into()),
+            pattern: None,
+            kind: EventKind::SystemHealth,
+        },
+    ];
+    let app = App::start_with(settings);
+    let mut client = app.ws();
+    client.op(json!({"op": "watchlist", "symbols": ["NVDA"]}));
+    redis.publish(
+        "custom.prices.nasdaq",
+        json!({"symbol": "NVDA", "price": 188.6, "change_percent": 1.2}).to_string(),
+    );
+    assert_eq!(
+        client.expect("dashboard_price_update")["data"]["price"],
+        188.6
+    );
+    redis.publish(
+        "custom.health",
+        json!({"overall_status": "degraded"}).to_string(),
+    );
+    assert_eq!(
+        client.expect("system_health")["data"]["overall_status"],
+        "degraded"
+    );
+    assert_eq!(app.stats()["received_by_channel"]["custom.prices.*"], 1);
+}
+
+#[test]
+fn sessions_beyond_the_limit_are_refused_with_503() {
+    let redis = Redis::start();
+    let mut settings = crate::util::settings_for(&redis);
+    settings.server.max_sessions = 2;
+    let app = App::start_with(settings);
+    let _a = app.ws();
+    let _b = app.ws();
+    crate::util::wait_for("two sessions registered", crate::util::WAIT, || {
+        (app.stats()["sessions"]["active"] == 2).then_some(())
+    });
+    match crate::util::Client::try_connect(app.addr, None) {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 503),
+        Err(e) => panic!("expected 503, got {e}"),
+        Ok(_) => panic!("third session was accepted"),
+    }
+    assert_eq!(app.stats()["sessions"]["refused"], 1);
+}

@@ -1,0 +1,11 @@
+# Shared by the scripts: install Debian packages when a command is missing.
+
+# need_package COMMAND PACKAGE: installs PACKAGE with apt-get when COMMAND is not on PATH.
+need_package() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    echo "==> Installing $2 (for $1)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
