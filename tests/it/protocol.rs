@@ -145,3 +145,55 @@ fn chrono_now_secs() -> f64 {
         .unwrap()
         .as_secs_f64()
 }
+
+#[test]
+fn a_client_that_never_answers_pings_is_closed_as_idle() {
+    use std::io::Read;
+    let redis = Redis::start();
+    let mut settings = crate::util::settings_for(&redis);
+    settings.session.heartbeat_interval_secs = 1;
+    settings.session.client_timeout_secs = 2;
+    let app = crate::util::App::start_with(settings);
+    let (ws, _) = tungstenite::connect(format!("ws://{}/ws", app.addr)).unwrap();
+    // Read raw frames so nothing answers the server's pings.
+    let mut tcp = match ws.into_inner() {
+        tungstenite::stream::MaybeTlsStream::Plain(s) => s,
+        _ => unreachable!(),
+    };
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let close = loop {
+        if let Some(close) = find_close_frame(&buf) {
+            break close;
+        }
+        let n = tcp
+            .read(&mut chunk)
+            .expect("server never closed the idle session");
+        assert!(n > 0, "connection ended without a close frame");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    assert_eq!(close.0, 1000);
+    assert_eq!(close.1, "idle_timeout");
+}
+
+/// Scans unmasked server frames for a close frame; returns its code and reason.
+fn find_close_frame(mut buf: &[u8]) -> Option<(u16, String)> {
+    while buf.len() >= 2 {
+        let opcode = buf[0] & 0x0f;
+        let (len, header) = match buf[1] & 0x7f {
+            126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+            126 => return None,
+            127 => return None,
+            n => (n as usize, 2),
+        };
+        let payload = buf.get(header..header + len)?;
+        if opcode == 0x8 {
+            let code = u16::from_be_bytes([payload[0], payload[1]]);
+            return Some((code, String::from_utf8_lossy(&payload[2..]).into_owned()));
+        }
+        buf = &buf[header + len..];
+    }
+    None
+}
