@@ -1,7 +1,7 @@
 //! The simulated backtester: takes job requests and cancels from `tickstock.jobs.*`, runs
 //! several jobs at once on a small time-driven scheduler, and publishes their progress and
-//! results as the TickStockPL backtester does (seed-spec §b2, §b3, §g1). `JobBoard` is the pure
-//! scheduler; `serve` is the thread that feeds it from Redis.
+//! results as the TickStockPL backtester does (seed-spec §b2, §b3, §g1). `JobBoard` is the
+//! scheduler and never touches Redis; `serve` is the thread that feeds it from Redis.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;

@@ -90,42 +90,27 @@ impl Publisher {
         if batch.is_empty() {
             return true;
         }
-        let Some(connection) = self.connection() else {
-            return false;
-        };
-        let mut pipeline = redis::pipe();
-        for outbound in batch {
-            match outbound {
-                Outbound::Publish { channel, payload } => {
-                    pipeline
-                        .cmd("PUBLISH")
-                        .arg(*channel)
-                        .arg(payload.to_string())
-                        .ignore();
-                }
-                Outbound::Heartbeat { epoch_seconds } => {
-                    pipeline
-                        .cmd("SET")
-                        .arg(HEARTBEAT_KEY)
-                        .arg(format!("{epoch_seconds:.3}"))
-                        .ignore();
+        let pipeline = pipeline(batch);
+        // A connection that sat idle through a Redis restart fails on first use; one retry on a
+        // fresh connection saves that batch instead of dropping it.
+        for retry in [false, true] {
+            let Some(connection) = self.connection() else {
+                return false;
+            };
+            match pipeline.exec(connection) {
+                Ok(()) => return true,
+                Err(error) => {
+                    warn!("Demo {} lost Redis: {error}", self.role);
+                    self.connection = None;
+                    self.retry_at = if retry {
+                        Instant::now() + self.backoff.next_delay()
+                    } else {
+                        Instant::now()
+                    };
                 }
             }
         }
-        match pipeline.exec(connection) {
-            Ok(()) => true,
-            Err(error) => {
-                let delay = self.backoff.next_delay();
-                warn!(
-                    "Demo {} lost Redis, dropped {} messages, reconnecting in {delay:?}: {error}",
-                    self.role,
-                    batch.len()
-                );
-                self.connection = None;
-                self.retry_at = Instant::now() + delay;
-                false
-            }
-        }
+        false
     }
 
     fn connection(&mut self) -> Option<&mut Connection> {
@@ -148,6 +133,29 @@ impl Publisher {
         }
         self.connection.as_mut()
     }
+}
+
+fn pipeline(batch: &[Outbound]) -> redis::Pipeline {
+    let mut pipeline = redis::pipe();
+    for outbound in batch {
+        match outbound {
+            Outbound::Publish { channel, payload } => {
+                pipeline
+                    .cmd("PUBLISH")
+                    .arg(*channel)
+                    .arg(payload.to_string())
+                    .ignore();
+            }
+            Outbound::Heartbeat { epoch_seconds } => {
+                pipeline
+                    .cmd("SET")
+                    .arg(HEARTBEAT_KEY)
+                    .arg(format!("{epoch_seconds:.3}"))
+                    .ignore();
+            }
+        }
+    }
+    pipeline
 }
 
 #[cfg(test)]

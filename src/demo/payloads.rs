@@ -2,7 +2,7 @@
 //! to publish (seed-spec §b, the contract fixtures). The caller picks the variant, so every shape
 //! is exercised on purpose and each builder is a pure function of its inputs.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::clock::iso8601;
 use super::market::{Bar, Indicators, Quote, Trade};
@@ -742,7 +742,7 @@ pub(super) fn backtest_result(
 
 fn merge(target: &mut Value, fields: Value) {
     if let (Value::Object(target), Value::Object(fields)) = (target, fields) {
-        target.extend::<Map<String, Value>>(fields);
+        target.extend(fields);
     }
 }
 

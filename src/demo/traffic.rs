@@ -155,6 +155,7 @@ pub(super) struct Tally {
     pub ticks: u64,
     pub patterns: u64,
     pub indicators: u64,
+    pub heartbeat: bool,
 }
 
 /// Messages due at one instant.
@@ -211,6 +212,9 @@ pub(super) struct Traffic {
     macd_positive: Vec<Option<bool>>,
     /// Counters over what reached Redis.
     published: Tally,
+    /// A heartbeat whose batch never reached Redis is resent at once: after a Redis restart
+    /// the key is gone, and the router would otherwise see no producer for up to 10 s.
+    heartbeat_owed: bool,
     window_started_at: f64,
     window_ticks: u64,
 }
@@ -254,6 +258,7 @@ impl Traffic {
             last_symbol_alert_at: vec![f64::NEG_INFINITY; symbols],
             macd_positive: vec![None; symbols],
             published: Tally::default(),
+            heartbeat_owed: false,
             window_started_at: now,
             window_ticks: 0,
         }
@@ -292,6 +297,9 @@ impl Traffic {
         self.published.patterns += batch.tally.patterns;
         self.published.indicators += batch.tally.indicators;
         self.window_ticks += batch.tally.ticks;
+        if batch.tally.heartbeat {
+            self.heartbeat_owed = false;
+        }
     }
 
     /// Closes the streaming session.
@@ -579,10 +587,12 @@ impl Traffic {
                 payloads::system_health(&metrics, now),
             );
         }
-        if self.heartbeat.due(now, &mut self.rng) > 0 {
+        if self.heartbeat.due(now, &mut self.rng) > 0 || self.heartbeat_owed {
             batch
                 .messages
                 .push(Outbound::Heartbeat { epoch_seconds: now });
+            batch.tally.heartbeat = true;
+            self.heartbeat_owed = true;
         }
     }
 }
@@ -640,6 +650,13 @@ mod tests {
     #[test]
     fn rates_follow_the_requested_rate() {
         let seconds = 120.0;
+        let (_, fast) = simulate(200.0, 20.0);
+        let fast_prices = per_channel(&fast)[channel::PRICES].len() as f64 / 20.0;
+        assert!(
+            (108.0..132.0).contains(&fast_prices),
+            "{fast_prices} prices/s at rate 200"
+        );
+
         let (_, sent) = simulate(20.0, seconds);
         let channels = per_channel(&sent);
         let rate = |channel: &str| channels.get(channel).map_or(0, Vec::len) as f64 / seconds;
@@ -804,6 +821,23 @@ mod tests {
             payload["session"]["total_indicators"],
             health[0]["health"]["indicators_calculated"]
         );
+    }
+
+    #[test]
+    fn a_lost_heartbeat_is_resent_until_it_lands() {
+        let mut traffic = Traffic::new(&DemoOptions::default(), START, 5);
+        let has_heartbeat = |batch: &Batch| {
+            batch
+                .messages
+                .iter()
+                .any(|o| matches!(o, Outbound::Heartbeat { .. }))
+        };
+        let first = traffic.step(START + STEP, 0);
+        assert!(has_heartbeat(&first));
+        let retried = traffic.step(START + 2.0 * STEP, 0);
+        assert!(has_heartbeat(&retried));
+        traffic.confirm(&retried);
+        assert!(!has_heartbeat(&traffic.step(START + 3.0 * STEP, 0)));
     }
 
     #[test]

@@ -2,4 +2,5 @@
 
 mod pipeline;
 mod protocol;
+mod slow_consumer;
 mod util;
