@@ -75,7 +75,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
 
-    /// Redis to consume from (redis://, rediss:// or unix://); overrides REDIS_URL and redis.url
+    /// Redis to consume from (redis:// or unix://); overrides REDIS_URL and redis.url
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
 
@@ -91,7 +91,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Redis to publish to (redis://, rediss:// or unix://); overrides REDIS_URL
+    /// Redis to publish to (redis:// or unix://); overrides REDIS_URL
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
 
@@ -111,7 +111,7 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Redis to check (redis://, rediss:// or unix://); overrides REDIS_URL and redis.url
+    /// Redis to check (redis:// or unix://); overrides REDIS_URL and redis.url
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
 
@@ -227,7 +227,7 @@ mod tests {
             "--bind",
             "0.0.0.0:9000",
             "--redis-url",
-            "rediss://from-flag:6380/2",
+            "redis://from-flag:6380/2",
             "--allow-degraded-start",
         ])
         .unwrap()
@@ -238,7 +238,7 @@ mod tests {
         assert!(args.allow_degraded_start);
         let settings = args.settings(&redis_url_env).unwrap();
         assert_eq!(settings.server.bind, "0.0.0.0:9000".parse().unwrap());
-        assert_eq!(settings.redis.url, "rediss://from-flag:6380/2");
+        assert_eq!(settings.redis.url, "redis://from-flag:6380/2");
         assert_eq!(settings.auth.jwt_secret.as_deref(), Some("env-secret"));
     }
 

@@ -64,7 +64,7 @@ impl Default for ServerSettings {
 #[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
-    /// `redis://`, `rediss://` or `unix://` URL; may carry a password, so `Debug` redacts it.
+    /// `redis://` or `unix://` URL; may carry a password, so `Debug` redacts it.
     pub url: String,
     /// Inbound messages larger than this are dropped with reason `too_large`. 1 byte to 64 MiB.
     pub max_message_bytes: usize,

@@ -3,7 +3,8 @@
 
 use std::borrow::Cow;
 
-const SCHEMES: [&str; 3] = ["redis://", "rediss://", "unix://"];
+// rediss:// (TLS) is not accepted: the redis crate is built without a TLS backend.
+const SCHEMES: [&str; 2] = ["redis://", "unix://"];
 
 pub(super) fn has_known_scheme(url: &str) -> bool {
     SCHEMES.iter().any(|scheme| url.starts_with(scheme))
@@ -89,7 +90,7 @@ mod tests {
     #[test]
     fn known_schemes() {
         assert!(has_known_scheme("redis://h:1/0"));
-        assert!(has_known_scheme("rediss://h:1/0"));
+        assert!(!has_known_scheme("rediss://h:1/0"));
         assert!(has_known_scheme("unix:///run/redis.sock"));
         assert!(!has_known_scheme("http://h:1/0"));
         assert!(!has_known_scheme("127.0.0.1:6379"));

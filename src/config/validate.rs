@@ -59,7 +59,7 @@ fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {
         redis_url::has_known_scheme(url),
         "redis.url",
         format_args!("{:?}", redis_url::redact(url)),
-        "must start with redis://, rediss:// or unix://",
+        "must start with redis:// or unix:// (TLS rediss:// is not supported)",
     )?;
     between("redis.max_message_bytes", *max_message_bytes, 1, 64 * MIB)?;
     at_least("redis.reconnect_initial_ms", *reconnect_initial_ms, 10)?;
@@ -350,7 +350,7 @@ mod tests {
     fn boundary_values_are_accepted() {
         for toml in [
             "[server]\nmax_sessions = 1",
-            "[redis]\nurl = \"rediss://h:6380/1\"",
+            "[redis]\nurl = \"redis://h:6380/1\"",
             "[redis]\nurl = \"unix:///run/redis.sock\"",
             "[redis]\nmax_message_bytes = 67108864",
             "[redis]\nreconnect_initial_ms = 10\nreconnect_max_ms = 10",

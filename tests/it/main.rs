@@ -2,5 +2,6 @@
 
 mod pipeline;
 mod protocol;
+mod resilience;
 mod slow_consumer;
 mod util;
