@@ -6,13 +6,12 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::{web, App, HttpServer};
 use log::{info, warn};
 use redis::aio::ConnectionManagerConfig;
-use redis::AsyncConnectionConfig;
 
 use crate::auth::Authenticator;
 use crate::config::{Settings, Subscription};
@@ -32,11 +31,10 @@ const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time sessions get to receive their close frame before the HTTP server stops.
 const SESSION_CLOSE_GRACE: Duration = Duration::from_millis(300);
 
+/// Why the service could not start serving.
 #[derive(Debug)]
 pub enum StartupError {
     InvalidRedisUrl(String),
-    RedisUnreachable { url: String, cause: String },
-    RedisAuth { url: String, cause: String },
     Io(std::io::Error),
 }
 
@@ -44,15 +42,6 @@ impl fmt::Display for StartupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartupError::InvalidRedisUrl(e) => write!(f, "[config] invalid Redis URL: {e}"),
-            StartupError::RedisUnreachable { url, cause } => write!(
-                f,
-                "[connection] cannot reach Redis at {url}: {cause}\n  Is redis-server running and is the host/port right? \
-                 Try `redis-cli -u {url} ping`, or pass --allow-degraded-start to start anyway and keep retrying."
-            ),
-            StartupError::RedisAuth { url, cause } => write!(
-                f,
-                "[connection] Redis at {url} refused the credentials: {cause}\n  Check the password in the URL or REDIS_PASSWORD."
-            ),
             StartupError::Io(e) => write!(f, "cannot start the HTTP server: {e}"),
         }
     }
@@ -63,47 +52,6 @@ impl std::error::Error for StartupError {}
 impl From<std::io::Error> for StartupError {
     fn from(e: std::io::Error) -> Self {
         StartupError::Io(e)
-    }
-}
-
-/// Connects and PINGs once, so a wrong host or password fails at startup with a clear report
-/// instead of becoming an endless reconnect loop. Returns the PING round-trip time.
-pub async fn preflight(url: &str) -> Result<Duration, StartupError> {
-    let client =
-        redis::Client::open(url).map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
-        .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT));
-    let classify = |e: redis::RedisError| {
-        let (url, cause) = (redacted(url), e.to_string());
-        let auth = matches!(e.kind(), redis::ErrorKind::AuthenticationFailed)
-            || cause.contains("NOAUTH")
-            || cause.contains("WRONGPASS");
-        if auth {
-            StartupError::RedisAuth { url, cause }
-        } else {
-            StartupError::RedisUnreachable { url, cause }
-        }
-    };
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(classify)?;
-    let started = Instant::now();
-    redis::cmd("PING")
-        .query_async::<String>(&mut conn)
-        .await
-        .map_err(classify)?;
-    Ok(started.elapsed())
-}
-
-/// The URL with any password replaced, for logs and reports.
-pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***{}", &url[..scheme], &url[at..])
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -257,18 +205,4 @@ fn fastrand_secret(len: usize) -> String {
     std::iter::repeat_with(fastrand::alphanumeric)
         .take(len)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redacted("redis://:pw@host:6379/0"),
-            "redis://***@host:6379/0"
-        );
-        assert_eq!(redacted("redis://host:6379/0"), "redis://host:6379/0");
-    }
 }

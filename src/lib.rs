@@ -17,4 +17,5 @@ pub mod domain;
 pub mod http;
 pub mod net;
 pub mod pipeline;
+pub mod preflight;
 pub mod telemetry;

@@ -9,9 +9,9 @@ use log::{error, warn};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tickrouter::app;
 use tickrouter::cli::{CheckArgs, Cli, Command, DemoArgs, ServeArgs};
 use tickrouter::demo::{self, DemoOptions};
+use tickrouter::{app, preflight};
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -58,28 +58,32 @@ fn run_demo(args: DemoArgs) -> ExitCode {
     }
 }
 
-/// Validates the settings and checks that Redis answers; prints a report.
+/// Validates the settings and Redis (connection, latency, pub/sub) and prints a report. The exit
+/// code tells the failing check apart (see `preflight::Failure::exit_code`).
 fn check(args: CheckArgs) -> ExitCode {
     let settings = match args.settings(&env) {
         Ok(s) => s,
         Err(e) => {
-            println!("[config] FAIL: {e}");
-            return ExitCode::from(2);
+            let failure = preflight::Failure::from(e);
+            println!("{failure}");
+            return ExitCode::from(failure.exit_code());
         }
     };
-    println!("[config] ok");
+    println!(
+        "[config] ok: {} channels and patterns",
+        settings.subscriptions().len()
+    );
     actix::System::new().block_on(async move {
-        match app::preflight(&settings.redis.url).await {
-            Ok(latency) => {
-                println!(
-                    "[connection] ok: {} answered PING in {latency:?}",
-                    app::redacted(&settings.redis.url)
-                );
+        match preflight::run_checks(&settings.redis.url).await {
+            Ok(passed) => {
+                for check in passed {
+                    println!("{check}");
+                }
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                println!("{e}");
-                ExitCode::FAILURE
+            Err(failure) => {
+                println!("{failure}");
+                ExitCode::from(failure.exit_code())
             }
         }
     })
@@ -89,17 +93,18 @@ fn serve(args: ServeArgs) -> ExitCode {
     let settings = match args.settings(&env) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+            let failure = preflight::Failure::from(e);
+            eprintln!("{failure}");
+            return ExitCode::from(failure.exit_code());
         }
     };
     actix::System::new().block_on(async move {
-        if let Err(e) = app::preflight(&settings.redis.url).await {
+        if let Err(failure) = preflight::run_checks(&settings.redis.url).await {
             if !args.allow_degraded_start {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
+                eprintln!("{failure}");
+                return ExitCode::from(failure.exit_code());
             }
-            warn!("Starting degraded, Redis will be retried: {e}");
+            warn!("Starting degraded; Redis will be retried. {failure}");
         }
         let listener = match TcpListener::bind(settings.server.bind) {
             Ok(l) => l,

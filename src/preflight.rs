@@ -1,0 +1,276 @@
+//! Startup validation, shared by `tickrouter check` and `serve`: connection (and credentials),
+//! PING latency, and a pub/sub round trip on a private probe channel. The probe never publishes
+//! on a channel the service consumes (the legacy validator polluted the data channels).
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use redis::AsyncConnectionConfig;
+
+use futures_util::StreamExt;
+
+const TIMEOUT: Duration = Duration::from_secs(3);
+const PINGS: usize = 5;
+/// A PING slower than this fails the performance check; slower than `PING_WARN` only warns.
+const PING_FAIL: Duration = Duration::from_millis(1000);
+const PING_WARN: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Config,
+    Connection,
+    Channels,
+    Performance,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Config => "config",
+            Category::Connection => "connection",
+            Category::Channels => "channels",
+            Category::Performance => "performance",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    InvalidConfig,
+    Unreachable,
+    Authentication,
+    PubSub,
+    TooSlow,
+}
+
+/// A failed check: what failed, why, and what to do. Each kind has its own exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub detail: String,
+}
+
+impl Failure {
+    pub fn category(&self) -> Category {
+        match self.kind {
+            FailureKind::InvalidConfig => Category::Config,
+            FailureKind::Unreachable | FailureKind::Authentication => Category::Connection,
+            FailureKind::PubSub => Category::Channels,
+            FailureKind::TooSlow => Category::Performance,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            FailureKind::InvalidConfig => 2,
+            FailureKind::Unreachable => 3,
+            FailureKind::Authentication => 4,
+            FailureKind::PubSub => 5,
+            FailureKind::TooSlow => 6,
+        }
+    }
+
+    fn advice(&self) -> &'static str {
+        match self.kind {
+            FailureKind::InvalidConfig => "Fix the named key in the config file, environment or flags; \
+                config/tickrouter.example.toml documents every key.",
+            FailureKind::Unreachable => "Check that redis-server is running and that host and port are \
+                right (`redis-cli -u URL ping`). Use --allow-degraded-start to serve anyway and keep retrying.",
+            FailureKind::Authentication => "Redis rejected the credentials: check the password in the URL \
+                or REDIS_PASSWORD (and the ACL user, if any).",
+            FailureKind::PubSub => "Redis answered commands but did not deliver a published message back: \
+                check ACLs for SUBSCRIBE/PUBLISH and any proxy between tickrouter and Redis.",
+            FailureKind::TooSlow => "Redis answers too slowly for real-time delivery: check network latency \
+                and the Redis server's load (`redis-cli --latency`).",
+        }
+    }
+}
+
+impl From<crate::config::ConfigError> for Failure {
+    fn from(e: crate::config::ConfigError) -> Self {
+        Failure {
+            kind: FailureKind::InvalidConfig,
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}] FAIL: {}\n  What to do: {}",
+            self.category().as_str(),
+            self.detail,
+            self.advice()
+        )
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// One passed check, for the report.
+#[derive(Debug)]
+pub struct Passed {
+    pub category: Category,
+    pub detail: String,
+    /// Passed, but worth an operator's attention.
+    pub warning: bool,
+}
+
+impl fmt::Display for Passed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = if self.warning { "WARN" } else { "ok" };
+        write!(f, "[{}] {status}: {}", self.category.as_str(), self.detail)
+    }
+}
+
+/// The URL with any password replaced, for logs and reports.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn classify(url: &str, e: redis::RedisError) -> Failure {
+    let cause = e.to_string();
+    let auth = matches!(e.kind(), redis::ErrorKind::AuthenticationFailed)
+        || cause.contains("NOAUTH")
+        || cause.contains("WRONGPASS");
+    let kind = if auth {
+        FailureKind::Authentication
+    } else {
+        FailureKind::Unreachable
+    };
+    Failure {
+        kind,
+        detail: format!("Redis at {}: {cause}", redacted(url)),
+    }
+}
+
+/// Runs every check in order and stops at the first failure.
+pub async fn run_checks(url: &str) -> Result<Vec<Passed>, Failure> {
+    let client = redis::Client::open(url).map_err(|e| Failure {
+        kind: FailureKind::InvalidConfig,
+        detail: format!("redis.url: {e}"),
+    })?;
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(TIMEOUT))
+        .set_response_timeout(Some(TIMEOUT));
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| classify(url, e))?;
+    let mut passed = Vec::new();
+
+    let mut latencies = Vec::with_capacity(PINGS);
+    for _ in 0..PINGS {
+        let started = Instant::now();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map_err(|e| classify(url, e))?;
+        latencies.push(started.elapsed());
+    }
+    passed.push(Passed {
+        category: Category::Connection,
+        detail: format!("{} answered PING", redacted(url)),
+        warning: false,
+    });
+    let max = latencies.iter().max().copied().unwrap_or_default();
+    let avg = latencies.iter().sum::<Duration>() / PINGS as u32;
+    let detail = format!("{PINGS} PINGs: avg {avg:?}, max {max:?}");
+    if max > PING_FAIL {
+        return Err(Failure {
+            kind: FailureKind::TooSlow,
+            detail: format!("{detail} (limit {PING_FAIL:?})"),
+        });
+    }
+    passed.push(Passed {
+        category: Category::Performance,
+        detail,
+        warning: max > PING_WARN,
+    });
+
+    let probe = format!(
+        "tickrouter:probe:{}:{}",
+        std::process::id(),
+        fastrand::u64(..)
+    );
+    let round_trip = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(&probe).await?;
+        let started = Instant::now();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(&probe)
+            .arg("probe")
+            .query_async(&mut conn)
+            .await?;
+        let got = pubsub.on_message().next().await;
+        Ok::<_, redis::RedisError>((got.is_some(), started.elapsed()))
+    };
+    let channels_failure = |detail: String| Failure {
+        kind: FailureKind::PubSub,
+        detail,
+    };
+    match actix_web::rt::time::timeout(TIMEOUT, round_trip).await {
+        Ok(Ok((true, took))) => passed.push(Passed {
+            category: Category::Channels,
+            detail: format!("pub/sub round trip on private channel {probe} in {took:?}"),
+            warning: false,
+        }),
+        Ok(Ok((false, _))) => {
+            return Err(channels_failure(format!(
+                "subscription on {probe} ended without the probe message"
+            )))
+        }
+        Ok(Err(e)) => return Err(channels_failure(format!("pub/sub on {probe}: {e}"))),
+        Err(_) => {
+            return Err(channels_failure(format!(
+                "probe message on {probe} not received within {TIMEOUT:?}"
+            )))
+        }
+    }
+    Ok(passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redacted("redis://:pw@host:6379/0"),
+            "redis://***@host:6379/0"
+        );
+        assert_eq!(redacted("redis://host:6379/0"), "redis://host:6379/0");
+    }
+
+    #[test]
+    fn every_failure_kind_has_its_own_exit_code() {
+        let kinds = [
+            FailureKind::InvalidConfig,
+            FailureKind::Unreachable,
+            FailureKind::Authentication,
+            FailureKind::PubSub,
+            FailureKind::TooSlow,
+        ];
+        let mut codes: Vec<u8> = kinds
+            .iter()
+            .map(|&kind| {
+                Failure {
+                    kind,
+                    detail: String::new(),
+                }
+                .exit_code()
+            })
+            .collect();
+        codes.dedup();
+        assert_eq!(codes.len(), kinds.len());
+        assert!(!codes.contains(&0) && !codes.contains(&1));
+    }
+}
