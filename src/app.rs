@@ -18,7 +18,7 @@ use crate::config::{Settings, Subscription};
 use crate::domain::session_state::Limits;
 use crate::http::{self, AppState, HealthState};
 use crate::pipeline::handlers::{
-    Backtest, MarketData, PatternAlerts, Publisher, StreamingConfig, System,
+    Backtest, Flush, MarketData, PatternAlerts, Publisher, StreamingConfig, System,
 };
 use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
 use crate::pipeline::registry::{CloseAll, RoomRegistry};
@@ -30,6 +30,8 @@ use crate::telemetry::Stats;
 const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time sessions get to receive their close frame before the HTTP server stops.
 const SESSION_CLOSE_GRACE: Duration = Duration::from_millis(300);
+/// Shutdown gives up waiting and exits after this long.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
 
 /// Why the service could not start serving.
 #[derive(Debug)]
@@ -121,15 +123,18 @@ pub async fn run(
         max_buffer_size: settings.streaming.max_buffer_size,
     };
     let pattern_alerts = PatternAlerts::new(publisher.clone(), streaming).start();
+    let market_data = MarketData::new(
+        publisher.clone(),
+        settings.market.price_change_threshold_pct,
+    )
+    .start();
+    let backtest = Backtest::new(publisher.clone(), commands.clone()).start();
+    let system = System::new(publisher, commands, health.clone()).start();
     let router = Router {
         pattern_alerts: pattern_alerts.clone(),
-        market_data: MarketData::new(
-            publisher.clone(),
-            settings.market.price_change_threshold_pct,
-        )
-        .start(),
-        backtest: Backtest::new(publisher.clone(), commands.clone()).start(),
-        system: System::new(publisher, commands, health.clone()).start(),
+        market_data: market_data.clone(),
+        backtest: backtest.clone(),
+        system: system.clone(),
         stats: stats.clone(),
     }
     .start();
@@ -144,12 +149,21 @@ pub async fn run(
             Duration::from_millis(settings.redis.reconnect_max_ms),
         ),
     };
-    {
+    let reader = {
         let (stats, router) = (stats.clone(), router.clone());
         RedisReader::start_in_arbiter(&ingest.handle(), move |_| {
             RedisReader::new(client, sources, router, stats, reader_config)
-        });
-    }
+        })
+    };
+    let actors = vec![
+        ("redis_reader", alive(&reader)),
+        ("router", alive(&router)),
+        ("pattern_alerts", alive(&pattern_alerts)),
+        ("market_data", alive(&market_data)),
+        ("backtest", alive(&backtest)),
+        ("system", alive(&system)),
+        ("registry", alive(&registry)),
+    ];
 
     // Demo mode needs a secret to sign the dashboard's token; it makes one up if none is set.
     let demo_secret = settings.server.demo_mode.then(|| {
@@ -176,6 +190,7 @@ pub async fn run(
         max_sessions: settings.server.max_sessions,
         static_dir: settings.server.static_dir.clone(),
         demo_secret,
+        actors,
     });
     let addr = listener.local_addr()?;
     let server =
@@ -190,15 +205,35 @@ pub async fn run(
     info!("tickrouter listening on http://{addr} (dashboard at http://{addr}/, WebSocket at ws://{addr}/ws).");
 
     shutdown.await;
-    info!("Shutting down: closing sessions and flushing buffers.");
-    ingest.stop();
-    registry.do_send(CloseAll {
-        reason: CloseReason::Shutdown,
-    });
-    actix_web::rt::time::sleep(SESSION_CLOSE_GRACE).await;
-    handle.stop(true).await;
+    info!("Shutting down: flushing buffers and closing sessions.");
+    let stop_in_order = async {
+        // Upstream first: no new events, then what is buffered goes out, then sessions close
+        // after their queued frames (the close order rides the same queues).
+        ingest.stop();
+        let _ = pattern_alerts.send(Flush).await;
+        let _ = registry
+            .send(CloseAll {
+                reason: CloseReason::Shutdown,
+            })
+            .await;
+        actix_web::rt::time::sleep(SESSION_CLOSE_GRACE).await;
+        handle.stop(true).await;
+    };
+    if actix_web::rt::time::timeout(SHUTDOWN_DEADLINE, stop_in_order)
+        .await
+        .is_err()
+    {
+        warn!("Shutdown took longer than {SHUTDOWN_DEADLINE:?}; stopping now.");
+        handle.stop(false).await;
+    }
     let _ = server.await;
+    info!("Stopped.");
     Ok(())
+}
+
+fn alive<A: Actor>(addr: &Addr<A>) -> http::LivenessCheck {
+    let addr = addr.clone();
+    Box::new(move || addr.connected())
 }
 
 fn fastrand_secret(len: usize) -> String {

@@ -161,6 +161,28 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// `GET /ready`: 200 once the Redis subscription is up and every pipeline actor runs; 503 with
+/// the reasons otherwise. Orchestrators route traffic on this, and restart on `/health`.
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let mut reasons = Vec::new();
+    if !state.stats.redis_connected.load(Relaxed) {
+        reasons.push("Redis subscription is not established".to_owned());
+    }
+    reasons.extend(
+        state
+            .actors
+            .iter()
+            .filter(|(_, alive)| !alive())
+            .map(|(name, _)| format!("actor {name} has stopped")),
+    );
+    let body = serde_json::json!({"ready": reasons.is_empty(), "reasons": reasons});
+    if reasons.is_empty() {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

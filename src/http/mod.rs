@@ -24,11 +24,17 @@ pub struct AppState {
     pub static_dir: std::path::PathBuf,
     /// Set only in demo mode: the secret `/api/demo-token` signs with.
     pub demo_secret: Option<String>,
+    /// One check per pipeline actor, for `/ready`.
+    pub actors: Vec<(&'static str, LivenessCheck)>,
 }
+
+/// True while an actor is running.
+pub type LivenessCheck = Box<dyn Fn() -> bool + Send + Sync>;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws", web::get().to(ws::connect))
         .route("/health", web::get().to(health::health))
+        .route("/ready", web::get().to(health::ready))
         .route("/stats", web::get().to(stats))
         .route("/", web::get().to(dashboard::index))
         .route("/static/{file}", web::get().to(dashboard::asset))

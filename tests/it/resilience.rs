@@ -31,3 +31,39 @@ fn redis_restart_is_survived_without_restarting_tickrouter() {
     let (status, _) = http_get(app.addr, "/health");
     assert_eq!(status, 200);
 }
+
+#[test]
+fn ready_reports_the_redis_subscription() {
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    let (status, body) = http_get(app.addr, "/ready");
+    assert_eq!(
+        (status, body.contains(r#""ready":true"#)),
+        (200, true),
+        "{body}"
+    );
+    redis.kill();
+    wait_for("/ready to fail", WAIT, || {
+        let (status, body) = http_get(app.addr, "/ready");
+        (status == 503 && body.contains("Redis subscription")).then_some(())
+    });
+}
+
+#[test]
+fn shutdown_flushes_buffers_then_closes_sessions_going_away() {
+    let redis = Redis::start();
+    let mut settings = crate::util::settings_for(&redis);
+    settings.streaming.flush_interval_ms = 1000;
+    let app = App::start_with(settings);
+    let mut client = app.ws();
+    let det = json!({"type": "streaming_pattern", "detection": {"pattern": "Doji", "symbol": "NVDA", "confidence": 0.9}});
+    redis.publish("tickstock:patterns:streaming", det.to_string());
+    wait_for("the detection to be buffered", WAIT, || {
+        (app.stats()["events"]["routed"] == 1).then_some(())
+    });
+    let stopped = app.shut_down_in_background();
+    let batch = client.expect("streaming_patterns_batch");
+    assert_eq!(batch["data"]["count"], 1);
+    assert_eq!(client.expect_close(), (1001, "going_away".to_owned()));
+    stopped.join().unwrap();
+}

@@ -199,6 +199,14 @@ impl App {
     }
 }
 
+impl App {
+    /// Triggers a graceful shutdown and waits for it on another thread, so the caller can watch
+    /// what clients receive meanwhile.
+    pub fn shut_down_in_background(self) -> JoinHandle<()> {
+        std::thread::spawn(move || drop(self))
+    }
+}
+
 impl Drop for App {
     fn drop(&mut self) {
         if let Some(tx) = self.stop.take() {
@@ -301,6 +309,30 @@ impl Client {
             }
         }
         None
+    }
+
+    /// Reads until the server closes the connection; returns the close code and reason.
+    pub fn expect_close(&mut self) -> (u16, String) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            match self.ws.read() {
+                Ok(Message::Close(Some(frame))) => {
+                    return (frame.code.into(), frame.reason.to_string())
+                }
+                Ok(Message::Close(None)) => return (1005, String::new()),
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => panic!("connection ended without a close frame: {e}"),
+            }
+        }
+        panic!("timed out waiting for the server to close");
     }
 
     /// Skips frames until one satisfies `pred`; panics after `timeout`.

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 pub use backtest::Backtest;
 pub use market_data::MarketData;
-pub use pattern_alerts::{PatternAlerts, StreamingConfig};
+pub use pattern_alerts::{Flush, PatternAlerts, StreamingConfig};
 pub use system::System;
 
 use crate::domain::drop::DropReason;

@@ -84,6 +84,19 @@ impl Actor for PatternAlerts {
     }
 }
 
+/// Sends whatever the buffers hold now (graceful shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+impl Handler<Flush> for PatternAlerts {
+    type Result = ();
+
+    fn handle(&mut self, _: Flush, _: &mut Self::Context) {
+        self.flush();
+    }
+}
+
 impl Handler<Input<PatternInput>> for PatternAlerts {
     type Result = ();
 
