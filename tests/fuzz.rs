@@ -1,0 +1,129 @@
+//! Bounded property-based fuzzing of the two parsers that take untrusted input: the normaliser
+//! (any bytes on any channel) and the client protocol (any text frame, then the session rules).
+//! Neither may panic; `scripts/test.sh` runs a bounded number of cases on every run.
+
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+
+use tickrouter::auth::{Authenticator, Identity};
+use tickrouter::domain::event::EpochMillis;
+use tickrouter::domain::kind::EventKind;
+use tickrouter::domain::normalise::normalise;
+use tickrouter::domain::protocol::parse_request;
+use tickrouter::domain::session_state::{Limits, SessionState};
+
+/// Field names producers use, so generated objects reach deep into the normaliser.
+const KEYS: &[&str] = &[
+    "data",
+    "detection",
+    "calculation",
+    "alert",
+    "session",
+    "health",
+    "indicator",
+    "event",
+    "ohlcv",
+    "summary",
+    "patterns",
+    "indicators",
+    "symbol",
+    "ticker",
+    "pattern",
+    "pattern_type",
+    "pattern_name",
+    "indicator_type",
+    "indicator_name",
+    "confidence",
+    "timestamp",
+    "detected_at",
+    "job_id",
+    "progress",
+    "status",
+    "results",
+    "user_id",
+    "price",
+    "change_percent",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "value",
+    "values",
+    "message",
+    "severity",
+    "type",
+    "event_type",
+    "session_id",
+    "error_id",
+    "source",
+    "test",
+    "op",
+    "id",
+    "topics",
+    "symbols",
+    "subscriptions",
+    "min_confidence",
+    "token",
+    "alert_type",
+];
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (-1.0e12f64..1.0e12).prop_map(Value::from),
+        "[A-Za-z0-9 .:%_-]{0,12}".prop_map(Value::String),
+        prop_oneof![
+            Just("AAPL"),
+            Just("45%"),
+            Just("2025-10-15T19:39:28Z"),
+            Just("1760557168.342"),
+            Just("")
+        ]
+        .prop_map(|s| Value::String(s.to_owned())),
+    ];
+    leaf.prop_recursive(6, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..8).prop_map(|kv| {
+                Value::Object(
+                    kv.into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect::<Map<_, _>>(),
+                )
+            }),
+        ]
+    })
+}
+
+fn kind() -> impl Strategy<Value = EventKind> {
+    prop::sample::select(EventKind::ALL.to_vec())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn normaliser_never_panics_on_bytes(kind in kind(), bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = normalise(kind, &bytes, EpochMillis(0));
+    }
+
+    #[test]
+    fn normaliser_never_panics_on_producer_like_json(kind in kind(), value in json_value()) {
+        let _ = normalise(kind, value.to_string().as_bytes(), EpochMillis(0));
+    }
+
+    #[test]
+    fn protocol_parser_and_session_rules_never_panic(value in json_value(), text in ".{0,64}") {
+        let auth = Authenticator::new(Some("k"));
+        let limits = Limits { max_topics: 8, max_symbols: 8 };
+        let mut state = SessionState::new(Identity::default());
+        for frame in [value.to_string(), text] {
+            if let Ok(request) = parse_request(&frame) {
+                let _ = state.apply(request.op, &auth, limits);
+            }
+        }
+    }
+}
