@@ -67,3 +67,59 @@ fn shutdown_flushes_buffers_then_closes_sessions_going_away() {
     assert_eq!(client.expect_close(), (1001, "going_away".to_owned()));
     stopped.join().unwrap();
 }
+
+#[test]
+fn garbage_on_every_channel_is_counted_and_never_stalls_delivery() {
+    use tickrouter::domain::kind::DEFAULT_CHANNELS;
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    let mut client = app.ws();
+    let garbage: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"\xff\xfe\x00 not utf-8".to_vec(),
+        b"{\"data\":".to_vec(),
+        b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]".to_vec(),
+        "{\"data\":".repeat(5000).into_bytes(),
+        br#"{"data":{"data":{"data":{"data":{"data":{"data":"x"}}}}}}"#.to_vec(),
+        br#"{"symbol":{"nested":true},"pattern":["Doji"],"confidence":"high","price":"cheap"}"#.to_vec(),
+        br#"{"patterns":[1,"two",null,{"symbol":"AAPL"}],"indicators":{}}"#.to_vec(),
+        br#"{"timestamp":"yesterday","job_id":{},"progress":1e308}"#.to_vec(),
+        vec![b'x'; 2 << 20],
+    ];
+    let mut conn = redis.conn();
+    let mut pipe = redis::pipe();
+    for (channel, _) in DEFAULT_CHANNELS {
+        for payload in &garbage {
+            pipe.cmd("PUBLISH")
+                .arg(*channel)
+                .arg(payload.as_slice())
+                .ignore();
+        }
+    }
+    let _: () = pipe.query(&mut conn).unwrap();
+    let sent = (DEFAULT_CHANNELS.len() * garbage.len()) as u64;
+    wait_for("every garbage message to be read", WAIT, || {
+        (app.stats()["events"]["received"] == sent).then_some(())
+    });
+    let stats = app.stats();
+    assert_eq!(
+        stats["drops_by_reason"]["too_large"],
+        DEFAULT_CHANNELS.len() as u64
+    );
+    assert!(
+        stats["drops_by_reason"]["invalid_json"].as_u64().unwrap()
+            >= 4 * DEFAULT_CHANNELS.len() as u64
+    );
+    assert_eq!(stats["drops_by_reason"]["overloaded"], 0);
+    redis.publish(
+        "tickstock.health.status",
+        json!({"overall_status": "healthy", "message": "after"}).to_string(),
+    );
+    let frame = client.next_where("the first real event", WAIT, |f| {
+        f["event"] == "system_health"
+    });
+    assert_eq!(
+        frame["data"]["message"], "after",
+        "no garbage became a system_health event"
+    );
+}
