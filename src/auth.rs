@@ -42,6 +42,7 @@ impl std::error::Error for AuthError {}
 
 #[derive(Deserialize)]
 struct Claims {
+    #[serde(default)]
     sub: Value,
     #[serde(default)]
     roles: Vec<String>,
@@ -62,7 +63,9 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(secret: Option<&str>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // `sub` is checked below instead: jsonwebtoken's own check accepts only string subjects,
+        // and producers' user ids are often numbers.
+        validation.set_required_spec_claims(&["exp"]);
         validation.leeway = 5;
         Authenticator {
             key: secret
@@ -129,6 +132,29 @@ mod tests {
         assert!(id.admin);
         let id = auth.verify(&issue_token("s3cret", "7", &[], 60)).unwrap();
         assert!(!id.admin);
+    }
+
+    #[test]
+    fn numeric_subjects_are_user_ids_and_a_missing_subject_is_refused() {
+        let key = EncodingKey::from_secret(b"s3cret");
+        let exp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 60;
+        let numeric = encode(
+            &Header::default(),
+            &serde_json::json!({"sub": 42, "exp": exp}),
+            &key,
+        )
+        .unwrap();
+        let auth = Authenticator::new(Some("s3cret"));
+        assert_eq!(auth.verify(&numeric).unwrap().user.unwrap().as_str(), "42");
+        let anonymous = encode(&Header::default(), &serde_json::json!({"exp": exp}), &key).unwrap();
+        assert!(matches!(
+            auth.verify(&anonymous),
+            Err(AuthError::Invalid(_))
+        ));
     }
 
     #[test]

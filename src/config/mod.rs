@@ -142,13 +142,15 @@ pub struct SessionSettings {
     pub max_frame_bytes: usize,
     /// Capacity of the per-session outbound queue. At least 16.
     pub outbound_queue_frames: usize,
-    /// A session whose queue stays full this long is closed with `slow_consumer`. At least 100.
+    /// A session whose queue stays full this long is cut off (its connection is reset) and counted
+    /// as a `slow_consumer` close. At least 100.
     pub slow_consumer_grace_ms: u64,
-    /// Topics one session may hold. At least 1.
+    /// Topic names one `subscribe`/`unsubscribe` op may carry. At least 1.
     pub max_topics: usize,
     /// Watchlist symbols one session may hold. At least 1.
     pub max_symbols: usize,
-    /// Client ops accepted per second before the session is treated as abusive. At least 1.
+    /// Client ops accepted per second; more get `rate_limited` errors, and more than ten times
+    /// this closes the session as abusive. At least 1.
     pub max_ops_per_second: u32,
 }
 

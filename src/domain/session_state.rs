@@ -20,6 +20,13 @@ pub struct Limits {
     pub max_symbols: usize,
 }
 
+/// Whether topic names are being joined (which needs permission) or left (which never does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Subscribe,
+    Unsubscribe,
+}
+
 #[derive(Debug, Clone)]
 pub struct SessionState {
     pub identity: Identity,
@@ -108,16 +115,19 @@ impl SessionState {
                 })
             }
             ClientOp::Subscribe { topics } => {
-                let names = self.parse_topics(&topics, limits)?;
-                if !self.explicit_topics {
-                    self.topics.clear();
-                    self.explicit_topics = true;
-                }
+                let names = self.parse_topics(&topics, limits, Access::Subscribe)?;
+                // Built aside and committed only when every check passed, so a rejected op
+                // leaves the session exactly as it was.
+                let mut new_topics = if self.explicit_topics {
+                    self.topics.clone()
+                } else {
+                    BTreeSet::new()
+                };
                 let mut symbols = self.symbols.clone();
                 for name in names {
                     match name {
                         TopicName::Topic(t) => {
-                            self.topics.insert(t);
+                            new_topics.insert(t);
                         }
                         TopicName::Symbol(s) => {
                             symbols.insert(s);
@@ -125,6 +135,8 @@ impl SessionState {
                     }
                 }
                 self.set_symbols(symbols, limits)?;
+                self.topics = new_topics;
+                self.explicit_topics = true;
                 Ok(Applied {
                     event: EventName::Ack,
                     reply: self.topics_json("subscribe"),
@@ -132,7 +144,7 @@ impl SessionState {
                 })
             }
             ClientOp::Unsubscribe { topics } => {
-                let names = self.parse_topics(&topics, limits)?;
+                let names = self.parse_topics(&topics, limits, Access::Unsubscribe)?;
                 self.explicit_topics = true;
                 for name in names {
                     match name {
@@ -181,6 +193,7 @@ impl SessionState {
         &self,
         topics: &[String],
         limits: Limits,
+        access: Access,
     ) -> Result<Vec<TopicName>, ProtocolError> {
         if topics.len() > limits.max_topics {
             return Err(ProtocolError::new(
@@ -200,7 +213,9 @@ impl SessionState {
                         ),
                     )
                 })?;
-                if name == TopicName::Topic(Topic::Admin) && !self.identity.admin {
+                let joins_admin =
+                    access == Access::Subscribe && name == TopicName::Topic(Topic::Admin);
+                if joins_admin && !self.identity.admin {
                     return Err(ProtocolError::new(
                         ErrorCode::Forbidden,
                         "topic \"admin\" needs the admin role",
@@ -230,13 +245,16 @@ impl SessionState {
         json!({"op": op, "topics": self.topic_names()})
     }
 
-    pub fn identity_json(&self, op: &str) -> Value {
-        let roles: Vec<&str> = if self.identity.admin {
+    pub fn roles(&self) -> Vec<&'static str> {
+        if self.identity.admin {
             vec![crate::auth::ADMIN_ROLE]
         } else {
             vec![]
-        };
-        json!({"op": op, "user_id": self.identity.user, "roles": roles})
+        }
+    }
+
+    fn identity_json(&self, op: &str) -> Value {
+        json!({"op": op, "user_id": self.identity.user, "roles": self.roles(), "topics": self.topic_names()})
     }
 }
 
@@ -282,6 +300,34 @@ mod tests {
         assert_eq!(state.topic_names(), ["patterns", "symbol:AAPL"]);
         subscribe(&mut state, &["system"]).map(|_| ()).unwrap();
         assert_eq!(state.topic_names(), ["patterns", "system", "symbol:AAPL"]);
+    }
+
+    #[test]
+    fn a_rejected_subscribe_leaves_the_session_unchanged() {
+        let mut state = SessionState::new(Identity::default());
+        let before = state.topic_names();
+        let too_many = ["patterns", "symbol:A", "symbol:B", "symbol:C", "symbol:D"];
+        assert_eq!(
+            subscribe(&mut state, &too_many).err().unwrap().code,
+            ErrorCode::TooManySymbols
+        );
+        assert_eq!(state.topic_names(), before);
+        subscribe(&mut state, &["system"]).map(|_| ()).unwrap();
+        assert_eq!(
+            state.topic_names(),
+            ["system"],
+            "the first successful subscribe still replaces the defaults"
+        );
+    }
+
+    #[test]
+    fn anyone_may_unsubscribe_from_admin() {
+        let mut state = SessionState::new(Identity::default());
+        let auth = Authenticator::new(None);
+        let op = ClientOp::Unsubscribe {
+            topics: vec!["admin".into()],
+        };
+        assert!(state.apply(op, &auth, LIMITS).is_ok());
     }
 
     #[test]

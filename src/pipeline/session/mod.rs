@@ -163,7 +163,7 @@ impl Actor for WsSession {
         let confirmed = json!({
             "session_id": self.id,
             "user_id": self.state.identity.user,
-            "roles": self.state.identity_json("connect")["roles"],
+            "roles": self.state.roles(),
             "server_time": EpochMillis::now(),
             "topics": self.state.topic_names(),
         });

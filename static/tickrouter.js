@@ -1,0 +1,539 @@
+/**
+ * tickrouter.js: a small, dependency-free client for the tickrouter WebSocket protocol
+ * (docs/PROTOCOL.md). ES module; works in browsers and in any runtime with a WHATWG `WebSocket`.
+ *
+ * @example
+ *   import { connect } from '/static/tickrouter.js';
+ *   const client = connect('wss://example.com/ws', {
+ *     token,                                    // optional HS256 JWT; omit for an anonymous session
+ *     topics: ['patterns', 'streaming'],        // optional; omitted = the server's default topics
+ *     watchlist: ['AAPL', 'NVDA'],              // optional; symbol rooms (prices, OHLCV, ticks)
+ *     patternSubscriptions: [{ pattern: 'Doji', min_confidence: 0.7 }],  // optional
+ *     onStatus: (status, detail) => console.log(status, detail),
+ *   });
+ *   const off = client.on('pattern_alert', (data) => console.log(data.symbol, data.pattern));
+ *   client.on('*', (data, event) => {});          // every frame, replies included
+ *   await client.setWatchlist(['MSFT']);          // resolves with the ack data: {op, symbols}
+ *   client.close();
+ *
+ * connect(url, options) -> TickrouterClient
+ *   url      `ws://` / `wss://` URL of `GET /ws` (an `http(s)://` or relative URL is converted).
+ *            A `token` query parameter in it is used when options.token is not given.
+ *   options  token                 string | null  JWT sent as `?token=` on every (re)connect.
+ *            topics                string[]       applied with `subscribe` on every (re)connect.
+ *                                                 The first `subscribe` REPLACES the server's
+ *                                                 default topics; omit it to keep the defaults.
+ *            watchlist             string[]       applied with `watchlist` on every (re)connect.
+ *            patternSubscriptions  object[]       applied with `pattern_subscriptions`.
+ *            onStatus(status, detail)             status is one of:
+ *              'connecting'   {url, attempt}            a socket is being opened (first try)
+ *              'open'         {url}                     the socket is open
+ *              'reconnecting' {attempt, delayMs, code, reason, handshakeFailures}
+ *                                                       lost or refused; retrying after delayMs
+ *              'closed'       {code, reason, fatal, byClient, message?}
+ *                                                       final: after close() (fatal false) or
+ *                                                       after the token was refused (fatal true)
+ *            opTimeoutMs           number (10000) a request with no reply by then is rejected
+ *                                                 with {code: 'timeout'}.
+ *            pingIntervalMs        number (25000) app-level liveness `ping` while open; a ping
+ *                                                 without a pong within opTimeoutMs drops the
+ *                                                 socket and reconnects. 0 disables it.
+ *            maxHandshakeFailures  number (3)     see "Reconnects" below.
+ *            WebSocket             constructor    defaults to globalThis.WebSocket.
+ *
+ * TickrouterClient
+ *   on(event, handler) -> off()  handler(data, event, frame) for one event name (e.g.
+ *                                'pattern_alert', 'ack', 'error', 'connection_confirmed'),
+ *                                or '*' for every frame. Returns a function that removes it.
+ *   off(event, handler)
+ *   subscribe(topics)            -> Promise<{op: 'subscribe', topics}>
+ *   unsubscribe(topics)          -> Promise<{op: 'unsubscribe', topics}>
+ *   setWatchlist(symbols)        -> Promise<{op: 'watchlist', symbols}>
+ *   setPatternSubscriptions(subs)-> Promise<{op: 'pattern_subscriptions', count}>
+ *   auth(token)                  -> Promise<{op: 'auth', user_id, roles}>  (used on reconnects)
+ *   ping()                       -> Promise<{server_time}>
+ *   close()                      closes for good; no reconnect.
+ *   status, sessionId, userId, roles, topics   last known values (read-only).
+ *
+ *   Every op carries a fresh numeric `id`; its Promise resolves with the `ack` / `pong` data or
+ *   rejects with the `error` data `{code, message}`. Client-side rejections use the codes
+ *   'timeout', 'disconnected' (the socket dropped before the reply) and 'closed' (after close()).
+ *   Ops called while the socket is not open are queued and sent once it opens. A bad argument
+ *   (not an array or a string) rejects with {code: 'invalid_argument'} and sends nothing.
+ *
+ * Reconnects
+ *   Exponential backoff with jitter: 0.5 s doubling up to 30 s (each delay is drawn from
+ *   [d/2, d]), reset once a connection is confirmed by the server. After every reconnect the
+ *   client re-applies the topics, watchlist and pattern subscriptions the server last
+ *   acknowledged (or those given to connect()), then sends any queued ops.
+ *   The browser WebSocket API hides HTTP status codes, so a refused token (HTTP 401) shows up as a
+ *   socket that closes before it opens. When a token is in use, `maxHandshakeFailures` such
+ *   immediate pre-open closes in a row end the client with onStatus('closed', {fatal: true}).
+ *   To tell a refused token from a server that is merely down, each such close is followed by a
+ *   plain HTTP GET of the same URL (it opens no session): a readable 401 is fatal at once, a
+ *   network error or a 503 (session limit) does not count, and an unreadable status (a
+ *   cross-origin page) counts toward the limit. (A page whose Content-Security-Policy blocks that
+ *   GET sees it as a network error and keeps retrying.) Without a token a 401 is impossible, so
+ *   pre-open failures are retried forever. No reconnect ever happens after close().
+ */
+
+const BACKOFF_INITIAL_MS = 500;
+const BACKOFF_MAX_MS = 30000;
+/** A pre-open close later than this after the socket was created is not a refused handshake. */
+const IMMEDIATE_CLOSE_MS = 5000;
+const REPLY_EVENTS = new Set(['ack', 'pong', 'error']);
+
+/**
+ * Opens a tickrouter client. See the module header for the options.
+ * @param {string} url
+ * @param {object} [options]
+ * @returns {TickrouterClient}
+ */
+export function connect(url, options = {}) {
+  return new TickrouterClient(url, options);
+}
+
+export class TickrouterClient {
+  constructor(url, options = {}) {
+    this._url = toWsUrl(url);
+    this._token = options.token != null ? String(options.token) : this._url.searchParams.get('token');
+    this._url.searchParams.delete('token');
+    this._onStatus = typeof options.onStatus === 'function' ? options.onStatus : () => {};
+    this._opTimeoutMs = options.opTimeoutMs ?? 10000;
+    this._pingIntervalMs = options.pingIntervalMs ?? 25000;
+    this._maxHandshakeFailures = options.maxHandshakeFailures ?? 3;
+    this._WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    if (typeof this._WebSocket !== 'function') {
+      throw new Error('tickrouter.js: no WebSocket implementation available');
+    }
+
+    // What to re-apply after a reconnect; null means "never set, keep the server's default".
+    const symbolTopics = [];
+    let topics = null;
+    if (Array.isArray(options.topics)) {
+      topics = [];
+      for (const t of options.topics) {
+        const s = String(t);
+        if (s.startsWith('symbol:')) symbolTopics.push(s.slice(7));
+        else topics.push(s);
+      }
+    }
+    let symbols = Array.isArray(options.watchlist) ? options.watchlist.map(String) : null;
+    if (symbolTopics.length) symbols = [...(symbols ?? []), ...symbolTopics];
+    this._want = {
+      topics,
+      symbols,
+      patterns: Array.isArray(options.patternSubscriptions) ? options.patternSubscriptions : null,
+    };
+
+    this._handlers = new Map();
+    this._pending = new Map(); // id -> {resolve, reject, timer, onAck}
+    this._outbox = []; // requests waiting for an open socket
+    this._nextId = 1;
+    this._ws = null;
+    this._attempt = 0; // reconnect attempts since the last confirmed connection
+    this._handshakeFailures = 0;
+    this._reconnectTimer = null;
+    this._pingTimer = null;
+    this._closedByUser = false;
+    this._status = 'connecting';
+    this.sessionId = null;
+    this.userId = null;
+    this.roles = [];
+    this.topics = [];
+    this._open(false);
+  }
+
+  get status() {
+    return this._status;
+  }
+
+  on(event, handler) {
+    if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+    if (!this._handlers.has(event)) this._handlers.set(event, new Set());
+    this._handlers.get(event).add(handler);
+    return () => this.off(event, handler);
+  }
+
+  off(event, handler) {
+    this._handlers.get(event)?.delete(handler);
+  }
+
+  subscribe(topics) {
+    const list = toStrings(topics);
+    return list ? this._request('subscribe', { topics: list }) : badArgument('topics');
+  }
+
+  unsubscribe(topics) {
+    const list = toStrings(topics);
+    return list ? this._request('unsubscribe', { topics: list }) : badArgument('topics');
+  }
+
+  setWatchlist(symbols) {
+    const list = toStrings(symbols);
+    return list ? this._request('watchlist', { symbols: list }) : badArgument('symbols');
+  }
+
+  setPatternSubscriptions(subs) {
+    if (!Array.isArray(subs)) return badArgument('subscriptions');
+    const subscriptions = subs.map(normaliseSubscription);
+    return this._request('pattern_subscriptions', { subscriptions }, () => {
+      this._want.patterns = subscriptions;
+    });
+  }
+
+  auth(token) {
+    const t = String(token);
+    return this._request('auth', { token: t }, () => {
+      this._token = t;
+    });
+  }
+
+  ping() {
+    return this._request('ping', {});
+  }
+
+  close() {
+    if (this._closedByUser) return;
+    this._closedByUser = true;
+    clearTimeout(this._reconnectTimer);
+    this._stopPing();
+    const ws = this._ws;
+    this._ws = null;
+    if (ws) {
+      detach(ws);
+      try {
+        ws.close(1000, 'client closed');
+      } catch (_) {
+        /* already closing */
+      }
+    }
+    this._failAll('closed', 'the client was closed');
+    this._setStatus('closed', { code: 1000, reason: 'client closed', fatal: false, byClient: true });
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  _setStatus(status, detail) {
+    this._status = status;
+    try {
+      this._onStatus(status, detail);
+    } catch (err) {
+      console.error('tickrouter.js: onStatus handler failed', err);
+    }
+  }
+
+  _open(isRetry) {
+    const url = new URL(this._url.href);
+    if (this._token) url.searchParams.set('token', this._token);
+    if (!isRetry) this._setStatus('connecting', { url: this._url.href, attempt: this._attempt });
+    let ws;
+    try {
+      ws = new this._WebSocket(url.href);
+    } catch (err) {
+      // A malformed URL cannot get better by retrying.
+      this._closedByUser = true;
+      this._failAll('closed', String(err && err.message ? err.message : err));
+      this._setStatus('closed', { code: 0, reason: 'invalid_url', fatal: true, byClient: false, message: String(err) });
+      return;
+    }
+    this._ws = ws;
+    const createdAt = Date.now();
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      this._handshakeFailures = 0;
+      this._setStatus('open', { url: this._url.href });
+      this._reapply();
+      const queued = this._outbox.splice(0);
+      for (const req of queued) this._transmit(req);
+      this._startPing();
+    };
+    ws.onmessage = (msg) => this._onFrame(msg.data);
+    const end = (code, reason) => {
+      if (this._ws !== ws) return;
+      detach(ws);
+      this._onClose(code, reason, opened, Date.now() - createdAt);
+    };
+    // Browsers follow an error with a close event, but not every implementation does (Node's
+    // undici skips it for a refused handshake), so an error ends the attempt by itself.
+    ws.onerror = () => {
+      end(1006, '');
+      try {
+        ws.close();
+      } catch (_) {
+        /* ignore */
+      }
+    };
+    ws.onclose = (ev) => end(ev.code, ev.reason);
+  }
+
+  async _onClose(code, reason, opened, lifetimeMs) {
+    this._ws = null;
+    this._stopPing();
+    this._failAll('disconnected', `connection lost (${code}${reason ? ' ' + reason : ''})`);
+    if (this._closedByUser) return;
+    if (!opened && this._token && lifetimeMs < IMMEDIATE_CLOSE_MS) {
+      const cause = await this._probeRefusal();
+      if (this._closedByUser) return;
+      if (cause === 'unknown') this._handshakeFailures += 1;
+      if (cause === 'refused' || this._handshakeFailures >= this._maxHandshakeFailures) {
+        this._closedByUser = true;
+        this._failAll('closed', 'the token was refused');
+        this._setStatus('closed', {
+          code,
+          reason: 'handshake_failed',
+          fatal: true,
+          byClient: false,
+          message:
+            cause === 'refused'
+              ? 'the server refused the token (HTTP 401: invalid, expired or not accepted)'
+              : `the connection closed before opening ${this._handshakeFailures} times in a row: ` +
+                'the token was most likely refused (HTTP 401)',
+        });
+        return;
+      }
+    }
+    this._scheduleReconnect(code, reason);
+  }
+
+  /**
+   * Why a handshake with a token failed, from a plain HTTP GET of the same URL (no upgrade, so no
+   * session): 'refused' (401), 'busy' (503), 'accepted' (any other readable status: the token is
+   * fine), 'unreachable' (network error: the server is down) or 'unknown' (the status is not
+   * readable, e.g. a cross-origin page, or no fetch()). Only 'unknown' counts toward
+   * maxHandshakeFailures; 'refused' is fatal at once.
+   */
+  async _probeRefusal() {
+    if (typeof fetch !== 'function') return 'unknown';
+    const url = new URL(this._url.href);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+    url.searchParams.set('token', this._token);
+    const inBrowser = typeof location !== 'undefined';
+    const sameOrigin = inBrowser && url.origin === location.origin;
+    const init = { cache: 'no-store', credentials: 'omit' };
+    if (inBrowser && !sameOrigin) init.mode = 'no-cors';
+    let timer;
+    try {
+      const controller = typeof AbortController === 'function' ? new AbortController() : null;
+      if (controller) {
+        init.signal = controller.signal;
+        timer = setTimeout(() => controller.abort(), IMMEDIATE_CLOSE_MS);
+      }
+      const res = await fetch(url.href, init);
+      if (res.type === 'opaque') return 'unknown';
+      if (res.status === 401) return 'refused';
+      if (res.status === 503) return 'busy';
+      return 'accepted';
+    } catch (_) {
+      return 'unreachable';
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  _scheduleReconnect(code, reason) {
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** Math.min(this._attempt, 16));
+    const delayMs = Math.round(base / 2 + Math.random() * (base / 2));
+    this._attempt += 1;
+    this._setStatus('reconnecting', {
+      attempt: this._attempt,
+      delayMs,
+      code,
+      reason,
+      handshakeFailures: this._handshakeFailures,
+    });
+    this._reconnectTimer = setTimeout(() => {
+      if (!this._closedByUser) this._open(true);
+    }, delayMs);
+  }
+
+  /** Re-sends the session state after a (re)connect; replies flow through the usual handlers. */
+  _reapply() {
+    const { topics, symbols, patterns } = this._want;
+    const quiet = (p) => p.catch(() => {}); // errors are still delivered to on('error')
+    if (topics !== null) quiet(this._transmit(this._makeRequest('subscribe', { topics })));
+    if (symbols !== null) quiet(this._transmit(this._makeRequest('watchlist', { symbols })));
+    if (patterns !== null) {
+      quiet(this._transmit(this._makeRequest('pattern_subscriptions', { subscriptions: patterns })));
+    }
+  }
+
+  _makeRequest(op, fields, onAck) {
+    const req = { id: this._nextId++, op, fields, onAck };
+    req.promise = new Promise((resolve, reject) => {
+      req.resolve = resolve;
+      req.reject = reject;
+    });
+    return req;
+  }
+
+  _request(op, fields, onAck) {
+    if (this._closedByUser) {
+      return Promise.reject({ code: 'closed', message: 'the client was closed' });
+    }
+    const req = this._makeRequest(op, fields, onAck);
+    if (this._ws && this._ws.readyState === 1) this._transmit(req);
+    else this._outbox.push(req);
+    return req.promise;
+  }
+
+  _transmit(req) {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== 1) {
+      this._outbox.push(req);
+      return req.promise;
+    }
+    req.timer = setTimeout(() => {
+      // Stays pending: a late ack still updates the mirrored state (settling twice is a no-op).
+      req.reject({ code: 'timeout', message: `no reply to ${req.op} within ${this._opTimeoutMs} ms` });
+    }, this._opTimeoutMs);
+    this._pending.set(req.id, req);
+    ws.send(JSON.stringify({ op: req.op, id: req.id, ...req.fields }));
+    return req.promise;
+  }
+
+  _failAll(code, message) {
+    for (const req of this._pending.values()) {
+      clearTimeout(req.timer);
+      req.reject({ code, message });
+    }
+    this._pending.clear();
+    if (code === 'closed') {
+      for (const req of this._outbox.splice(0)) req.reject({ code, message });
+    }
+  }
+
+  _onFrame(text) {
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch (_) {
+      console.warn('tickrouter.js: ignoring a frame that is not JSON');
+      return;
+    }
+    if (!frame || typeof frame.event !== 'string') return;
+    const { event, data } = frame;
+    if (event === 'connection_confirmed' && data) {
+      this._attempt = 0; // a confirmed connection resets the backoff
+      this.sessionId = data.session_id ?? null;
+      this.userId = data.user_id ?? null;
+      this.roles = Array.isArray(data.roles) ? data.roles : [];
+      this.topics = Array.isArray(data.topics) ? data.topics : [];
+    } else if (REPLY_EVENTS.has(event)) {
+      this._settle(event, data, frame.id);
+    }
+    this._emit(event, data, frame);
+  }
+
+  _settle(event, data, id) {
+    let req;
+    if (id != null) {
+      req = this._pending.get(id);
+    } else if (event === 'error') {
+      // Errors raised before the server parsed the frame (rate_limited, frame_too_large, ...)
+      // carry no id. The server answers frames in order, so it belongs to the oldest request.
+      req = this._pending.values().next().value;
+    }
+    if (!req) return;
+    this._pending.delete(req.id);
+    clearTimeout(req.timer);
+    if (event === 'error') {
+      req.reject(data);
+      return;
+    }
+    if (event === 'ack' && data) this._applyAck(data);
+    if (req.onAck) req.onAck(data);
+    req.resolve(data);
+  }
+
+  /** Mirrors what the server acknowledged, so a reconnect restores exactly that. */
+  _applyAck(data) {
+    if ((data.op === 'subscribe' || data.op === 'unsubscribe') && Array.isArray(data.topics)) {
+      this.topics = data.topics;
+      const topics = [];
+      const symbols = [];
+      for (const t of data.topics) {
+        if (t.startsWith('symbol:')) symbols.push(t.slice(7));
+        else topics.push(t);
+      }
+      this._want.topics = topics;
+      if (symbols.length || this._want.symbols !== null) this._want.symbols = symbols;
+    } else if (data.op === 'watchlist' && Array.isArray(data.symbols)) {
+      this._want.symbols = data.symbols;
+      const plain = this.topics.filter((t) => !t.startsWith('symbol:'));
+      this.topics = [...plain, ...data.symbols.map((s) => `symbol:${s}`)];
+    } else if (data.op === 'auth') {
+      this.userId = data.user_id ?? null;
+      this.roles = Array.isArray(data.roles) ? data.roles : [];
+    }
+  }
+
+  _emit(event, data, frame) {
+    for (const key of [event, '*']) {
+      const set = this._handlers.get(key);
+      if (!set) continue;
+      for (const handler of [...set]) {
+        try {
+          handler(data, event, frame);
+        } catch (err) {
+          console.error(`tickrouter.js: handler for ${event} failed`, err);
+        }
+      }
+    }
+  }
+
+  _startPing() {
+    this._stopPing();
+    if (!(this._pingIntervalMs > 0)) return;
+    this._pingTimer = setInterval(() => {
+      const ws = this._ws;
+      if (!ws || ws.readyState !== 1) return;
+      this.ping().catch((err) => {
+        if (err && err.code === 'timeout' && this._ws === ws) {
+          // The link is dead; a close handshake may never finish, so do not wait for it.
+          detach(ws);
+          try {
+            ws.close(4000, 'ping timeout');
+          } catch (_) {
+            /* ignore */
+          }
+          this._onClose(4000, 'ping_timeout', true, Infinity);
+        }
+      });
+    }, this._pingIntervalMs);
+  }
+
+  _stopPing() {
+    clearInterval(this._pingTimer);
+    this._pingTimer = null;
+  }
+}
+
+function detach(ws) {
+  ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+}
+
+/** An array of strings from an array or a single string; null for anything else. */
+function toStrings(list) {
+  if (typeof list === 'string') return [list];
+  return Array.isArray(list) ? list.map(String) : null;
+}
+
+function badArgument(name) {
+  return Promise.reject({ code: 'invalid_argument', message: `${name} must be an array of strings` });
+}
+
+function normaliseSubscription(sub) {
+  const out = { pattern: String(sub.pattern), min_confidence: Number(sub.min_confidence ?? 0) };
+  if (Array.isArray(sub.symbols) && sub.symbols.length) out.symbols = sub.symbols.map(String);
+  return out;
+}
+
+function toWsUrl(url) {
+  const base = typeof location !== 'undefined' ? location.href : undefined;
+  const u = new URL(String(url), base);
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  else if (u.protocol === 'https:') u.protocol = 'wss:';
+  return u;
+}
