@@ -1,5 +1,7 @@
 //! Integration tests: tickrouter in-process against a real redis-server, real WebSocket clients.
 
+mod check;
+mod fixtures;
 mod pipeline;
 mod protocol;
 mod resilience;

@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -44,17 +45,33 @@ pub struct Redis {
     child: Child,
 }
 
+static NEXT_REDIS: AtomicU64 = AtomicU64::new(0);
+
 impl Redis {
     pub fn start() -> Redis {
         Redis::start_with(&[])
     }
 
     pub fn start_with(extra: &[&str]) -> Redis {
-        let port = free_port();
-        Redis::start_on(port, extra)
+        (0..5)
+            .find_map(|_| Redis::try_start(free_port(), extra))
+            .expect("could not start a private redis-server")
     }
 
+    /// On a given port (to restart a killed server where tickrouter expects it).
     pub fn start_on(port: u16, extra: &[&str]) -> Redis {
+        Redis::try_start(port, extra).expect("could not start redis-server on its old port")
+    }
+
+    /// `free_port` releases the port before redis-server binds it, so a parallel test may get the
+    /// same one; the loser exits, and a plain connect would reach the winner. A unique
+    /// `dbfilename` (nothing is ever saved) tells whose server answers.
+    fn try_start(port: u16, extra: &[&str]) -> Option<Redis> {
+        let name = format!(
+            "tickrouter-test-{}-{}.rdb",
+            std::process::id(),
+            NEXT_REDIS.fetch_add(1, Ordering::Relaxed)
+        );
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -66,16 +83,43 @@ impl Redis {
                 "--appendonly",
                 "no",
             ])
+            .args(["--dbfilename", &name])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (scripts/test.sh installs it)");
-        let redis = Redis { port, child };
-        wait_for("redis-server to accept connections", WAIT, || {
-            TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        redis
+        let mut redis = Redis { port, child };
+        let password = extra
+            .windows(2)
+            .find(|w| w[0] == "--requirepass")
+            .map(|w| w[1].to_owned());
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if !matches!(redis.child.try_wait(), Ok(None)) {
+                return None;
+            }
+            if redis.answers_as(&name, password.as_deref()) {
+                return Some(redis);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    fn answers_as(&self, name: &str, password: Option<&str>) -> bool {
+        let url = match password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/0", self.port),
+            None => self.url(),
+        };
+        let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
+            return false;
+        };
+        let config: Result<Vec<String>, _> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("dbfilename")
+            .query(&mut conn);
+        config.ok().and_then(|c| c.get(1).cloned()).as_deref() == Some(name)
     }
 
     pub fn url(&self) -> String {

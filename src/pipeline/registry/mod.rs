@@ -132,13 +132,16 @@ impl Handler<Publish> for RoomRegistry {
                     continue;
                 }
             }
-            matched += 1;
+            // A session that is already gone does not count as a recipient, so a targeted event
+            // whose only member just left is still counted as `no_recipients`.
             match member.recipient.try_send(Deliver::Frame(msg.frame.clone())) {
                 Ok(()) => {
+                    matched += 1;
                     delivered += 1;
                     member.full_since = None;
                 }
                 Err(SendError::Full(_)) => {
+                    matched += 1;
                     shed += 1;
                     let since = *member.full_since.get_or_insert(now);
                     if now.duration_since(since) >= self.slow_consumer_grace {
