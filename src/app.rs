@@ -113,7 +113,8 @@ pub async fn run(
 
     // Downstream first, so every stage has somewhere to send before events start flowing.
     let grace = Duration::from_millis(settings.session.slow_consumer_grace_ms);
-    let registry = RoomRegistry::new(stats.clone(), grace).start();
+    let registry =
+        RoomRegistry::new(stats.clone(), grace, settings.session.outbound_queue_bytes).start();
     let publisher = Publisher::new(registry.clone(), stats.clone());
     let streaming = StreamingConfig {
         flush_interval: settings

@@ -142,6 +142,9 @@ pub struct SessionSettings {
     pub max_frame_bytes: usize,
     /// Capacity of the per-session outbound queue. At least 16.
     pub outbound_queue_frames: usize,
+    /// Bytes queued per session (frames are shared, so this bounds what one slow session can
+    /// keep alive). At least 65536.
+    pub outbound_queue_bytes: usize,
     /// A session whose queue stays full this long is cut off (its connection is reset) and counted
     /// as a `slow_consumer` close. At least 100.
     pub slow_consumer_grace_ms: u64,
@@ -161,6 +164,7 @@ impl Default for SessionSettings {
             client_timeout_secs: 30,
             max_frame_bytes: 64 * 1024,
             outbound_queue_frames: 1024,
+            outbound_queue_bytes: 8 * 1024 * 1024,
             slow_consumer_grace_ms: 2000,
             max_topics: 64,
             max_symbols: 500,

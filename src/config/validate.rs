@@ -78,6 +78,7 @@ fn validate_session(session: &SessionSettings) -> Result<(), ConfigError> {
         client_timeout_secs,
         max_frame_bytes,
         outbound_queue_frames,
+        outbound_queue_bytes,
         slow_consumer_grace_ms,
         max_topics,
         max_symbols,
@@ -98,6 +99,11 @@ fn validate_session(session: &SessionSettings) -> Result<(), ConfigError> {
     )?;
     between("session.max_frame_bytes", *max_frame_bytes, 64, 16 * MIB)?;
     at_least("session.outbound_queue_frames", *outbound_queue_frames, 16)?;
+    at_least(
+        "session.outbound_queue_bytes",
+        *outbound_queue_bytes,
+        64 * 1024,
+    )?;
     at_least(
         "session.slow_consumer_grace_ms",
         *slow_consumer_grace_ms,
@@ -298,6 +304,10 @@ mod tests {
             (
                 "[session]\noutbound_queue_frames = 15",
                 "session.outbound_queue_frames",
+            ),
+            (
+                "[session]\noutbound_queue_bytes = 65535",
+                "session.outbound_queue_bytes",
             ),
             (
                 "[session]\nslow_consumer_grace_ms = 99",

@@ -77,3 +77,56 @@ fn a_bad_config_file_is_reported_with_the_key() {
     assert_eq!(code, 2, "{report}");
     assert!(report.contains("flush_every"), "{report}");
 }
+
+#[test]
+fn serve_fails_fast_unless_a_degraded_start_is_allowed() {
+    use crate::util::{http_get, wait_for, WAIT};
+    let redis_port = free_port();
+    let url = format!("redis://127.0.0.1:{redis_port}/0");
+    let out = Command::new(env!("CARGO_BIN_EXE_tickrouter"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--redis-url", &url])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("[connection] FAIL"), "{stderr}");
+
+    let dir = std::env::temp_dir().join(format!("tickrouter-degraded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("fast-retry.toml");
+    std::fs::write(
+        &config,
+        "[redis]\nreconnect_initial_ms = 50\nreconnect_max_ms = 300\n",
+    )
+    .unwrap();
+    let http_port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
+    let _server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_tickrouter"))
+            .args([
+                "serve",
+                "--bind",
+                &addr.to_string(),
+                "--redis-url",
+                &url,
+                "--allow-degraded-start",
+            ])
+            .arg("--config")
+            .arg(&config)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ready = |expected: u16| {
+        std::net::TcpStream::connect(addr).is_ok() && http_get(addr, "/ready").0 == expected
+    };
+    wait_for("a degraded server that is not ready", WAIT, || {
+        ready(503).then_some(())
+    });
+    let _redis = Redis::start_on(redis_port, &[]);
+    wait_for("the server to connect once Redis is up", WAIT, || {
+        ready(200).then_some(())
+    });
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -5,5 +5,4 @@ mod fixtures;
 mod pipeline;
 mod protocol;
 mod resilience;
-mod slow_consumer;
 mod util;

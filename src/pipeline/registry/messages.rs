@@ -1,6 +1,8 @@
 //! The registry's messages: session lifecycle from sessions, fan-out requests from handlers.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 
 use actix::prelude::*;
 
@@ -21,12 +23,32 @@ pub enum Deliver {
     Close(CloseReason),
 }
 
+/// The byte side of a session's outbound queue (the mailbox bounds the frame count): the
+/// registry adds what it queues, the session subtracts what it writes.
+#[derive(Debug, Clone, Default)]
+pub struct QueuedBytes(Arc<AtomicUsize>);
+
+impl QueuedBytes {
+    pub fn get(&self) -> usize {
+        self.0.load(Relaxed)
+    }
+
+    pub fn add(&self, n: usize) {
+        self.0.fetch_add(n, Relaxed);
+    }
+
+    pub fn release(&self, n: usize) {
+        self.0.fetch_sub(n, Relaxed);
+    }
+}
+
 /// A session joins, already knowing its rooms and filter.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Connect {
     pub session: SessionId,
     pub recipient: Recipient<Deliver>,
+    pub queued: QueuedBytes,
     /// Present for real TCP connections; lets the registry cut off a frozen slow consumer.
     pub closer: Option<ConnCloser>,
     pub rooms: HashSet<Room>,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use log::{debug, info, warn};
 
-pub use messages::{CloseAll, Connect, Deliver, Disconnect, Publish, UpdateSession};
+pub use messages::{CloseAll, Connect, Deliver, Disconnect, Publish, QueuedBytes, UpdateSession};
 
 use crate::domain::drop::DropReason;
 use crate::domain::filter::PatternFilter;
@@ -28,8 +28,17 @@ use crate::telemetry::Stats;
 /// Registry mailbox size; publishes beyond it are shed and counted as `overloaded`.
 pub const REGISTRY_QUEUE: usize = 16_384;
 
+/// What became of one frame offered to one session.
+enum Queue {
+    Accepted,
+    /// Over the frame or byte bound of the session's outbound queue.
+    Full,
+    Gone,
+}
+
 struct Member {
     recipient: Recipient<Deliver>,
+    queued: QueuedBytes,
     closer: Option<ConnCloser>,
     filter: PatternFilter,
     /// When the session's queue was first found full in the current streak.
@@ -41,15 +50,17 @@ pub struct RoomRegistry {
     rooms: Rooms<SessionId>,
     stats: Arc<Stats>,
     slow_consumer_grace: Duration,
+    max_queued_bytes: usize,
 }
 
 impl RoomRegistry {
-    pub fn new(stats: Arc<Stats>, slow_consumer_grace: Duration) -> Self {
+    pub fn new(stats: Arc<Stats>, slow_consumer_grace: Duration, max_queued_bytes: usize) -> Self {
         RoomRegistry {
             members: HashMap::new(),
             rooms: Rooms::default(),
             stats,
             slow_consumer_grace,
+            max_queued_bytes,
         }
     }
 
@@ -85,6 +96,7 @@ impl Handler<Connect> for RoomRegistry {
         self.rooms.set_rooms(msg.session, msg.rooms);
         let member = Member {
             recipient: msg.recipient,
+            queued: msg.queued,
             closer: msg.closer,
             filter: msg.filter,
             full_since: None,
@@ -134,13 +146,24 @@ impl Handler<Publish> for RoomRegistry {
             }
             // A session that is already gone does not count as a recipient, so a targeted event
             // whose only member just left is still counted as `no_recipients`.
-            match member.recipient.try_send(Deliver::Frame(msg.frame.clone())) {
-                Ok(()) => {
+            let len = msg.frame.len();
+            let outcome = if member.queued.get() + len > self.max_queued_bytes {
+                Queue::Full
+            } else {
+                match member.recipient.try_send(Deliver::Frame(msg.frame.clone())) {
+                    Ok(()) => Queue::Accepted,
+                    Err(SendError::Full(_)) => Queue::Full,
+                    Err(SendError::Closed(_)) => Queue::Gone,
+                }
+            };
+            match outcome {
+                Queue::Accepted => {
+                    member.queued.add(len);
                     matched += 1;
                     delivered += 1;
                     member.full_since = None;
                 }
-                Err(SendError::Full(_)) => {
+                Queue::Full => {
                     matched += 1;
                     shed += 1;
                     let since = *member.full_since.get_or_insert(now);
@@ -148,7 +171,7 @@ impl Handler<Publish> for RoomRegistry {
                         slow.push(id);
                     }
                 }
-                Err(SendError::Closed(_)) => gone.push(id),
+                Queue::Gone => gone.push(id),
             }
         }
         Stats::add(&self.stats.delivered, delivered);

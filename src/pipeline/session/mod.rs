@@ -24,7 +24,9 @@ use crate::domain::outbound::{EventName, Frame};
 use crate::domain::protocol::{parse_request, ErrorCode, ProtocolError, Request};
 use crate::domain::session_state::{Limits, SessionState};
 use crate::net::ConnCloser;
-use crate::pipeline::registry::{Connect, Deliver, Disconnect, RoomRegistry, UpdateSession};
+use crate::pipeline::registry::{
+    Connect, Deliver, Disconnect, QueuedBytes, RoomRegistry, UpdateSession,
+};
 use crate::telemetry::Stats;
 
 /// Session settings resolved from the config once at startup.
@@ -61,6 +63,7 @@ pub struct WsSession {
     state: SessionState,
     deps: Arc<SessionDeps>,
     closer: Option<ConnCloser>,
+    queued: QueuedBytes,
     last_seen: Instant,
     rate: OpRate,
 }
@@ -78,6 +81,7 @@ impl WsSession {
             state,
             deps,
             closer,
+            queued: QueuedBytes::default(),
             last_seen: Instant::now(),
             rate,
         }
@@ -156,6 +160,7 @@ impl Actor for WsSession {
         self.deps.registry.do_send(Connect {
             session: self.id,
             recipient: ctx.address().recipient(),
+            queued: self.queued.clone(),
             closer: self.closer.take(),
             rooms: self.state.rooms(self.id),
             filter: self.state.filter.clone(),
@@ -189,7 +194,10 @@ impl Handler<Deliver> for WsSession {
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
         match msg {
-            Deliver::Frame(frame) => ctx.text(frame.0),
+            Deliver::Frame(frame) => {
+                self.queued.release(frame.len());
+                ctx.text(frame.0)
+            }
             Deliver::Close(reason) => self.close(ctx, reason),
         }
     }
