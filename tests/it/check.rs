@@ -127,6 +127,14 @@ fn serve_fails_fast_unless_a_degraded_start_is_allowed() {
     wait_for("the server to connect once Redis is up", WAIT, || {
         ready(200).then_some(())
     });
-    server.kill().unwrap();
-    server.wait().unwrap();
+}
+
+/// Stops a spawned server even when the test fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
