@@ -197,3 +197,30 @@ fn find_close_frame(mut buf: &[u8]) -> Option<(u16, String)> {
     }
     None
 }
+
+#[test]
+fn op_flooding_is_rate_limited_and_the_session_recovers() {
+    let redis = Redis::start();
+    let mut settings = crate::util::settings_for(&redis);
+    settings.session.max_ops_per_second = 5;
+    let app = crate::util::App::start_with(settings);
+    let mut client = app.ws();
+    for _ in 0..20 {
+        client.send_text(r#"{"op":"ping"}"#);
+    }
+    let replies: Vec<String> = (0..20)
+        .map(|_| {
+            client.next_where("a reply", crate::util::WAIT, |f| {
+                f["event"] == "pong" || f["event"] == "error"
+            })
+        })
+        .map(|f| f["data"]["code"].as_str().unwrap_or("pong").to_owned())
+        .collect();
+    assert!(
+        replies.iter().filter(|r| *r == "rate_limited").count() >= 14,
+        "{replies:?}"
+    );
+    crate::util::wait_for("the rate window to reset", crate::util::WAIT, || {
+        (client.op(json!({"op": "ping"}))["event"] == "pong").then_some(())
+    });
+}
