@@ -18,10 +18,10 @@ use crate::config::{Settings, Subscription};
 use crate::domain::session_state::Limits;
 use crate::http::{self, AppState, HealthState};
 use crate::pipeline::handlers::{
-    Backtest, Flush, MarketData, PatternAlerts, Publisher, StreamingConfig, System,
+    Backtest, Flush, MarketConfig, MarketData, PatternAlerts, Publisher, StreamingConfig, System,
 };
 use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
-use crate::pipeline::registry::{CloseAll, RoomRegistry};
+use crate::pipeline::registry::{CloseAll, RoomRegistry, WatchPresence};
 use crate::pipeline::router::Router;
 use crate::pipeline::session::{CloseReason, SessionConfig, SessionDeps};
 use crate::telemetry::Stats;
@@ -123,12 +123,18 @@ pub async fn run(
             .then(|| Duration::from_millis(settings.streaming.flush_interval_ms)),
         max_buffer_size: settings.streaming.max_buffer_size,
     };
-    let pattern_alerts = PatternAlerts::new(publisher.clone(), streaming).start();
-    let market_data = MarketData::new(
-        publisher.clone(),
-        settings.market.price_change_threshold_pct,
-    )
-    .start();
+    let rules_ttl = Duration::from_secs(settings.alerts.rules_ttl_secs);
+    let pattern_alerts =
+        PatternAlerts::new(publisher.clone(), streaming, commands.clone(), rules_ttl).start();
+    registry.do_send(WatchPresence(pattern_alerts.clone().recipient()));
+    let market = MarketConfig {
+        price_change_threshold_pct: settings.market.price_change_threshold_pct,
+        conflation: (settings.market.conflation_ms > 0)
+            .then(|| Duration::from_millis(settings.market.conflation_ms)),
+        watchlist_ttl: Duration::from_secs(settings.market.watchlist_ttl_secs),
+    };
+    let market_data = MarketData::new(publisher.clone(), market, commands.clone()).start();
+    registry.do_send(WatchPresence(market_data.clone().recipient()));
     let backtest = Backtest::new(publisher.clone(), commands.clone()).start();
     let system = System::new(publisher, commands, health.clone()).start();
     let router = Router {

@@ -31,6 +31,7 @@ pub struct Settings {
     pub session: SessionSettings,
     pub streaming: StreamingSettings,
     pub market: MarketSettings,
+    pub alerts: AlertSettings,
     pub channels: ChannelSettings,
 }
 
@@ -201,13 +202,37 @@ impl Default for StreamingSettings {
 pub struct MarketSettings {
     /// Price updates whose |change_percent| is below this are not sent. Finite and at least 0.
     pub price_change_threshold_pct: f64,
+    /// Per-symbol conflation window: within it only the latest price update of a symbol is sent.
+    /// 0 sends every update at once. At most 10000.
+    pub conflation_ms: u64,
+    /// How long a user's watchlist (the Redis set `tickstock:watchlist:{user}`) is cached before
+    /// it is read again; a message on `tickstock.dashboard.watchlist` refreshes it at once. 1 to
+    /// 86400.
+    pub watchlist_ttl_secs: u64,
 }
 
 impl Default for MarketSettings {
     fn default() -> Self {
         Self {
             price_change_threshold_pct: 0.1,
+            conflation_ms: 0,
+            watchlist_ttl_secs: 300,
         }
+    }
+}
+
+/// User-level pattern alert rules (the legacy `tickstock:alerts:*` records).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// How long a user's alert preferences and subscriptions are cached before they are read
+    /// again. 1 to 86400.
+    pub rules_ttl_secs: u64,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self { rules_ttl_secs: 60 }
     }
 }
 

@@ -26,6 +26,7 @@ impl Settings {
             session,
             streaming,
             market,
+            alerts,
             channels,
         } = self;
         validate_server(server)?;
@@ -33,6 +34,7 @@ impl Settings {
         validate_session(session)?;
         validate_streaming(streaming)?;
         validate_market(market)?;
+        between("alerts.rules_ttl_secs", alerts.rules_ttl_secs, 1, 86_400)?;
         validate_channels(channels)
     }
 }
@@ -127,13 +129,17 @@ fn validate_streaming(streaming: &StreamingSettings) -> Result<(), ConfigError> 
 fn validate_market(market: &MarketSettings) -> Result<(), ConfigError> {
     let MarketSettings {
         price_change_threshold_pct,
+        conflation_ms,
+        watchlist_ttl_secs,
     } = market;
     require(
         price_change_threshold_pct.is_finite() && *price_change_threshold_pct >= 0.0,
         "market.price_change_threshold_pct",
         price_change_threshold_pct,
         "must be a finite number of at least 0",
-    )
+    )?;
+    between("market.conflation_ms", *conflation_ms, 0, 10_000)?;
+    between("market.watchlist_ttl_secs", *watchlist_ttl_secs, 1, 86_400)
 }
 
 fn validate_channels(channels: &ChannelSettings) -> Result<(), ConfigError> {
@@ -339,6 +345,12 @@ mod tests {
                 "[market]\nprice_change_threshold_pct = -0.1",
                 "market.price_change_threshold_pct",
             ),
+            ("[market]\nconflation_ms = 10001", "market.conflation_ms"),
+            (
+                "[market]\nwatchlist_ttl_secs = 0",
+                "market.watchlist_ttl_secs",
+            ),
+            ("[alerts]\nrules_ttl_secs = 0", "alerts.rules_ttl_secs"),
             (
                 "[market]\nprice_change_threshold_pct = nan",
                 "market.price_change_threshold_pct",

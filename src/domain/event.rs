@@ -13,7 +13,7 @@ use super::ids::{JobId, Symbol, UserId};
 pub type JsonMap = serde_json::Map<String, Value>;
 
 /// Milliseconds since the Unix epoch, UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct EpochMillis(pub i64);
 

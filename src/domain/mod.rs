@@ -1,5 +1,6 @@
 //! Pure domain types and logic: no actix, no I/O. Everything here is unit-tested directly.
 
+pub mod alert_rules;
 pub mod drop;
 pub mod event;
 pub mod filter;
@@ -11,3 +12,4 @@ pub mod protocol;
 pub mod rooms;
 pub mod session_state;
 pub mod streaming_buffer;
+pub mod user_cache;

@@ -4,7 +4,7 @@
 //! Unlike the legacy buffer it never truncates: a batch holds every distinct item of the window,
 //! a full buffer is flushed early, and `count` always equals the number of items sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 
@@ -35,6 +35,64 @@ pub struct BufferCounters {
     pub flushed: u64,
     pub flush_cycles: u64,
     pub largest_batch: u64,
+}
+
+impl BufferCounters {
+    /// Both buffers' counters together (the largest batch is the larger of the two).
+    pub fn plus(self, o: BufferCounters) -> BufferCounters {
+        BufferCounters {
+            buffered: self.buffered + o.buffered,
+            deduplicated: self.deduplicated + o.deduplicated,
+            flushed: self.flushed + o.flushed,
+            flush_cycles: self.flush_cycles + o.flush_cycles,
+            largest_batch: self.largest_batch.max(o.largest_batch),
+        }
+    }
+}
+
+/// Detections already accepted, so the copy of a detection that arrives on both
+/// `tickstock:patterns:streaming` and `tickstock:patterns:detected` is sent once even when the
+/// two copies fall into different flush windows. A copy has the same symbol, pattern, timestamp
+/// and confidence (a revised confidence is news, not a copy); the oldest entries are forgotten
+/// beyond `capacity`.
+#[derive(Debug)]
+pub struct RecentDetections {
+    seen: HashSet<DetectionId>,
+    order: VecDeque<DetectionId>,
+    capacity: usize,
+}
+
+type DetectionId = (Symbol, String, EpochMillis, u64);
+
+impl RecentDetections {
+    pub fn new(capacity: usize) -> Self {
+        RecentDetections {
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// True the first time this detection is seen.
+    pub fn first_time(&mut self, item: &StreamingPattern) -> bool {
+        let d = &item.detection;
+        let id = (
+            d.symbol.clone(),
+            d.pattern_type.clone(),
+            d.timestamp,
+            d.confidence.to_bits(),
+        );
+        if !self.seen.insert(id.clone()) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
 }
 
 #[derive(Debug)]
@@ -144,6 +202,26 @@ mod tests {
         assert_eq!(batch[0].detection.confidence, 0.87);
         assert_eq!(buf.counters.deduplicated, 1);
         assert!(buf.flush().is_none());
+    }
+
+    #[test]
+    fn a_detection_seen_on_both_channels_is_accepted_once() {
+        let mut recent = RecentDetections::new(2);
+        let a = pattern("NVDA", "PriceChange", 0.95);
+        assert!(recent.first_time(&a));
+        assert!(!recent.first_time(&a.clone()));
+        let mut later = a.clone();
+        later.detection.timestamp = EpochMillis(1);
+        assert!(
+            recent.first_time(&later),
+            "a new detection of the same pattern is new"
+        );
+        let revised = pattern("NVDA", "PriceChange", 0.9);
+        assert!(
+            recent.first_time(&revised),
+            "a revised confidence is not a copy"
+        );
+        assert!(recent.first_time(&a), "forgotten beyond capacity");
     }
 
     #[test]

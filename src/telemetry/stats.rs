@@ -10,14 +10,99 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::domain::alert_rules::Refusal;
 use crate::domain::drop::DropReason;
 use crate::domain::event::EpochMillis;
+use crate::domain::streaming_buffer::BufferCounters;
+use crate::domain::user_cache::CacheCounters;
 
 /// Index of a subscribed channel or pattern in `Stats::channel_names`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChannelId(pub usize);
 
 const REASONS: usize = DropReason::ALL.len();
+const REFUSALS: usize = Refusal::ALL.len();
+
+/// User-level pattern alert rules: alerts that passed, and refusals by reason.
+#[derive(Default)]
+pub struct AlertFilterStats {
+    pub passed: AtomicU64,
+    refused: [AtomicU64; REFUSALS],
+}
+
+impl AlertFilterStats {
+    pub fn record(&self, outcome: Result<(), Refusal>) {
+        match outcome {
+            Ok(()) => self.passed.fetch_add(1, Relaxed),
+            Err(r) => self.refused[r as usize].fetch_add(1, Relaxed),
+        };
+    }
+
+    fn snapshot(&self) -> Value {
+        let refused: Map<String, Value> = Refusal::ALL
+            .iter()
+            .zip(&self.refused)
+            .map(|(r, n)| (r.as_str().to_owned(), json!(n.load(Relaxed))))
+            .collect();
+        json!({"passed": self.passed.load(Relaxed), "refused": refused})
+    }
+}
+
+/// Totals of the streaming buffers (patterns and indicators together).
+#[derive(Default)]
+pub struct BufferStats {
+    buffered: AtomicU64,
+    deduplicated: AtomicU64,
+    flushed: AtomicU64,
+    flush_cycles: AtomicU64,
+    largest_batch: AtomicU64,
+}
+
+impl BufferStats {
+    pub fn store(&self, c: BufferCounters) {
+        self.buffered.store(c.buffered, Relaxed);
+        self.deduplicated.store(c.deduplicated, Relaxed);
+        self.flushed.store(c.flushed, Relaxed);
+        self.flush_cycles.store(c.flush_cycles, Relaxed);
+        self.largest_batch.store(c.largest_batch, Relaxed);
+    }
+
+    fn snapshot(&self) -> Value {
+        json!({
+            "buffered": self.buffered.load(Relaxed),
+            "deduplicated": self.deduplicated.load(Relaxed),
+            "flushed": self.flushed.load(Relaxed),
+            "flush_cycles": self.flush_cycles.load(Relaxed),
+            "largest_batch": self.largest_batch.load(Relaxed),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct CacheStats {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    invalidations: AtomicU64,
+    loads: AtomicU64,
+}
+
+impl CacheStats {
+    pub fn store(&self, c: CacheCounters) {
+        self.hits.store(c.hits, Relaxed);
+        self.misses.store(c.misses, Relaxed);
+        self.invalidations.store(c.invalidations, Relaxed);
+        self.loads.store(c.loads, Relaxed);
+    }
+
+    fn snapshot(&self) -> Value {
+        json!({
+            "hits": self.hits.load(Relaxed),
+            "misses": self.misses.load(Relaxed),
+            "invalidations": self.invalidations.load(Relaxed),
+            "loads": self.loads.load(Relaxed),
+        })
+    }
+}
 
 #[derive(Default)]
 struct ChannelCounters {
@@ -55,6 +140,12 @@ pub struct Stats {
     pub redis_connection_errors: AtomicU64,
     /// Epoch millis of the last message read from Redis (0 = none yet).
     pub last_event_at: AtomicI64,
+    pub alert_rules: AlertFilterStats,
+    pub streaming_buffer: BufferStats,
+    pub watchlist_cache: CacheStats,
+    pub alert_rules_cache: CacheStats,
+    /// Price updates replaced by a newer one of the same symbol within the conflation window.
+    pub prices_conflated: AtomicU64,
 }
 
 impl Stats {
@@ -84,6 +175,11 @@ impl Stats {
             redis_connects: AtomicU64::new(0),
             redis_connection_errors: AtomicU64::new(0),
             last_event_at: AtomicI64::new(0),
+            alert_rules: AlertFilterStats::default(),
+            streaming_buffer: BufferStats::default(),
+            watchlist_cache: CacheStats::default(),
+            alert_rules_cache: CacheStats::default(),
+            prices_conflated: AtomicU64::new(0),
         }
     }
 
@@ -176,6 +272,11 @@ impl Stats {
                 "client_errors": load(&self.client_errors),
             },
             "rooms": load(&self.rooms),
+            "alert_rules": self.alert_rules.snapshot(),
+            "streaming_buffer": self.streaming_buffer.snapshot(),
+            "watchlist_cache": self.watchlist_cache.snapshot(),
+            "alert_rules_cache": self.alert_rules_cache.snapshot(),
+            "prices_conflated": load(&self.prices_conflated),
             "redis": RedisSnapshot {
                 connected: self.redis_connected.load(Relaxed),
                 connects: load(&self.redis_connects),

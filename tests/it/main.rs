@@ -5,4 +5,5 @@ mod fixtures;
 mod pipeline;
 mod protocol;
 mod resilience;
+mod user_filters;
 mod util;

@@ -13,15 +13,14 @@ use actix::prelude::*;
 use serde::Serialize;
 
 pub use backtest::Backtest;
-pub use market_data::MarketData;
+pub use market_data::{MarketConfig, MarketData};
 pub use pattern_alerts::{Flush, PatternAlerts, StreamingConfig};
 pub use system::System;
 
 use crate::domain::drop::DropReason;
-use crate::domain::filter::AlertKey;
 use crate::domain::outbound::{EventName, Frame};
 use crate::domain::rooms::Room;
-use crate::pipeline::registry::{Publish, RoomRegistry};
+use crate::pipeline::registry::{Only, Publish, RoomRegistry};
 use crate::telemetry::{ChannelId, Stats};
 
 /// Mailbox size of the router and each handler; overflow is shed and counted as `overloaded`.
@@ -57,22 +56,17 @@ impl Publisher {
         &self.stats
     }
 
+    pub fn registry(&self) -> &Addr<RoomRegistry> {
+        &self.registry
+    }
+
     pub fn publish<T: Serialize>(&self, audience: Audience, event: EventName, data: &T) {
-        self.send(audience, Frame::encode(event, data), None);
+        self.send(audience, Frame::encode(event, data), Only::default());
     }
 
-    /// Like `publish`, but only sessions whose pattern filter accepts `key` receive it.
-    pub fn publish_filtered<T: Serialize>(
-        &self,
-        audience: Audience,
-        event: EventName,
-        data: &T,
-        key: AlertKey,
-    ) {
-        self.send(audience, Frame::encode(event, data), Some(key));
-    }
-
-    fn send(&self, audience: Audience, frame: Frame, only_matching: Option<AlertKey>) {
+    /// Sends an already encoded frame (one encoding shared by several audiences) to the members
+    /// of the audience's room that `only` admits.
+    pub fn send(&self, audience: Audience, frame: Frame, only: Only) {
         let (room, origin) = match audience {
             Audience::Public(room) => (room, None),
             Audience::Targeted(room, channel) => (room, Some(channel)),
@@ -83,7 +77,7 @@ impl Publisher {
             .try_send(Publish {
                 room,
                 frame,
-                only_matching,
+                only,
                 origin,
             })
             .is_err()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::domain::filter::{AlertKey, PatternFilter};
-use crate::domain::ids::SessionId;
+use crate::domain::ids::{SessionId, Symbol, UserId};
 use crate::domain::outbound::Frame;
 use crate::domain::rooms::Room;
 use crate::net::ConnCloser;
@@ -76,11 +76,41 @@ pub struct Disconnect {
 pub struct Publish {
     pub room: Room,
     pub frame: Frame,
-    /// For `pattern_alert`: only sessions whose pattern filter accepts this alert.
-    pub only_matching: Option<AlertKey>,
+    pub only: Only,
     /// The channel the event came from; a targeted event nobody may receive is counted as a
     /// `no_recipients` drop against it.
     pub origin: Option<ChannelId>,
+}
+
+/// A user's watchlist (from Redis) changed: every session of that user joins exactly these
+/// `symbol:{SYM}` rooms, in addition to the ones it asked for itself.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetUserSymbols {
+    pub user: UserId,
+    pub symbols: HashSet<Symbol>,
+}
+
+/// A user came online (first session) or went offline (last session left).
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct Presence {
+    pub user: UserId,
+    pub online: bool,
+}
+
+/// Asks the registry to report `Presence` changes (and the users online now) to `recipient`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WatchPresence(pub Recipient<Presence>);
+
+/// Which members of a room get a published frame (default: all).
+#[derive(Debug, Clone, Default)]
+pub struct Only {
+    /// For `pattern_alert`: only sessions whose pattern filter accepts this alert.
+    pub matching: Option<AlertKey>,
+    /// Only anonymous sessions: authenticated ones get the event through their user room.
+    pub anonymous: bool,
 }
 
 /// Graceful shutdown: every session is told to close with `reason`.

@@ -7,8 +7,9 @@
 //! (see `../shared/notes/slow-consumers.md`).
 
 mod messages;
+mod users;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,12 +17,16 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use log::{debug, info, warn};
 
-pub use messages::{CloseAll, Connect, Deliver, Disconnect, Publish, QueuedBytes, UpdateSession};
+pub use messages::{
+    CloseAll, Connect, Deliver, Disconnect, Only, Presence, Publish, QueuedBytes, SetUserSymbols,
+    UpdateSession, WatchPresence,
+};
+use users::{Change, Users};
 
 use crate::domain::drop::DropReason;
 use crate::domain::filter::PatternFilter;
-use crate::domain::ids::SessionId;
-use crate::domain::rooms::Rooms;
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::rooms::{Room, Rooms};
 use crate::net::ConnCloser;
 use crate::telemetry::Stats;
 
@@ -37,6 +42,10 @@ enum Queue {
 }
 
 struct Member {
+    /// The session's user, read from its `user:{id}` room.
+    user: Option<UserId>,
+    /// The rooms the session asked for; its user's watchlist symbols are added to these.
+    own_rooms: HashSet<Room>,
     recipient: Recipient<Deliver>,
     queued: QueuedBytes,
     closer: Option<ConnCloser>,
@@ -48,6 +57,8 @@ struct Member {
 pub struct RoomRegistry {
     members: HashMap<SessionId, Member>,
     rooms: Rooms<SessionId>,
+    users: Users,
+    presence: Vec<Recipient<Presence>>,
     stats: Arc<Stats>,
     slow_consumer_grace: Duration,
     max_queued_bytes: usize,
@@ -58,6 +69,8 @@ impl RoomRegistry {
         RoomRegistry {
             members: HashMap::new(),
             rooms: Rooms::default(),
+            users: Users::default(),
+            presence: Vec::new(),
             stats,
             slow_consumer_grace,
             max_queued_bytes,
@@ -67,8 +80,58 @@ impl RoomRegistry {
     fn remove(&mut self, session: SessionId) -> Option<Member> {
         self.rooms.remove(session);
         let member = self.members.remove(&session);
+        if let Some(user) = member.as_ref().and_then(|m| m.user.as_ref()) {
+            let change = self.users.detach(user, session);
+            self.announce(change);
+        }
         self.update_gauges();
         member
+    }
+
+    /// Sets a session's own rooms and user, then its effective rooms (own + user watchlist).
+    fn set_own_rooms(&mut self, session: SessionId, own_rooms: HashSet<Room>) {
+        let Some(member) = self.members.get_mut(&session) else {
+            return;
+        };
+        let user = own_rooms.iter().find_map(|r| match r {
+            Room::User(u) => Some(u.clone()),
+            _ => None,
+        });
+        let previous = std::mem::replace(&mut member.user, user.clone());
+        member.own_rooms = own_rooms;
+        if previous != user {
+            let left = previous.and_then(|u| self.users.detach(&u, session));
+            let joined = user.as_ref().and_then(|u| self.users.attach(u, session));
+            self.announce(left);
+            self.announce(joined);
+        }
+        self.apply_rooms(session);
+    }
+
+    fn apply_rooms(&mut self, session: SessionId) {
+        let Some(member) = self.members.get(&session) else {
+            return;
+        };
+        let mut rooms = member.own_rooms.clone();
+        if let Some(user) = &member.user {
+            rooms.extend(self.users.symbol_rooms(user));
+        }
+        self.rooms.set_rooms(session, rooms);
+        self.update_gauges();
+    }
+
+    fn announce(&self, change: Option<Change>) {
+        let presence = match change {
+            Some(Change::CameOnline(user)) => Presence { user, online: true },
+            Some(Change::WentOffline(user)) => Presence {
+                user,
+                online: false,
+            },
+            None => return,
+        };
+        for watcher in &self.presence {
+            watcher.do_send(presence.clone());
+        }
     }
 
     fn update_gauges(&self) {
@@ -93,8 +156,9 @@ impl Handler<Connect> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: Connect, _: &mut Self::Context) {
-        self.rooms.set_rooms(msg.session, msg.rooms);
         let member = Member {
+            user: None,
+            own_rooms: HashSet::new(),
             recipient: msg.recipient,
             queued: msg.queued,
             closer: msg.closer,
@@ -103,7 +167,7 @@ impl Handler<Connect> for RoomRegistry {
         };
         self.members.insert(msg.session, member);
         self.stats.sessions_total.fetch_add(1, Relaxed);
-        self.update_gauges();
+        self.set_own_rooms(msg.session, msg.rooms);
     }
 }
 
@@ -113,8 +177,7 @@ impl Handler<UpdateSession> for RoomRegistry {
     fn handle(&mut self, msg: UpdateSession, _: &mut Self::Context) {
         if let Some(member) = self.members.get_mut(&msg.session) {
             member.filter = msg.filter;
-            self.rooms.set_rooms(msg.session, msg.rooms);
-            self.update_gauges();
+            self.set_own_rooms(msg.session, msg.rooms);
         }
     }
 }
@@ -139,7 +202,10 @@ impl Handler<Publish> for RoomRegistry {
             let Some(member) = self.members.get_mut(&id) else {
                 continue;
             };
-            if let Some(key) = &msg.only_matching {
+            if msg.only.anonymous && member.user.is_some() {
+                continue;
+            }
+            if let Some(key) = &msg.only.matching {
                 if !member.filter.matches(key) {
                     continue;
                 }
@@ -195,6 +261,30 @@ impl Handler<Publish> for RoomRegistry {
                 }
             }
         }
+    }
+}
+
+impl Handler<SetUserSymbols> for RoomRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetUserSymbols, _: &mut Self::Context) {
+        for session in self.users.set_symbols(&msg.user, msg.symbols) {
+            self.apply_rooms(session);
+        }
+    }
+}
+
+impl Handler<WatchPresence> for RoomRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: WatchPresence, _: &mut Self::Context) {
+        for user in self.users.online() {
+            msg.0.do_send(Presence {
+                user: user.clone(),
+                online: true,
+            });
+        }
+        self.presence.push(msg.0);
     }
 }
 
