@@ -2,6 +2,7 @@
 //! batch in one pipeline and, when Redis goes away, drops the batch, warns and reconnects with
 //! backoff instead of stopping the demo.
 
+use crate::domain::redis_names::PRODUCER_HEARTBEAT_KEY;
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
@@ -9,7 +10,6 @@ use redis::{Client, Connection, RedisResult};
 use serde_json::Value;
 
 /// The key the router's health check reads to see that a producer is alive.
-const HEARTBEAT_KEY: &str = "tickstock:producer:heartbeat";
 /// The first connection may cross a slow network; it has no stop request to honour yet.
 pub(super) const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Reconnects and I/O are short so a set `stop` is noticed within about a second.
@@ -149,7 +149,7 @@ fn pipeline(batch: &[Outbound]) -> redis::Pipeline {
             Outbound::Heartbeat { epoch_seconds } => {
                 pipeline
                     .cmd("SET")
-                    .arg(HEARTBEAT_KEY)
+                    .arg(PRODUCER_HEARTBEAT_KEY)
                     .arg(format!("{epoch_seconds:.3}"))
                     .ignore();
             }

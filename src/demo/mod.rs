@@ -25,29 +25,7 @@ use log::{info, warn};
 use link::Publisher;
 use traffic::Traffic;
 
-/// The channels the demo publishes on and listens to (seed-spec §a), in one place.
-mod channel {
-    pub const PRICES: &str = "tickstock.market.prices";
-    pub const OHLCV: &str = "tickstock.market.ohlcv";
-    pub const VOLUME: &str = "tickstock.market.volume";
-    pub const SUMMARY: &str = "tickstock.market.summary";
-    pub const MARKET_TICKS: &str = "tickstock:market:ticks";
-    pub const ALL_TICKS: &str = "tickstock.all_ticks";
-    pub const PATTERN_EVENTS: &str = "tickstock.events.patterns";
-    pub const STREAMING_PATTERNS: &str = "tickstock:patterns:streaming";
-    pub const PATTERNS_DETECTED: &str = "tickstock:patterns:detected";
-    pub const STREAMING_INDICATORS: &str = "tickstock:indicators:streaming";
-    pub const INDICATOR_ALERTS: &str = "tickstock:alerts:indicators";
-    pub const CRITICAL_ALERTS: &str = "tickstock:alerts:critical";
-    pub const SESSION_STARTED: &str = "tickstock:streaming:session_started";
-    pub const SESSION_STOPPED: &str = "tickstock:streaming:session_stopped";
-    pub const STREAM_HEALTH: &str = "tickstock:streaming:health";
-    pub const SYSTEM_HEALTH: &str = "tickstock.health.status";
-    pub const BACKTEST_PROGRESS: &str = "tickstock.events.backtesting.progress";
-    pub const BACKTEST_RESULTS: &str = "tickstock.events.backtesting.results";
-    pub const JOBS_BACKTEST: &str = "tickstock.jobs.backtest";
-    pub const JOBS_CANCEL: &str = "tickstock.jobs.cancel";
-}
+use crate::domain::redis_names::channel;
 
 /// Short enough that a set `stop` ends the demo well within a second, long enough that each
 /// pipeline carries a few messages at the default rate.

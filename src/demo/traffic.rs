@@ -3,6 +3,7 @@
 //! counters that the health messages report. Pure: it turns instants into batches, `mod.rs`
 //! sends them.
 
+use crate::domain::alert_rules::CATALOGUE;
 use fastrand::Rng;
 
 use super::channel;
@@ -58,20 +59,6 @@ const SYMBOL_ALERT_GAP: f64 = 60.0;
 /// instead of bursting them all out at once.
 const MAX_BACKLOG: f64 = 1.0;
 
-/// The alert manager's catalogue, which backtests offer too.
-const PATTERNS: [&str; 11] = [
-    "Doji",
-    "Hammer",
-    "ShootingStar",
-    "Engulfing",
-    "Harami",
-    "MorningStar",
-    "EveningStar",
-    "ThreeWhiteSoldiers",
-    "ThreeBlackCrows",
-    "PiercingLine",
-    "DarkCloudCover",
-];
 const TIERS: [&str; 3] = ["daily", "intraday", "combo"];
 /// Canonical most often, as the contract asks, but every shape keeps coming.
 const PATTERN_EVENT_SHAPES: [PatternEventShape; 6] = [
@@ -375,7 +362,7 @@ impl Traffic {
     fn detection(&mut self) -> Detection {
         let index = self.random_symbol();
         Detection {
-            pattern: PATTERNS[self.rng.usize(..PATTERNS.len())],
+            pattern: CATALOGUE[self.rng.usize(..CATALOGUE.len())],
             confidence: 0.5 + 0.48 * self.rng.f64(),
             quote: self.market.quote(index),
             bar: self.market.bar(index),

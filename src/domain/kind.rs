@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::redis_names::channel;
+
 /// The kinds of inbound message the router understands. Config files name them in snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -92,45 +94,30 @@ impl EventKind {
 
 /// Every inbound channel of seed-spec sections a1, a2 and a3, with the kind it carries.
 pub const DEFAULT_CHANNELS: &[(&str, EventKind)] = &[
-    ("tickstock.events.patterns", EventKind::PatternDetected),
-    (
-        "tickstock.events.backtesting.progress",
-        EventKind::BacktestProgress,
-    ),
-    (
-        "tickstock.events.backtesting.results",
-        EventKind::BacktestResult,
-    ),
-    ("tickstock.health.status", EventKind::SystemHealth),
-    (
-        "tickstock:streaming:session_started",
-        EventKind::StreamingSessionStarted,
-    ),
-    (
-        "tickstock:streaming:session_stopped",
-        EventKind::StreamingSessionStopped,
-    ),
-    ("tickstock:streaming:health", EventKind::StreamingHealth),
-    ("tickstock:patterns:streaming", EventKind::StreamingPattern),
-    ("tickstock:patterns:detected", EventKind::StreamingPattern),
-    (
-        "tickstock:indicators:streaming",
-        EventKind::StreamingIndicator,
-    ),
-    ("tickstock:alerts:indicators", EventKind::IndicatorAlert),
-    ("tickstock:alerts:critical", EventKind::CriticalAlert),
-    ("tickstock.market.prices", EventKind::PriceUpdate),
-    ("tickstock.market.ohlcv", EventKind::OhlcvUpdate),
-    ("tickstock.market.volume", EventKind::VolumeSpike),
-    ("tickstock.market.summary", EventKind::MarketSummary),
-    ("tickstock.market.symbols", EventKind::SymbolMetadata),
-    ("tickstock.dashboard.watchlist", EventKind::WatchlistUpdate),
-    ("tickstock.dashboard.alerts", EventKind::DashboardAlert),
-    ("tickstock.dashboard.summary", EventKind::DashboardSummary),
-    ("tickstock:errors", EventKind::ErrorReport),
-    ("tickstock:monitoring", EventKind::Monitoring),
-    ("tickstock.all_ticks", EventKind::TickData),
-    ("tickstock:market:ticks", EventKind::MarketTick),
+    (channel::PATTERN_EVENTS, EventKind::PatternDetected),
+    (channel::BACKTEST_PROGRESS, EventKind::BacktestProgress),
+    (channel::BACKTEST_RESULTS, EventKind::BacktestResult),
+    (channel::SYSTEM_HEALTH, EventKind::SystemHealth),
+    (channel::SESSION_STARTED, EventKind::StreamingSessionStarted),
+    (channel::SESSION_STOPPED, EventKind::StreamingSessionStopped),
+    (channel::STREAM_HEALTH, EventKind::StreamingHealth),
+    (channel::STREAMING_PATTERNS, EventKind::StreamingPattern),
+    (channel::PATTERNS_DETECTED, EventKind::StreamingPattern),
+    (channel::STREAMING_INDICATORS, EventKind::StreamingIndicator),
+    (channel::INDICATOR_ALERTS, EventKind::IndicatorAlert),
+    (channel::CRITICAL_ALERTS, EventKind::CriticalAlert),
+    (channel::PRICES, EventKind::PriceUpdate),
+    (channel::OHLCV, EventKind::OhlcvUpdate),
+    (channel::VOLUME, EventKind::VolumeSpike),
+    (channel::SUMMARY, EventKind::MarketSummary),
+    (channel::MARKET_SYMBOLS, EventKind::SymbolMetadata),
+    (channel::WATCHLIST, EventKind::WatchlistUpdate),
+    (channel::DASHBOARD_ALERTS, EventKind::DashboardAlert),
+    (channel::DASHBOARD_SUMMARY, EventKind::DashboardSummary),
+    (channel::ERRORS, EventKind::ErrorReport),
+    (channel::MONITORING, EventKind::Monitoring),
+    (channel::ALL_TICKS, EventKind::TickData),
+    (channel::MARKET_TICKS, EventKind::MarketTick),
 ];
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod kind;
 pub mod normalise;
 pub mod outbound;
 pub mod protocol;
+pub mod redis_names;
 pub mod rooms;
 pub mod session_state;
 pub mod streaming_buffer;

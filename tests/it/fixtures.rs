@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::time::Instant;
+use tickrouter::domain::redis_names::channel::*;
 
 use serde_json::{json, Value};
 
@@ -19,31 +20,6 @@ use crate::util::{App, Client, Redis, WAIT};
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/contract");
 /// Files in the fixture folder that are not a channel's cases.
 const NOT_CHANNELS: [&str; 2] = ["browser-events.json", "README.md"];
-
-const PATTERNS: &str = "tickstock.events.patterns";
-const PROGRESS: &str = "tickstock.events.backtesting.progress";
-const RESULTS: &str = "tickstock.events.backtesting.results";
-const HEALTH: &str = "tickstock.health.status";
-const STARTED: &str = "tickstock:streaming:session_started";
-const STOPPED: &str = "tickstock:streaming:session_stopped";
-const S_HEALTH: &str = "tickstock:streaming:health";
-const S_PATTERNS: &str = "tickstock:patterns:streaming";
-const DETECTED: &str = "tickstock:patterns:detected";
-const INDICATORS: &str = "tickstock:indicators:streaming";
-const IND_ALERTS: &str = "tickstock:alerts:indicators";
-const CRITICAL: &str = "tickstock:alerts:critical";
-const PRICES: &str = "tickstock.market.prices";
-const OHLCV: &str = "tickstock.market.ohlcv";
-const VOLUME: &str = "tickstock.market.volume";
-const SUMMARY: &str = "tickstock.market.summary";
-const SYMBOLS: &str = "tickstock.market.symbols";
-const WATCHLIST: &str = "tickstock.dashboard.watchlist";
-const D_ALERTS: &str = "tickstock.dashboard.alerts";
-const D_SUMMARY: &str = "tickstock.dashboard.summary";
-const ERRORS: &str = "tickstock:errors";
-const MONITORING: &str = "tickstock:monitoring";
-const ALL_TICKS: &str = "tickstock.all_ticks";
-const MARKET_TICKS: &str = "tickstock:market:ticks";
 
 macro_rules! channel_tests {
     ($($test:ident: $channel:expr,)*) => {
@@ -59,26 +35,26 @@ macro_rules! channel_tests {
 }
 
 channel_tests! {
-    tickstock_events_patterns: PATTERNS,
-    tickstock_events_backtesting_progress: PROGRESS,
-    tickstock_events_backtesting_results: RESULTS,
-    tickstock_health_status: HEALTH,
-    tickstock_streaming_session_started: STARTED,
-    tickstock_streaming_session_stopped: STOPPED,
-    tickstock_streaming_health: S_HEALTH,
-    tickstock_patterns_streaming: S_PATTERNS,
-    tickstock_patterns_detected: DETECTED,
-    tickstock_indicators_streaming: INDICATORS,
-    tickstock_alerts_indicators: IND_ALERTS,
-    tickstock_alerts_critical: CRITICAL,
+    tickstock_events_patterns: PATTERN_EVENTS,
+    tickstock_events_backtesting_progress: BACKTEST_PROGRESS,
+    tickstock_events_backtesting_results: BACKTEST_RESULTS,
+    tickstock_health_status: SYSTEM_HEALTH,
+    tickstock_streaming_session_started: SESSION_STARTED,
+    tickstock_streaming_session_stopped: SESSION_STOPPED,
+    tickstock_streaming_health: STREAM_HEALTH,
+    tickstock_patterns_streaming: STREAMING_PATTERNS,
+    tickstock_patterns_detected: PATTERNS_DETECTED,
+    tickstock_indicators_streaming: STREAMING_INDICATORS,
+    tickstock_alerts_indicators: INDICATOR_ALERTS,
+    tickstock_alerts_critical: CRITICAL_ALERTS,
     tickstock_market_prices: PRICES,
     tickstock_market_ohlcv: OHLCV,
     tickstock_market_volume: VOLUME,
     tickstock_market_summary: SUMMARY,
-    tickstock_market_symbols: SYMBOLS,
+    tickstock_market_symbols: MARKET_SYMBOLS,
     tickstock_dashboard_watchlist: WATCHLIST,
-    tickstock_dashboard_alerts: D_ALERTS,
-    tickstock_dashboard_summary: D_SUMMARY,
+    tickstock_dashboard_alerts: DASHBOARD_ALERTS,
+    tickstock_dashboard_summary: DASHBOARD_SUMMARY,
     tickstock_errors: ERRORS,
     tickstock_monitoring: MONITORING,
     tickstock_all_ticks: ALL_TICKS,
@@ -208,225 +184,225 @@ use Val::{Absent, Len, NotIn, B, F, I, S};
 
 #[rustfmt::skip]
 const TABLE: &[(&str, &str, Outcome)] = &[
-    (PATTERNS, "canonical_single_nested", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "canonical_single_nested", delivered(ALERT, Topic, &[
         ("/symbol", S("NVDA")), ("/pattern", S("Engulfing")), ("/confidence", F(0.88)),
         ("/tier", S("daily")), ("/timestamp", I(1_760_557_167_942))])),
-    (PATTERNS, "flat_sprint10_test_shape", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "flat_sprint10_test_shape", delivered(ALERT, Topic, &[
         ("/symbol", S("AAPL")), ("/pattern", S("Doji")), ("/confidence", F(0.85))])),
-    (PATTERNS, "flat_with_cache_fields_tier_in_source", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "flat_with_cache_fields_tier_in_source", delivered(ALERT, Topic, &[
         ("/symbol", S("GOOGL")), ("/pattern", S("Hammer")), ("/source", S("intraday"))])),
-    (PATTERNS, "double_nested_data_data", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "double_nested_data_data", delivered(ALERT, Topic, &[
         ("/symbol", S("TSLA")), ("/pattern", S("MorningStar")), ("/confidence", F(0.91)),
         ("/flow_id", S("a2b7e0c4-11f3-4d7a-8c0e-55e9d3f2a190"))])),
-    (PATTERNS, "old_field_pattern_name_sprint69_job", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "old_field_pattern_name_sprint69_job", delivered(ALERT, Topic, &[
         ("/symbol", S("MSFT")), ("/pattern", S("Hammer")), ("/confidence", F(0.72))])),
     // No session filter means every pattern, so an unfiltered session gets it too.
-    (PATTERNS, "fallback_detector_shape", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "fallback_detector_shape", delivered(ALERT, Topic, &[
         ("/symbol", S("AMD")), ("/pattern", S("High_Volume_Surge")), ("/confidence", F(0.67))])),
-    (PATTERNS, "pattern_expired_event_type", Dropped("not_an_event")),
-    (PATTERNS, "triple_nested", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "pattern_expired_event_type", Dropped("not_an_event")),
+    (PATTERN_EVENTS, "triple_nested", delivered(ALERT, Topic, &[
         ("/symbol", S("META")), ("/pattern", S("Doji")), ("/confidence", F(0.8))])),
-    (PATTERNS, "missing_symbol", Dropped("missing_symbol")),
-    (PATTERNS, "missing_pattern_name", Dropped("missing_name")),
-    (PATTERNS, "legacy_doc_ticker_and_pattern_type", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "missing_symbol", Dropped("missing_symbol")),
+    (PATTERN_EVENTS, "missing_pattern_name", Dropped("missing_name")),
+    (PATTERN_EVENTS, "legacy_doc_ticker_and_pattern_type", delivered(ALERT, Topic, &[
         ("/symbol", S("AAPL")), ("/pattern", S("price_movement"))])),
-    (PATTERNS, "startup_validator_probe", Dropped("probe")),
-    (PATTERNS, "health_endpoint_probe", Dropped("probe")),
-    (PATTERNS, "unknown_and_sensitive_extra_fields", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "startup_validator_probe", Dropped("probe")),
+    (PATTERN_EVENTS, "health_endpoint_probe", Dropped("probe")),
+    (PATTERN_EVENTS, "unknown_and_sensitive_extra_fields", delivered(ALERT, Topic, &[
         ("/symbol", S("AAPL")), ("/pattern", S("Doji")),
         ("", NotIn("internal_user_id")), ("", NotIn("sensitive_123")),
         ("", NotIn("database_query")), ("", NotIn("SELECT")),
         ("", NotIn("api_secret")), ("", NotIn("secret_key_456")),
         ("", NotIn("experimental_score"))])),
-    (PATTERNS, "confidence_percent_scale", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "confidence_percent_scale", delivered(ALERT, Topic, &[
         ("/symbol", S("AMZN")), ("/confidence", F(0.85))])),
     // No server-side default threshold: an unfiltered session gets the 0-confidence alert.
-    (PATTERNS, "confidence_missing_defaults_zero", delivered(ALERT, Topic, &[
+    (PATTERN_EVENTS, "confidence_missing_defaults_zero", delivered(ALERT, Topic, &[
         ("/pattern", S("Harami")), ("/confidence", F(0.0))])),
-    (PATTERNS, "data_is_a_string", Dropped("not_an_object")),
-    (PATTERNS, "json_array_not_object", Dropped("not_an_object")),
-    (PATTERNS, "invalid_json_truncated", Dropped("invalid_json")),
-    (PATTERNS, "python_repr_not_json", Dropped("invalid_json")),
+    (PATTERN_EVENTS, "data_is_a_string", Dropped("not_an_object")),
+    (PATTERN_EVENTS, "json_array_not_object", Dropped("not_an_object")),
+    (PATTERN_EVENTS, "invalid_json_truncated", Dropped("invalid_json")),
+    (PATTERN_EVENTS, "python_repr_not_json", Dropped("invalid_json")),
 
-    (PROGRESS, "canonical_progress", delivered(B_PROGRESS, Owner("alice"), &[
+    (BACKTEST_PROGRESS, "canonical_progress", delivered(B_PROGRESS, Owner("alice"), &[
         ("/job_id", S(JOB)), ("/progress", F(0.45)), ("/status", S("processing")),
         ("/current_symbol", S("AAPL"))])),
-    (PROGRESS, "progress_complete", delivered(B_PROGRESS, Owner("alice"), &[
+    (BACKTEST_PROGRESS, "progress_complete", delivered(B_PROGRESS, Owner("alice"), &[
         ("/progress", F(1.0)), ("/status", S("completed"))])),
-    (PROGRESS, "missing_job_id", Dropped("missing_job_id")),
-    (PROGRESS, "unknown_job_id", Dropped("unknown_job")),
-    (PROGRESS, "progress_as_percent_number", delivered(B_PROGRESS, Owner("alice"), &[
+    (BACKTEST_PROGRESS, "missing_job_id", Dropped("missing_job_id")),
+    (BACKTEST_PROGRESS, "unknown_job_id", Dropped("unknown_job")),
+    (BACKTEST_PROGRESS, "progress_as_percent_number", delivered(B_PROGRESS, Owner("alice"), &[
         ("/progress", F(0.45))])),
-    (PROGRESS, "progress_as_string", Dropped("invalid_value")),
-    (PROGRESS, "startup_validator_probe", Dropped("probe")),
-    (PROGRESS, "health_endpoint_probe", Dropped("probe")),
-    (PROGRESS, "invalid_json", Dropped("invalid_json")),
+    (BACKTEST_PROGRESS, "progress_as_string", Dropped("invalid_value")),
+    (BACKTEST_PROGRESS, "startup_validator_probe", Dropped("probe")),
+    (BACKTEST_PROGRESS, "health_endpoint_probe", Dropped("probe")),
+    (BACKTEST_PROGRESS, "invalid_json", Dropped("invalid_json")),
 
-    (RESULTS, "completed_with_results", delivered(B_RESULT, Owner("alice"), &[
+    (BACKTEST_RESULTS, "completed_with_results", delivered(B_RESULT, Owner("alice"), &[
         ("/job_id", S(JOB)), ("/status", S("completed")), ("/results/win_rate", F(0.65)),
         ("/results/total_trades", I(150))])),
-    (RESULTS, "failed_with_error", delivered(B_RESULT, Owner("bob"), &[
+    (BACKTEST_RESULTS, "failed_with_error", delivered(B_RESULT, Owner("bob"), &[
         ("/status", S("failed")),
         ("/error_message", S("No OHLCV data for symbol XYZQ in range 2020-01-01..2020-12-31"))])),
-    (RESULTS, "cancelled_status", delivered(B_RESULT, Owner("carol"), &[
+    (BACKTEST_RESULTS, "cancelled_status", delivered(B_RESULT, Owner("carol"), &[
         ("/status", S("cancelled"))])),
-    (RESULTS, "missing_status_defaults_completed", delivered(B_RESULT, Owner("alice"), &[
+    (BACKTEST_RESULTS, "missing_status_defaults_completed", delivered(B_RESULT, Owner("alice"), &[
         ("/status", S("completed")), ("/results/roi", F(0.02))])),
-    (RESULTS, "missing_job_id", Dropped("missing_job_id")),
-    (RESULTS, "startup_validator_probe", Dropped("probe")),
-    (RESULTS, "invalid_json", Dropped("invalid_json")),
+    (BACKTEST_RESULTS, "missing_job_id", Dropped("missing_job_id")),
+    (BACKTEST_RESULTS, "startup_validator_probe", Dropped("probe")),
+    (BACKTEST_RESULTS, "invalid_json", Dropped("invalid_json")),
 
-    (HEALTH, "healthy_with_metrics", delivered("system_health", Topic, &[
+    (SYSTEM_HEALTH, "healthy_with_metrics", delivered("system_health", Topic, &[
         ("/overall_status", S("healthy")), ("/metrics/active_jobs", I(3))])),
-    (HEALTH, "degraded", delivered("system_health", Topic, &[
+    (SYSTEM_HEALTH, "degraded", delivered("system_health", Topic, &[
         ("/overall_status", S("degraded"))])),
-    (HEALTH, "overall_status_shape_browser_expects", delivered("system_health", Topic, &[
+    (SYSTEM_HEALTH, "overall_status_shape_browser_expects", delivered("system_health", Topic, &[
         ("/overall_status", S("healthy")), ("/components/backtester", S("degraded"))])),
-    (HEALTH, "health_endpoint_probe", Dropped("probe")),
-    (HEALTH, "startup_validator_probe", Dropped("probe")),
-    (HEALTH, "invalid_json", Dropped("invalid_json")),
-    (HEALTH, "json_string_literal_not_object", Dropped("not_an_object")),
+    (SYSTEM_HEALTH, "health_endpoint_probe", Dropped("probe")),
+    (SYSTEM_HEALTH, "startup_validator_probe", Dropped("probe")),
+    (SYSTEM_HEALTH, "invalid_json", Dropped("invalid_json")),
+    (SYSTEM_HEALTH, "json_string_literal_not_object", Dropped("not_an_object")),
 
-    (STARTED, "sprint40_contract", delivered(SESSION_EV, Topic, &[
+    (SESSION_STARTED, "sprint40_contract", delivered(SESSION_EV, Topic, &[
         ("/type", S("streaming_session_started")), ("/session/session_id", S(SESSION)),
         ("/session/universe", S("market_leaders:top_500")), ("/session/symbol_count", I(500)),
         ("/session/start_time", I(1_760_535_000_000)), ("/session/status", S("active"))])),
-    (STARTED, "alias_keys_inside_session", delivered(SESSION_EV, Topic, &[
+    (SESSION_STARTED, "alias_keys_inside_session", delivered(SESSION_EV, Topic, &[
         ("/session/universe", S("nasdaq100")), ("/session/start_time", I(1_760_535_000_000)),
         ("/session/status", S("unknown"))])),
-    (STARTED, "phase5_data_wrapper", delivered(SESSION_EV, Topic, &[
+    (SESSION_STARTED, "phase5_data_wrapper", delivered(SESSION_EV, Topic, &[
         ("/session/session_id", S(SESSION)),
         ("/session/universe", S("market_leaders:top_500"))])),
-    (STARTED, "missing_session_id", Dropped("missing_field")),
-    (STARTED, "invalid_json", Dropped("invalid_json")),
+    (SESSION_STARTED, "missing_session_id", Dropped("missing_field")),
+    (SESSION_STARTED, "invalid_json", Dropped("invalid_json")),
 
-    (STOPPED, "sprint40_contract", delivered(SESSION_EV, Topic, &[
+    (SESSION_STOPPED, "sprint40_contract", delivered(SESSION_EV, Topic, &[
         ("/type", S("streaming_session_stopped")), ("/session/session_id", S(SESSION)),
         ("/session/total_patterns", I(1250)), ("/session/final_status", S("completed"))])),
-    (STOPPED, "flat_no_wrapper", delivered(SESSION_EV, Topic, &[
+    (SESSION_STOPPED, "flat_no_wrapper", delivered(SESSION_EV, Topic, &[
         ("/session/session_id", S(SESSION)), ("/session/final_status", S("stopped"))])),
-    (STOPPED, "phase5_data_wrapper", delivered(SESSION_EV, Topic, &[
+    (SESSION_STOPPED, "phase5_data_wrapper", delivered(SESSION_EV, Topic, &[
         ("/session/session_id", S(SESSION)), ("/session/stopped_at", I(1_760_558_400_000)),
         ("/session/final_status", S("unknown"))])),
-    (STOPPED, "mock_status_not_final_status", delivered(SESSION_EV, Topic, &[
+    (SESSION_STOPPED, "mock_status_not_final_status", delivered(SESSION_EV, Topic, &[
         ("/session/final_status", S("completed"))])),
-    (STOPPED, "invalid_json", Dropped("invalid_json")),
+    (SESSION_STOPPED, "invalid_json", Dropped("invalid_json")),
 
-    (S_HEALTH, "sprint40_nested_health", delivered("streaming_health", Topic, &[
+    (STREAM_HEALTH, "sprint40_nested_health", delivered("streaming_health", Topic, &[
         ("/health/status", S("healthy")), ("/health/active_symbols", I(70)),
         ("/health/ticks_per_second", F(53.1)), ("/health/data_flow/ticks_per_second", F(53.1))])),
-    (S_HEALTH, "phase5_flat_with_issues", delivered("streaming_health", Topic, &[
+    (STREAM_HEALTH, "phase5_flat_with_issues", delivered("streaming_health", Topic, &[
         ("/health/status", S("warning")), ("/health/issues", Len(1)),
         ("/health/issues/0", S("Processing lag above threshold: 250ms")),
         ("/health/data_flow/ticks_per_second", F(850.0))])),
-    (S_HEALTH, "sprint40_requirement_variant", delivered("streaming_health", Topic, &[
+    (STREAM_HEALTH, "sprint40_requirement_variant", delivered("streaming_health", Topic, &[
         ("/health/status", S("critical")), ("/health/connection_status", S("reconnecting")),
         ("/health/resources/threads_active", I(8)), ("/health/issues", Len(2))])),
-    (S_HEALTH, "mock_health_update", delivered("streaming_health", Topic, &[
+    (STREAM_HEALTH, "mock_health_update", delivered("streaming_health", Topic, &[
         ("/health/status", S("healthy")), ("/health/active_symbols", I(8))])),
-    (S_HEALTH, "health_null", Dropped("invalid_value")),
-    (S_HEALTH, "invalid_json", Dropped("invalid_json")),
+    (STREAM_HEALTH, "health_null", Dropped("invalid_value")),
+    (STREAM_HEALTH, "invalid_json", Dropped("invalid_json")),
 
-    (S_PATTERNS, "real_producer_pattern_field", delivered(P_BATCH, Batched(1), &[
+    (STREAMING_PATTERNS, "real_producer_pattern_field", delivered(P_BATCH, Batched(1), &[
         ("/0/type", S("streaming_pattern")), ("/0/detection/pattern_type", S("AlwaysDetected")),
         ("/0/detection/symbol", S("NVDA")), ("/0/detection/confidence", F(0.85)),
         ("/0/detection/timeframe", S("1min"))])),
-    (S_PATTERNS, "phase5_pattern_type_field", delivered(P_BATCH, Batched(1), &[
+    (STREAMING_PATTERNS, "phase5_pattern_type_field", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/pattern_type", S("Doji")), ("/0/detection/symbol", S("AAPL")),
         ("/0/detection/parameters", Len(3))])),
-    (S_PATTERNS, "sprint40_contract_bar_data_metadata", delivered(P_BATCH, Batched(1), &[
+    (STREAMING_PATTERNS, "sprint40_contract_bar_data_metadata", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/pattern_type", S("Hammer")), ("/0/detection/symbol", S("TSLA")),
         ("/0/detection/bar_data/close", F(251.52)),
         ("/0/detection/metadata/detection_method", S("DynamicPatternIndicatorLoader"))])),
-    (S_PATTERNS, "pattern_name_field", delivered(P_BATCH, Batched(1), &[
+    (STREAMING_PATTERNS, "pattern_name_field", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/pattern_type", S("PriceChange")), ("/0/detection/symbol", S("MSFT"))])),
-    (S_PATTERNS, "flat_no_detection_wrapper", delivered(P_BATCH, Batched(1), &[
+    (STREAMING_PATTERNS, "flat_no_detection_wrapper", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/pattern_type", S("PriceChange")), ("/0/detection/symbol", S("GOOG"))])),
-    (S_PATTERNS, "dedup_first_of_two", MergedInto("dedup_second_of_two_same_window")),
-    (S_PATTERNS, "dedup_second_of_two_same_window", delivered(P_BATCH, Batched(1), &[
+    (STREAMING_PATTERNS, "dedup_first_of_two", MergedInto("dedup_second_of_two_same_window")),
+    (STREAMING_PATTERNS, "dedup_second_of_two_same_window", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/pattern_type", S("AlwaysDetected")), ("/0/detection/symbol", S("AMZN")),
         ("/0/detection/confidence", F(0.87))])),
     // Its TSLA Hammer at 19:39:00Z is the very detection sprint40_contract_bar_data_metadata
     // delivered earlier in this run, so only the NVDA Doji is new (sent once, issue 3).
-    (S_PATTERNS, "batch_message_contract", delivered(P_BATCH, Batched(1), &[
+    (STREAMING_PATTERNS, "batch_message_contract", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/symbol", S("NVDA")), ("/0/detection/pattern_type", S("Doji"))])),
-    (S_PATTERNS, "missing_symbol", Dropped("missing_symbol")),
-    (S_PATTERNS, "missing_pattern_name", Dropped("missing_name")),
-    (S_PATTERNS, "confidence_as_string", delivered(P_BATCH, Batched(1), &[
+    (STREAMING_PATTERNS, "missing_symbol", Dropped("missing_symbol")),
+    (STREAMING_PATTERNS, "missing_pattern_name", Dropped("missing_name")),
+    (STREAMING_PATTERNS, "confidence_as_string", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/symbol", S("NFLX")), ("/0/detection/confidence", F(0.85))])),
-    (S_PATTERNS, "confidence_null", delivered(P_BATCH, Batched(1), &[
+    (STREAMING_PATTERNS, "confidence_null", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/symbol", S("NFLX")), ("/0/detection/confidence", F(0.0))])),
-    (S_PATTERNS, "detection_not_object", Dropped("not_an_object")),
-    (S_PATTERNS, "unknown_fields", delivered(P_BATCH, Batched(1), &[
+    (STREAMING_PATTERNS, "detection_not_object", Dropped("not_an_object")),
+    (STREAMING_PATTERNS, "unknown_fields", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/symbol", S("AVGO")), ("/0/detection/pattern_type", S("Engulfing")),
         ("", NotIn("volume_rank")), ("", NotIn("Technology")), ("", NotIn("producer_version"))])),
-    (S_PATTERNS, "invalid_json", Dropped("invalid_json")),
+    (STREAMING_PATTERNS, "invalid_json", Dropped("invalid_json")),
 
-    (DETECTED, "high_confidence_duplicate_of_streaming", delivered(P_BATCH, Batched(1), &[
+    (PATTERNS_DETECTED, "high_confidence_duplicate_of_streaming", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/symbol", S("NVDA")), ("/0/detection/pattern_type", S("PriceChange")),
         ("/0/detection/confidence", F(0.95))])),
-    (DETECTED, "phase5_high_confidence", delivered(P_BATCH, Batched(1), &[
+    (PATTERNS_DETECTED, "phase5_high_confidence", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/symbol", S("JPM")), ("/0/detection/pattern_type", S("HeadShoulders")),
         ("/0/detection/parameters/neckline", F(201.4))])),
-    (DETECTED, "mock_patterns_batch", delivered(P_BATCH, Batched(2), &[
+    (PATTERNS_DETECTED, "mock_patterns_batch", delivered(P_BATCH, Batched(2), &[
         ("/0/detection/symbol", S("AAPL")), ("/0/detection/pattern_type", S("Harami")),
         ("/1/detection/symbol", S("META")), ("/1/detection/pattern_type", S("ShootingStar"))])),
-    (DETECTED, "below_contract_threshold", delivered(P_BATCH, Batched(1), &[
+    (PATTERNS_DETECTED, "below_contract_threshold", delivered(P_BATCH, Batched(1), &[
         ("/0/detection/symbol", S("BAC")), ("/0/detection/confidence", F(0.61))])),
-    (DETECTED, "invalid_json", Dropped("invalid_json")),
+    (PATTERNS_DETECTED, "invalid_json", Dropped("invalid_json")),
 
-    (INDICATORS, "real_producer_indicator_value", delivered(I_BATCH, Batched(1), &[
+    (STREAMING_INDICATORS, "real_producer_indicator_value", delivered(I_BATCH, Batched(1), &[
         ("/0/type", S("streaming_indicator")), ("/0/calculation/symbol", S("BRK.B")),
         ("/0/calculation/indicator_type", S("SMA5")), ("/0/calculation/value", F(260.438))])),
-    (INDICATORS, "phase5_values_object", delivered(I_BATCH, Batched(1), &[
+    (STREAMING_INDICATORS, "phase5_values_object", delivered(I_BATCH, Batched(1), &[
         ("/0/calculation/symbol", S("AAPL")), ("/0/calculation/indicator_type", S("MACD")),
         ("/0/calculation/values/macd", F(0.4123)), ("/0/calculation/value", Absent)])),
-    (INDICATORS, "sprint40_contract_metadata", delivered(I_BATCH, Batched(1), &[
+    (STREAMING_INDICATORS, "sprint40_contract_metadata", delivered(I_BATCH, Batched(1), &[
         ("/0/calculation/symbol", S("TSLA")), ("/0/calculation/value", F(72.5)),
         ("/0/calculation/metadata/period", I(14))])),
-    (INDICATORS, "dedup_rsi_first", MergedInto("dedup_rsi_second_same_window")),
-    (INDICATORS, "dedup_rsi_second_same_window", delivered(I_BATCH, Batched(1), &[
+    (STREAMING_INDICATORS, "dedup_rsi_first", MergedInto("dedup_rsi_second_same_window")),
+    (STREAMING_INDICATORS, "dedup_rsi_second_same_window", delivered(I_BATCH, Batched(1), &[
         ("/0/calculation/symbol", S("AAPL")), ("/0/calculation/indicator_type", S("RSI")),
         ("/0/calculation/value", F(70.4))])),
-    (INDICATORS, "mock_indicator_wrapper", delivered(I_BATCH, Batched(1), &[
+    (STREAMING_INDICATORS, "mock_indicator_wrapper", delivered(I_BATCH, Batched(1), &[
         ("/0/calculation/symbol", S("AMD")), ("/0/calculation/indicator_type", S("EMA")),
         ("/0/calculation/value", F(55.31))])),
-    (INDICATORS, "indicator_name_field", delivered(I_BATCH, Batched(1), &[
+    (STREAMING_INDICATORS, "indicator_name_field", delivered(I_BATCH, Batched(1), &[
         ("/0/calculation/symbol", S("QQQ")),
         ("/0/calculation/indicator_type", S("BollingerBands")),
         ("/0/calculation/values/upper", F(512.2))])),
-    (INDICATORS, "missing_symbol", Dropped("missing_symbol")),
-    (INDICATORS, "invalid_json", Dropped("invalid_json")),
-    (INDICATORS, "nan_value_python_accepts", Dropped("invalid_json")),
+    (STREAMING_INDICATORS, "missing_symbol", Dropped("missing_symbol")),
+    (STREAMING_INDICATORS, "invalid_json", Dropped("invalid_json")),
+    (STREAMING_INDICATORS, "nan_value_python_accepts", Dropped("invalid_json")),
 
-    (IND_ALERTS, "flat_phase5_shape", delivered("indicator_alert", Topic, &[
+    (INDICATOR_ALERTS, "flat_phase5_shape", delivered("indicator_alert", Topic, &[
         ("/type", S("indicator_alert")), ("/alert/alert_type", S("RSI_OVERBOUGHT")),
         ("/alert/symbol", S("AAPL")), ("/alert/data/rsi", F(75.5)),
         ("/alert/session_id", S(SESSION))])),
-    (IND_ALERTS, "sprint40_nested_alert", delivered("indicator_alert", Topic, &[
+    (INDICATOR_ALERTS, "sprint40_nested_alert", delivered("indicator_alert", Topic, &[
         ("/alert/alert_type", S("RSI_OVERBOUGHT")), ("/alert/symbol", S("AAPL")),
         ("/alert/data/value", F(75.2))])),
-    (IND_ALERTS, "mock_nested_macd", delivered("indicator_alert", Topic, &[
+    (INDICATOR_ALERTS, "mock_nested_macd", delivered("indicator_alert", Topic, &[
         ("/alert/alert_type", S("MACD_BULLISH_CROSS")), ("/alert/symbol", S("NVDA"))])),
-    (IND_ALERTS, "unknown_alert_type", delivered("indicator_alert", Topic, &[
+    (INDICATOR_ALERTS, "unknown_alert_type", delivered("indicator_alert", Topic, &[
         ("/alert/alert_type", S("VWAP_CROSS")), ("/alert/symbol", S("MSFT"))])),
-    (IND_ALERTS, "missing_symbol", Dropped("missing_symbol")),
-    (IND_ALERTS, "invalid_json", Dropped("invalid_json")),
+    (INDICATOR_ALERTS, "missing_symbol", Dropped("missing_symbol")),
+    (INDICATOR_ALERTS, "invalid_json", Dropped("invalid_json")),
 
-    (CRITICAL, "flat_simulator_shape", delivered("critical_alert", Topic, &[
+    (CRITICAL_ALERTS, "flat_simulator_shape", delivered("critical_alert", Topic, &[
         ("/type", S("critical_alert")), ("/alert/type", S("CONNECTION_LOST")),
         ("/alert/message", S("Lost connection to Massive WebSocket")),
         ("/alert/severity", S("critical")), ("/alert/is_recovery", B(false)),
         ("/alert/data/reconnect_attempts", I(3))])),
-    (CRITICAL, "sprint40_nested_alert", delivered("critical_alert", Topic, &[
+    (CRITICAL_ALERTS, "sprint40_nested_alert", delivered("critical_alert", Topic, &[
         ("/alert/message", S("WebSocket connection lost to Massive")),
         ("/alert/component", S("massive_websocket")), ("/alert/severity", S("critical")),
         ("/alert/is_recovery", B(false))])),
-    (CRITICAL, "recovery_notice", delivered("critical_alert", Topic, &[
+    (CRITICAL_ALERTS, "recovery_notice", delivered("critical_alert", Topic, &[
         ("/alert/severity", S("info")), ("/alert/is_recovery", B(true))])),
-    (CRITICAL, "missing_severity", delivered("critical_alert", Topic, &[
+    (CRITICAL_ALERTS, "missing_severity", delivered("critical_alert", Topic, &[
         ("/alert/type", S("HIGH_LAG")), ("/alert/severity", S("critical"))])),
-    (CRITICAL, "invalid_json", Dropped("invalid_json")),
+    (CRITICAL_ALERTS, "invalid_json", Dropped("invalid_json")),
 
     (PRICES, "etf_price_update_watched", delivered("dashboard_price_update", Watchers("SPY"), &[
         ("/type", S("price_update")), ("/symbol", S("SPY")), ("/price", F(512.34)),
@@ -466,27 +442,27 @@ const TABLE: &[(&str, &str, Outcome)] = &[
         ("/summary/total_symbols", I(4500)), ("/summary/market_cap_change", F(-0.6))])),
     (SUMMARY, "invalid_json", Dropped("invalid_json")),
 
-    (SYMBOLS, "symbol_metadata", delivered(MARKET_EV, Topic, &[
+    (MARKET_SYMBOLS, "symbol_metadata", delivered(MARKET_EV, Topic, &[
         ("/type", S("symbol_metadata")), ("/symbol", S("NVDA")),
         ("/metadata/name", S("NVIDIA Corp"))])),
-    (SYMBOLS, "missing_symbol", Dropped("missing_symbol")),
-    (SYMBOLS, "invalid_json", Dropped("invalid_json")),
+    (MARKET_SYMBOLS, "missing_symbol", Dropped("missing_symbol")),
+    (MARKET_SYMBOLS, "invalid_json", Dropped("invalid_json")),
 
     (WATCHLIST, "user_watchlist_changed", NoEvent),
     (WATCHLIST, "integer_user_id", NoEvent),
     (WATCHLIST, "missing_user_id", Dropped("missing_user_id")),
     (WATCHLIST, "invalid_json", Dropped("invalid_json")),
 
-    (D_ALERTS, "market_alert", delivered(MARKET_EV, Topic, &[
+    (DASHBOARD_ALERTS, "market_alert", delivered(MARKET_EV, Topic, &[
         ("/type", S("dashboard_alert")), ("/alert/id", S("alrt-20251015-0007")),
         ("/alert/title", S("AAPL crossed 230")), ("/alert/show_notification", B(true))])),
-    (D_ALERTS, "missing_alert_object_unknown_fields", Dropped("missing_field")),
-    (D_ALERTS, "invalid_json", Dropped("invalid_json")),
+    (DASHBOARD_ALERTS, "missing_alert_object_unknown_fields", Dropped("missing_field")),
+    (DASHBOARD_ALERTS, "invalid_json", Dropped("invalid_json")),
 
-    (D_SUMMARY, "dashboard_summary", delivered(MARKET_EV, Topic, &[
+    (DASHBOARD_SUMMARY, "dashboard_summary", delivered(MARKET_EV, Topic, &[
         ("/type", S("dashboard_summary")), ("/summary/alerts_today", I(7)),
         ("/summary/top_movers", Len(2))])),
-    (D_SUMMARY, "invalid_json", Dropped("invalid_json")),
+    (DASHBOARD_SUMMARY, "invalid_json", Dropped("invalid_json")),
 
     (ERRORS, "valid_error_message", delivered("system_error", Admin, &[
         ("/error_id", S("0b7f5c2e-3a41-4d5e-9f60-7e8d1c2b3a4f")), ("/severity", S("error")),
@@ -620,7 +596,7 @@ fn audience(channel: &str) -> Audience {
     match channel {
         ERRORS | MONITORING | MARKET_TICKS => Audience::Admin,
         PRICES | OHLCV | ALL_TICKS => Audience::Symbol,
-        PROGRESS | RESULTS => Audience::Owner,
+        BACKTEST_PROGRESS | BACKTEST_RESULTS => Audience::Owner,
         _ => Audience::Public,
     }
 }
@@ -645,31 +621,31 @@ fn sentinel(channel: &'static str, n: u64, user: Option<&str>) -> Sentinel {
     };
     let needle = format!("\"{t}\"");
     let (on, payload) = match channel {
-        PATTERNS => (
+        PATTERN_EVENTS => (
             channel,
             json!({"symbol": t, "pattern": "Sentinel", "confidence": 0.9}),
         ),
-        PROGRESS => (channel, json!({"job_id": t, "progress": 0.5})),
-        RESULTS => (
+        BACKTEST_PROGRESS => (channel, json!({"job_id": t, "progress": 0.5})),
+        BACKTEST_RESULTS => (
             channel,
             json!({"job_id": t, "status": "completed", "results": {}}),
         ),
-        HEALTH => (channel, json!({"status": t})),
-        STARTED | STOPPED => (channel, json!({"session": {"session_id": t}})),
-        S_HEALTH => (
+        SYSTEM_HEALTH => (channel, json!({"status": t})),
+        SESSION_STARTED | SESSION_STOPPED => (channel, json!({"session": {"session_id": t}})),
+        STREAM_HEALTH => (
             channel,
             json!({"health": {"status": "healthy", "session_id": t}}),
         ),
-        S_PATTERNS | DETECTED => (
+        STREAMING_PATTERNS | PATTERNS_DETECTED => (
             channel,
             json!({"detection": {"pattern": "Sentinel", "symbol": t, "confidence": 0.9}}),
         ),
-        INDICATORS => (
+        STREAMING_INDICATORS => (
             channel,
             json!({"calculation": {"indicator": "Sentinel", "symbol": t, "value": 1.0}}),
         ),
-        IND_ALERTS => (channel, json!({"alert_type": "SENTINEL", "symbol": t})),
-        CRITICAL => (channel, json!({"type": "SENTINEL", "message": t})),
+        INDICATOR_ALERTS => (channel, json!({"alert_type": "SENTINEL", "symbol": t})),
+        CRITICAL_ALERTS => (channel, json!({"type": "SENTINEL", "message": t})),
         PRICES => (
             channel,
             json!({"symbol": t, "price": 1.0, "change_percent": 1.0}),
@@ -689,9 +665,9 @@ fn sentinel(channel: &'static str, n: u64, user: Option<&str>) -> Sentinel {
                 needle: format!("\"total_symbols\":{count}"),
             };
         }
-        SYMBOLS => (channel, json!({"symbol": t, "metadata": {}})),
-        D_ALERTS => (channel, json!({"alert": {"id": t}})),
-        D_SUMMARY => (channel, json!({"market_status": t})),
+        MARKET_SYMBOLS => (channel, json!({"symbol": t, "metadata": {}})),
+        DASHBOARD_ALERTS => (channel, json!({"alert": {"id": t}})),
+        DASHBOARD_SUMMARY => (channel, json!({"market_status": t})),
         ERRORS => (
             channel,
             json!({"error_id": t, "source": "test", "severity": "info", "message": "sentinel"}),
@@ -888,7 +864,7 @@ impl Run {
                     who: "a non-admin user".into(),
                     client: self.app.ws_as("u1", &[]),
                     receives: false,
-                    sentinel: sentinel(HEALTH, n, Some("u1")),
+                    sentinel: sentinel(SYSTEM_HEALTH, n, Some("u1")),
                 },
             ],
             Watchers(symbol) => vec![

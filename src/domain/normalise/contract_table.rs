@@ -1,6 +1,7 @@
 //! The expected outcome of every contract fixture case, keyed by (channel, case name).
 
 use super::super::drop::DropReason;
+use crate::domain::redis_names::channel::*;
 
 /// 2025-10-15T19:39:28.342Z, the fixtures' usual epoch-seconds timestamp.
 const T0: i64 = 1_760_557_168_342;
@@ -32,152 +33,127 @@ use DropReason as R;
 use Expect::{Dropped, Events};
 use Val::{Absent, Len, NotIn, B, F, I, S};
 
-const PATTERNS: &str = "tickstock.events.patterns";
-const PROGRESS: &str = "tickstock.events.backtesting.progress";
-const RESULTS: &str = "tickstock.events.backtesting.results";
-const HEALTH: &str = "tickstock.health.status";
-const STARTED: &str = "tickstock:streaming:session_started";
-const STOPPED: &str = "tickstock:streaming:session_stopped";
-const S_HEALTH: &str = "tickstock:streaming:health";
-const S_PATTERNS: &str = "tickstock:patterns:streaming";
-const DETECTED: &str = "tickstock:patterns:detected";
-const INDICATORS: &str = "tickstock:indicators:streaming";
-const IND_ALERTS: &str = "tickstock:alerts:indicators";
-const CRITICAL: &str = "tickstock:alerts:critical";
-const PRICES: &str = "tickstock.market.prices";
-const OHLCV: &str = "tickstock.market.ohlcv";
-const VOLUME: &str = "tickstock.market.volume";
-const SUMMARY: &str = "tickstock.market.summary";
-const SYMBOLS: &str = "tickstock.market.symbols";
-const WATCHLIST: &str = "tickstock.dashboard.watchlist";
-const D_ALERTS: &str = "tickstock.dashboard.alerts";
-const D_SUMMARY: &str = "tickstock.dashboard.summary";
-const ERRORS: &str = "tickstock:errors";
-const MONITORING: &str = "tickstock:monitoring";
-const ALL_TICKS: &str = "tickstock.all_ticks";
-const MARKET_TICKS: &str = "tickstock:market:ticks";
-
 #[rustfmt::skip]
 pub(super) const TABLE: &[(&str, &str, Expect)] = &[
-    (PATTERNS, "canonical_single_nested", Events(1, &[
+    (PATTERN_EVENTS, "canonical_single_nested", Events(1, &[
         ("/0/event", S("PatternAlert")), ("/0/data/symbol", S("NVDA")),
         ("/0/data/pattern", S("Engulfing")), ("/0/data/confidence", F(0.88)),
         ("/0/data/flow_id", S("3f9c2a1e-7b4d-4c8e-9a51-0d2e6f1b7c44")),
         ("/0/data/tier", S("daily")), ("/0/data/current_price", F(188.42)),
         ("/0/data/volume", F(1_250_000.0)), ("/0/data/timestamp", I(T0 - 400)),
         ("/0/data/source", S("TickStockPL"))])),
-    (PATTERNS, "flat_sprint10_test_shape", Events(1, &[
+    (PATTERN_EVENTS, "flat_sprint10_test_shape", Events(1, &[
         ("/0/data/pattern", S("Doji")), ("/0/data/symbol", S("AAPL")),
         ("/0/data/confidence", F(0.85)), ("/0/data/details/detection_method", S("ML_model_v2")),
         ("/0/data/timestamp", I(T0))])),
-    (PATTERNS, "flat_with_cache_fields_tier_in_source", Events(1, &[
+    (PATTERN_EVENTS, "flat_with_cache_fields_tier_in_source", Events(1, &[
         ("/0/data/symbol", S("GOOGL")), ("/0/data/pattern", S("Hammer")),
         ("/0/data/confidence", F(0.78)), ("/0/data/source", S("intraday")),
         ("/0/data/expires_at", I(1_760_558_968_342)), ("/0/data/indicators/rsi", F(45.0)),
         ("/0/data/price_change", F(-0.8))])),
-    (PATTERNS, "double_nested_data_data", Events(1, &[
+    (PATTERN_EVENTS, "double_nested_data_data", Events(1, &[
         ("/0/data/symbol", S("TSLA")), ("/0/data/pattern", S("MorningStar")),
         ("/0/data/confidence", F(0.91)), ("/0/data/tier", S("combo")),
         ("/0/data/flow_id", S("a2b7e0c4-11f3-4d7a-8c0e-55e9d3f2a190")),
         ("/0/data/source", S("TickStockPL")), ("/0/data/timestamp", I(T0))])),
-    (PATTERNS, "old_field_pattern_name_sprint69_job", Events(1, &[
+    (PATTERN_EVENTS, "old_field_pattern_name_sprint69_job", Events(1, &[
         ("/0/data/symbol", S("MSFT")), ("/0/data/pattern", S("Hammer")),
         ("/0/data/timeframe", S("daily")), ("/0/data/timestamp", I(1_760_558_700_000)),
         ("/0/data/metadata/job", S("daily_pattern_detection"))])),
-    (PATTERNS, "fallback_detector_shape", Events(1, &[
+    (PATTERN_EVENTS, "fallback_detector_shape", Events(1, &[
         ("/0/data/pattern", S("High_Volume_Surge")), ("/0/data/confidence", F(0.67)),
         ("/0/data/source", S("fallback")), ("/0/data/indicators/volume", F(8_800_000.0))])),
-    (PATTERNS, "pattern_expired_event_type", Dropped(R::NotAnEvent)),
-    (PATTERNS, "triple_nested", Events(1, &[
+    (PATTERN_EVENTS, "pattern_expired_event_type", Dropped(R::NotAnEvent)),
+    (PATTERN_EVENTS, "triple_nested", Events(1, &[
         ("/0/data/symbol", S("META")), ("/0/data/pattern", S("Doji")),
         ("/0/data/confidence", F(0.8))])),
-    (PATTERNS, "missing_symbol", Dropped(R::MissingSymbol)),
-    (PATTERNS, "missing_pattern_name", Dropped(R::MissingName)),
-    (PATTERNS, "legacy_doc_ticker_and_pattern_type", Events(1, &[
+    (PATTERN_EVENTS, "missing_symbol", Dropped(R::MissingSymbol)),
+    (PATTERN_EVENTS, "missing_pattern_name", Dropped(R::MissingName)),
+    (PATTERN_EVENTS, "legacy_doc_ticker_and_pattern_type", Events(1, &[
         ("/0/data/symbol", S("AAPL")), ("/0/data/pattern", S("price_movement")),
         ("/0/data/confidence", F(0.85))])),
-    (PATTERNS, "startup_validator_probe", Dropped(R::Probe)),
-    (PATTERNS, "health_endpoint_probe", Dropped(R::Probe)),
-    (PATTERNS, "unknown_and_sensitive_extra_fields", Events(1, &[
+    (PATTERN_EVENTS, "startup_validator_probe", Dropped(R::Probe)),
+    (PATTERN_EVENTS, "health_endpoint_probe", Dropped(R::Probe)),
+    (PATTERN_EVENTS, "unknown_and_sensitive_extra_fields", Events(1, &[
         ("/0/data/symbol", S("AAPL")), ("/0/data/timeframe", S("Daily")),
         ("/0/data", NotIn("internal_user_id")), ("/0/data", NotIn("sensitive_123")),
         ("/0/data", NotIn("database_query")), ("/0/data", NotIn("SELECT")),
         ("/0/data", NotIn("api_secret")), ("/0/data", NotIn("secret_key_456")),
         ("/0/data", NotIn("experimental_score"))])),
-    (PATTERNS, "confidence_percent_scale", Events(1, &[
+    (PATTERN_EVENTS, "confidence_percent_scale", Events(1, &[
         ("/0/data/symbol", S("AMZN")), ("/0/data/confidence", F(0.85))])),
-    (PATTERNS, "confidence_missing_defaults_zero", Events(1, &[
+    (PATTERN_EVENTS, "confidence_missing_defaults_zero", Events(1, &[
         ("/0/data/pattern", S("Harami")), ("/0/data/confidence", F(0.0))])),
-    (PATTERNS, "data_is_a_string", Dropped(R::NotAnObject)),
-    (PATTERNS, "json_array_not_object", Dropped(R::NotAnObject)),
-    (PATTERNS, "invalid_json_truncated", Dropped(R::InvalidJson)),
-    (PATTERNS, "python_repr_not_json", Dropped(R::InvalidJson)),
+    (PATTERN_EVENTS, "data_is_a_string", Dropped(R::NotAnObject)),
+    (PATTERN_EVENTS, "json_array_not_object", Dropped(R::NotAnObject)),
+    (PATTERN_EVENTS, "invalid_json_truncated", Dropped(R::InvalidJson)),
+    (PATTERN_EVENTS, "python_repr_not_json", Dropped(R::InvalidJson)),
 
-    (PROGRESS, "canonical_progress", Events(1, &[
+    (BACKTEST_PROGRESS, "canonical_progress", Events(1, &[
         ("/0/event", S("BacktestProgress")), ("/0/data/job_id", S(JOB)),
         ("/0/data/progress", F(0.45)), ("/0/data/status", S("processing")),
         ("/0/data/current_symbol", S("AAPL")), ("/0/data/processed_symbols", I(45)),
         ("/0/data/estimated_completion", I(1_760_557_333_342)), ("/0/data/timestamp", I(T0))])),
-    (PROGRESS, "progress_complete", Events(1, &[
+    (BACKTEST_PROGRESS, "progress_complete", Events(1, &[
         ("/0/data/progress", F(1.0)), ("/0/data/status", S("completed"))])),
-    (PROGRESS, "missing_job_id", Dropped(R::MissingJobId)),
+    (BACKTEST_PROGRESS, "missing_job_id", Dropped(R::MissingJobId)),
     // The owner lookup (and its `unknown_job` drop) happens downstream.
-    (PROGRESS, "unknown_job_id", Events(1, &[
+    (BACKTEST_PROGRESS, "unknown_job_id", Events(1, &[
         ("/0/data/job_id", S("backtest_1700000000_deadbeef")), ("/0/data/progress", F(0.2))])),
-    (PROGRESS, "progress_as_percent_number", Events(1, &[("/0/data/progress", F(0.45))])),
-    (PROGRESS, "progress_as_string", Dropped(R::InvalidValue)),
-    (PROGRESS, "startup_validator_probe", Dropped(R::Probe)),
-    (PROGRESS, "health_endpoint_probe", Dropped(R::Probe)),
-    (PROGRESS, "invalid_json", Dropped(R::InvalidJson)),
+    (BACKTEST_PROGRESS, "progress_as_percent_number", Events(1, &[("/0/data/progress", F(0.45))])),
+    (BACKTEST_PROGRESS, "progress_as_string", Dropped(R::InvalidValue)),
+    (BACKTEST_PROGRESS, "startup_validator_probe", Dropped(R::Probe)),
+    (BACKTEST_PROGRESS, "health_endpoint_probe", Dropped(R::Probe)),
+    (BACKTEST_PROGRESS, "invalid_json", Dropped(R::InvalidJson)),
 
-    (RESULTS, "completed_with_results", Events(1, &[
+    (BACKTEST_RESULTS, "completed_with_results", Events(1, &[
         ("/0/event", S("BacktestResult")), ("/0/data/status", S("completed")),
         ("/0/data/results/win_rate", F(0.65)), ("/0/data/results/duration_days", I(252)),
         ("/0/data/processing_time_seconds", F(45.2)), ("/0/data/error_message", Absent)])),
-    (RESULTS, "failed_with_error", Events(1, &[
+    (BACKTEST_RESULTS, "failed_with_error", Events(1, &[
         ("/0/data/status", S("failed")), ("/0/data/job_id", S("backtest_1760557000_1b2c3d4e")),
         ("/0/data/error_message",
          S("No OHLCV data for symbol XYZQ in range 2020-01-01..2020-12-31")),
         ("/0/data/results", Len(0))])),
-    (RESULTS, "cancelled_status", Events(1, &[("/0/data/status", S("cancelled"))])),
-    (RESULTS, "missing_status_defaults_completed", Events(1, &[
+    (BACKTEST_RESULTS, "cancelled_status", Events(1, &[("/0/data/status", S("cancelled"))])),
+    (BACKTEST_RESULTS, "missing_status_defaults_completed", Events(1, &[
         ("/0/data/status", S("completed")), ("/0/data/results/roi", F(0.02))])),
-    (RESULTS, "missing_job_id", Dropped(R::MissingJobId)),
-    (RESULTS, "startup_validator_probe", Dropped(R::Probe)),
-    (RESULTS, "invalid_json", Dropped(R::InvalidJson)),
+    (BACKTEST_RESULTS, "missing_job_id", Dropped(R::MissingJobId)),
+    (BACKTEST_RESULTS, "startup_validator_probe", Dropped(R::Probe)),
+    (BACKTEST_RESULTS, "invalid_json", Dropped(R::InvalidJson)),
 
-    (HEALTH, "healthy_with_metrics", Events(1, &[
+    (SYSTEM_HEALTH, "healthy_with_metrics", Events(1, &[
         ("/0/event", S("SystemHealth")), ("/0/data/overall_status", S("healthy")),
         ("/0/data/metrics/uptime_hours", F(72.5)), ("/0/data/source", S("tickstock_pl")),
         ("/0/data/status", Absent)])),
-    (HEALTH, "degraded", Events(1, &[("/0/data/overall_status", S("degraded"))])),
-    (HEALTH, "overall_status_shape_browser_expects", Events(1, &[
+    (SYSTEM_HEALTH, "degraded", Events(1, &[("/0/data/overall_status", S("degraded"))])),
+    (SYSTEM_HEALTH, "overall_status_shape_browser_expects", Events(1, &[
         ("/0/data/overall_status", S("healthy")),
         ("/0/data/components/backtester", S("degraded"))])),
-    (HEALTH, "health_endpoint_probe", Dropped(R::Probe)),
-    (HEALTH, "startup_validator_probe", Dropped(R::Probe)),
-    (HEALTH, "invalid_json", Dropped(R::InvalidJson)),
-    (HEALTH, "json_string_literal_not_object", Dropped(R::NotAnObject)),
+    (SYSTEM_HEALTH, "health_endpoint_probe", Dropped(R::Probe)),
+    (SYSTEM_HEALTH, "startup_validator_probe", Dropped(R::Probe)),
+    (SYSTEM_HEALTH, "invalid_json", Dropped(R::InvalidJson)),
+    (SYSTEM_HEALTH, "json_string_literal_not_object", Dropped(R::NotAnObject)),
 
-    (STARTED, "sprint40_contract", Events(1, &[
+    (SESSION_STARTED, "sprint40_contract", Events(1, &[
         ("/0/event", S("StreamingSession")), ("/0/data/type", S("streaming_session_started")),
         ("/0/data/session/session_id", S(SESSION)),
         ("/0/data/session/universe", S("market_leaders:top_500")),
         ("/0/data/session/start_time", I(1_760_535_000_000)),
         ("/0/data/session/symbol_count", I(500)), ("/0/data/session/status", S("active"))])),
-    (STARTED, "alias_keys_inside_session", Events(1, &[
+    (SESSION_STARTED, "alias_keys_inside_session", Events(1, &[
         ("/0/data/session/universe", S("nasdaq100")),
         ("/0/data/session/start_time", I(1_760_535_000_000)),
         ("/0/data/session/symbol_count", I(102)), ("/0/data/session/status", S("unknown"))])),
-    (STARTED, "phase5_data_wrapper", Events(1, &[
+    (SESSION_STARTED, "phase5_data_wrapper", Events(1, &[
         ("/0/data/session/session_id", S(SESSION)),
         ("/0/data/session/universe", S("market_leaders:top_500")),
         ("/0/data/session/trigger_type", S("scheduled")),
         ("/0/data/session/symbol_count", I(0))])),
-    (STARTED, "missing_session_id", Dropped(R::MissingField)),
-    (STARTED, "invalid_json", Dropped(R::InvalidJson)),
+    (SESSION_STARTED, "missing_session_id", Dropped(R::MissingField)),
+    (SESSION_STARTED, "invalid_json", Dropped(R::InvalidJson)),
 
-    (STOPPED, "sprint40_contract", Events(1, &[
+    (SESSION_STOPPED, "sprint40_contract", Events(1, &[
         ("/0/data/type", S("streaming_session_stopped")),
         ("/0/data/session/session_id", S(SESSION)),
         ("/0/data/session/stopped_at", I(1_760_558_400_000)),
@@ -185,20 +161,20 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
         ("/0/data/session/total_patterns", I(1250)),
         ("/0/data/session/total_indicators", I(45000)),
         ("/0/data/session/final_status", S("completed"))])),
-    (STOPPED, "flat_no_wrapper", Events(1, &[
+    (SESSION_STOPPED, "flat_no_wrapper", Events(1, &[
         ("/0/data/session/final_status", S("stopped")),
         ("/0/data/session/total_patterns", I(1250))])),
-    (STOPPED, "phase5_data_wrapper", Events(1, &[
+    (SESSION_STOPPED, "phase5_data_wrapper", Events(1, &[
         ("/0/data/session/session_id", S(SESSION)),
         ("/0/data/session/stopped_at", I(1_760_558_400_000)),
         ("/0/data/session/reason", S("market_close")),
         ("/0/data/session/final_status", S("unknown"))])),
-    (STOPPED, "mock_status_not_final_status", Events(1, &[
+    (SESSION_STOPPED, "mock_status_not_final_status", Events(1, &[
         ("/0/data/session/final_status", S("completed")),
         ("/0/data/session/duration_seconds", F(0.0))])),
-    (STOPPED, "invalid_json", Dropped(R::InvalidJson)),
+    (SESSION_STOPPED, "invalid_json", Dropped(R::InvalidJson)),
 
-    (S_HEALTH, "sprint40_nested_health", Events(1, &[
+    (STREAM_HEALTH, "sprint40_nested_health", Events(1, &[
         ("/0/event", S("StreamingHealth")), ("/0/data/type", S("streaming_health")),
         ("/0/data/health/status", S("healthy")), ("/0/data/health/session_id", S(SESSION)),
         ("/0/data/health/active_symbols", I(70)), ("/0/data/health/ticks_per_second", F(53.1)),
@@ -207,7 +183,7 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
         ("/0/data/health/data_flow/ticks_per_second", F(53.1)),
         ("/0/data/health/connection", Len(0)), ("/0/data/health/issues", Len(0)),
         ("/0/data/health/timestamp", I(1_760_561_711_000))])),
-    (S_HEALTH, "phase5_flat_with_issues", Events(1, &[
+    (STREAM_HEALTH, "phase5_flat_with_issues", Events(1, &[
         ("/0/data/health/status", S("warning")), ("/0/data/health/issues", Len(1)),
         ("/0/data/health/issues/0", S("Processing lag above threshold: 250ms")),
         ("/0/data/health/ticks_per_second", F(850.0)),
@@ -218,132 +194,132 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
         ("/0/data/health/stale_symbols/count", I(0)),
         ("/0/data/health/active_symbols", I(487)),
         ("/0/data/health/timestamp", I(1_760_538_600_000))])),
-    (S_HEALTH, "sprint40_requirement_variant", Events(1, &[
+    (STREAM_HEALTH, "sprint40_requirement_variant", Events(1, &[
         ("/0/data/health/status", S("critical")),
         ("/0/data/health/connection_status", S("reconnecting")),
         ("/0/data/health/resources/threads_active", I(8)), ("/0/data/health/issues", Len(2)),
         ("/0/data/health/ticks_per_second", F(0.0)),
         ("/0/data/health/timestamp", I(1_760_541_000_000))])),
-    (S_HEALTH, "mock_health_update", Events(1, &[
+    (STREAM_HEALTH, "mock_health_update", Events(1, &[
         ("/0/data/health/status", S("healthy")), ("/0/data/health/active_symbols", I(8)),
         ("/0/data/health/ticks_per_second", F(312.0)), ("/0/data/health/issues", Len(0)),
         ("/0/data/health/timestamp", I(T_ISO))])),
-    (S_HEALTH, "health_null", Dropped(R::InvalidValue)),
-    (S_HEALTH, "invalid_json", Dropped(R::InvalidJson)),
+    (STREAM_HEALTH, "health_null", Dropped(R::InvalidValue)),
+    (STREAM_HEALTH, "invalid_json", Dropped(R::InvalidJson)),
 
-    (S_PATTERNS, "real_producer_pattern_field", Events(1, &[
+    (STREAMING_PATTERNS, "real_producer_pattern_field", Events(1, &[
         ("/0/event", S("StreamingPattern")), ("/0/data/type", S("streaming_pattern")),
         ("/0/data/detection/pattern_type", S("AlwaysDetected")),
         ("/0/data/detection/symbol", S("NVDA")), ("/0/data/detection/confidence", F(0.85)),
         ("/0/data/detection/timestamp", I(T_ISO)), ("/0/data/detection/parameters", Len(0)),
         ("/0/data/detection/timeframe", S("1min"))])),
-    (S_PATTERNS, "phase5_pattern_type_field", Events(1, &[
+    (STREAMING_PATTERNS, "phase5_pattern_type_field", Events(1, &[
         ("/0/data/detection/pattern_type", S("Doji")), ("/0/data/detection/symbol", S("AAPL")),
         ("/0/data/detection/confidence", F(0.853)), ("/0/data/detection/parameters", Len(3)),
         ("/0/data/detection/session_id", S(SESSION)),
         ("/0/data/detection/timestamp", I(1_760_557_140_000))])),
-    (S_PATTERNS, "sprint40_contract_bar_data_metadata", Events(1, &[
+    (STREAMING_PATTERNS, "sprint40_contract_bar_data_metadata", Events(1, &[
         ("/0/data/detection/pattern_type", S("Hammer")),
         ("/0/data/detection/bar_data/close", F(251.52)),
         ("/0/data/detection/metadata/detection_method", S("DynamicPatternIndicatorLoader")),
         ("/0/data/detection/timestamp", I(1_760_557_140_000))])),
-    (S_PATTERNS, "pattern_name_field", Events(1, &[
+    (STREAMING_PATTERNS, "pattern_name_field", Events(1, &[
         ("/0/data/detection/pattern_type", S("PriceChange")),
         ("/0/data/detection/symbol", S("MSFT"))])),
-    (S_PATTERNS, "flat_no_detection_wrapper", Events(1, &[
+    (STREAMING_PATTERNS, "flat_no_detection_wrapper", Events(1, &[
         ("/0/data/detection/pattern_type", S("PriceChange")),
         ("/0/data/detection/symbol", S("GOOG"))])),
-    (S_PATTERNS, "dedup_first_of_two", Events(1, &[
+    (STREAMING_PATTERNS, "dedup_first_of_two", Events(1, &[
         ("/0/data/detection/symbol", S("AMZN")), ("/0/data/detection/confidence", F(0.8))])),
-    (S_PATTERNS, "dedup_second_of_two_same_window", Events(1, &[
+    (STREAMING_PATTERNS, "dedup_second_of_two_same_window", Events(1, &[
         ("/0/data/detection/confidence", F(0.87)),
         ("/0/data/detection/timestamp", I(1_760_557_168_441))])),
-    (S_PATTERNS, "batch_message_contract", Events(2, &[
+    (STREAMING_PATTERNS, "batch_message_contract", Events(2, &[
         ("/0/data/detection/symbol", S("NVDA")), ("/0/data/detection/pattern_type", S("Doji")),
         ("/1/data/detection/symbol", S("TSLA")), ("/1/data/detection/pattern_type", S("Hammer")),
         ("/1/data/detection/confidence", F(0.78))])),
-    (S_PATTERNS, "missing_symbol", Dropped(R::MissingSymbol)),
-    (S_PATTERNS, "missing_pattern_name", Dropped(R::MissingName)),
-    (S_PATTERNS, "confidence_as_string", Events(1, &[
+    (STREAMING_PATTERNS, "missing_symbol", Dropped(R::MissingSymbol)),
+    (STREAMING_PATTERNS, "missing_pattern_name", Dropped(R::MissingName)),
+    (STREAMING_PATTERNS, "confidence_as_string", Events(1, &[
         ("/0/data/detection/symbol", S("NFLX")), ("/0/data/detection/confidence", F(0.85))])),
-    (S_PATTERNS, "confidence_null", Events(1, &[("/0/data/detection/confidence", F(0.0))])),
-    (S_PATTERNS, "detection_not_object", Dropped(R::NotAnObject)),
-    (S_PATTERNS, "unknown_fields", Events(1, &[
+    (STREAMING_PATTERNS, "confidence_null", Events(1, &[("/0/data/detection/confidence", F(0.0))])),
+    (STREAMING_PATTERNS, "detection_not_object", Dropped(R::NotAnObject)),
+    (STREAMING_PATTERNS, "unknown_fields", Events(1, &[
         ("/0/data/detection/symbol", S("AVGO")), ("/0/data", NotIn("volume_rank")),
         ("/0/data", NotIn("Technology")), ("/0/data", NotIn("producer_version"))])),
-    (S_PATTERNS, "invalid_json", Dropped(R::InvalidJson)),
+    (STREAMING_PATTERNS, "invalid_json", Dropped(R::InvalidJson)),
 
-    (DETECTED, "high_confidence_duplicate_of_streaming", Events(1, &[
+    (PATTERNS_DETECTED, "high_confidence_duplicate_of_streaming", Events(1, &[
         ("/0/data/detection/symbol", S("NVDA")),
         ("/0/data/detection/pattern_type", S("PriceChange")),
         ("/0/data/detection/confidence", F(0.95))])),
-    (DETECTED, "phase5_high_confidence", Events(1, &[
+    (PATTERNS_DETECTED, "phase5_high_confidence", Events(1, &[
         ("/0/data/detection/symbol", S("JPM")),
         ("/0/data/detection/pattern_type", S("HeadShoulders")),
         ("/0/data/detection/parameters/neckline", F(201.4)),
         ("/0/data/detection/session_id", S(SESSION))])),
-    (DETECTED, "mock_patterns_batch", Events(2, &[
+    (PATTERNS_DETECTED, "mock_patterns_batch", Events(2, &[
         ("/0/data/detection/symbol", S("AAPL")), ("/0/data/detection/pattern_type", S("Harami")),
         ("/1/data/detection/symbol", S("META")),
         ("/1/data/detection/pattern_type", S("ShootingStar")),
         ("/1/data/detection/confidence", F(0.88))])),
-    (DETECTED, "below_contract_threshold", Events(1, &[
+    (PATTERNS_DETECTED, "below_contract_threshold", Events(1, &[
         ("/0/data/detection/symbol", S("BAC")), ("/0/data/detection/confidence", F(0.61))])),
-    (DETECTED, "invalid_json", Dropped(R::InvalidJson)),
+    (PATTERNS_DETECTED, "invalid_json", Dropped(R::InvalidJson)),
 
-    (INDICATORS, "real_producer_indicator_value", Events(1, &[
+    (STREAMING_INDICATORS, "real_producer_indicator_value", Events(1, &[
         ("/0/event", S("StreamingIndicator")), ("/0/data/type", S("streaming_indicator")),
         ("/0/data/calculation/indicator_type", S("SMA5")),
         ("/0/data/calculation/symbol", S("BRK.B")), ("/0/data/calculation/value", F(260.438)),
         ("/0/data/calculation/values", Len(0)), ("/0/data/calculation/timeframe", S("1min")),
         ("/0/data/calculation/timestamp", I(1_760_580_120_000))])),
-    (INDICATORS, "phase5_values_object", Events(1, &[
+    (STREAMING_INDICATORS, "phase5_values_object", Events(1, &[
         ("/0/data/calculation/indicator_type", S("MACD")),
         ("/0/data/calculation/values/macd", F(0.4123)), ("/0/data/calculation/value", Absent),
         ("/0/data/calculation/session_id", S(SESSION)),
         ("/0/data/calculation/timestamp", I(1_760_557_140_000))])),
-    (INDICATORS, "sprint40_contract_metadata", Events(1, &[
+    (STREAMING_INDICATORS, "sprint40_contract_metadata", Events(1, &[
         ("/0/data/calculation/indicator_type", S("RSI")),
         ("/0/data/calculation/value", F(72.5)),
         ("/0/data/calculation/metadata/period", I(14))])),
-    (INDICATORS, "dedup_rsi_first", Events(1, &[("/0/data/calculation/value", F(68.2))])),
-    (INDICATORS, "dedup_rsi_second_same_window", Events(1, &[
+    (STREAMING_INDICATORS, "dedup_rsi_first", Events(1, &[("/0/data/calculation/value", F(68.2))])),
+    (STREAMING_INDICATORS, "dedup_rsi_second_same_window", Events(1, &[
         ("/0/data/calculation/value", F(70.4))])),
-    (INDICATORS, "mock_indicator_wrapper", Events(1, &[
+    (STREAMING_INDICATORS, "mock_indicator_wrapper", Events(1, &[
         ("/0/data/calculation/symbol", S("AMD")),
         ("/0/data/calculation/indicator_type", S("EMA")),
         ("/0/data/calculation/value", F(55.31))])),
-    (INDICATORS, "indicator_name_field", Events(1, &[
+    (STREAMING_INDICATORS, "indicator_name_field", Events(1, &[
         ("/0/data/calculation/indicator_type", S("BollingerBands")),
         ("/0/data/calculation/values/upper", F(512.2))])),
-    (INDICATORS, "missing_symbol", Dropped(R::MissingSymbol)),
-    (INDICATORS, "invalid_json", Dropped(R::InvalidJson)),
-    (INDICATORS, "nan_value_python_accepts", Dropped(R::InvalidJson)),
+    (STREAMING_INDICATORS, "missing_symbol", Dropped(R::MissingSymbol)),
+    (STREAMING_INDICATORS, "invalid_json", Dropped(R::InvalidJson)),
+    (STREAMING_INDICATORS, "nan_value_python_accepts", Dropped(R::InvalidJson)),
 
-    (IND_ALERTS, "flat_phase5_shape", Events(1, &[
+    (INDICATOR_ALERTS, "flat_phase5_shape", Events(1, &[
         ("/0/event", S("IndicatorAlert")), ("/0/data/type", S("indicator_alert")),
         ("/0/data/alert/alert_type", S("RSI_OVERBOUGHT")), ("/0/data/alert/symbol", S("AAPL")),
         ("/0/data/alert/data/rsi", F(75.5)), ("/0/data/alert/session_id", S(SESSION)),
         ("/0/data/alert/timestamp", I(T_ISO))])),
-    (IND_ALERTS, "sprint40_nested_alert", Events(1, &[
+    (INDICATOR_ALERTS, "sprint40_nested_alert", Events(1, &[
         ("/0/data/alert/alert_type", S("RSI_OVERBOUGHT")), ("/0/data/alert/symbol", S("AAPL")),
         ("/0/data/alert/data/value", F(75.2)), ("/0/data/alert/severity", S("warning")),
         ("/0/data/alert/timestamp", I(1_760_542_200_000))])),
-    (IND_ALERTS, "mock_nested_macd", Events(1, &[
+    (INDICATOR_ALERTS, "mock_nested_macd", Events(1, &[
         ("/0/data/alert/alert_type", S("MACD_BULLISH_CROSS")),
         ("/0/data/alert/symbol", S("NVDA"))])),
-    (IND_ALERTS, "unknown_alert_type", Events(1, &[
+    (INDICATOR_ALERTS, "unknown_alert_type", Events(1, &[
         ("/0/data/alert/alert_type", S("VWAP_CROSS")), ("/0/data/alert/data/vwap", F(421.3))])),
-    (IND_ALERTS, "missing_symbol", Dropped(R::MissingSymbol)),
-    (IND_ALERTS, "invalid_json", Dropped(R::InvalidJson)),
+    (INDICATOR_ALERTS, "missing_symbol", Dropped(R::MissingSymbol)),
+    (INDICATOR_ALERTS, "invalid_json", Dropped(R::InvalidJson)),
 
-    (CRITICAL, "flat_simulator_shape", Events(1, &[
+    (CRITICAL_ALERTS, "flat_simulator_shape", Events(1, &[
         ("/0/event", S("CriticalAlert")), ("/0/data/type", S("critical_alert")),
         ("/0/data/alert/type", S("CONNECTION_LOST")),
         ("/0/data/alert/message", S("Lost connection to Massive WebSocket")),
         ("/0/data/alert/severity", S("critical")), ("/0/data/alert/is_recovery", B(false)),
         ("/0/data/alert/data/reconnect_attempts", I(3)), ("/0/data/alert/timestamp", I(T_ISO))])),
-    (CRITICAL, "sprint40_nested_alert", Events(1, &[
+    (CRITICAL_ALERTS, "sprint40_nested_alert", Events(1, &[
         ("/0/data/alert/type", S("ALERT")),
         ("/0/data/alert/message", S("WebSocket connection lost to Massive")),
         ("/0/data/alert/component", S("massive_websocket")),
@@ -351,15 +327,15 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
          S("Manual intervention needed - check API credentials")),
         ("/0/data/alert/recovery", Absent), ("/0/data/alert/is_recovery", B(false)),
         ("/0/data/alert/timestamp", I(1_760_546_700_000))])),
-    (CRITICAL, "recovery_notice", Events(1, &[
+    (CRITICAL_ALERTS, "recovery_notice", Events(1, &[
         ("/0/data/alert/severity", S("info")), ("/0/data/alert/is_recovery", B(true)),
         ("/0/data/alert/recovery", S("Connection re-established successfully after 5 minutes")),
         ("/0/data/alert/action_required", Absent),
         ("/0/data/alert/timestamp", I(1_760_547_000_000))])),
-    (CRITICAL, "missing_severity", Events(1, &[
+    (CRITICAL_ALERTS, "missing_severity", Events(1, &[
         ("/0/data/alert/type", S("HIGH_LAG")), ("/0/data/alert/severity", S("critical")),
         ("/0/data/alert/data", Len(0))])),
-    (CRITICAL, "invalid_json", Dropped(R::InvalidJson)),
+    (CRITICAL_ALERTS, "invalid_json", Dropped(R::InvalidJson)),
 
     (PRICES, "etf_price_update_watched", Events(1, &[
         ("/0/event", S("PriceUpdate")), ("/0/data/type", S("price_update")),
@@ -402,11 +378,11 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
         ("/0/data/summary/market_cap_change", F(-0.6)), ("/0/data/timestamp", I(T0))])),
     (SUMMARY, "invalid_json", Dropped(R::InvalidJson)),
 
-    (SYMBOLS, "symbol_metadata", Events(1, &[
+    (MARKET_SYMBOLS, "symbol_metadata", Events(1, &[
         ("/0/event", S("MarketEvent")), ("/0/data/type", S("symbol_metadata")),
         ("/0/data/symbol", S("NVDA")), ("/0/data/metadata/name", S("NVIDIA Corp"))])),
-    (SYMBOLS, "missing_symbol", Dropped(R::MissingSymbol)),
-    (SYMBOLS, "invalid_json", Dropped(R::InvalidJson)),
+    (MARKET_SYMBOLS, "missing_symbol", Dropped(R::MissingSymbol)),
+    (MARKET_SYMBOLS, "invalid_json", Dropped(R::InvalidJson)),
 
     (VOLUME, "volume_spike", Events(1, &[
         ("/0/data/type", S("volume_spike")), ("/0/data/symbol", S("TSLA")),
@@ -420,18 +396,18 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
     (WATCHLIST, "missing_user_id", Dropped(R::MissingUserId)),
     (WATCHLIST, "invalid_json", Dropped(R::InvalidJson)),
 
-    (D_ALERTS, "market_alert", Events(1, &[
+    (DASHBOARD_ALERTS, "market_alert", Events(1, &[
         ("/0/data/type", S("dashboard_alert")), ("/0/data/alert/id", S("alrt-20251015-0007")),
         ("/0/data/alert/type", S("price_target")), ("/0/data/alert/title", S("AAPL crossed 230")),
         ("/0/data/alert/symbol", S("AAPL")), ("/0/data/alert/show_notification", B(true)),
         ("/0/data/alert/timestamp", I(T0)), ("/0/user_id", Absent)])),
-    (D_ALERTS, "missing_alert_object_unknown_fields", Dropped(R::MissingField)),
-    (D_ALERTS, "invalid_json", Dropped(R::InvalidJson)),
+    (DASHBOARD_ALERTS, "missing_alert_object_unknown_fields", Dropped(R::MissingField)),
+    (DASHBOARD_ALERTS, "invalid_json", Dropped(R::InvalidJson)),
 
-    (D_SUMMARY, "dashboard_summary", Events(1, &[
+    (DASHBOARD_SUMMARY, "dashboard_summary", Events(1, &[
         ("/0/data/type", S("dashboard_summary")), ("/0/data/summary", Len(3)),
         ("/0/data/summary/alerts_today", I(7)), ("/0/data/summary/top_movers", Len(2))])),
-    (D_SUMMARY, "invalid_json", Dropped(R::InvalidJson)),
+    (DASHBOARD_SUMMARY, "invalid_json", Dropped(R::InvalidJson)),
 
     (ERRORS, "valid_error_message", Events(1, &[
         ("/0/event", S("ErrorReport")),

@@ -16,11 +16,11 @@ use redis::AsyncCommands;
 use super::{Audience, Input, Publisher, HANDLER_QUEUE};
 use crate::domain::event::EpochMillis;
 use crate::domain::outbound::EventName;
+use crate::domain::redis_names::PRODUCER_HEARTBEAT_KEY;
 use crate::domain::rooms::{Room, Topic};
 use crate::http::{HealthState, ProducerHeartbeat};
 use crate::pipeline::router::SystemInput;
 
-pub const PRODUCER_HEARTBEAT_KEY: &str = "tickstock:producer:heartbeat";
 const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 
 pub struct System {
