@@ -205,12 +205,15 @@ fn a_watchlist_change_in_redis_reaches_every_session_of_the_user() {
         "tickstock.dashboard.watchlist",
         json!({"type": "watchlist_update", "user_id": "erin"}).to_string(),
     );
+    let started = std::time::Instant::now();
     wait_for("the new watchlist to apply", WAIT, || {
         redis.publish("tickstock.market.prices", price("TSLA"));
         first
             .recv(std::time::Duration::from_millis(50))
             .filter(|f| f["data"]["symbol"] == "TSLA")
     });
+    // Reported, not asserted (timing goals live in benchmarks): issue 3 asks for under 1 s.
+    eprintln!("watchlist change applied after {:?}", started.elapsed());
     assert_eq!(
         app.stats()["watchlist_cache"]["invalidations"]
             .as_u64()
@@ -282,4 +285,25 @@ fn the_same_detection_on_both_streaming_channels_is_delivered_once() {
         .collect();
     assert_eq!(symbols, vec![&json!("DONE")]);
     assert_eq!(app.stats()["streaming_buffer"]["deduplicated"], 1);
+}
+
+#[test]
+fn with_the_buffer_disabled_each_item_is_sent_at_once() {
+    let redis = Redis::start();
+    let mut settings = crate::util::settings_for(&redis);
+    settings.streaming.buffer_enabled = false;
+    let app = App::start_with(settings);
+    let mut client = app.ws();
+    redis.publish(
+        "tickstock:patterns:streaming",
+        json!({"detection": {"pattern": "Doji", "symbol": "NVDA", "confidence": 0.9}}).to_string(),
+    );
+    redis.publish(
+        "tickstock:indicators:streaming",
+        json!({"calculation": {"indicator": "RSI", "symbol": "NVDA", "value": 71.5}}).to_string(),
+    );
+    let pattern = client.expect("streaming_pattern");
+    assert_eq!(pattern["data"]["detection"]["pattern_type"], "Doji");
+    let indicator = client.expect("streaming_indicator");
+    assert_eq!(indicator["data"]["calculation"]["value"], 71.5);
 }
