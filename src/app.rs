@@ -24,6 +24,7 @@ use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
 use crate::pipeline::registry::{CloseAll, RoomRegistry, WatchPresence};
 use crate::pipeline::router::Router;
 use crate::pipeline::session::{CloseReason, SessionConfig, SessionDeps};
+use crate::telemetry::metrics::Metrics;
 use crate::telemetry::Stats;
 
 /// Time allowed for Redis commands issued by handlers (job owners, heartbeat probe).
@@ -184,6 +185,7 @@ pub async fn run(
     if !auth.enabled() {
         warn!("No JWT secret configured (TICKROUTER_JWT_SECRET or auth.jwt_secret): every session is anonymous.");
     }
+    let metrics = Metrics::new(stats.clone());
     let state = web::Data::new(AppState {
         sessions: Arc::new(SessionDeps {
             registry: registry.clone(),
@@ -198,6 +200,7 @@ pub async fn run(
         static_dir: settings.server.static_dir.clone(),
         demo_secret,
         actors,
+        metrics,
     });
     let addr = listener.local_addr()?;
     let server =

@@ -5,6 +5,7 @@
 //! a full buffer is flushed early, and `count` always equals the number of items sent.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -99,8 +100,17 @@ impl RecentDetections {
 pub struct StreamingBuffer<T> {
     items: Vec<T>,
     index: HashMap<(Symbol, String), usize>,
+    /// When the first item of the current window arrived (timing of the batch).
+    oldest: Option<Instant>,
     max_items: usize,
     pub counters: BufferCounters,
+}
+
+/// What a flush hands out: the items, and when the oldest of them arrived.
+#[derive(Debug)]
+pub struct Batch<T> {
+    pub items: Vec<T>,
+    pub oldest: Instant,
 }
 
 impl<T: Keyed> StreamingBuffer<T> {
@@ -108,13 +118,16 @@ impl<T: Keyed> StreamingBuffer<T> {
         StreamingBuffer {
             items: Vec::new(),
             index: HashMap::new(),
+            oldest: None,
             max_items: max_items.max(1),
             counters: Default::default(),
         }
     }
 
-    /// Adds an item; returns a full batch when the buffer reached its size limit.
-    pub fn push(&mut self, item: T) -> Option<Vec<T>> {
+    /// Adds an item received at `received_at`; returns a full batch when the buffer reached its
+    /// size limit.
+    pub fn push(&mut self, item: T, received_at: Instant) -> Option<Batch<T>> {
+        self.oldest.get_or_insert(received_at);
         let (symbol, name) = item.key();
         match self.index.get(&(symbol.clone(), name.to_owned())) {
             Some(&i) => {
@@ -133,17 +146,18 @@ impl<T: Keyed> StreamingBuffer<T> {
     }
 
     /// Empties the buffer for a flush; `None` when there is nothing to send.
-    pub fn flush(&mut self) -> Option<Vec<T>> {
+    pub fn flush(&mut self) -> Option<Batch<T>> {
         (!self.items.is_empty()).then(|| self.take())
     }
 
-    fn take(&mut self) -> Vec<T> {
+    fn take(&mut self) -> Batch<T> {
         self.index.clear();
-        let batch = std::mem::take(&mut self.items);
+        let items = std::mem::take(&mut self.items);
         self.counters.flush_cycles += 1;
-        self.counters.flushed += batch.len() as u64;
-        self.counters.largest_batch = self.counters.largest_batch.max(batch.len() as u64);
-        batch
+        self.counters.flushed += items.len() as u64;
+        self.counters.largest_batch = self.counters.largest_batch.max(items.len() as u64);
+        let oldest = self.oldest.take().unwrap_or_else(Instant::now);
+        Batch { items, oldest }
     }
 
     pub fn len(&self) -> usize {
@@ -193,10 +207,15 @@ mod tests {
     #[test]
     fn latest_wins_in_first_arrival_order() {
         let mut buf = StreamingBuffer::new(100);
-        buf.push(pattern("AMZN", "AlwaysDetected", 0.8));
-        buf.push(pattern("NVDA", "Doji", 0.7));
-        buf.push(pattern("AMZN", "AlwaysDetected", 0.87));
-        let batch = buf.flush().unwrap();
+        let t0 = Instant::now();
+        buf.push(pattern("AMZN", "AlwaysDetected", 0.8), t0);
+        buf.push(pattern("NVDA", "Doji", 0.7), Instant::now());
+        buf.push(pattern("AMZN", "AlwaysDetected", 0.87), Instant::now());
+        let Batch {
+            items: batch,
+            oldest,
+        } = buf.flush().unwrap();
+        assert_eq!(oldest, t0, "a batch is timed from its first item");
         assert_eq!(batch.len(), 2);
         assert_eq!(batch[0].detection.symbol.as_str(), "AMZN");
         assert_eq!(batch[0].detection.confidence, 0.87);
@@ -229,12 +248,12 @@ mod tests {
         let mut buf = StreamingBuffer::new(100);
         let mut sent = 0;
         for i in 0..1000 {
-            if let Some(batch) = buf.push(pattern(&format!("S{i}"), "Doji", 0.5)) {
-                assert_eq!(batch.len(), 100);
-                sent += batch.len();
+            if let Some(batch) = buf.push(pattern(&format!("S{i}"), "Doji", 0.5), Instant::now()) {
+                assert_eq!(batch.items.len(), 100);
+                sent += batch.items.len();
             }
         }
-        sent += buf.flush().map_or(0, |b| b.len());
+        sent += buf.flush().map_or(0, |b| b.items.len());
         assert_eq!(sent, 1000);
         assert_eq!(buf.counters.flushed, 1000);
         assert_eq!(buf.counters.largest_batch, 100);

@@ -12,6 +12,7 @@ use actix_web::{web, HttpResponse};
 pub use health::{HealthState, ProducerHeartbeat};
 
 use crate::pipeline::session::SessionDeps;
+use crate::telemetry::metrics::Metrics;
 use crate::telemetry::Stats;
 
 /// Shared state of every HTTP worker.
@@ -26,6 +27,7 @@ pub struct AppState {
     pub demo_secret: Option<String>,
     /// One check per pipeline actor, for `/ready`.
     pub actors: Vec<(&'static str, LivenessCheck)>,
+    pub metrics: Metrics,
 }
 
 /// True while an actor is running.
@@ -36,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/health", web::get().to(health::health))
         .route("/ready", web::get().to(health::ready))
         .route("/stats", web::get().to(stats))
+        .route("/metrics", web::get().to(metrics))
         .route("/", web::get().to(dashboard::index))
         .route("/static/{file}", web::get().to(dashboard::asset))
         .route("/api/demo-token", web::get().to(demo_token));
@@ -57,4 +60,13 @@ const DEMO_TOKEN_TTL_SECS: i64 = 12 * 3600;
 
 async fn stats(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.stats.snapshot())
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match state.metrics.render() {
+        Ok(text) => HttpResponse::Ok()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .body(text),
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
 }

@@ -15,6 +15,7 @@ use crate::domain::drop::DropReason;
 use crate::domain::event::EpochMillis;
 use crate::domain::streaming_buffer::BufferCounters;
 use crate::domain::user_cache::CacheCounters;
+use crate::telemetry::histogram::{self, Histogram};
 
 /// Index of a subscribed channel or pattern in `Stats::channel_names`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,6 +37,13 @@ impl AlertFilterStats {
             Ok(()) => self.passed.fetch_add(1, Relaxed),
             Err(r) => self.refused[r as usize].fetch_add(1, Relaxed),
         };
+    }
+
+    pub fn refused(&self) -> impl Iterator<Item = (Refusal, u64)> + '_ {
+        Refusal::ALL
+            .into_iter()
+            .zip(&self.refused)
+            .map(|(r, n)| (r, n.load(Relaxed)))
     }
 
     fn snapshot(&self) -> Value {
@@ -67,6 +75,16 @@ impl BufferStats {
         self.largest_batch.store(c.largest_batch, Relaxed);
     }
 
+    pub fn values(&self) -> BufferCounters {
+        BufferCounters {
+            buffered: self.buffered.load(Relaxed),
+            deduplicated: self.deduplicated.load(Relaxed),
+            flushed: self.flushed.load(Relaxed),
+            flush_cycles: self.flush_cycles.load(Relaxed),
+            largest_batch: self.largest_batch.load(Relaxed),
+        }
+    }
+
     fn snapshot(&self) -> Value {
         json!({
             "buffered": self.buffered.load(Relaxed),
@@ -92,6 +110,15 @@ impl CacheStats {
         self.misses.store(c.misses, Relaxed);
         self.invalidations.store(c.invalidations, Relaxed);
         self.loads.store(c.loads, Relaxed);
+    }
+
+    pub fn values(&self) -> CacheCounters {
+        CacheCounters {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            invalidations: self.invalidations.load(Relaxed),
+            loads: self.loads.load(Relaxed),
+        }
     }
 
     fn snapshot(&self) -> Value {
@@ -146,6 +173,11 @@ pub struct Stats {
     pub alert_rules_cache: CacheStats,
     /// Price updates replaced by a newer one of the same symbol within the conflation window.
     pub prices_conflated: AtomicU64,
+    /// From reading a message off Redis to queueing its frame to the sessions (buffer wait
+    /// included for batches, timed from their oldest item).
+    pub processing_seconds: Histogram,
+    /// Items per streaming batch.
+    pub batch_sizes: Histogram,
 }
 
 impl Stats {
@@ -180,6 +212,8 @@ impl Stats {
             watchlist_cache: CacheStats::default(),
             alert_rules_cache: CacheStats::default(),
             prices_conflated: AtomicU64::new(0),
+            processing_seconds: Histogram::new(histogram::SECONDS),
+            batch_sizes: Histogram::new(histogram::ITEMS),
         }
     }
 
@@ -214,6 +248,16 @@ impl Stats {
             .flat_map(|row| row.iter())
             .map(|n| n.load(Relaxed))
             .sum()
+    }
+
+    /// Per channel (and `(none)` for unattributed drops): name, messages received, drops by
+    /// reason.
+    pub fn channel_rows(&self) -> impl Iterator<Item = (&str, u64, [u64; REASONS])> + '_ {
+        let values = |row: &[AtomicU64; REASONS]| std::array::from_fn(|i| row[i].load(Relaxed));
+        let channels = self.channel_names.iter().zip(&self.channels);
+        channels
+            .map(move |(name, c)| (name.as_str(), c.received.load(Relaxed), values(&c.drops)))
+            .chain(std::iter::once(("(none)", 0, values(&self.unattributed))))
     }
 
     pub fn drops_for(&self, reason: DropReason) -> u64 {

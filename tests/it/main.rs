@@ -2,6 +2,7 @@
 
 mod check;
 mod fixtures;
+mod observability;
 mod pipeline;
 mod protocol;
 mod resilience;

@@ -17,7 +17,6 @@ use crate::domain::ids::{JobId, UserId};
 use crate::domain::outbound::EventName;
 use crate::domain::rooms::Room;
 use crate::pipeline::router::BacktestInput;
-use crate::telemetry::ChannelId;
 
 /// Owners are immutable, so they are cached; the cap only bounds memory on a long run.
 const OWNER_CACHE_MAX: usize = 10_000;
@@ -53,8 +52,10 @@ impl Backtest {
         }
     }
 
-    fn deliver(&self, owner: &UserId, channel: ChannelId, item: &BacktestInput) {
-        let audience = Audience::Targeted(Room::User(owner.clone()), channel);
+    fn deliver(&self, owner: &UserId, input: &Input<BacktestInput>) {
+        let audience =
+            Audience::targeted(Room::User(owner.clone()), input.channel).since(input.received_at);
+        let item = &input.item;
         match item {
             BacktestInput::Progress(p) => {
                 self.publisher
@@ -114,7 +115,7 @@ impl Handler<Input<BacktestInput>> for Backtest {
     fn handle(&mut self, msg: Input<BacktestInput>, _: &mut Self::Context) -> Self::Result {
         let job = job_id(&msg.item).clone();
         if let Some(owner) = self.owners.get(&job) {
-            self.deliver(owner, msg.channel, &msg.item);
+            self.deliver(owner, &msg);
             return AtomicResponse::new(Box::pin(fut::ready(())));
         }
         let lookup = lookup_owner(self.redis.clone(), job.clone());
@@ -122,7 +123,7 @@ impl Handler<Input<BacktestInput>> for Backtest {
             move |owner, act, _| {
                 match owner {
                     Ok(owner) => {
-                        act.deliver(&owner, msg.channel, &msg.item);
+                        act.deliver(&owner, &msg);
                         act.remember(job, owner);
                     }
                     Err(OwnerError::NoRecord) => act

@@ -39,6 +39,7 @@ pub fn watchlist_key(user: &UserId) -> String {
 struct Pending {
     update: PriceUpdate,
     channel: ChannelId,
+    received_at: Instant,
 }
 
 impl Keyed for Pending {
@@ -78,13 +79,14 @@ impl MarketData {
         }
     }
 
-    fn send_price(&self, update: &PriceUpdate, channel: ChannelId) {
-        let audience = Audience::Targeted(Room::Symbol(update.symbol.clone()), channel);
+    fn send_price(&self, update: &PriceUpdate, channel: ChannelId, received_at: Instant) {
+        let audience =
+            Audience::targeted(Room::Symbol(update.symbol.clone()), channel).since(received_at);
         self.publisher
             .publish(audience, EventName::DashboardPriceUpdate, update);
     }
 
-    fn on_price(&mut self, update: PriceUpdate, channel: ChannelId) {
+    fn on_price(&mut self, update: PriceUpdate, channel: ChannelId, received_at: Instant) {
         if update.change_percent.abs() < self.price_change_threshold_pct {
             self.publisher
                 .stats()
@@ -92,16 +94,23 @@ impl MarketData {
             return;
         }
         let Some((_, pending)) = &mut self.conflation else {
-            return self.send_price(&update, channel);
+            return self.send_price(&update, channel, received_at);
         };
-        let full = pending.push(Pending { update, channel });
+        let full = pending.push(
+            Pending {
+                update,
+                channel,
+                received_at,
+            },
+            received_at,
+        );
         let conflated = pending.counters.deduplicated;
         self.publisher
             .stats()
             .prices_conflated
             .store(conflated, std::sync::atomic::Ordering::Relaxed);
-        for p in full.into_iter().flatten() {
-            self.send_price(&p.update, p.channel);
+        for p in full.into_iter().flat_map(|b| b.items) {
+            self.send_price(&p.update, p.channel, p.received_at);
         }
     }
 
@@ -110,8 +119,8 @@ impl MarketData {
             .conflation
             .as_mut()
             .and_then(|(_, pending)| pending.flush());
-        for p in batch.into_iter().flatten() {
-            self.send_price(&p.update, p.channel);
+        for p in batch.into_iter().flat_map(|b| b.items) {
+            self.send_price(&p.update, p.channel, p.received_at);
         }
     }
 
@@ -199,16 +208,18 @@ impl Handler<Input<MarketInput>> for MarketData {
 
     fn handle(&mut self, msg: Input<MarketInput>, ctx: &mut Self::Context) {
         let channel = msg.channel;
-        let market = Audience::Public(Room::Topic(Topic::Market));
+        let market = Audience::public(Room::Topic(Topic::Market)).since(msg.received_at);
         match msg.item {
-            MarketInput::Price(update) => self.on_price(update, channel),
+            MarketInput::Price(update) => self.on_price(update, channel, msg.received_at),
             MarketInput::Ohlcv(update) => {
-                let audience = Audience::Targeted(Room::Symbol(update.symbol.clone()), channel);
+                let audience = Audience::targeted(Room::Symbol(update.symbol.clone()), channel)
+                    .since(msg.received_at);
                 self.publisher
                     .publish(audience, EventName::DashboardOhlcvUpdate, &update);
             }
             MarketInput::Tick(tick) => {
-                let audience = Audience::Targeted(Room::Symbol(tick.symbol.clone()), channel);
+                let audience = Audience::targeted(Room::Symbol(tick.symbol.clone()), channel)
+                    .since(msg.received_at);
                 self.publisher.publish(audience, EventName::TickData, &tick);
             }
             MarketInput::Summary(summary) => {
@@ -220,9 +231,11 @@ impl Handler<Input<MarketInput>> for MarketData {
                     MarketEvent::DashboardAlert {
                         user_id: Some(user),
                         ..
-                    } => Audience::Targeted(Room::User(user.clone()), channel),
+                    } => {
+                        Audience::targeted(Room::User(user.clone()), channel).since(msg.received_at)
+                    }
                     MarketEvent::DashboardAlert { user_id: None, .. } => {
-                        Audience::Public(Room::Topic(Topic::Alerts))
+                        Audience::public(Room::Topic(Topic::Alerts)).since(msg.received_at)
                     }
                     _ => market,
                 };

@@ -8,6 +8,7 @@ mod system;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 use serde::Serialize;
@@ -32,13 +33,42 @@ pub const HANDLER_QUEUE: usize = 16_384;
 pub struct Input<T> {
     pub channel: ChannelId,
     pub item: T,
+    /// When the message was read from Redis.
+    pub received_at: Instant,
 }
 
-/// Who an outbound event is for. Targeted audiences count a `no_recipients` drop when nobody
-/// may receive the event; public topics do not (nobody listening is not a loss).
-pub enum Audience {
-    Public(Room),
-    Targeted(Room, ChannelId),
+/// Who an outbound event is for, and when its source message was read from Redis.
+///
+/// Targeted audiences count a `no_recipients` drop when nobody may receive the event; public
+/// topics do not (nobody listening is not a loss).
+pub struct Audience {
+    room: Room,
+    origin: Option<ChannelId>,
+    received_at: Option<Instant>,
+}
+
+impl Audience {
+    pub fn public(room: Room) -> Self {
+        Audience {
+            room,
+            origin: None,
+            received_at: None,
+        }
+    }
+
+    pub fn targeted(room: Room, channel: ChannelId) -> Self {
+        Audience {
+            room,
+            origin: Some(channel),
+            received_at: None,
+        }
+    }
+
+    /// Times the delivery from this instant (the processing-time histogram).
+    pub fn since(mut self, received_at: Instant) -> Self {
+        self.received_at = Some(received_at);
+        self
+    }
 }
 
 #[derive(Clone)]
@@ -67,10 +97,11 @@ impl Publisher {
     /// Sends an already encoded frame (one encoding shared by several audiences) to the members
     /// of the audience's room that `only` admits.
     pub fn send(&self, audience: Audience, frame: Frame, only: Only) {
-        let (room, origin) = match audience {
-            Audience::Public(room) => (room, None),
-            Audience::Targeted(room, channel) => (room, Some(channel)),
-        };
+        let Audience {
+            room,
+            origin,
+            received_at,
+        } = audience;
         self.stats.published.fetch_add(1, Relaxed);
         if self
             .registry
@@ -79,6 +110,7 @@ impl Publisher {
                 frame,
                 only,
                 origin,
+                received_at,
             })
             .is_err()
         {

@@ -22,7 +22,7 @@ use crate::domain::ids::UserId;
 use crate::domain::outbound::{EventName, Frame};
 use crate::domain::rooms::{Room, Topic};
 use crate::domain::streaming_buffer::{
-    IndicatorsBatch, PatternsBatch, RecentDetections, StreamingBuffer,
+    Batch, IndicatorsBatch, PatternsBatch, RecentDetections, StreamingBuffer,
 };
 use crate::domain::user_cache::UserCache;
 use crate::pipeline::registry::{Only, Presence};
@@ -55,7 +55,9 @@ pub struct PatternAlerts {
     recent_duplicates: u64,
 }
 
-const STREAMING: Audience = Audience::Public(Room::Topic(Topic::Streaming));
+fn streaming(received_at: Instant) -> Audience {
+    Audience::public(Room::Topic(Topic::Streaming)).since(received_at)
+}
 
 fn rate_key(user: &UserId, hour: i64) -> String {
     format!("tickstock:alerts:ratelimit:{user}:{hour}")
@@ -86,24 +88,38 @@ impl PatternAlerts {
         }
     }
 
-    fn send_patterns(&self, batch: Vec<StreamingPattern>) {
+    fn send_patterns(&self, batch: Batch<StreamingPattern>) {
+        self.publisher
+            .stats()
+            .batch_sizes
+            .observe(batch.items.len() as f64);
         let data = PatternsBatch {
-            patterns: &batch,
-            count: batch.len(),
+            patterns: &batch.items,
+            count: batch.items.len(),
             timestamp: EpochMillis::now(),
         };
-        self.publisher
-            .publish(STREAMING, EventName::StreamingPatternsBatch, &data);
+        self.publisher.publish(
+            streaming(batch.oldest),
+            EventName::StreamingPatternsBatch,
+            &data,
+        );
     }
 
-    fn send_indicators(&self, batch: Vec<StreamingIndicator>) {
+    fn send_indicators(&self, batch: Batch<StreamingIndicator>) {
+        self.publisher
+            .stats()
+            .batch_sizes
+            .observe(batch.items.len() as f64);
         let data = IndicatorsBatch {
-            indicators: &batch,
-            count: batch.len(),
+            indicators: &batch.items,
+            count: batch.items.len(),
             timestamp: EpochMillis::now(),
         };
-        self.publisher
-            .publish(STREAMING, EventName::StreamingIndicatorsBatch, &data);
+        self.publisher.publish(
+            streaming(batch.oldest),
+            EventName::StreamingIndicatorsBatch,
+            &data,
+        );
     }
 
     fn flush(&mut self) {
@@ -122,7 +138,13 @@ impl PatternAlerts {
         self.publisher.stats().streaming_buffer.store(counters);
     }
 
-    fn on_alert(&mut self, alert: PatternAlert, channel: ChannelId, ctx: &mut Context<Self>) {
+    fn on_alert(
+        &mut self,
+        alert: PatternAlert,
+        input: (ChannelId, Instant),
+        ctx: &mut Context<Self>,
+    ) {
+        let (channel, received_at) = input;
         let frame = Frame::encode(EventName::PatternAlert, &alert);
         let key = AlertKey::from(&alert);
         let anonymous = Only {
@@ -130,7 +152,7 @@ impl PatternAlerts {
             anonymous: true,
         };
         self.publisher.send(
-            Audience::Public(Room::Topic(Topic::Patterns)),
+            Audience::public(Room::Topic(Topic::Patterns)).since(received_at),
             frame.clone(),
             anonymous,
         );
@@ -146,7 +168,8 @@ impl PatternAlerts {
             });
             self.publisher.stats().alert_rules.record(outcome);
             if outcome.is_ok() {
-                let audience = Audience::Targeted(Room::User(user.clone()), channel);
+                let audience =
+                    Audience::targeted(Room::User(user.clone()), channel).since(received_at);
                 self.publisher.send(
                     audience,
                     frame.clone(),
@@ -285,33 +308,35 @@ impl Handler<Input<PatternInput>> for PatternAlerts {
     fn handle(&mut self, msg: Input<PatternInput>, ctx: &mut Self::Context) {
         let buffered = self.config.flush_interval.is_some();
         match msg.item {
-            PatternInput::Alert(alert) => self.on_alert(alert, msg.channel, ctx),
+            PatternInput::Alert(alert) => self.on_alert(alert, (msg.channel, msg.received_at), ctx),
             PatternInput::Streaming(item) if !self.recent.first_time(&item) => {
                 self.recent_duplicates += 1;
                 self.store_buffer_counters();
             }
             PatternInput::Streaming(item) if buffered => {
-                if let Some(batch) = self.patterns.push(item) {
+                if let Some(batch) = self.patterns.push(item, msg.received_at) {
                     self.send_patterns(batch);
                 }
                 self.store_buffer_counters();
             }
-            PatternInput::Streaming(item) => {
-                self.publisher
-                    .publish(STREAMING, EventName::StreamingPattern, &item)
-            }
+            PatternInput::Streaming(item) => self.publisher.publish(
+                streaming(msg.received_at),
+                EventName::StreamingPattern,
+                &item,
+            ),
             PatternInput::Indicator(item) if buffered => {
-                if let Some(batch) = self.indicators.push(item) {
+                if let Some(batch) = self.indicators.push(item, msg.received_at) {
                     self.send_indicators(batch);
                 }
                 self.store_buffer_counters();
             }
-            PatternInput::Indicator(item) => {
-                self.publisher
-                    .publish(STREAMING, EventName::StreamingIndicator, &item)
-            }
+            PatternInput::Indicator(item) => self.publisher.publish(
+                streaming(msg.received_at),
+                EventName::StreamingIndicator,
+                &item,
+            ),
             PatternInput::IndicatorAlert(alert) => {
-                let audience = Audience::Public(Room::Topic(Topic::Alerts));
+                let audience = Audience::public(Room::Topic(Topic::Alerts)).since(msg.received_at);
                 self.publisher
                     .publish(audience, EventName::IndicatorAlert, &alert);
             }

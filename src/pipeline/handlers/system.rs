@@ -71,8 +71,9 @@ impl Handler<Input<SystemInput>> for System {
     type Result = ();
 
     fn handle(&mut self, msg: Input<SystemInput>, _: &mut Self::Context) {
-        let public = |topic| Audience::Public(Room::Topic(topic));
-        let admin = Audience::Targeted(Room::Topic(Topic::Admin), msg.channel);
+        let public = |topic| Audience::public(Room::Topic(topic)).since(msg.received_at);
+        let admin =
+            Audience::targeted(Room::Topic(Topic::Admin), msg.channel).since(msg.received_at);
         let p = &self.publisher;
         match msg.item {
             SystemInput::Health(e) => p.publish(public(Topic::System), EventName::SystemHealth, &e),

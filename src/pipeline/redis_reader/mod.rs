@@ -190,6 +190,7 @@ impl StreamHandler<Msg> for RedisReader {
             );
             return;
         };
+        let received_at = Instant::now();
         self.stats.record_received(channel);
         let payload = msg.get_payload_bytes();
         if payload.len() > self.config.max_message_bytes {
@@ -201,7 +202,12 @@ impl StreamHandler<Msg> for RedisReader {
             match result {
                 Ok(event) => {
                     self.stats.parsed.fetch_add(1, Relaxed);
-                    if self.router.try_send(Routed { channel, event }).is_err() {
+                    let routed = Routed {
+                        channel,
+                        event,
+                        received_at,
+                    };
+                    if self.router.try_send(routed).is_err() {
                         self.stats
                             .record_drop(Some(channel), DropReason::Overloaded);
                     }

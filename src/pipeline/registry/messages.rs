@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 
@@ -80,6 +81,8 @@ pub struct Publish {
     /// The channel the event came from; a targeted event nobody may receive is counted as a
     /// `no_recipients` drop against it.
     pub origin: Option<ChannelId>,
+    /// When the source message was read from Redis, for the processing-time histogram.
+    pub received_at: Option<Instant>,
 }
 
 /// A user's watchlist (from Redis) changed: every session of that user joins exactly these

@@ -241,6 +241,11 @@ impl Handler<Publish> for RoomRegistry {
             }
         }
         Stats::add(&self.stats.delivered, delivered);
+        if let (Some(at), true) = (msg.received_at, delivered > 0) {
+            self.stats
+                .processing_seconds
+                .observe(now.duration_since(at).as_secs_f64());
+        }
         Stats::add(&self.stats.frames_shed, shed);
         if matched == 0 && msg.origin.is_some() {
             self.stats.record_drop(msg.origin, DropReason::NoRecipients);

@@ -4,6 +4,7 @@ mod routes;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 
@@ -22,6 +23,7 @@ use crate::telemetry::{ChannelId, Stats};
 pub struct Routed {
     pub channel: ChannelId,
     pub event: Event,
+    pub received_at: Instant,
 }
 
 pub struct Router {
@@ -33,13 +35,14 @@ pub struct Router {
 }
 
 impl Router {
-    fn forward<A, T>(&self, to: &Addr<A>, channel: ChannelId, item: T)
+    fn forward<A, T>(&self, to: &Addr<A>, input: Input<T>)
     where
         A: Handler<Input<T>>,
         A::Context: actix::dev::ToEnvelope<A, Input<T>>,
         T: Send + 'static,
     {
-        match to.try_send(Input { channel, item }) {
+        let channel = input.channel;
+        match to.try_send(input) {
             Ok(()) => {
                 self.stats.routed.fetch_add(1, Relaxed);
             }
@@ -62,12 +65,24 @@ impl Handler<Routed> for Router {
     type Result = ();
 
     fn handle(&mut self, msg: Routed, _: &mut Self::Context) {
-        let channel = msg.channel;
+        let (channel, received_at) = (msg.channel, msg.received_at);
+        macro_rules! to {
+            ($handler:expr, $item:expr) => {
+                self.forward(
+                    $handler,
+                    Input {
+                        channel,
+                        item: $item,
+                        received_at,
+                    },
+                )
+            };
+        }
         match route(msg.event) {
-            Route::PatternAlerts(item) => self.forward(&self.pattern_alerts, channel, item),
-            Route::MarketData(item) => self.forward(&self.market_data, channel, item),
-            Route::Backtest(item) => self.forward(&self.backtest, channel, item),
-            Route::System(item) => self.forward(&self.system, channel, item),
+            Route::PatternAlerts(item) => to!(&self.pattern_alerts, item),
+            Route::MarketData(item) => to!(&self.market_data, item),
+            Route::Backtest(item) => to!(&self.backtest, item),
+            Route::System(item) => to!(&self.system, item),
         }
     }
 }
