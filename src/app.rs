@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -15,6 +15,7 @@ use redis::aio::ConnectionManagerConfig;
 
 use crate::auth::Authenticator;
 use crate::config::{Settings, Subscription};
+use crate::domain::monitor::Monitor;
 use crate::domain::session_state::Limits;
 use crate::http::{self, AppState, HealthState};
 use crate::pipeline::handlers::{
@@ -157,10 +158,11 @@ pub async fn run(
             Duration::from_millis(settings.redis.reconnect_max_ms),
         ),
     };
+    let monitor = Arc::new(Mutex::new(Monitor::default()));
     let reader = {
-        let (stats, router) = (stats.clone(), router.clone());
+        let (stats, router, monitor) = (stats.clone(), router.clone(), monitor.clone());
         RedisReader::start_in_arbiter(&ingest.handle(), move |_| {
-            RedisReader::new(client, sources, router, stats, reader_config)
+            RedisReader::new(client, sources, router, stats, reader_config, monitor)
         })
     };
     let actors = vec![
@@ -201,6 +203,7 @@ pub async fn run(
         demo_secret,
         actors,
         metrics,
+        monitor,
     });
     let addr = listener.local_addr()?;
     let server =

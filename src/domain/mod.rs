@@ -6,6 +6,7 @@ pub mod event;
 pub mod filter;
 pub mod ids;
 pub mod kind;
+pub mod monitor;
 pub mod normalise;
 pub mod outbound;
 pub mod protocol;

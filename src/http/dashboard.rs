@@ -8,6 +8,10 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
     serve(&state, "index.html")
 }
 
+pub async fn debug_page(state: web::Data<AppState>) -> HttpResponse {
+    serve(&state, "debug.html")
+}
+
 pub async fn asset(state: web::Data<AppState>, file: web::Path<String>) -> HttpResponse {
     serve(&state, &file)
 }

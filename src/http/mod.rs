@@ -1,16 +1,19 @@
 //! The HTTP surface: one route table, reused by the server and the tests.
 
+pub mod auth;
 mod dashboard;
+mod debug;
 mod health;
 mod ws;
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix_web::{web, HttpResponse};
 
 pub use health::{HealthState, ProducerHeartbeat};
 
+use crate::domain::monitor::Monitor;
 use crate::pipeline::session::SessionDeps;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::Stats;
@@ -28,6 +31,7 @@ pub struct AppState {
     /// One check per pipeline actor, for `/ready`.
     pub actors: Vec<(&'static str, LivenessCheck)>,
     pub metrics: Metrics,
+    pub monitor: Arc<Mutex<Monitor>>,
 }
 
 /// True while an actor is running.
@@ -39,6 +43,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ready", web::get().to(health::ready))
         .route("/stats", web::get().to(stats))
         .route("/metrics", web::get().to(metrics))
+        .route("/debug", web::get().to(dashboard::debug_page))
+        .route("/debug/messages", web::get().to(debug::messages))
+        .route("/debug/field-names", web::get().to(debug::field_names))
+        .route("/debug/clear", web::post().to(debug::clear))
         .route("/", web::get().to(dashboard::index))
         .route("/static/{file}", web::get().to(dashboard::asset))
         .route("/api/demo-token", web::get().to(demo_token));

@@ -173,6 +173,8 @@ pub struct Stats {
     pub alert_rules_cache: CacheStats,
     /// Price updates replaced by a newer one of the same symbol within the conflation window.
     pub prices_conflated: AtomicU64,
+    /// Messages the monitor did not record because an operator was reading it at that moment.
+    pub monitor_skipped: AtomicU64,
     /// From reading a message off Redis to queueing its frame to the sessions (buffer wait
     /// included for batches, timed from their oldest item).
     pub processing_seconds: Histogram,
@@ -212,6 +214,7 @@ impl Stats {
             watchlist_cache: CacheStats::default(),
             alert_rules_cache: CacheStats::default(),
             prices_conflated: AtomicU64::new(0),
+            monitor_skipped: AtomicU64::new(0),
             processing_seconds: Histogram::new(histogram::SECONDS),
             batch_sizes: Histogram::new(histogram::ITEMS),
         }
@@ -321,6 +324,7 @@ impl Stats {
             "watchlist_cache": self.watchlist_cache.snapshot(),
             "alert_rules_cache": self.alert_rules_cache.snapshot(),
             "prices_conflated": load(&self.prices_conflated),
+            "monitor_skipped": load(&self.monitor_skipped),
             "redis": RedisSnapshot {
                 connected: self.redis_connected.load(Relaxed),
                 connects: load(&self.redis_connects),

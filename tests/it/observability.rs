@@ -100,3 +100,92 @@ fn metrics_parse_and_move_as_events_flow_and_drop() {
         1.0
     );
 }
+
+fn request(app: &App, method: &str, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(app.addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn the_monitor_shows_invalid_messages_with_their_reason_to_admins_only() {
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    let admin = tickrouter::auth::issue_token(crate::util::SECRET, "root", &["admin"], 300);
+    let user = tickrouter::auth::issue_token(crate::util::SECRET, "u1", &[], 300);
+    redis.publish(
+        "tickstock.events.patterns",
+        "{'symbol': 'AAPL', 'pattern_name': 'Doji'}",
+    );
+    redis.publish(
+        "tickstock:patterns:streaming",
+        json!({"detection": {"pattern_type": "Doji", "symbol": "NVDA"}}).to_string(),
+    );
+    redis.publish(
+        "tickstock:patterns:streaming",
+        json!({"detection": {"pattern": "Doji", "symbol": "NVDA"}}).to_string(),
+    );
+    wait_for("the messages to be read", WAIT, || {
+        (app.stats()["events"]["received"] == 3).then_some(())
+    });
+
+    for path in ["/debug/messages", "/debug/field-names"] {
+        assert_eq!(
+            request(&app, "GET", path, None).0,
+            401,
+            "{path} without a token"
+        );
+        assert_eq!(
+            request(&app, "GET", path, Some(&user)).0,
+            403,
+            "{path} for a non-admin"
+        );
+    }
+    assert_eq!(request(&app, "POST", "/debug/clear", Some(&user)).0, 403);
+
+    let (status, body) = request(
+        &app,
+        "GET",
+        "/debug/messages?channel=events.patterns",
+        Some(&admin),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(body["count"], 1);
+    let entry = &body["messages"][0];
+    assert_eq!(entry["outcome"]["drops"], json!(["invalid_json"]));
+    assert_eq!(entry["raw"], "{'symbol': 'AAPL', 'pattern_name': 'Doji'}");
+
+    let (_, report) = request(&app, "GET", "/debug/field-names", Some(&admin));
+    let streaming = &report["channels"]["tickstock:patterns:streaming"];
+    assert_eq!(streaming["has_inconsistency"], true, "{report}");
+    assert_eq!(
+        streaming["pattern_name_fields"],
+        json!({"pattern": 1, "pattern_type": 1})
+    );
+
+    assert_eq!(request(&app, "POST", "/debug/clear", Some(&admin)).0, 200);
+    assert_eq!(
+        request(&app, "GET", "/debug/messages", Some(&admin)).1["count"],
+        0
+    );
+    let (status, _) = crate::util::http_get(app.addr, "/debug");
+    assert_eq!(
+        status, 200,
+        "the page itself holds no data and loads for anyone"
+    );
+}

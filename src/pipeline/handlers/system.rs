@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use log::info;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
@@ -22,6 +23,7 @@ use crate::http::{HealthState, ProducerHeartbeat};
 use crate::pipeline::router::SystemInput;
 
 const PROBE_INTERVAL: Duration = Duration::from_secs(10);
+const HEARTBEAT_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 pub struct System {
     publisher: Publisher,
@@ -36,6 +38,24 @@ impl System {
             redis,
             health,
         }
+    }
+
+    /// One line a minute with the main counts, so a log alone shows whether events flow.
+    fn log_heartbeat(&self) {
+        let s = self.publisher.stats();
+        let redis = if s.redis_connected.load(Relaxed) {
+            "connected"
+        } else {
+            "DISCONNECTED"
+        };
+        info!(
+            "Heartbeat: {} received, {} delivered, {} dropped, {} sessions, {} slow-consumer closes, Redis {redis}.",
+            s.received.load(Relaxed),
+            s.delivered.load(Relaxed),
+            s.drops_total(),
+            s.sessions_active.load(Relaxed),
+            s.slow_consumer_closes.load(Relaxed),
+        );
     }
 
     fn probe(&mut self, ctx: &mut Context<Self>) {
@@ -64,6 +84,7 @@ impl Actor for System {
         ctx.set_mailbox_capacity(HANDLER_QUEUE);
         self.probe(ctx);
         ctx.run_interval(PROBE_INTERVAL, |act, ctx| act.probe(ctx));
+        ctx.run_interval(HEARTBEAT_LOG_INTERVAL, |act, _| act.log_heartbeat());
     }
 }
 

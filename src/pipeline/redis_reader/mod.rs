@@ -9,7 +9,7 @@ mod backoff;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -22,6 +22,7 @@ pub use backoff::Backoff;
 use crate::domain::drop::DropReason;
 use crate::domain::event::EpochMillis;
 use crate::domain::kind::EventKind;
+use crate::domain::monitor::{Monitor, Outcome};
 use crate::domain::normalise::normalise;
 use crate::pipeline::router::{Routed, Router};
 use crate::telemetry::{ChannelId, Stats};
@@ -48,6 +49,7 @@ pub struct RedisReader {
     router: Addr<Router>,
     stats: Arc<Stats>,
     config: ReaderConfig,
+    monitor: Arc<Mutex<Monitor>>,
     sink: Option<PubSubSink>,
     stream: Option<SpawnHandle>,
     connected_at: Option<Instant>,
@@ -60,6 +62,7 @@ impl RedisReader {
         router: Addr<Router>,
         stats: Arc<Stats>,
         config: ReaderConfig,
+        monitor: Arc<Mutex<Monitor>>,
     ) -> Self {
         let lookup = sources
             .iter()
@@ -73,6 +76,7 @@ impl RedisReader {
             router,
             stats,
             config,
+            monitor,
             sink: None,
             stream: None,
             connected_at: None,
@@ -163,6 +167,28 @@ impl RedisReader {
         }));
     }
 
+    /// Records the message for `/debug/messages` unless an operator is reading the monitor at
+    /// this very moment: then it is skipped (and counted) rather than waited for.
+    fn monitor(
+        &self,
+        channel: ChannelId,
+        kind: EventKind,
+        payload: &[u8],
+        outcome: Outcome,
+        at: EpochMillis,
+    ) {
+        let name = &self.sources[channel.0].name;
+        match self.monitor.try_lock() {
+            Ok(mut monitor) => monitor.record(name, kind, payload, outcome, at),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned
+                .into_inner()
+                .record(name, kind, payload, outcome, at),
+            Err(TryLockError::WouldBlock) => {
+                self.stats.monitor_skipped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
     fn source_of(&self, msg: &Msg) -> Option<ChannelId> {
         let key = match msg.get_pattern::<Option<String>>() {
             Ok(Some(pattern)) => (true, pattern),
@@ -191,30 +217,40 @@ impl StreamHandler<Msg> for RedisReader {
             return;
         };
         let received_at = Instant::now();
+        let now = EpochMillis::now();
         self.stats.record_received(channel);
         let payload = msg.get_payload_bytes();
-        if payload.len() > self.config.max_message_bytes {
-            self.stats.record_drop(Some(channel), DropReason::TooLarge);
-            return;
-        }
         let kind = self.sources[channel.0].kind;
-        for result in normalise(kind, payload, EpochMillis::now()) {
-            match result {
-                Ok(event) => {
-                    self.stats.parsed.fetch_add(1, Relaxed);
-                    let routed = Routed {
-                        channel,
-                        event,
-                        received_at,
-                    };
-                    if self.router.try_send(routed).is_err() {
-                        self.stats
-                            .record_drop(Some(channel), DropReason::Overloaded);
+        let mut outcome = Outcome {
+            events: 0,
+            drops: Vec::new(),
+        };
+        if payload.len() > self.config.max_message_bytes {
+            outcome.drops.push(DropReason::TooLarge);
+        } else {
+            for result in normalise(kind, payload, now) {
+                match result {
+                    Ok(event) => {
+                        outcome.events += 1;
+                        let routed = Routed {
+                            channel,
+                            event,
+                            received_at,
+                        };
+                        if self.router.try_send(routed).is_err() {
+                            self.stats
+                                .record_drop(Some(channel), DropReason::Overloaded);
+                        }
                     }
+                    Err(reason) => outcome.drops.push(reason),
                 }
-                Err(reason) => self.stats.record_drop(Some(channel), reason),
             }
         }
+        self.stats.parsed.fetch_add(outcome.events as u64, Relaxed);
+        for reason in &outcome.drops {
+            self.stats.record_drop(Some(channel), *reason);
+        }
+        self.monitor(channel, kind, payload, outcome, now);
     }
 
     /// The default would stop the actor; a lost connection must be retried instead.
