@@ -455,6 +455,26 @@ mod tests {
     }
 
     #[test]
+    fn parses_what_tickrouter_publishes() {
+        use crate::domain::backtest_job::{new_job_id, BacktestConfig, JobRecord};
+        use crate::domain::ids::UserId;
+
+        let config = BacktestConfig::from_request(&json!({
+            "symbols": ["aapl", "NVDA"], "patterns": ["Doji", "MorningStar", "Hammer"],
+            "start_date": "2024-03-01", "end_date": "2024-05-30",
+        }))
+        .unwrap();
+        let job_id = new_job_id(1_760_557_168, 0xabcd);
+        let record = JobRecord::queued(job_id.clone(), UserId::new("7").unwrap(), config, 0);
+        let published = record.job_request(1_760_557_168_342).unwrap().to_string();
+        let parsed = parse_request(published.as_bytes()).unwrap();
+        assert_eq!(parsed.job_id, job_id.as_str());
+        assert_eq!(parsed.user_id.as_deref(), Some("7"));
+        assert_eq!(parsed.symbols, ["AAPL", "NVDA"]);
+        assert_eq!((parsed.patterns, parsed.days), (3, 90));
+    }
+
+    #[test]
     fn malformed_requests_are_refused_with_a_reason() {
         let valid: Value = serde_json::from_slice(&request("job", &["AAPL"])).unwrap();
         let broken = |field: &str, value: Value| {

@@ -6,6 +6,7 @@
 //! ```
 
 pub mod handlers;
+pub mod job_store;
 pub mod redis_reader;
 pub mod registry;
 pub mod router;
