@@ -138,7 +138,7 @@ pub async fn run(
     let market_data = MarketData::new(publisher.clone(), market, commands.clone()).start();
     registry.do_send(WatchPresence(market_data.clone().recipient()));
     let backtest = Backtest::new(publisher.clone(), commands.clone()).start();
-    let system = System::new(publisher, commands, health.clone()).start();
+    let system = System::new(publisher, commands.clone(), health.clone()).start();
     let router = Router {
         pattern_alerts: pattern_alerts.clone(),
         market_data: market_data.clone(),
@@ -204,6 +204,7 @@ pub async fn run(
         actors,
         metrics,
         monitor,
+        commands,
     });
     let addr = listener.local_addr()?;
     let server =

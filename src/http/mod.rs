@@ -1,6 +1,7 @@
 //! The HTTP surface: one route table, reused by the server and the tests.
 
 pub mod auth;
+mod backtests;
 mod dashboard;
 mod debug;
 mod health;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub actors: Vec<(&'static str, LivenessCheck)>,
     pub metrics: Metrics,
     pub monitor: Arc<Mutex<Monitor>>,
+    /// Redis commands for the backtest API (the app's shared lazy connection manager).
+    pub commands: redis::aio::ConnectionManager,
 }
 
 /// True while an actor is running.
@@ -49,7 +52,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/debug/clear", web::post().to(debug::clear))
         .route("/", web::get().to(dashboard::index))
         .route("/static/{file}", web::get().to(dashboard::asset))
-        .route("/api/demo-token", web::get().to(demo_token));
+        .route("/api/demo-token", web::get().to(demo_token))
+        .service(
+            web::resource("/api/backtests")
+                .route(web::get().to(backtests::list))
+                .route(web::post().to(backtests::submit)),
+        )
+        .route("/api/backtests/{id}", web::get().to(backtests::get))
+        .route(
+            "/api/backtests/{id}/cancel",
+            web::post().to(backtests::cancel),
+        );
 }
 
 /// The demo user's token, so the bundled dashboard works without a login. 404 unless demo mode.
