@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, unit and integration tests.
+# The whole test suite, as CI runs it: formatting, lints, unit and integration tests, and the
+# dashboard in a real headless chromium (scripts/browser-test.sh).
 # Integration tests start their own redis-server on free ports; it is installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +14,5 @@ echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --all-targets
+echo "==> browser test"
+scripts/browser-test.sh

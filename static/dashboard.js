@@ -192,6 +192,8 @@ const state = {
   eventsThisSecond: 0,
   usingToken: false,
   tokenRetried: false,
+  /** The page's token (the demo token in demo mode), also used for the backtest API. */
+  token: null,
 };
 state.watchOrder = [...state.watchlist];
 
@@ -234,9 +236,11 @@ function onConnectionConfirmed(data) {
   setNote(
     'backtests-note',
     data.user_id == null
-      ? 'Anonymous session: backtest progress and results go to signed-in job owners only.'
+      ? 'Anonymous session: backtests need a signed-in user (in demo mode the page gets a demo token).'
       : 'Progress and results of your own jobs appear here.',
   );
+  $('backtest-submit').disabled = data.user_id == null;
+  loadJobs();
 }
 
 function countEvent(_data, event) {
@@ -796,25 +800,87 @@ function renderDashboardSummary(summary, timestamp) {
 }
 
 // ---- backtests ---------------------------------------------------------------------------
+//
+// Jobs are submitted and listed over the JSON API (docs/PROTOCOL.md, "Backtest job API") with
+// the page's token; their progress and results arrive live as `backtest_progress` and
+// `backtest_result`, which the server sends to the job owner only.
 
-/** @type {Map<string, object>} job_id -> job card */
+/** The alert manager's 11 patterns, which backtests offer (seed-spec g1; src/domain/alert_rules.rs CATALOGUE). */
+const PATTERN_CATALOGUE = [
+  'Doji', 'Hammer', 'ShootingStar', 'Engulfing', 'Harami', 'MorningStar', 'EveningStar',
+  'ThreeWhiteSoldiers', 'ThreeBlackCrows', 'PiercingLine', 'DarkCloudCover',
+];
+const DEFAULT_BACKTEST_PATTERNS = ['Doji', 'Hammer', 'Engulfing'];
+const BACKTEST_FIELDS = ['symbols', 'patterns', 'start_date', 'end_date', 'initial_capital', 'commission_rate', 'slippage_rate'];
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+/** @type {Map<string, object>} job_id -> job card, oldest first */
 const jobs = new Map();
+
+/** Calls the backtest API with the page's token; a refused demo token is renewed once. */
+async function backtestApi(method, path, body) {
+  const send = () =>
+    fetch(path, {
+      method,
+      cache: 'no-store',
+      credentials: 'same-origin',
+      headers: {
+        ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}),
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  let res = await send();
+  if (res.status === 401 && state.usingToken) {
+    const fresh = await fetchDemoToken();
+    if (fresh && fresh !== state.token) {
+      state.token = fresh;
+      res = await send();
+    }
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch (_) {
+    /* an empty or non-JSON body: status only */
+  }
+  return { status: res.status, data };
+}
+
+const apiMessage = (r) => (r.data && (r.data.message || r.data.error)) || `HTTP ${r.status}`;
+
+function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
 
 function jobCard(jobId) {
   let job = jobs.get(jobId);
   if (job) return job;
   const bar = el('span');
   job = {
+    id: jobId,
+    status: 'queued',
     bar,
-    status: el('span', { className: 'badge', text: 'pending' }),
+    barBox: el('div', { className: 'bar' }, bar),
+    badge: el('span', { className: 'badge', text: 'queued' }),
+    pct: el('span', { className: 'pct', text: '0%' }),
+    summary: el('p', { className: 'job-summary' }),
     detail: el('p', { className: 'note' }),
-    result: el('dl', { className: 'kv' }),
+    result: el('dl', { className: 'kv results' }),
+    cancel: el('button', { className: 'link cancel', text: 'cancel', title: 'Cancel this backtest' }),
   };
+  job.barBox.setAttribute('role', 'progressbar');
+  job.barBox.setAttribute('aria-valuemin', '0');
+  job.barBox.setAttribute('aria-valuemax', '100');
+  job.cancel.type = 'button';
+  job.cancel.addEventListener('click', () => cancelJob(job));
   job.el = el(
     'li',
-    { dataset: { jobId } },
-    el('div', { className: 'job-head' }, el('span', { className: 'job-id', text: jobId, title: jobId }), job.status),
-    el('div', { className: 'bar' }, bar),
+    { dataset: { jobId, status: 'queued', progress: 0 } },
+    el('div', { className: 'job-head' },
+      el('span', { className: 'job-id', text: jobId, title: jobId }), job.pct, job.badge, job.cancel),
+    job.summary,
+    job.barBox,
     job.detail,
     job.result,
   );
@@ -825,23 +891,88 @@ function jobCard(jobId) {
     card.el.remove();
     jobs.delete(oldest);
   }
+  updateJobCount();
   return job;
 }
 
+function updateJobCount() {
+  const running = [...jobs.values()].filter((j) => !TERMINAL.has(j.status)).length;
+  setText('backtests-count', jobs.size ? `${running} running · ${jobs.size} shown` : '');
+}
+
 function setJobStatus(job, status) {
-  job.status.textContent = status;
-  job.status.dataset.level = healthLevel(status === 'processing' ? 'running' : status);
+  job.status = status;
+  job.badge.textContent = status;
+  job.badge.dataset.level = healthLevel(status === 'queued' ? 'starting' : status);
   job.el.dataset.status = status;
+  job.cancel.hidden = TERMINAL.has(status);
+  updateJobCount();
+}
+
+function setJobProgress(job, fraction) {
+  const pct = Math.round(Math.min(1, Math.max(0, isNum(fraction) ? fraction : 0)) * 100);
+  job.bar.style.width = `${pct}%`;
+  job.pct.textContent = `${pct}%`;
+  job.barBox.setAttribute('aria-valuenow', String(pct));
+  job.el.dataset.progress = String(pct);
+}
+
+function setJobSummary(job, config) {
+  if (!config) return;
+  const symbols = Array.isArray(config.symbols) ? config.symbols : [];
+  const patterns = Array.isArray(config.patterns) ? config.patterns : [];
+  const shown = symbols.length > 6 ? `${symbols.slice(0, 6).join(', ')} +${symbols.length - 6}` : symbols.join(', ');
+  job.summary.textContent = `${shown} · ${patterns.join(', ')} · ${config.start_date} → ${config.end_date}`;
+  job.summary.title = `symbols: ${symbols.join(', ')}\npatterns: ${patterns.join(', ')}\n` +
+    `capital ${fmtNum(config.initial_capital, 2)}, commission ${config.commission_rate}, slippage ${config.slippage_rate}`;
+}
+
+const pctOf = (v, digits = 1) => (isNum(v) ? `${(v * 100).toFixed(digits)}%` : '–');
+
+/** The headline figures first (fractions shown as percentages), then anything else sent. */
+function renderResults(job, results) {
+  const r = results && typeof results === 'object' ? results : {};
+  const known = {
+    win_rate: ['win rate', pctOf(r.win_rate)],
+    roi: ['ROI', isNum(r.roi) ? fmtSigned(r.roi * 100, 2, '%') : '–'],
+    sharpe_ratio: ['Sharpe', isNum(r.sharpe_ratio) ? r.sharpe_ratio.toFixed(2) : '–'],
+    max_drawdown: ['max drawdown', pctOf(r.max_drawdown)],
+    total_trades: ['trades', isNum(r.total_trades)
+      ? `${fmtNum(r.total_trades, 0)}${isNum(r.winning_trades) ? ` (${fmtNum(r.winning_trades, 0)} won)` : ''}` : '–'],
+  };
+  const entries = Object.entries(known)
+    .filter(([k]) => k in r)
+    .map(([, entry]) => entry);
+  for (const [k, v] of Object.entries(r)) {
+    if (!(k in known) && k !== 'winning_trades') entries.push([k.replace(/_/g, ' '), compactValue(v, 40)]);
+  }
+  kvList(job.result, entries);
+  job.result.dataset.ready = entries.length ? 'true' : 'false';
+}
+
+/** A job record from the API (`GET /api/backtests`, cancel replies). */
+function renderJobRecord(record) {
+  if (!record || typeof record.job_id !== 'string') return;
+  const job = jobCard(record.job_id);
+  setJobSummary(job, record.config);
+  setJobStatus(job, String(record.status));
+  setJobProgress(job, record.progress);
+  job.detail.textContent = [
+    `submitted ${fmtDateTime(record.created_at)}`,
+    record.current_symbol && !TERMINAL.has(record.status) ? `at ${record.current_symbol}` : '',
+    isNum(record.completed_at) ? `${record.status} ${fmtTime(record.completed_at)}` : '',
+    record.error_message ? `error: ${record.error_message}` : '',
+  ].filter(Boolean).join(' · ');
+  if (record.results) renderResults(job, record.results);
 }
 
 function onBacktestProgress(d) {
   const job = jobCard(String(d.job_id));
-  const fraction = Math.min(1, Math.max(0, isNum(d.progress) ? d.progress : 0));
-  job.bar.style.width = `${(fraction * 100).toFixed(1)}%`;
-  setJobStatus(job, d.status || 'processing');
+  if (TERMINAL.has(job.status)) return; // a report sent before the job finished or was cancelled
+  setJobStatus(job, 'running');
+  setJobProgress(job, d.progress);
   const processed = d.processed_symbols == null ? '' : `processed ${compactValue(d.processed_symbols, 30)}`;
   job.detail.textContent = [
-    `${Math.round(fraction * 100)}%`,
     d.current_symbol ? `at ${d.current_symbol}` : '',
     processed,
     isNum(d.estimated_completion) ? `ETA ${fmtTime(d.estimated_completion)}` : '',
@@ -850,14 +981,128 @@ function onBacktestProgress(d) {
 
 function onBacktestResult(d) {
   const job = jobCard(String(d.job_id));
-  setJobStatus(job, d.status);
-  if (d.status === 'completed') job.bar.style.width = '100%';
+  if (TERMINAL.has(job.status) && job.status !== d.status) return; // e.g. cancelled here first
+  setJobStatus(job, String(d.status));
+  if (d.status === 'completed') setJobProgress(job, 1);
   job.detail.textContent = [
     `${d.status} at ${fmtTime(d.timestamp)}`,
     isNum(d.processing_time_seconds) ? `in ${fmtDuration(d.processing_time_seconds)}` : '',
     d.error_message ? `error: ${d.error_message}` : '',
   ].filter(Boolean).join(' · ');
-  kvList(job.result, Object.entries(d.results || {}).map(([k, v]) => [k.replace(/_/g, ' '), compactValue(v, 40)]));
+  renderResults(job, d.results);
+}
+
+/** The user's jobs, newest first, after every (re)connect: events missed meanwhile are in them. */
+async function loadJobs() {
+  if (!state.token) return;
+  const r = await backtestApi('GET', '/api/backtests').catch((err) => ({ status: 0, data: { message: String(err) } }));
+  if (r.status !== 200 || !r.data || !Array.isArray(r.data.jobs)) {
+    setNote('backtest-form-status', `could not load your backtests: ${apiMessage(r)}`, true);
+    return;
+  }
+  for (const record of [...r.data.jobs].reverse()) renderJobRecord(record);
+}
+
+function showFieldErrors(fields) {
+  const form = $('backtest-form');
+  const leftover = [];
+  for (const node of form.querySelectorAll('.field-error')) node.textContent = '';
+  for (const control of form.querySelectorAll('[aria-invalid]')) control.removeAttribute('aria-invalid');
+  for (const [field, message] of Object.entries(fields || {})) {
+    const slot = form.querySelector(`.field-error[data-field="${BACKTEST_FIELDS.includes(field) ? field : '-'}"]`);
+    if (!slot) {
+      leftover.push(`${field}: ${message}`);
+      continue;
+    }
+    slot.textContent = String(message);
+    const control = field === 'patterns' ? $('backtest-patterns') : form.elements[field];
+    if (control) control.setAttribute('aria-invalid', 'true');
+  }
+  return leftover;
+}
+
+/** The form as an API request. Empty numbers are left out (the server's defaults apply). */
+function backtestRequest(form) {
+  const body = {
+    symbols: String(form.elements.symbols.value).split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean),
+    patterns: [...form.querySelectorAll('input[name="pattern"]:checked')].map((c) => c.value),
+    start_date: form.elements.start_date.value,
+    end_date: form.elements.end_date.value,
+  };
+  for (const field of ['initial_capital', 'commission_rate', 'slippage_rate']) {
+    const raw = String(form.elements[field].value).trim();
+    if (raw !== '') body[field] = Number(raw);
+  }
+  return body;
+}
+
+async function onBacktestSubmit(ev) {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  if (!state.token) {
+    setNote('backtest-form-status', 'backtests need a signed-in session (a token)', true);
+    return;
+  }
+  const button = $('backtest-submit');
+  button.disabled = true;
+  setNote('backtest-form-status', 'submitting…');
+  try {
+    const r = await backtestApi('POST', '/api/backtests', backtestRequest(form));
+    if (r.status === 201 && r.data && r.data.job_id) {
+      showFieldErrors({});
+      const id = String(r.data.job_id);
+      // Its first progress report may have arrived before this reply: keep what it said.
+      if (!jobs.has(id)) jobCard(id).detail.textContent = 'queued: waiting for the backtester';
+      setNote('backtest-form-status', `submitted ${r.data.job_id}`);
+      // The record has the normalised config (upper-case symbols, defaults).
+      backtestApi('GET', `/api/backtests/${encodeURIComponent(r.data.job_id)}`)
+        .then((got) => got.status === 200 && setJobSummary(jobCard(got.data.job_id), got.data.config))
+        .catch(() => {});
+    } else if (r.status === 400 && r.data && r.data.fields) {
+      const leftover = showFieldErrors(r.data.fields);
+      setNote('backtest-form-status', ['not submitted: fix the fields marked in red', ...leftover].join('; '), true);
+    } else {
+      setNote('backtest-form-status', `not submitted: ${apiMessage(r)}`, true);
+    }
+  } catch (err) {
+    setNote('backtest-form-status', `not submitted: ${describeError(err)}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function cancelJob(job) {
+  job.cancel.disabled = true;
+  try {
+    const r = await backtestApi('POST', `/api/backtests/${encodeURIComponent(job.id)}/cancel`);
+    if (r.status === 200) renderJobRecord(r.data);
+    else if (r.status === 409 && r.data && r.data.status) setJobStatus(job, String(r.data.status));
+    else job.detail.textContent = `cancel failed: ${apiMessage(r)}`;
+  } catch (err) {
+    job.detail.textContent = `cancel failed: ${describeError(err)}`;
+  } finally {
+    job.cancel.disabled = false;
+  }
+}
+
+function bindBacktestForm() {
+  const box = $('backtest-patterns');
+  box.replaceChildren(
+    ...PATTERN_CATALOGUE.map((name) => {
+      const check = el('input');
+      check.type = 'checkbox';
+      check.name = 'pattern';
+      check.value = name;
+      check.checked = DEFAULT_BACKTEST_PATTERNS.includes(name);
+      return el('label', { className: 'check' }, check, name);
+    }),
+  );
+  const form = $('backtest-form');
+  const end = new Date(Date.now() - 24 * 3600 * 1000);
+  const start = new Date(end.getTime() - 365 * 24 * 3600 * 1000);
+  form.elements.start_date.value = isoDay(start);
+  form.elements.end_date.value = isoDay(end);
+  form.addEventListener('submit', onBacktestSubmit);
 }
 
 // ---- wiring ------------------------------------------------------------------------------
@@ -906,6 +1151,7 @@ async function fetchDemoToken() {
 function start(token) {
   if (client) client.close();
   state.usingToken = Boolean(token);
+  state.token = token || null;
   client = connect(wsUrl(), {
     token,
     topics: TOPICS,
@@ -927,6 +1173,7 @@ function bindUi() {
   renderPatternSubs();
   applyConfidenceFilter();
   renderStreamingCounters();
+  bindBacktestForm();
   setInterval(() => {
     setText('events-per-second', state.eventsThisSecond.toLocaleString());
     state.eventsThisSecond = 0;
