@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_web::{web, App, HttpServer};
 use log::{info, warn};
-use redis::aio::ConnectionManagerConfig;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::auth::Authenticator;
 use crate::config::{Settings, Subscription};
@@ -93,89 +93,122 @@ fn session_config(settings: &Settings) -> SessionConfig {
     }
 }
 
-/// Runs the service on `listener` until `shutdown` resolves (or the HTTP server fails).
-/// Must be called inside an actix `System`.
-pub async fn run(
-    settings: Settings,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), StartupError> {
-    let sources = sources(&settings);
-    let stats = Arc::new(Stats::new(sources.iter().map(|s| s.name.clone()).collect()));
-    let client = redis::Client::open(settings.redis.url.as_str())
-        .map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
-    let commands = client
-        .get_connection_manager_lazy(
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
-                .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT)),
-        )
-        .map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
-    let health = Arc::new(HealthState::default());
+/// The running actors, in flow order, and the thread the reader runs on.
+struct Pipeline {
+    ingest: Arbiter,
+    reader: Addr<RedisReader>,
+    router: Addr<Router>,
+    pattern_alerts: Addr<PatternAlerts>,
+    market_data: Addr<MarketData>,
+    backtest: Addr<Backtest>,
+    system: Addr<System>,
+    registry: Addr<RoomRegistry>,
+}
 
-    // Downstream first, so every stage has somewhere to send before events start flowing.
-    let grace = Duration::from_millis(settings.session.slow_consumer_grace_ms);
-    let registry =
-        RoomRegistry::new(stats.clone(), grace, settings.session.outbound_queue_bytes).start();
-    let publisher = Publisher::new(registry.clone(), stats.clone());
-    let streaming = StreamingConfig {
-        flush_interval: settings
-            .streaming
-            .buffer_enabled
-            .then(|| Duration::from_millis(settings.streaming.flush_interval_ms)),
-        max_buffer_size: settings.streaming.max_buffer_size,
-    };
-    let rules_ttl = Duration::from_secs(settings.alerts.rules_ttl_secs);
-    let pattern_alerts =
-        PatternAlerts::new(publisher.clone(), streaming, commands.clone(), rules_ttl).start();
-    registry.do_send(WatchPresence(pattern_alerts.clone().recipient()));
-    let market = MarketConfig {
-        price_change_threshold_pct: settings.market.price_change_threshold_pct,
-        conflation: (settings.market.conflation_ms > 0)
-            .then(|| Duration::from_millis(settings.market.conflation_ms)),
-        watchlist_ttl: Duration::from_secs(settings.market.watchlist_ttl_secs),
-    };
-    let market_data = MarketData::new(publisher.clone(), market, commands.clone()).start();
-    registry.do_send(WatchPresence(market_data.clone().recipient()));
-    let backtest = Backtest::new(publisher.clone(), commands.clone()).start();
-    let system = System::new(publisher, commands.clone(), health.clone()).start();
-    let router = Router {
-        pattern_alerts: pattern_alerts.clone(),
-        market_data: market_data.clone(),
-        backtest: backtest.clone(),
-        system: system.clone(),
-        stats: stats.clone(),
+impl Pipeline {
+    /// Starts every stage, downstream first, so each has somewhere to send before events flow.
+    fn start(
+        settings: &Settings,
+        client: redis::Client,
+        commands: ConnectionManager,
+        stats: &Arc<Stats>,
+        health: &Arc<HealthState>,
+        monitor: &Arc<Mutex<Monitor>>,
+    ) -> Pipeline {
+        let grace = Duration::from_millis(settings.session.slow_consumer_grace_ms);
+        let registry =
+            RoomRegistry::new(stats.clone(), grace, settings.session.outbound_queue_bytes).start();
+        let publisher = Publisher::new(registry.clone(), stats.clone());
+        let streaming = StreamingConfig {
+            flush_interval: settings
+                .streaming
+                .buffer_enabled
+                .then(|| Duration::from_millis(settings.streaming.flush_interval_ms)),
+            max_buffer_size: settings.streaming.max_buffer_size,
+        };
+        let rules_ttl = Duration::from_secs(settings.alerts.rules_ttl_secs);
+        let pattern_alerts =
+            PatternAlerts::new(publisher.clone(), streaming, commands.clone(), rules_ttl).start();
+        registry.do_send(WatchPresence(pattern_alerts.clone().recipient()));
+        let market = MarketConfig {
+            price_change_threshold_pct: settings.market.price_change_threshold_pct,
+            conflation: (settings.market.conflation_ms > 0)
+                .then(|| Duration::from_millis(settings.market.conflation_ms)),
+            watchlist_ttl: Duration::from_secs(settings.market.watchlist_ttl_secs),
+        };
+        let market_data = MarketData::new(publisher.clone(), market, commands.clone()).start();
+        registry.do_send(WatchPresence(market_data.clone().recipient()));
+        let backtest = Backtest::new(publisher.clone(), commands.clone()).start();
+        let system = System::new(publisher, commands, health.clone()).start();
+        let router = Router {
+            pattern_alerts: pattern_alerts.clone(),
+            market_data: market_data.clone(),
+            backtest: backtest.clone(),
+            system: system.clone(),
+            stats: stats.clone(),
+        }
+        .start();
+        // The reader gets its own thread: parsing is the heaviest per-message work, and Redis
+        // must be drained even while fan-out keeps the main arbiter busy.
+        let ingest = Arbiter::new();
+        let config = ReaderConfig {
+            max_message_bytes: settings.redis.max_message_bytes,
+            keepalive: Duration::from_secs(settings.redis.keepalive_secs),
+            backoff: Backoff::new(
+                Duration::from_millis(settings.redis.reconnect_initial_ms),
+                Duration::from_millis(settings.redis.reconnect_max_ms),
+            ),
+        };
+        let reader = {
+            let (sources, stats) = (sources(settings), stats.clone());
+            let (router, monitor) = (router.clone(), monitor.clone());
+            RedisReader::start_in_arbiter(&ingest.handle(), move |_| {
+                RedisReader::new(client, sources, router, stats, config, monitor)
+            })
+        };
+        Pipeline {
+            ingest,
+            reader,
+            router,
+            pattern_alerts,
+            market_data,
+            backtest,
+            system,
+            registry,
+        }
     }
-    .start();
-    // The reader gets its own thread: parsing is the heaviest per-message work, and Redis must be
-    // drained even while fan-out keeps the main arbiter busy.
-    let ingest = Arbiter::new();
-    let reader_config = ReaderConfig {
-        max_message_bytes: settings.redis.max_message_bytes,
-        keepalive: Duration::from_secs(settings.redis.keepalive_secs),
-        backoff: Backoff::new(
-            Duration::from_millis(settings.redis.reconnect_initial_ms),
-            Duration::from_millis(settings.redis.reconnect_max_ms),
-        ),
-    };
-    let monitor = Arc::new(Mutex::new(Monitor::default()));
-    let reader = {
-        let (stats, router, monitor) = (stats.clone(), router.clone(), monitor.clone());
-        RedisReader::start_in_arbiter(&ingest.handle(), move |_| {
-            RedisReader::new(client, sources, router, stats, reader_config, monitor)
-        })
-    };
-    let actors = vec![
-        ("redis_reader", alive(&reader)),
-        ("router", alive(&router)),
-        ("pattern_alerts", alive(&pattern_alerts)),
-        ("market_data", alive(&market_data)),
-        ("backtest", alive(&backtest)),
-        ("system", alive(&system)),
-        ("registry", alive(&registry)),
-    ];
 
-    // Demo mode needs a secret to sign the dashboard's token; it makes one up if none is set.
+    /// One check per actor, for `/ready`.
+    fn liveness(&self) -> Vec<(&'static str, http::LivenessCheck)> {
+        vec![
+            ("redis_reader", alive(&self.reader)),
+            ("router", alive(&self.router)),
+            ("pattern_alerts", alive(&self.pattern_alerts)),
+            ("market_data", alive(&self.market_data)),
+            ("backtest", alive(&self.backtest)),
+            ("system", alive(&self.system)),
+            ("registry", alive(&self.registry)),
+        ]
+    }
+
+    /// Upstream first: no new events, then what is buffered goes out, then every session is
+    /// told to close after its queued frames (the close order rides the same queues).
+    async fn stop(&self) {
+        self.ingest.stop();
+        let _ = self.pattern_alerts.send(Flush).await;
+        let _ = self
+            .registry
+            .send(CloseAll {
+                reason: CloseReason::Shutdown,
+            })
+            .await;
+        actix_web::rt::time::sleep(SESSION_CLOSE_GRACE).await;
+    }
+}
+
+/// The token verifier, and in demo mode the secret `/api/demo-token` signs with (made up when
+/// none is configured).
+fn authentication(settings: &Settings) -> (Arc<Authenticator>, Option<String>) {
     let demo_secret = settings.server.demo_mode.then(|| {
         warn!("Demo mode: GET /api/demo-token hands out tokens to anyone. Never use it in production.");
         settings.auth.jwt_secret.clone().unwrap_or_else(|| fastrand_secret(32))
@@ -187,22 +220,54 @@ pub async fn run(
     if !auth.enabled() {
         warn!("No JWT secret configured (TICKROUTER_JWT_SECRET or auth.jwt_secret): every session is anonymous.");
     }
-    let metrics = Metrics::new(stats.clone());
+    (auth, demo_secret)
+}
+
+/// Runs the service on `listener` until `shutdown` resolves (or the HTTP server fails).
+/// Must be called inside an actix `System`.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartupError> {
+    let names = sources(&settings).into_iter().map(|s| s.name).collect();
+    let stats = Arc::new(Stats::new(names));
+    let client = redis::Client::open(settings.redis.url.as_str())
+        .map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
+    let commands = client
+        .get_connection_manager_lazy(
+            ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
+                .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT)),
+        )
+        .map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
+    let health = Arc::new(HealthState::default());
+    let monitor = Arc::new(Mutex::new(Monitor::default()));
+    let pipeline = Pipeline::start(
+        &settings,
+        client,
+        commands.clone(),
+        &stats,
+        &health,
+        &monitor,
+    );
+
+    let (auth, demo_secret) = authentication(&settings);
     let state = web::Data::new(AppState {
         sessions: Arc::new(SessionDeps {
-            registry: registry.clone(),
+            registry: pipeline.registry.clone(),
             auth,
             stats: stats.clone(),
             config: session_config(&settings),
         }),
+        metrics: Metrics::new(stats.clone()),
         stats,
         health,
         next_session_id: AtomicU64::new(1),
         max_sessions: settings.server.max_sessions,
         static_dir: settings.server.static_dir.clone(),
         demo_secret,
-        actors,
-        metrics,
+        actors: pipeline.liveness(),
         monitor,
         commands,
     });
@@ -221,16 +286,7 @@ pub async fn run(
     shutdown.await;
     info!("Shutting down: flushing buffers and closing sessions.");
     let stop_in_order = async {
-        // Upstream first: no new events, then what is buffered goes out, then sessions close
-        // after their queued frames (the close order rides the same queues).
-        ingest.stop();
-        let _ = pattern_alerts.send(Flush).await;
-        let _ = registry
-            .send(CloseAll {
-                reason: CloseReason::Shutdown,
-            })
-            .await;
-        actix_web::rt::time::sleep(SESSION_CLOSE_GRACE).await;
+        pipeline.stop().await;
         handle.stop(true).await;
     };
     if actix_web::rt::time::timeout(SHUTDOWN_DEADLINE, stop_in_order)
