@@ -91,7 +91,8 @@ impl Frame {
             id,
         })
         .unwrap_or_else(|e| {
-            format!(r#"{{"event":"error","data":{{"code":"internal","message":"{e}"}}}}"#)
+            serde_json::json!({"event": "error", "data": {"code": "internal", "message": e.to_string()}})
+                .to_string()
         });
         Frame(ByteString::from(text))
     }
