@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Smoke run of the issue-7 load generator against the release build: every scenario for about
+# two seconds with a few clients, failing unless every client connected and got every frame
+# (no timing assertions). `cargo test` runs the same check in-process (the `smoke` test in
+# src/bin/tickrouter-bench/main.rs); this script exercises the release binary and the
+# process-level setup (private redis-server and tickrouter on free ports) as well.
+#
+#   bench/smoke.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet --bin tickrouter --bin tickrouter-bench
+bench=./target/release/tickrouter-bench
+common=(--duration 2 --settle 0.5 --drain 5 --check --server-bin ./target/release/tickrouter)
+"$bench" scenario 1 --clients 5 "${common[@]}"
+"$bench" scenario 2 --clients 20 --rate 50 "${common[@]}"
+"$bench" scenario 3 --clients 200 "${common[@]}"
+"$bench" scenario 4 --clients 10 --rate 100 "${common[@]}"
+"$bench" scenario 4 --clients 10 --rate 100 --event backtest "${common[@]}"
+"$bench" scenario 5 --clients 5 --rate 100 --stall-duration 2 "${common[@]}"
+"$bench" scenario 6 --messages 20000 "${common[@]}"
+echo "bench/smoke.sh: every scenario delivered every frame" >&2

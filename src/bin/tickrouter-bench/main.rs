@@ -1,0 +1,361 @@
+//! tickrouter-bench: the issue-7 load generator. Each scenario is one command that starts a
+//! private redis-server and a release tickrouter on free ports, connects real WebSocket clients
+//! speaking tickrouter's protocol, publishes to Redis at a fixed rate with the send time in each
+//! message, and prints one JSON line: delivered frames/s, loss, publish-to-receive latency
+//! (p50/p99/p99.9/max), server CPU per 1,000 deliveries, RSS, and its own CPU.
+//!
+//! ```text
+//! cargo run --release --bin tickrouter-bench -- scenario 1          # 100 clients x 1,000 msg/s
+//! cargo run --release --bin tickrouter-bench -- scenario 1 --duration 2 --clients 5 --check
+//! cargo run --release --bin tickrouter-bench -- max-rate --clients 1000
+//! ```
+//!
+//! Modelled on `../shared/bench/loadgen`: a publisher thread with a synchronous Redis
+//! connection, clients on a multi-thread tokio runtime, per-thread HDR histograms, CPU and RSS
+//! from /proc. BENCHMARKS.md has the results and the commands.
+
+mod clients;
+mod procstat;
+mod publisher;
+mod record;
+mod run;
+mod scan;
+mod scenarios;
+mod servers;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::Value;
+
+use clients::Protocol;
+use scenarios::{Criteria, Noise, Options, Peer, UserEvent};
+use servers::ServerKind;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tickrouter-bench",
+    about = "Load generator and benchmark scenarios for tickrouter (issue 7); prints one JSON line per run"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one scenario: 1 = 100 clients x 1,000 msg/s; 2 = 1,000 clients x 100 msg/s;
+    /// 3 = 10,000 connections x 10 msg/s (memory per connection); 4 = 1,000 users x 2 sessions,
+    /// every event to one user; 5 = scenario 1 plus a client that never reads; 6 = ingest only.
+    Scenario {
+        /// 1 to 6
+        #[arg(value_parser = clap::value_parser!(u8).range(1..=6))]
+        number: u8,
+        #[command(flatten)]
+        common: Common,
+        /// Exit non-zero unless every client connected and got every frame (the smoke check).
+        #[arg(long)]
+        check: bool,
+    },
+    /// The highest rate to N clients (scenario 1's setup) with no loss (and, optionally, p99
+    /// under a bound): doubles from --start until a rate fails, then bisects.
+    MaxRate {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 100.0)]
+        start: f64,
+        #[arg(long, default_value_t = 1_000_000.0)]
+        max: f64,
+        /// Bisection steps after the first failing rate.
+        #[arg(long, default_value_t = 4)]
+        steps: usize,
+        #[arg(long, default_value_t = 0.0)]
+        max_loss_pct: f64,
+        #[arg(long)]
+        max_p99_ms: Option<f64>,
+    },
+    /// Scenario 5 against another server (the peers in ../shared/bench), already running.
+    PeerStall {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        ws_url: String,
+        #[arg(long, value_enum)]
+        protocol: PeerProtocol,
+        /// webdis: the channel clients SUBSCRIBE to is --channel.
+        #[arg(long, default_value = "redis://127.0.0.1:6379/")]
+        redis_url: String,
+        #[arg(long, default_value = "prices")]
+        channel: String,
+        /// The server's PID (CPU, RSS).
+        #[arg(long)]
+        pid: Option<i32>,
+        #[arg(long)]
+        redis_pid: Option<i32>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PeerProtocol {
+    Socketio,
+    Webdis,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Clients (scenario 4: sessions, two per user). Default: the scenario's.
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Messages per second. Default: the scenario's (scenario 6: 0 = as fast as Redis takes it).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Seconds of publishing. Default: the scenario's (10).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// tickrouter instances on the same Redis; clients are spread round-robin over them.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// Client runtime threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Seconds between clients being ready and publishing.
+    #[arg(long, default_value_t = 1.0)]
+    settle: f64,
+    /// Longest wait, after publishing, for deliveries still on their way (later ones are lost).
+    #[arg(long, default_value_t = 5.0)]
+    drain: f64,
+    /// Size of each published message, padded with an ignored field.
+    #[arg(long, default_value_t = 200)]
+    payload_bytes: usize,
+    /// tickrouter binary to run (default: target/release/tickrouter, built first).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Run tickrouter inside this process (correctness only: CPU and RSS are meaningless).
+    #[arg(long, hide = true)]
+    in_process: bool,
+    /// Scenario 4: which per-user event to publish.
+    #[arg(long, value_enum, default_value_t = UserEvent::Alert)]
+    event: UserEvent,
+    /// Scenario 5: seconds of publishing with the stalled client connected.
+    #[arg(long, default_value_t = 40.0)]
+    stall_duration: f64,
+    /// Scenario 6: messages to publish.
+    #[arg(long)]
+    messages: Option<u64>,
+    /// Connections opened at a time during the ramp.
+    #[arg(long, default_value_t = 64)]
+    connect_concurrency: usize,
+    /// Repeat a run during which other processes used more than --max-other-cores.
+    #[arg(long, default_value_t = 0)]
+    retries: usize,
+    #[arg(long, default_value_t = 0.25)]
+    max_other_cores: f64,
+    /// Before each run, wait up to this many seconds for the machine to be idle.
+    #[arg(long, default_value_t = 0.0)]
+    quiet_wait: f64,
+    /// Free-form label copied into the output.
+    #[arg(long)]
+    label: Option<String>,
+}
+
+impl Common {
+    fn options(&self) -> Result<Options, String> {
+        let server = if self.in_process {
+            ServerKind::InProcess
+        } else {
+            match &self.server_bin {
+                Some(p) => ServerKind::Process(p.clone()),
+                None => ServerKind::Process(servers::release_server_binary()?),
+            }
+        };
+        Ok(self.options_with(server))
+    }
+
+    fn options_with(&self, server: ServerKind) -> Options {
+        Options {
+            clients: self.clients,
+            rate: self.rate,
+            duration: self.duration,
+            instances: self.instances,
+            threads: self.threads,
+            settle: self.settle,
+            drain: self.drain,
+            payload_bytes: self.payload_bytes,
+            server,
+            event: self.event,
+            stall_duration: self.stall_duration,
+            messages: self.messages,
+            connect_concurrency: self.connect_concurrency,
+        }
+    }
+
+    fn noise(&self) -> Noise {
+        Noise {
+            max_other_cores: self.max_other_cores,
+            retries: self.retries,
+            quiet_wait_s: self.quiet_wait,
+        }
+    }
+}
+
+fn print(label: &Option<String>, mut m: serde_json::Map<String, Value>) {
+    if let Some(l) = label {
+        m.insert("label".into(), Value::from(l.as_str()));
+    }
+    println!("{}", Value::Object(m));
+}
+
+fn main() -> ExitCode {
+    record::now_ns(); // fix the reference instant before anything is timed
+    procstat::raise_nofile();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scenario {
+            number,
+            common,
+            check,
+        } => common.options().and_then(|opts| {
+            let m = scenarios::run_clean(number, &opts, common.noise())?;
+            let ok = scenarios::lossless(&m);
+            print(&common.label, m);
+            if check && !ok {
+                return Err("check failed: not every client got every frame".into());
+            }
+            Ok(())
+        }),
+        Command::MaxRate {
+            common,
+            start,
+            max,
+            steps,
+            max_loss_pct,
+            max_p99_ms,
+        } => common.options().and_then(|opts| {
+            let criteria = Criteria {
+                max_loss_pct,
+                max_p99_ms,
+            };
+            let m = scenarios::max_rate(&opts, start, max, steps, criteria, common.noise())?;
+            print(&common.label, m);
+            Ok(())
+        }),
+        Command::PeerStall {
+            common,
+            ws_url,
+            protocol,
+            redis_url,
+            channel,
+            pid,
+            redis_pid,
+        } => {
+            // The server kind is unused: the peer is already running.
+            let opts = common.options_with(ServerKind::InProcess);
+            let protocol = match protocol {
+                PeerProtocol::Socketio => Protocol::SocketIo,
+                PeerProtocol::Webdis => Protocol::Webdis {
+                    init: format!(r#"["SUBSCRIBE","{channel}"]"#),
+                    ready: r#"["subscribe""#.into(),
+                },
+            };
+            let ws_url = match protocol {
+                Protocol::SocketIo if !ws_url.contains("/socket.io") => format!(
+                    "{}/socket.io/?EIO=4&transport=websocket",
+                    ws_url.trim_end_matches('/')
+                ),
+                _ => ws_url,
+            };
+            let peer = Peer {
+                ws_url,
+                protocol,
+                redis_url,
+                channel,
+                pid,
+                redis_pid,
+            };
+            print(&common.label, scenarios::peer_stall(&peer, &opts));
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tickrouter-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The CI smoke check (`cargo test` runs it): every scenario end to end against tickrouter
+/// in-process, a few clients for about a second each; nothing may be lost, nothing misrouted.
+/// No timing assertions: only that the load generator works and delivery is complete.
+#[cfg(test)]
+mod smoke {
+    use super::*;
+
+    fn options(clients: usize) -> Options {
+        Options {
+            clients: Some(clients),
+            rate: Some(200.0),
+            duration: Some(1.0),
+            instances: 1,
+            threads: 2,
+            settle: 0.2,
+            drain: 2.0,
+            payload_bytes: 200,
+            server: ServerKind::InProcess,
+            event: UserEvent::Alert,
+            stall_duration: 1.0,
+            messages: Some(5_000),
+            connect_concurrency: 64,
+        }
+    }
+
+    fn check(scenario: u8, opts: &Options) -> serde_json::Map<String, Value> {
+        let m = scenarios::run(scenario, opts).expect("scenario runs");
+        assert!(
+            scenarios::lossless(&m),
+            "scenario {scenario} lost or misrouted frames: {}",
+            Value::Object(m.clone())
+        );
+        m
+    }
+
+    #[test]
+    fn every_scenario_delivers_every_frame_end_to_end() {
+        record::now_ns();
+        let m = check(1, &options(5));
+        assert_eq!(
+            (m["received"].as_u64(), m["per_client_min"].as_u64()),
+            (Some(1000), Some(200))
+        );
+        let m = check(
+            2,
+            &Options {
+                instances: 2,
+                ..options(6)
+            },
+        );
+        assert_eq!(m["server_stats"]["delivered"], 1200);
+        check(4, &options(6));
+        let m = check(
+            4,
+            &Options {
+                event: UserEvent::Backtest,
+                ..options(6)
+            },
+        );
+        assert_eq!(m["event"], "backtest_progress");
+        let m = check(5, &options(4));
+        assert!(m["baseline"]["received"].as_u64() == Some(800));
+        assert_eq!(m["stalled_connected"], 1);
+        let m = check(
+            6,
+            &Options {
+                rate: None,
+                ..options(0)
+            },
+        );
+        assert_eq!(m["server_stats"]["routed"], 5_000);
+    }
+}

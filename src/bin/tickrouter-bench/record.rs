@@ -1,0 +1,84 @@
+//! One clock for the publisher and every client, and the latency histograms they record into.
+//!
+//! `sent_ns` in a payload and the receive time are both nanoseconds since `T0`, an `Instant` of
+//! this process, so no clock synchronisation is involved. Each worker thread records into its
+//! own histogram (an uncontended mutex); a phase resets them all and merges them at the end.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+use crate::scan::Scanner;
+
+static T0: OnceLock<Instant> = OnceLock::new();
+
+/// Nanoseconds since the process's reference instant.
+#[inline]
+pub fn now_ns() -> u64 {
+    T0.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+pub fn new_hist() -> Histogram<u64> {
+    // 1 ns .. 1 hour, 3 significant digits.
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("histogram bounds")
+}
+
+struct Recorder {
+    hist: Mutex<Histogram<u64>>,
+    count: AtomicU64,
+}
+
+static RECORDERS: Mutex<Vec<Arc<Recorder>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static LOCAL: Arc<Recorder> = {
+        let r = Arc::new(Recorder { hist: Mutex::new(new_hist()), count: AtomicU64::new(0) });
+        RECORDERS.lock().unwrap().push(r.clone());
+        r
+    };
+}
+
+/// Scans one received frame and records the latency of every send time in it; returns how many.
+#[inline]
+pub fn record_frame(scanner: &Scanner, frame: &[u8]) -> u64 {
+    let now = now_ns();
+    LOCAL.with(|r| {
+        let mut h = r.hist.lock().unwrap();
+        let n = scanner.scan(frame, |sent| {
+            h.saturating_record(now.saturating_sub(sent).max(1));
+        });
+        if n > 0 {
+            r.count.fetch_add(n, Relaxed);
+        }
+        n
+    })
+}
+
+/// Deliveries recorded since the last reset, over all threads.
+pub fn total() -> u64 {
+    RECORDERS
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.count.load(Relaxed))
+        .sum()
+}
+
+/// Forgets everything recorded so far (before a measured phase).
+pub fn reset() {
+    for r in RECORDERS.lock().unwrap().iter() {
+        r.hist.lock().unwrap().reset();
+        r.count.store(0, Relaxed);
+    }
+}
+
+/// All threads' histograms merged.
+pub fn merged() -> Histogram<u64> {
+    let mut all = new_hist();
+    for r in RECORDERS.lock().unwrap().iter() {
+        all.add(&*r.hist.lock().unwrap()).expect("same bounds");
+    }
+    all
+}
