@@ -146,6 +146,9 @@ struct Common {
     /// Connections opened at a time during the ramp.
     #[arg(long, default_value_t = 64)]
     connect_concurrency: usize,
+    /// Seconds a client may take to connect and get its ack before it counts as failed.
+    #[arg(long, default_value_t = 60.0)]
+    connect_timeout: f64,
     /// Repeat a run during which other processes used more than --max-other-cores.
     #[arg(long, default_value_t = 0)]
     retries: usize,
@@ -187,6 +190,7 @@ impl Common {
             stall_duration: self.stall_duration,
             messages: self.messages,
             connect_concurrency: self.connect_concurrency,
+            connect_timeout: self.connect_timeout,
         }
     }
 
@@ -308,6 +312,7 @@ mod smoke {
             stall_duration: 1.0,
             messages: Some(5_000),
             connect_concurrency: 64,
+            connect_timeout: 20.0,
         }
     }
 

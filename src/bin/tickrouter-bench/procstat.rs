@@ -130,7 +130,12 @@ pub fn others_delta(a: &Procs, b: &Procs, ours: &[i32], tck: f64) -> (f64, f64) 
     (user as f64 / tck, kernel as f64 / tck)
 }
 
-/// Raises this process's open-file soft limit to the hard limit (children inherit it).
+/// Open files wanted for 10,000 connections: the client's socket, and on the server the socket
+/// plus the duplicate tickrouter keeps of it to cut off stalled clients (`net::ConnCloser`).
+const WANTED_NOFILE: libc::rlim_t = 65_536;
+
+/// Raises this process's open-file limit (children inherit it): soft and hard to
+/// `WANTED_NOFILE` where allowed (root), else the soft limit to the hard one.
 pub fn raise_nofile() {
     let mut rl = libc::rlimit {
         rlim_cur: 0,
@@ -138,11 +143,34 @@ pub fn raise_nofile() {
     };
     // SAFETY: plain syscalls on a valid, initialised struct.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < rl.rlim_max {
-            rl.rlim_cur = rl.rlim_max;
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
+            return;
+        }
+        if rl.rlim_max < WANTED_NOFILE {
+            let wanted = libc::rlimit {
+                rlim_cur: WANTED_NOFILE,
+                rlim_max: WANTED_NOFILE,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                return;
+            }
+        }
+        if rl.rlim_cur < rl.rlim_max {
+            rl.rlim_cur = rl.rlim_max.min(WANTED_NOFILE.max(rl.rlim_cur));
             libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
         }
     }
+}
+
+/// The open-file limit now in force (reported with each run).
+pub fn nofile() -> u64 {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: as above.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
+    rl.rlim_cur
 }
 
 #[cfg(test)]

@@ -282,6 +282,7 @@ impl Bench {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        let drain_s = drain_start.elapsed().as_secs_f64();
         if plan.watch_stall {
             // Give a stall that is about to be noticed its chance, then look one last time.
             let until = a.at + Duration::from_secs_f64(plan.stall_deadline_s);
@@ -291,7 +292,6 @@ impl Bench {
             }
             watch.poll(self, a.at);
         }
-        let drain_s = drain_start.elapsed().as_secs_f64();
         let b = self.snap();
         self.sh.stopping.store(true, Relaxed);
 

@@ -42,6 +42,7 @@ pub struct Options {
     pub stall_duration: f64,
     pub messages: Option<u64>,
     pub connect_concurrency: usize,
+    pub connect_timeout: f64,
 }
 
 /// What a scenario runs by default.
@@ -116,6 +117,7 @@ fn header(
     );
     m.insert("loadavg_1m".into(), json!(crate::procstat::loadavg()));
     m.insert("instances".into(), json!(opts.instances));
+    m.insert("nofile".into(), json!(crate::procstat::nofile()));
     m.insert(
         "server".into(),
         json!(if servers.is_in_process() {
@@ -174,6 +176,7 @@ pub fn run(scenario: u8, opts: &Options) -> Result<Map<String, Value>, String> {
     };
     let mut bench = Bench::new(target_of(&servers), clients + 1, key, opts.threads);
     bench.connect_concurrency = opts.connect_concurrency;
+    bench.connect_timeout = Duration::from_secs_f64(opts.connect_timeout);
     let rss_empty = bench.server_rss_mb();
     out.insert("rss_empty_mb".into(), json!(rss_empty));
     let urls = servers.ws_urls();
@@ -491,6 +494,7 @@ pub fn peer_stall(peer: &Peer, opts: &Options) -> Map<String, Value> {
     };
     let mut bench = Bench::new(target, clients + 1, b"sent_ns", opts.threads);
     bench.connect_concurrency = opts.connect_concurrency;
+    bench.connect_timeout = Duration::from_secs_f64(opts.connect_timeout);
     let spec = |stall| ClientSpec {
         url: peer.ws_url.clone(),
         protocol: peer.protocol.clone(),
