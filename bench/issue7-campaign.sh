@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# issue7-campaign.sh [OUTDIR]: every issue-7 measurement, tickrouter and the peers of
+# ../shared/bench in one session, so their ratios are comparable on a noisy machine. Appends
+# JSON lines to OUTDIR/*.jsonl (default /tmp/tickrouter-issue7-<time>); BENCHMARKS.md quotes
+# the medians. Takes about an hour. Sections can be picked with SECTIONS="12 3 4 5 6 max".
+#
+# tickrouter is measured with tickrouter-bench (one command per scenario) and, for scenarios 1
+# and 2, also through the shared loadgen as a peer (bench/peers/tickrouter), which checks that
+# the two load generators agree. The peers run through ../shared/bench/tools/run-clean.sh
+# (waits for a quiet machine, repeats runs disturbed by other processes); tickrouter-bench
+# does the same with --quiet-wait/--retries.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-/tmp/tickrouter-issue7-$(date -u +%Y%m%dT%H%M%SZ)}"
+REPEATS="${REPEATS:-3}"
+PEERS="${PEERS:-webdis flask-socketio node-socketio}"
+SECTIONS="${SECTIONS:-12 3 4 5 6 max}"
+mkdir -p "$OUT"
+cargo build --release --quiet --bin tickrouter --bin tickrouter-bench
+B=(./target/release/tickrouter-bench)
+T=(--server-bin ./target/release/tickrouter --quiet-wait 120 --retries 2 --max-other-cores 0.25)
+export SHARED_RESULTS="$OUT/shared" QUIET_WAIT_S="${QUIET_WAIT_S:-120}" TRIES="${TRIES:-3}"
+export OTHER_MAX_CORES="${OTHER_MAX_CORES:-0.25}"
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+tb() {  # tb FILE ARGS...: one tickrouter-bench run, its JSON line appended to OUTDIR/FILE
+  local f="$1"; shift
+  log "tickrouter-bench $*"
+  "${B[@]}" "$@" "${T[@]}" 2>>"$OUT/stderr.log" | tee -a "$OUT/$f" >/dev/null
+}
+peer() {  # peer FILE NAME CLIENTS RATE DURATION [loadgen flags]: one shared run-clean.sh run
+  local f="$1"; shift
+  log "run-clean.sh $*"
+  bench/shared-peers.sh tools/run-clean.sh "$@" 2>>"$OUT/stderr.log" | tee -a "$OUT/$f" >/dev/null
+}
+has() { [[ " $SECTIONS " == *" $1 "* ]]; }
+
+if has 12; then  # scenarios 1 and 2, repeats interleaved across servers
+  for _ in $(seq "$REPEATS"); do
+    tb s1.jsonl scenario 1
+    tb s2.jsonl scenario 2
+    if [ -n "${PROTO_BIN:-}" ]; then  # a candidate product change, for the A/B in BENCHMARKS.md
+      tb s1-proto.jsonl scenario 1 --server-bin "$PROTO_BIN" --label proto
+      tb s2-proto.jsonl scenario 2 --server-bin "$PROTO_BIN" --label proto
+    fi
+    peer s12-shared.jsonl tickrouter 100 1000 10
+    peer s12-shared.jsonl tickrouter 1000 100 10
+    for p in fanout $PEERS; do
+      peer s12-shared.jsonl "$p" 100 1000 10
+      peer s12-shared.jsonl "$p" 1000 100 10
+    done
+  done
+fi
+if has 3; then  # 10,000 connections x 10 msg/s
+  # Each tickrouter connection holds two descriptors (the socket and the dup kept to cut off a
+  # stalled client) and this machine's hard open-file limit is 20,000: one instance holds at
+  # most ~9,990 connections, so 10,000 take two instances (and one is tried as well).
+  tb s3.jsonl scenario 3 --instances 2 --connect-concurrency 128
+  tb s3.jsonl scenario 3 --instances 2 --connect-concurrency 128
+  tb s3.jsonl scenario 3 --connect-concurrency 128 --connect-timeout 20
+  for p in $PEERS; do
+    peer s3-shared.jsonl "$p" 10000 10 10 --connect-timeout 300 --drain 10
+  done
+fi
+if has 4; then  # 1,000 users x 2 sessions, every event to one user
+  tb s4.jsonl scenario 4
+  tb s4.jsonl scenario 4 --event backtest
+  tb s4.jsonl scenario 4
+  tb s4.jsonl scenario 4 --event backtest
+  tb s4.jsonl scenario 4 --rate 20000
+fi
+if has 5; then  # scenario 1 plus a client that never reads
+  tb s5.jsonl scenario 5
+  tb s5.jsonl scenario 5
+  for p in $PEERS; do
+    log "peer-stall.sh $p"
+    bench/peer-stall.sh "$p" 2>>"$OUT/stderr.log" | tee -a "$OUT/s5-peers.jsonl" >/dev/null
+  done
+fi
+if has 6; then  # ingest only; the peers' closest equivalent is their ceiling with one client
+  for _ in 1 2 3; do tb s6.jsonl scenario 6; done
+  tb s6.jsonl scenario 6 --messages 3000000
+  tb s6-one-client.jsonl max-rate --clients 1 --start 5000 --steps 4 --max-p99-ms 100 --max-loss-pct 1
+  for p in $PEERS; do
+    log "max-rate.sh $p 1"
+    bench/shared-peers.sh max-rate.sh "$p" 1 10 2500 1000000 2>>"$OUT/stderr.log" | tail -1 \
+      | tee -a "$OUT/s6-peers.jsonl" >/dev/null
+  done
+fi
+if has max; then  # the highest rates: 1,000 clients with no loss; 100 and 1,000 with p99 < 100 ms
+  tb max-1000-noloss.jsonl max-rate --clients 1000 --start 200 --steps 4
+  tb max-1000-p99.jsonl max-rate --clients 1000 --start 100 --steps 4 --max-p99-ms 100
+  tb max-100-p99.jsonl max-rate --clients 100 --start 1000 --steps 4 --max-p99-ms 100
+  tb max-100-p5.jsonl max-rate --clients 100 --start 100 --steps 4 --max-p99-ms 5
+  for p in $PEERS; do
+    for c in 100 1000; do
+      log "max-rate.sh $p $c"
+      bench/shared-peers.sh max-rate.sh "$p" "$c" 10 $((c == 100 ? 200 : 20)) 2>>"$OUT/stderr.log" \
+        | tail -1 | tee -a "$OUT/max-peers.jsonl" >/dev/null
+    done
+  done
+fi
+log "done: $OUT"
