@@ -3,6 +3,8 @@
 # ../shared/bench in one session, so their ratios are comparable on a noisy machine. Appends
 # JSON lines to OUTDIR/*.jsonl (default /tmp/tickrouter-issue7-<time>); BENCHMARKS.md quotes
 # the medians. Takes about an hour. Sections can be picked with SECTIONS="12 3 4 5 6 max".
+# PROTO_BIN (scenarios 1, 2, max) and PROTO5_BIN (scenario 5) add runs of a candidate build of
+# tickrouter next to the committed one, to measure a proposed product change.
 #
 # tickrouter is measured with tickrouter-bench (one command per scenario) and, for scenarios 1
 # and 2, also through the shared loadgen as a peer (bench/peers/tickrouter), which checks that
@@ -71,6 +73,10 @@ fi
 if has 5; then  # scenario 1 plus a client that never reads
   tb s5.jsonl scenario 5
   tb s5.jsonl scenario 5
+  if [ -n "${PROTO5_BIN:-}" ]; then
+    tb s5-proto.jsonl scenario 5 --server-bin "$PROTO5_BIN" --label proto
+    tb s5-proto.jsonl scenario 5 --server-bin "$PROTO5_BIN" --label proto
+  fi
   for p in $PEERS; do
     log "peer-stall.sh $p"
     bench/peer-stall.sh "$p" 2>>"$OUT/stderr.log" | tee -a "$OUT/s5-peers.jsonl" >/dev/null
@@ -91,6 +97,12 @@ if has max; then  # the highest rates: 1,000 clients with no loss; 100 and 1,000
   tb max-1000-p99.jsonl max-rate --clients 1000 --start 100 --steps 4 --max-p99-ms 100
   tb max-100-p99.jsonl max-rate --clients 100 --start 1000 --steps 4 --max-p99-ms 100
   tb max-100-p5.jsonl max-rate --clients 100 --start 100 --steps 4 --max-p99-ms 5
+  if [ -n "${PROTO_BIN:-}" ]; then
+    tb max-proto.jsonl max-rate --clients 1000 --start 100 --steps 4 --max-p99-ms 100 \
+      --server-bin "$PROTO_BIN" --label proto
+    tb max-proto.jsonl max-rate --clients 100 --start 100 --steps 4 --max-p99-ms 5 \
+      --server-bin "$PROTO_BIN" --label proto
+  fi
   for p in $PEERS; do
     for c in 100 1000; do
       log "max-rate.sh $p $c"
