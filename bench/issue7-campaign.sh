@@ -20,14 +20,16 @@ SECTIONS="${SECTIONS:-12 3 4 5 6 max}"
 mkdir -p "$OUT"
 cargo build --release --quiet --bin tickrouter --bin tickrouter-bench
 B=(./target/release/tickrouter-bench)
-T=(--server-bin ./target/release/tickrouter --quiet-wait 120 --retries 2 --max-other-cores 0.25)
+T=(--quiet-wait 120 --retries 2 --max-other-cores 0.25)
 export SHARED_RESULTS="$OUT/shared" QUIET_WAIT_S="${QUIET_WAIT_S:-120}" TRIES="${TRIES:-3}"
 export OTHER_MAX_CORES="${OTHER_MAX_CORES:-0.25}"
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
-tb() {  # tb FILE ARGS...: one tickrouter-bench run, its JSON line appended to OUTDIR/FILE
+tb() {  # tb FILE ARGS...: one tickrouter-bench run, its JSON line appended to OUTDIR/FILE;
+        # the tickrouter binary is $BIN (default: the release build of this checkout)
   local f="$1"; shift
-  log "tickrouter-bench $*"
-  "${B[@]}" "$@" "${T[@]}" 2>>"$OUT/stderr.log" | tee -a "$OUT/$f" >/dev/null
+  log "tickrouter-bench $* ${BIN:+(server $BIN)}"
+  "${B[@]}" "$@" "${T[@]}" --server-bin "${BIN:-./target/release/tickrouter}" \
+    2>>"$OUT/stderr.log" | tee -a "$OUT/$f" >/dev/null
 }
 peer() {  # peer FILE NAME CLIENTS RATE DURATION [loadgen flags]: one shared run-clean.sh run
   local f="$1"; shift
@@ -41,8 +43,8 @@ if has 12; then  # scenarios 1 and 2, repeats interleaved across servers
     tb s1.jsonl scenario 1
     tb s2.jsonl scenario 2
     if [ -n "${PROTO_BIN:-}" ]; then  # a candidate product change, for the A/B in BENCHMARKS.md
-      tb s1-proto.jsonl scenario 1 --server-bin "$PROTO_BIN" --label proto
-      tb s2-proto.jsonl scenario 2 --server-bin "$PROTO_BIN" --label proto
+      BIN="$PROTO_BIN" tb s1-proto.jsonl scenario 1 --label proto
+      BIN="$PROTO_BIN" tb s2-proto.jsonl scenario 2 --label proto
     fi
     peer s12-shared.jsonl tickrouter 100 1000 10
     peer s12-shared.jsonl tickrouter 1000 100 10
@@ -74,8 +76,8 @@ if has 5; then  # scenario 1 plus a client that never reads
   tb s5.jsonl scenario 5
   tb s5.jsonl scenario 5
   if [ -n "${PROTO5_BIN:-}" ]; then
-    tb s5-proto.jsonl scenario 5 --server-bin "$PROTO5_BIN" --label proto
-    tb s5-proto.jsonl scenario 5 --server-bin "$PROTO5_BIN" --label proto
+    BIN="$PROTO5_BIN" tb s5-proto.jsonl scenario 5 --label proto
+    BIN="$PROTO5_BIN" tb s5-proto.jsonl scenario 5 --label proto
   fi
   for p in $PEERS; do
     log "peer-stall.sh $p"
@@ -98,10 +100,10 @@ if has max; then  # the highest rates: 1,000 clients with no loss; 100 and 1,000
   tb max-100-p99.jsonl max-rate --clients 100 --start 1000 --steps 4 --max-p99-ms 100
   tb max-100-p5.jsonl max-rate --clients 100 --start 100 --steps 4 --max-p99-ms 5
   if [ -n "${PROTO_BIN:-}" ]; then
-    tb max-proto.jsonl max-rate --clients 1000 --start 100 --steps 4 --max-p99-ms 100 \
-      --server-bin "$PROTO_BIN" --label proto
-    tb max-proto.jsonl max-rate --clients 100 --start 100 --steps 4 --max-p99-ms 5 \
-      --server-bin "$PROTO_BIN" --label proto
+    BIN="$PROTO_BIN" tb max-proto.jsonl max-rate --clients 1000 --start 100 --steps 4 \
+      --max-p99-ms 100 --label proto
+    BIN="$PROTO_BIN" tb max-proto.jsonl max-rate --clients 100 --start 100 --steps 4 \
+      --max-p99-ms 5 --label proto
   fi
   for p in $PEERS; do
     for c in 100 1000; do

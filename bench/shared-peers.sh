@@ -28,13 +28,14 @@ for f in run-peer.sh campaign.sh max-rate.sh tools loadgen; do
   ln -sfn "$shared/$f" "$mirror/$f"
 done
 for p in "$shared"/peers/*/; do
+  rm -rf "$mirror/peers/$(basename "$p")"
   ln -sfn "${p%/}" "$mirror/peers/$(basename "$p")"
 done
 ln -sfn "$root/bench/peers/tickrouter" "$mirror/peers/tickrouter"
 # The calibration bridge `fanout` runs from $LOADGEN_TARGET rather than being built inside
 # ../shared: a mirror-only start script that execs it.
 if [ -x "$target/release/fanout" ]; then
-  rm -f "$mirror/peers/fanout"; mkdir -p "$mirror/peers/fanout"
+  rm -rf "$mirror/peers/fanout"; mkdir -p "$mirror/peers/fanout"
   cp "$shared/peers/fanout/peer.env" "$mirror/peers/fanout/peer.env"
   printf '#!/usr/bin/env bash\nexec %q "$1" "$2" "$3"\n' "$target/release/fanout" >"$mirror/peers/fanout/start.sh"
   chmod +x "$mirror/peers/fanout/start.sh"
