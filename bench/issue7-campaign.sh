@@ -3,8 +3,8 @@
 # ../shared/bench in one session, so their ratios are comparable on a noisy machine. Appends
 # JSON lines to OUTDIR/*.jsonl (default /tmp/tickrouter-issue7-<time>); BENCHMARKS.md quotes
 # the medians. Takes about an hour. Sections can be picked with SECTIONS="12 3 4 5 6 max".
-# PROTO_BIN (scenarios 1, 2, max) and PROTO5_BIN (scenario 5) add runs of a candidate build of
-# tickrouter next to the committed one, to measure a proposed product change.
+# PROTO_BIN (scenarios 1, 2, 4, 6, max) and PROTO5_BIN (scenario 5, max) add runs of candidate
+# builds of tickrouter next to the committed one, to measure proposed product changes.
 #
 # tickrouter is measured with tickrouter-bench (one command per scenario) and, for scenarios 1
 # and 2, also through the shared loadgen as a peer (bench/peers/tickrouter), which checks that
@@ -71,6 +71,10 @@ if has 4; then  # 1,000 users x 2 sessions, every event to one user
   tb s4.jsonl scenario 4
   tb s4.jsonl scenario 4 --event backtest
   tb s4.jsonl scenario 4 --rate 20000
+  if [ -n "${PROTO_BIN:-}" ]; then
+    BIN="$PROTO_BIN" tb s4-proto.jsonl scenario 4 --label proto
+    BIN="$PROTO_BIN" tb s4-proto.jsonl scenario 4 --label proto
+  fi
 fi
 if has 5; then  # scenario 1 plus a client that never reads
   tb s5.jsonl scenario 5
@@ -87,6 +91,12 @@ fi
 if has 6; then  # ingest only; the peers' closest equivalent is their ceiling with one client
   for _ in 1 2 3; do tb s6.jsonl scenario 6; done
   tb s6.jsonl scenario 6 --messages 3000000
+  tb s6-paced.jsonl scenario 6 --rate 200000 --messages 2000000
+  if [ -n "${PROTO_BIN:-}" ]; then
+    BIN="$PROTO_BIN" tb s6-proto.jsonl scenario 6 --label proto
+    BIN="$PROTO_BIN" tb s6-proto.jsonl scenario 6 --label proto
+    BIN="$PROTO_BIN" tb s6-paced-proto.jsonl scenario 6 --rate 200000 --messages 2000000 --label proto
+  fi
   tb s6-one-client.jsonl max-rate --clients 1 --start 5000 --steps 4 --max-p99-ms 100 --max-loss-pct 1
   for p in $PEERS; do
     log "max-rate.sh $p 1"
@@ -104,6 +114,10 @@ if has max; then  # the highest rates: 1,000 clients with no loss; 100 and 1,000
       --max-p99-ms 100 --label proto
     BIN="$PROTO_BIN" tb max-proto.jsonl max-rate --clients 100 --start 100 --steps 4 \
       --max-p99-ms 5 --label proto
+  fi
+  if [ -n "${PROTO5_BIN:-}" ]; then  # does the scenario-5 candidate cost throughput?
+    BIN="$PROTO5_BIN" tb max-proto5.jsonl max-rate --clients 100 --start 1000 --steps 4 \
+      --max-p99-ms 100 --label proto5
   fi
   for p in $PEERS; do
     for c in 100 1000; do

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# issue7-summary.sh OUTDIR: the Markdown tables of BENCHMARKS.md's issue-7 section from the JSON
+# lines bench/issue7-campaign.sh wrote to OUTDIR. Each figure is the median over the runs of that
+# row (runs that stayed disturbed by other processes after their retries are left out and
+# counted in the last column).
+set -euo pipefail
+exec python3 - "$1" <<'PY'
+import json, os, statistics, sys
+
+out = sys.argv[1]
+
+def lines(name):
+    path = os.path.join(out, name)
+    if not os.path.exists(path):
+        return []
+    rows = []
+    for l in open(path):
+        l = l.strip()
+        if l.startswith("{"):
+            try:
+                rows.append(json.loads(l))
+            except ValueError:
+                pass
+    return rows
+
+def clean(rows):
+    ok = [r for r in rows if not r.get("contended")]
+    return ok, len(rows) - len(ok)
+
+def med(rows, key, scale=1.0):
+    vals = []
+    for r in rows:
+        v = r
+        for k in key.split("."):
+            v = v.get(k) if isinstance(v, dict) else None
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            vals.append(v * scale)
+    return statistics.median(vals) if vals else None
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    if digits == 0:
+        return f"{round(v):,}".replace(",", " ")
+    return f"{v:.{digits}f}"
+
+def table(head, rows):
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print()
+
+def ms(rows, key):
+    v = med(rows, key)
+    return None if v is None else v / 1000.0
+
+def cpu_pct(r):  # tickrouter-bench: server_cpu_pct; shared loadgen: cpu_pct
+    return r.get("server_cpu_pct", r.get("cpu_pct"))
+
+def latency_cols(rows):
+    return [fmt(ms(rows, "p50_us"), 2), fmt(ms(rows, "p90_us"), 1), fmt(ms(rows, "p99_us"), 1),
+            fmt(ms(rows, "p999_us"), 1), fmt(ms(rows, "max_us"), 1)]
+
+# --- Scenarios 1 and 2 -------------------------------------------------------------------------
+print("### Scenarios 1 and 2\n")
+groups = []
+for s, c, r in ((1, 100, 1000), (2, 1000, 100)):
+    groups.append((f"tickrouter (tickrouter-bench `scenario {s}`)", lines(f"s{s}.jsonl")))
+    groups.append((f"tickrouter + TCP_NODELAY (candidate, not committed)", lines(f"s{s}-proto.jsonl")))
+    shared = lines("s12-shared.jsonl")
+    for name in ("tickrouter", "fanout", "webdis", "flask-socketio", "node-socketio"):
+        label = {"tickrouter": "tickrouter (shared loadgen)", "fanout": "fanout (calibration bridge)"}.get(name, name)
+        groups.append((label, [x for x in shared if x.get("label") == f"{name} clients={c} rate={r}"]))
+rows = []
+for i, (label, rs) in enumerate(groups):
+    ok, bad = clean(rs)
+    if not rs:
+        continue
+    c = ok[0]["clients"] if ok else rs[0]["clients"]
+    rate = ok[0]["rate"] if ok else rs[0]["rate"]
+    for r in ok:
+        r["_cpu"] = cpu_pct(r)
+        r["_srv_s"] = r.get("server_cpu_s", r.get("cpu_s"))
+    rows.append([label, f"{c} × {round(rate)}", fmt(med(ok, "delivered_per_s")), fmt(med(ok, "loss_pct"), 3)]
+                + latency_cols(ok)
+                + [fmt(med(ok, "_cpu")), fmt(med(ok, "cpu_us_per_1k_deliveries")),
+                   fmt(med(ok, "redis_cpu_s"), 2), fmt(med(ok, "loadgen_cpu_s"), 2),
+                   fmt(med(ok, "rss_peak_mb"), 1), f"{len(ok)} ({bad})"])
+table(["server", "clients × msg/s", "delivered/s", "loss %", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
+       "max ms", "server CPU % of a core", "server CPU µs / 1k deliveries", "redis CPU s",
+       "loadgen CPU s", "RSS peak MB", "runs (disturbed)"], rows)
+
+# --- Scenario 3 --------------------------------------------------------------------------------
+print("### Scenario 3\n")
+rows = []
+s3 = lines("s3.jsonl")
+for inst in (2, 1):
+    rs = [x for x in s3 if x.get("instances") == inst]
+    ok, bad = clean(rs)
+    if not rs:
+        continue
+    ok = ok or rs
+    rows.append([f"tickrouter, {inst} instance{'s' if inst > 1 else ''}", fmt(med(ok, "connected")),
+                 fmt(med(ok, "rss_empty_mb"), 1), fmt(med(ok, "rss_idle_mb"), 1), fmt(med(ok, "rss_peak_mb"), 1),
+                 fmt(med(ok, "rss_per_conn_kb"), 1), fmt(med(ok, "delivered_per_s")), fmt(med(ok, "loss_pct"), 3),
+                 fmt(ms(ok, "p50_us"), 0), fmt(ms(ok, "p99_us"), 0), fmt(med(ok, "server_cpu_pct")),
+                 fmt(med(ok, "ramp_s"), 1), f"{len(ok)} ({bad})"])
+for x in lines("s3-shared.jsonl"):
+    name = x.get("label", "?").split(" ")[0]
+    rows.append([name, fmt(x.get("connected")), "–", "–", fmt(x.get("rss_peak_mb"), 1), "–",
+                 fmt(x.get("delivered_per_s")), fmt(x.get("loss_pct"), 3), fmt((x.get("p50_us") or 0) / 1000),
+                 fmt((x.get("p99_us") or 0) / 1000), fmt(x.get("cpu_pct")), fmt(x.get("ramp_s"), 1),
+                 "1" + (" (disturbed)" if x.get("contended") else "")])
+table(["server", "connected of 10 000", "RSS empty MB", "RSS idle MB", "RSS peak MB", "KB per connection",
+       "delivered/s", "loss %", "p50 ms", "p99 ms", "server CPU %", "ramp s", "runs"], rows)
+
+# --- Scenario 4 --------------------------------------------------------------------------------
+print("### Scenario 4\n")
+rows = []
+s4 = lines("s4.jsonl")
+for ev in ("dashboard_alert", "backtest_progress"):
+    for rate in sorted({x["rate"] for x in s4 if x.get("event") == ev}):
+        rs = [x for x in s4 if x.get("event") == ev and x["rate"] == rate]
+        ok, bad = clean(rs)
+        ok = ok or rs
+        rows.append([ev, f"{fmt(med(ok, 'users'))} × 2", fmt(rate), fmt(med(ok, "delivered_per_s")),
+                     fmt(med(ok, "loss_pct"), 3), fmt(med(ok, "misrouted"))] + latency_cols(ok)
+                    + [fmt(med(ok, "server_cpu_pct")), fmt(med(ok, "cpu_us_per_1k_deliveries")),
+                       fmt(med(ok, "rss_peak_mb"), 1), f"{len(ok)} ({bad})"])
+table(["event", "users × sessions", "events/s", "delivered/s", "loss %", "misrouted", "p50 ms", "p90 ms",
+       "p99 ms", "p99.9 ms", "max ms", "server CPU %", "CPU µs / 1k deliveries", "RSS peak MB", "runs"], rows)
+
+# --- Scenario 5 --------------------------------------------------------------------------------
+print("### Scenario 5\n")
+rows = []
+def s5row(label, rs):
+    if not rs:
+        return
+    ok, bad = clean(rs)
+    ok = ok or rs
+    closed = [x.get("stalled_closed") for x in ok]
+    rows.append([label, fmt(ms(ok, "baseline.p99_us"), 1), fmt(ms(ok, "p99_us"), 1),
+                 fmt(med(ok, "p99_ratio_vs_baseline"), 2), fmt(ms(ok, "p50_us"), 2), fmt(med(ok, "loss_pct"), 3),
+                 f"{sum(1 for c in closed if c)} of {len(closed)}", fmt(med(ok, "stalled_closed_after_s"), 1),
+                 fmt(med(ok, "server_stats.frames_shed")), fmt(med(ok, "rss_empty_mb"), 1),
+                 fmt(med(ok, "rss_peak_mb"), 1), fmt(med(ok, "server_cpu_pct")), f"{len(ok)} ({bad})"])
+s5row("tickrouter", lines("s5.jsonl"))
+if lines("s5-proto.jsonl"):
+    s5row("tickrouter + TCP_NODELAY + 256 KiB SO_SNDBUF (candidate)", lines("s5-proto.jsonl"))
+for x in lines("s5-peers.jsonl"):
+    s5row(x.get("label", "?"), [x])
+table(["server", "baseline p99 ms", "p99 ms with the stalled client", "ratio", "p50 ms", "loss %",
+       "stalled client closed", "closed after s", "frames shed", "RSS before MB", "RSS peak MB",
+       "server CPU %", "runs"], rows)
+
+# --- Scenario 6 --------------------------------------------------------------------------------
+print("### Scenario 6\n")
+rows = []
+s6 = lines("s6.jsonl")
+for n in sorted({x["published"] for x in s6}):
+    rs = [x for x in s6 if x["published"] == n]
+    ok, bad = clean(rs)
+    ok = ok or rs
+    rows.append([fmt(n), fmt(med(ok, "published_per_s")), fmt(med(ok, "all_received_after_s"), 2),
+                 fmt(med(ok, "ingest_per_s")), fmt(med(ok, "ingest_best_1s_per_s")),
+                 fmt(med(ok, "server_stats.routed")), fmt(med(ok, "server_stats.drops.overloaded")),
+                 fmt(med(ok, "server_stats.redis_reconnects")), fmt(med(ok, "server_cpu_pct")),
+                 fmt(med(ok, "server_cpu_us_per_msg"), 2), fmt(med(ok, "rss_peak_mb"), 1), f"{len(ok)} ({bad})"])
+table(["messages", "published/s", "all read after s", "ingest msg/s", "best 1 s msg/s", "routed",
+       "overloaded drops", "Redis reconnects", "server CPU %", "server CPU µs / msg", "RSS peak MB", "runs"], rows)
+rows = []
+for x in lines("s6-one-client.jsonl"):
+    if x.get("max_rate"):
+        rows.append(["tickrouter", fmt(x.get("max_rate_pass")), fmt(x.get("min_rate_fail"))])
+for x in lines("s6-peers.jsonl"):
+    rows.append([x.get("peer", "?"), fmt(x.get("max_rate_pass")), fmt(x.get("min_rate_fail"))])
+if rows:
+    print("One client, highest rate with loss < 1 % (tickrouter: 0 %) and p99 < 100 ms:\n")
+    table(["server", "passes at msg/s", "fails at msg/s"], rows)
+
+# --- Highest rates -----------------------------------------------------------------------------
+print("### Highest rates\n")
+rows = []
+for name, label in (("max-1000-noloss.jsonl", "tickrouter, no loss (latency unbounded)"),
+                    ("max-1000-p99.jsonl", "tickrouter, no loss, p99 < 100 ms"),
+                    ("max-100-p99.jsonl", "tickrouter, no loss, p99 < 100 ms"),
+                    ("max-100-p5.jsonl", "tickrouter, no loss, p99 < 5 ms"),
+                    ("max-proto.jsonl", "tickrouter + TCP_NODELAY (candidate), no loss")):
+    for x in lines(name):
+        if not x.get("max_rate"):
+            continue
+        p99 = x.get("max_p99_ms")
+        lab = label if name != "max-proto.jsonl" else f"{label}, p99 < {fmt(p99)} ms"
+        passes = [p for p in x["probes"] if p["pass"]]
+        best = max(passes, key=lambda p: p["rate"]) if passes else {}
+        rows.append([lab, fmt(x["clients"]), fmt(x["max_rate_pass"]), fmt(x["min_rate_fail"]),
+                     fmt(x["max_deliveries_per_s"]), fmt((best.get("p99_us") or 0) / 1000, 1),
+                     fmt(best.get("server_cpu_pct"))])
+for x in lines("max-peers.jsonl"):
+    rows.append([f"{x.get('peer')}, loss < 1 %, p99 < 100 ms", fmt(x.get("clients")), fmt(x.get("max_rate_pass")),
+                 fmt(x.get("min_rate_fail")), fmt((x.get("max_rate_pass") or 0) * (x.get("clients") or 0)), "–", "–"])
+table(["server and criterion", "clients", "passes at msg/s", "fails at msg/s", "deliveries/s at the pass",
+       "p99 ms at the pass", "server CPU % at the pass"], rows)
+PY
