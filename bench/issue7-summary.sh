@@ -2,12 +2,16 @@
 # issue7-summary.sh OUTDIR: the Markdown tables of BENCHMARKS.md's issue-7 section from the JSON
 # lines bench/issue7-campaign.sh wrote to OUTDIR. Each figure is the median over the runs of that
 # row (runs that stayed disturbed by other processes after their retries are left out and
-# counted in the last column).
+# counted in the last column). Row names: BASE_NAME (the committed build, default "tickrouter"),
+# PROTO_NAME and PROTO5_NAME (the campaign's PROTO_BIN and PROTO5_BIN candidates).
 set -euo pipefail
 exec python3 - "$1" <<'PY'
 import json, os, statistics, sys
 
 out = sys.argv[1]
+BASE = os.environ.get("BASE_NAME", "tickrouter")
+PROTO = os.environ.get("PROTO_NAME", "candidate build")
+PROTO5 = os.environ.get("PROTO5_NAME", "scenario-5 candidate build")
 
 def lines(name):
     path = os.path.join(out, name)
@@ -66,11 +70,11 @@ def latency_cols(rows):
 print("### Scenarios 1 and 2\n")
 groups = []
 for s, c, r in ((1, 100, 1000), (2, 1000, 100)):
-    groups.append((f"tickrouter (tickrouter-bench `scenario {s}`)", lines(f"s{s}.jsonl")))
-    groups.append((f"tickrouter + TCP_NODELAY (candidate, not committed)", lines(f"s{s}-proto.jsonl")))
+    groups.append((f"{BASE} (tickrouter-bench `scenario {s}`)", lines(f"s{s}.jsonl")))
+    groups.append((PROTO, lines(f"s{s}-proto.jsonl")))
     shared = lines("s12-shared.jsonl")
     for name in ("tickrouter", "fanout", "webdis", "flask-socketio", "node-socketio"):
-        label = {"tickrouter": "tickrouter (shared loadgen)", "fanout": "fanout (calibration bridge)"}.get(name, name)
+        label = {"tickrouter": f"{BASE} (shared loadgen)", "fanout": "fanout (calibration bridge)"}.get(name, name)
         groups.append((label, [x for x in shared if x.get("label") == f"{name} clients={c} rate={r}"]))
 rows = []
 for i, (label, rs) in enumerate(groups):
@@ -118,17 +122,17 @@ table(["server", "connected of 10 000", "RSS empty MB", "RSS idle MB", "RSS peak
 # --- Scenario 4 --------------------------------------------------------------------------------
 print("### Scenario 4\n")
 rows = []
-s4 = lines("s4.jsonl")
-for ev in ("dashboard_alert", "backtest_progress"):
+for who, s4 in ((BASE, lines("s4.jsonl")), (PROTO, lines("s4-proto.jsonl"))):
+  for ev in ("dashboard_alert", "backtest_progress"):
     for rate in sorted({x["rate"] for x in s4 if x.get("event") == ev}):
         rs = [x for x in s4 if x.get("event") == ev and x["rate"] == rate]
         ok, bad = clean(rs)
         ok = ok or rs
-        rows.append([ev, f"{fmt(med(ok, 'users'))} × 2", fmt(rate), fmt(med(ok, "delivered_per_s")),
+        rows.append([who, ev, f"{fmt(med(ok, 'users'))} × 2", fmt(rate), fmt(med(ok, "delivered_per_s")),
                      fmt(med(ok, "loss_pct"), 3), fmt(med(ok, "misrouted"))] + latency_cols(ok)
                     + [fmt(med(ok, "server_cpu_pct")), fmt(med(ok, "cpu_us_per_1k_deliveries")),
                        fmt(med(ok, "rss_peak_mb"), 1), f"{len(ok)} ({bad})"])
-table(["event", "users × sessions", "events/s", "delivered/s", "loss %", "misrouted", "p50 ms", "p90 ms",
+table(["server", "event", "users × sessions", "events/s", "delivered/s", "loss %", "misrouted", "p50 ms", "p90 ms",
        "p99 ms", "p99.9 ms", "max ms", "server CPU %", "CPU µs / 1k deliveries", "RSS peak MB", "runs"], rows)
 
 # --- Scenario 5 --------------------------------------------------------------------------------
@@ -145,9 +149,8 @@ def s5row(label, rs):
                  f"{sum(1 for c in closed if c)} of {len(closed)}", fmt(med(ok, "stalled_closed_after_s"), 1),
                  fmt(med(ok, "server_stats.frames_shed")), fmt(med(ok, "rss_empty_mb"), 1),
                  fmt(med(ok, "rss_peak_mb"), 1), fmt(med(ok, "server_cpu_pct")), f"{len(ok)} ({bad})"])
-s5row("tickrouter", lines("s5.jsonl"))
-if lines("s5-proto.jsonl"):
-    s5row("tickrouter + TCP_NODELAY + 256 KiB SO_SNDBUF (candidate)", lines("s5-proto.jsonl"))
+s5row(BASE, lines("s5.jsonl"))
+s5row(PROTO5, lines("s5-proto.jsonl"))
 for x in lines("s5-peers.jsonl"):
     s5row(x.get("label", "?"), [x])
 table(["server", "baseline p99 ms", "p99 ms with the stalled client", "ratio", "p50 ms", "loss %",
@@ -157,41 +160,44 @@ table(["server", "baseline p99 ms", "p99 ms with the stalled client", "ratio", "
 # --- Scenario 6 --------------------------------------------------------------------------------
 print("### Scenario 6\n")
 rows = []
-s6 = lines("s6.jsonl")
-for n in sorted({x["published"] for x in s6}):
+for who, f in ((BASE, "s6.jsonl"), (BASE, "s6-paced.jsonl"), (PROTO, "s6-proto.jsonl"), (PROTO, "s6-paced-proto.jsonl")):
+  s6 = lines(f)
+  for n in sorted({x["published"] for x in s6}):
     rs = [x for x in s6 if x["published"] == n]
     ok, bad = clean(rs)
     ok = ok or rs
-    rows.append([fmt(n), fmt(med(ok, "published_per_s")), fmt(med(ok, "all_received_after_s"), 2),
+    rate = "as fast as Redis takes them" if not ok[0].get("rate") else f"paced at {fmt(ok[0]['rate'])}/s"
+    rows.append([who, f"{fmt(n)}, {rate}", fmt(med(ok, "published_per_s")), fmt(med(ok, "all_received_after_s"), 2),
                  fmt(med(ok, "ingest_per_s")), fmt(med(ok, "ingest_best_1s_per_s")),
                  fmt(med(ok, "server_stats.routed")), fmt(med(ok, "server_stats.drops.overloaded")),
                  fmt(med(ok, "server_stats.redis_reconnects")), fmt(med(ok, "server_cpu_pct")),
                  fmt(med(ok, "server_cpu_us_per_msg"), 2), fmt(med(ok, "rss_peak_mb"), 1), f"{len(ok)} ({bad})"])
-table(["messages", "published/s", "all read after s", "ingest msg/s", "best 1 s msg/s", "routed",
+table(["server", "messages", "published/s", "all read after s", "ingest msg/s", "best 1 s msg/s", "routed",
        "overloaded drops", "Redis reconnects", "server CPU %", "server CPU µs / msg", "RSS peak MB", "runs"], rows)
 rows = []
 for x in lines("s6-one-client.jsonl"):
     if x.get("max_rate"):
-        rows.append(["tickrouter", fmt(x.get("max_rate_pass")), fmt(x.get("min_rate_fail"))])
+        rows.append([BASE, fmt(x.get("max_rate_pass")), fmt(x.get("min_rate_fail"))])
 for x in lines("s6-peers.jsonl"):
     rows.append([x.get("peer", "?"), fmt(x.get("max_rate_pass")), fmt(x.get("min_rate_fail"))])
 if rows:
-    print("One client, highest rate with loss < 1 % (tickrouter: 0 %) and p99 < 100 ms:\n")
+    print("One client, highest rate with loss < 1 % and p99 < 100 ms (tickrouter-bench max-rate --clients 1; the peers: max-rate.sh NAME 1):\n")
     table(["server", "passes at msg/s", "fails at msg/s"], rows)
 
 # --- Highest rates -----------------------------------------------------------------------------
 print("### Highest rates\n")
 rows = []
-for name, label in (("max-1000-noloss.jsonl", "tickrouter, no loss (latency unbounded)"),
-                    ("max-1000-p99.jsonl", "tickrouter, no loss, p99 < 100 ms"),
-                    ("max-100-p99.jsonl", "tickrouter, no loss, p99 < 100 ms"),
-                    ("max-100-p5.jsonl", "tickrouter, no loss, p99 < 5 ms"),
-                    ("max-proto.jsonl", "tickrouter + TCP_NODELAY (candidate), no loss")):
+for name, label in (("max-1000-noloss.jsonl", f"{BASE}, no loss (latency unbounded)"),
+                    ("max-1000-p99.jsonl", f"{BASE}, no loss, p99 < 100 ms"),
+                    ("max-100-p99.jsonl", f"{BASE}, no loss, p99 < 100 ms"),
+                    ("max-100-p5.jsonl", f"{BASE}, no loss, p99 < 5 ms"),
+                    ("max-proto.jsonl", f"{PROTO}, no loss"),
+                    ("max-proto5.jsonl", f"{PROTO5}, no loss")):
     for x in lines(name):
         if not x.get("max_rate"):
             continue
         p99 = x.get("max_p99_ms")
-        lab = label if name != "max-proto.jsonl" else f"{label}, p99 < {fmt(p99)} ms"
+        lab = label if not name.startswith("max-proto") else f"{label}, p99 < {fmt(p99)} ms"
         passes = [p for p in x["probes"] if p["pass"]]
         best = max(passes, key=lambda p: p["rate"]) if passes else {}
         rows.append([lab, fmt(x["clients"]), fmt(x["max_rate_pass"]), fmt(x["min_rate_fail"]),
