@@ -140,19 +140,20 @@ impl Pipeline {
         registry.do_send(WatchPresence(market_data.clone().recipient()));
         let backtest = Backtest::new(publisher.clone(), commands.clone()).start();
         let system = System::new(publisher, commands, health.clone()).start();
-        let router = Router {
-            pattern_alerts: pattern_alerts.clone(),
-            market_data: market_data.clone(),
-            backtest: backtest.clone(),
-            system: system.clone(),
-            stats: stats.clone(),
-        }
-        .start();
+        let router = Router::new(
+            pattern_alerts.clone(),
+            market_data.clone(),
+            backtest.clone(),
+            system.clone(),
+            stats.clone(),
+        )
+        .start_inbox();
         // The reader gets its own thread: parsing is the heaviest per-message work, and Redis
         // must be drained even while fan-out keeps the main arbiter busy.
         let ingest = Arbiter::new();
         let config = ReaderConfig {
             max_message_bytes: settings.redis.max_message_bytes,
+            inbound_queue_messages: settings.redis.inbound_queue_messages,
             keepalive: Duration::from_secs(settings.redis.keepalive_secs),
             backoff: Backoff::new(
                 Duration::from_millis(settings.redis.reconnect_initial_ms),
@@ -169,7 +170,7 @@ impl Pipeline {
         Pipeline {
             ingest,
             reader,
-            router,
+            router: router.addr,
             pattern_alerts,
             market_data,
             backtest,

@@ -5,9 +5,9 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use redis::AsyncConnectionConfig;
+use redis::{AsyncConnectionConfig, PushKind};
 
-use futures_util::StreamExt;
+use crate::pipeline::redis_reader::open_subscriber;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 const PINGS: usize = 5;
@@ -200,17 +200,24 @@ pub async fn run_checks(url: &str) -> Result<Vec<Passed>, Failure> {
         std::process::id(),
         fastrand::u64(..)
     );
+    // The same RESP3 subscriber connection the reader uses, so a server without RESP3
+    // (Redis before 6) fails here with the reason rather than later in the log.
     let round_trip = async {
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(&probe).await?;
+        let (tx, mut pushes) = tokio::sync::mpsc::unbounded_channel();
+        let mut subscriber = open_subscriber(&client, tx, TIMEOUT).await?;
+        subscriber.subscribe(&probe).await?;
         let started = Instant::now();
         let _: i64 = redis::cmd("PUBLISH")
             .arg(&probe)
             .arg("probe")
             .query_async(&mut conn)
             .await?;
-        let got = pubsub.on_message().next().await;
-        Ok::<_, redis::RedisError>((got.is_some(), started.elapsed()))
+        while let Some(push) = pushes.recv().await {
+            if push.kind == PushKind::Message {
+                return Ok((true, started.elapsed()));
+            }
+        }
+        Ok::<_, redis::RedisError>((false, started.elapsed()))
     };
     let channels_failure = |detail: String| Failure {
         kind: FailureKind::PubSub,

@@ -69,6 +69,9 @@ pub struct RedisSettings {
     pub url: String,
     /// Inbound messages larger than this are dropped with reason `too_large`. 1 byte to 64 MiB.
     pub max_message_bytes: usize,
+    /// Messages Redis delivered that wait for the reader to parse them; beyond this, new ones are
+    /// dropped and counted as `overloaded` so memory stays bounded. 256 to 1,048,576.
+    pub inbound_queue_messages: usize,
     /// First reconnect delay; doubles up to `reconnect_max_ms`. At least 10.
     pub reconnect_initial_ms: u64,
     /// Ceiling of the reconnect backoff. At least `reconnect_initial_ms`.
@@ -82,6 +85,7 @@ impl Default for RedisSettings {
         Self {
             url: "redis://127.0.0.1:6379/0".to_owned(),
             max_message_bytes: 1024 * 1024,
+            inbound_queue_messages: 16_384,
             reconnect_initial_ms: 100,
             reconnect_max_ms: 10_000,
             keepalive_secs: 5,
@@ -95,6 +99,7 @@ impl fmt::Debug for RedisSettings {
         let RedisSettings {
             url,
             max_message_bytes,
+            inbound_queue_messages,
             reconnect_initial_ms,
             reconnect_max_ms,
             keepalive_secs,
@@ -102,6 +107,7 @@ impl fmt::Debug for RedisSettings {
         f.debug_struct("RedisSettings")
             .field("url", &redis_url::redact(url))
             .field("max_message_bytes", max_message_bytes)
+            .field("inbound_queue_messages", inbound_queue_messages)
             .field("reconnect_initial_ms", reconnect_initial_ms)
             .field("reconnect_max_ms", reconnect_max_ms)
             .field("keepalive_secs", keepalive_secs)

@@ -53,6 +53,7 @@ fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {
     let RedisSettings {
         url,
         max_message_bytes,
+        inbound_queue_messages,
         reconnect_initial_ms,
         reconnect_max_ms,
         keepalive_secs,
@@ -64,6 +65,12 @@ fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {
         "must start with redis:// or unix:// (TLS rediss:// is not supported)",
     )?;
     between("redis.max_message_bytes", *max_message_bytes, 1, 64 * MIB)?;
+    between(
+        "redis.inbound_queue_messages",
+        *inbound_queue_messages,
+        256,
+        1 << 20,
+    )?;
     at_least("redis.reconnect_initial_ms", *reconnect_initial_ms, 10)?;
     require(
         reconnect_max_ms >= reconnect_initial_ms,
@@ -293,6 +300,14 @@ mod tests {
                 "redis.reconnect_max_ms",
             ),
             ("[redis]\nkeepalive_secs = 0", "redis.keepalive_secs"),
+            (
+                "[redis]\ninbound_queue_messages = 255",
+                "redis.inbound_queue_messages",
+            ),
+            (
+                "[redis]\ninbound_queue_messages = 1048577",
+                "redis.inbound_queue_messages",
+            ),
             ("[redis]\nkeepalive_secs = 301", "redis.keepalive_secs"),
             (
                 "[session]\nheartbeat_interval_secs = 0",
@@ -377,6 +392,8 @@ mod tests {
             "[redis]\nmax_message_bytes = 67108864",
             "[redis]\nreconnect_initial_ms = 10\nreconnect_max_ms = 10",
             "[redis]\nkeepalive_secs = 300",
+            "[redis]\ninbound_queue_messages = 256",
+            "[redis]\ninbound_queue_messages = 1048576",
             "[session]\nheartbeat_interval_secs = 1\nclient_timeout_secs = 2",
             "[session]\nmax_frame_bytes = 64",
             "[session]\noutbound_queue_frames = 16\nslow_consumer_grace_ms = 100",

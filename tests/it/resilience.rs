@@ -123,3 +123,38 @@ fn garbage_on_every_channel_is_counted_and_never_stalls_delivery() {
         "no garbage became a system_health event"
     );
 }
+
+/// A burst far beyond `redis.inbound_queue_messages` (and the router's queue): every message
+/// either reaches the end of the pipeline or is counted as `overloaded`, none is lost unseen.
+#[test]
+fn an_ingest_burst_beyond_the_queues_is_fully_accounted_for() {
+    let redis = Redis::start();
+    let mut settings = crate::util::settings_for(&redis);
+    settings.redis.inbound_queue_messages = 256;
+    let app = App::start_with(settings);
+    const SENT: u64 = 100_000;
+    let payload = json!({"type": "price_update", "symbol": "NOBODY", "price": 100.0,
+        "change": 1.0, "change_percent": 1.0, "timestamp": 1760557168.342})
+    .to_string();
+    let mut conn = redis.conn();
+    for _ in 0..SENT / 10_000 {
+        let mut pipe = redis::pipe();
+        for _ in 0..10_000 {
+            pipe.cmd("PUBLISH")
+                .arg("tickstock.market.prices")
+                .arg(&payload)
+                .ignore();
+        }
+        let _: () = pipe.query(&mut conn).unwrap();
+    }
+    // Nobody watches the symbol, so each message that got through ends as `no_recipients`.
+    let stats = wait_for("every message to reach an outcome", WAIT * 3, || {
+        let stats = app.stats();
+        let by = &stats["drops_by_reason"];
+        let outcomes =
+            by["no_recipients"].as_u64().unwrap_or(0) + by["overloaded"].as_u64().unwrap_or(0);
+        (outcomes == SENT).then_some(stats)
+    });
+    assert_eq!(stats["events"]["received"], SENT, "{stats}");
+    assert_eq!(stats["redis"]["connection_errors"], 0, "{stats}");
+}

@@ -1,56 +1,55 @@
 //! RedisReader: owns the pub/sub connection. Subscribes every configured channel and pattern,
-//! normalises each message at the edge and hands the events to the router.
+//! normalises each message at the edge and hands the events to the router, a burst at a time.
 //!
 //! It never waits on downstream (`try_send`; a full router queue is a counted `overloaded`
-//! drop), so Redis never has to buffer for it. On connection loss it reconnects with backoff and
-//! re-subscribes everything; a keep-alive PING detects connections that died silently.
+//! drop), and what Redis delivers faster than it can parse waits in a bounded queue
+//! (`redis.inbound_queue_messages`; beyond it, `overloaded` again), so neither Redis nor this
+//! process buffers without limit. On connection loss it reconnects with backoff and re-subscribes
+//! everything; a keep-alive PING detects connections that died silently.
 
 mod backoff;
+mod subscriber;
+mod subscriptions;
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use log::{info, warn};
-use redis::aio::{PubSubSink, PubSubStream};
-use redis::Msg;
+use redis::aio::MultiplexedConnection;
+use redis::PushInfo;
 
 pub use backoff::Backoff;
+pub use subscriber::open as open_subscriber;
+pub use subscriptions::{Push, Source, Subscriptions};
 
 use crate::domain::drop::DropReason;
 use crate::domain::event::EpochMillis;
-use crate::domain::kind::EventKind;
 use crate::domain::monitor::{Monitor, Outcome};
 use crate::domain::normalise::normalise;
-use crate::pipeline::router::{Routed, Router};
+use crate::pipeline::router::{Routed, RouterInbox};
 use crate::telemetry::{ChannelId, Stats};
 
-/// One subscription, in `ChannelId` order.
-#[derive(Debug, Clone)]
-pub struct Source {
-    /// A channel name, or a glob when `pattern` is true.
-    pub name: String,
-    pub pattern: bool,
-    pub kind: EventKind,
-}
+/// Most pushes handled (and events handed to the router) in one go: large enough that a burst
+/// costs one wake-up of the router's thread per batch, small enough to keep latency flat.
+const BATCH: usize = 256;
 
 pub struct ReaderConfig {
     pub max_message_bytes: usize,
+    pub inbound_queue_messages: usize,
     pub keepalive: Duration,
     pub backoff: Backoff,
 }
 
 pub struct RedisReader {
     client: redis::Client,
-    sources: Vec<Source>,
-    lookup: HashMap<(bool, String), ChannelId>,
-    router: Addr<Router>,
+    subscriptions: Arc<Subscriptions>,
+    router: RouterInbox,
     stats: Arc<Stats>,
     config: ReaderConfig,
     monitor: Arc<Mutex<Monitor>>,
-    sink: Option<PubSubSink>,
+    connection: Option<MultiplexedConnection>,
     stream: Option<SpawnHandle>,
     connected_at: Option<Instant>,
 }
@@ -59,56 +58,52 @@ impl RedisReader {
     pub fn new(
         client: redis::Client,
         sources: Vec<Source>,
-        router: Addr<Router>,
+        router: RouterInbox,
         stats: Arc<Stats>,
         config: ReaderConfig,
         monitor: Arc<Mutex<Monitor>>,
     ) -> Self {
-        let lookup = sources
-            .iter()
-            .enumerate()
-            .map(|(i, s)| ((s.pattern, s.name.clone()), ChannelId(i)))
-            .collect();
         RedisReader {
             client,
-            sources,
-            lookup,
+            subscriptions: Arc::new(Subscriptions::new(sources)),
             router,
             stats,
             config,
             monitor,
-            sink: None,
+            connection: None,
             stream: None,
             connected_at: None,
         }
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
-        let client = self.client.clone();
-        let channels: Vec<String> = self
-            .sources
-            .iter()
-            .filter(|s| !s.pattern)
-            .map(|s| s.name.clone())
-            .collect();
-        let patterns: Vec<String> = self
-            .sources
-            .iter()
-            .filter(|s| s.pattern)
-            .map(|s| s.name.clone())
-            .collect();
+        let (subscriptions, stats) = (self.subscriptions.clone(), self.stats.clone());
+        let (sender, pushes) = subscriber::bounded(
+            self.config.inbound_queue_messages,
+            BATCH,
+            move |push: PushInfo| {
+                if let Push::Message { channel, .. } = subscriptions.classify(&push) {
+                    stats.record_received(channel);
+                    stats.record_drop(Some(channel), DropReason::Overloaded);
+                }
+            },
+        );
+        let (client, timeout) = (self.client.clone(), self.config.keepalive);
+        let subscriptions = self.subscriptions.clone();
         let open = async move {
-            let mut pubsub = client.get_async_pubsub().await?;
+            let mut connection = subscriber::open(&client, sender, timeout).await?;
+            let channels = subscriptions.names(false);
             if !channels.is_empty() {
-                pubsub.subscribe(&channels).await?;
+                connection.subscribe(&channels).await?;
             }
+            let patterns = subscriptions.names(true);
             if !patterns.is_empty() {
-                pubsub.psubscribe(&patterns).await?;
+                connection.psubscribe(&patterns).await?;
             }
-            Ok::<_, redis::RedisError>(pubsub.split())
+            Ok::<_, redis::RedisError>(connection)
         };
         ctx.spawn(open.into_actor(self).map(|res, act, ctx| match res {
-            Ok((sink, stream)) => act.on_connected(sink, stream, ctx),
+            Ok(connection) => act.on_connected(connection, pushes, ctx),
             Err(e) => {
                 act.stats.redis_connection_errors.fetch_add(1, Relaxed);
                 warn!("Redis subscribe failed: {e}.");
@@ -117,15 +112,20 @@ impl RedisReader {
         }));
     }
 
-    fn on_connected(&mut self, sink: PubSubSink, stream: PubSubStream, ctx: &mut Context<Self>) {
+    fn on_connected(
+        &mut self,
+        connection: MultiplexedConnection,
+        pushes: impl Stream<Item = Vec<PushInfo>> + 'static,
+        ctx: &mut Context<Self>,
+    ) {
         info!(
             "Subscribed to {} Redis channels and patterns.",
-            self.sources.len()
+            self.subscriptions.count()
         );
         self.stats.redis_connected.store(true, Relaxed);
         self.stats.redis_connects.fetch_add(1, Relaxed);
-        self.sink = Some(sink);
-        self.stream = Some(ctx.add_stream(stream));
+        self.connection = Some(connection);
+        self.stream = Some(ctx.add_stream(pushes));
         self.connected_at = Some(Instant::now());
     }
 
@@ -133,7 +133,7 @@ impl RedisReader {
         if let Some(handle) = self.stream.take() {
             ctx.cancel_future(handle);
         }
-        self.sink = None;
+        self.connection = None;
         self.stats.redis_connected.store(false, Relaxed);
         self.stats.redis_connection_errors.fetch_add(1, Relaxed);
         if let Some(at) = self.connected_at.take() {
@@ -149,35 +149,27 @@ impl RedisReader {
     }
 
     fn keepalive(&mut self, ctx: &mut Context<Self>) {
-        let Some(mut sink) = self.sink.clone() else {
+        let Some(mut connection) = self.connection.clone() else {
             return;
         };
-        let timeout = self.config.keepalive;
-        let ping =
-            async move { actix_web::rt::time::timeout(timeout, sink.ping::<redis::Value>()).await };
+        // The connection's response timeout (the keep-alive interval) bounds the wait.
+        let ping = async move {
+            redis::cmd("PING")
+                .query_async::<redis::Value>(&mut connection)
+                .await
+        };
         ctx.spawn(ping.into_actor(self).map(|res, act, ctx| {
-            let failed = match res {
-                Ok(Ok(_)) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(_) => Some("keep-alive PING timed out".to_owned()),
-            };
-            if let (Some(why), true) = (failed, act.sink.is_some()) {
-                act.on_lost(&why, ctx);
+            if let (Err(e), true) = (res, act.connection.is_some()) {
+                act.on_lost(&format!("keep-alive PING failed: {e}"), ctx);
             }
         }));
     }
 
     /// Records the message for `/debug/messages` unless an operator is reading the monitor at
     /// this very moment: then it is skipped (and counted) rather than waited for.
-    fn monitor(
-        &self,
-        channel: ChannelId,
-        kind: EventKind,
-        payload: &[u8],
-        outcome: Outcome,
-        at: EpochMillis,
-    ) {
-        let name = &self.sources[channel.0].name;
+    fn monitor(&self, channel: ChannelId, payload: &[u8], outcome: Outcome, at: EpochMillis) {
+        let source = self.subscriptions.source(channel);
+        let (name, kind) = (source.name.as_str(), source.kind);
         match self.monitor.try_lock() {
             Ok(mut monitor) => monitor.record(name, kind, payload, outcome, at),
             Err(TryLockError::Poisoned(poisoned)) => poisoned
@@ -189,12 +181,38 @@ impl RedisReader {
         }
     }
 
-    fn source_of(&self, msg: &Msg) -> Option<ChannelId> {
-        let key = match msg.get_pattern::<Option<String>>() {
-            Ok(Some(pattern)) => (true, pattern),
-            _ => (false, msg.get_channel_name().to_owned()),
+    /// Normalises one message; its events are appended to `routed`.
+    fn ingest(&self, channel: ChannelId, payload: &[u8], routed: &mut Vec<Routed>) {
+        let received_at = Instant::now();
+        let now = EpochMillis::now();
+        self.stats.record_received(channel);
+        let kind = self.subscriptions.source(channel).kind;
+        let mut outcome = Outcome {
+            events: 0,
+            drops: Vec::new(),
         };
-        self.lookup.get(&key).copied()
+        if payload.len() > self.config.max_message_bytes {
+            outcome.drops.push(DropReason::TooLarge);
+        } else {
+            for result in normalise(kind, payload, now) {
+                match result {
+                    Ok(event) => {
+                        outcome.events += 1;
+                        routed.push(Routed {
+                            channel,
+                            event,
+                            received_at,
+                        });
+                    }
+                    Err(reason) => outcome.drops.push(reason),
+                }
+            }
+        }
+        self.stats.parsed.fetch_add(outcome.events as u64, Relaxed);
+        for reason in &outcome.drops {
+            self.stats.record_drop(Some(channel), *reason);
+        }
+        self.monitor(channel, payload, outcome, now);
     }
 }
 
@@ -207,57 +225,35 @@ impl Actor for RedisReader {
     }
 }
 
-impl StreamHandler<Msg> for RedisReader {
-    fn handle(&mut self, msg: Msg, _: &mut Self::Context) {
-        let Some(channel) = self.source_of(&msg) else {
-            warn!(
-                "Message on unexpected channel {:?} ignored.",
-                msg.get_channel_name()
-            );
-            return;
-        };
-        let received_at = Instant::now();
-        let now = EpochMillis::now();
-        self.stats.record_received(channel);
-        let payload = msg.get_payload_bytes();
-        let kind = self.sources[channel.0].kind;
-        let mut outcome = Outcome {
-            events: 0,
-            drops: Vec::new(),
-        };
-        if payload.len() > self.config.max_message_bytes {
-            outcome.drops.push(DropReason::TooLarge);
-        } else {
-            for result in normalise(kind, payload, now) {
-                match result {
-                    Ok(event) => {
-                        outcome.events += 1;
-                        let routed = Routed {
-                            channel,
-                            event,
-                            received_at,
-                        };
-                        if self.router.try_send(routed).is_err() {
-                            self.stats
-                                .record_drop(Some(channel), DropReason::Overloaded);
-                        }
-                    }
-                    Err(reason) => outcome.drops.push(reason),
-                }
+impl StreamHandler<Vec<PushInfo>> for RedisReader {
+    fn handle(&mut self, pushes: Vec<PushInfo>, _: &mut Self::Context) {
+        let mut routed = Vec::with_capacity(pushes.len());
+        for push in &pushes {
+            match self.subscriptions.classify(push) {
+                Push::Message { channel, payload } => self.ingest(channel, payload, &mut routed),
+                Push::Unexpected { channel } => warn!(
+                    "Message on unexpected channel {:?} ignored.",
+                    String::from_utf8_lossy(channel)
+                ),
+                Push::Control => {}
             }
         }
-        self.stats.parsed.fetch_add(outcome.events as u64, Relaxed);
-        for reason in &outcome.drops {
-            self.stats.record_drop(Some(channel), *reason);
+        if routed.is_empty() {
+            return;
         }
-        self.monitor(channel, kind, payload, outcome, now);
+        if let Err(routed) = self.router.try_send(routed) {
+            for r in &routed {
+                self.stats
+                    .record_drop(Some(r.channel), DropReason::Overloaded);
+            }
+        }
     }
 
     /// The default would stop the actor; a lost connection must be retried instead.
     fn finished(&mut self, ctx: &mut Self::Context) {
         if self.stream.is_some() {
             self.stream = None;
-            self.on_lost("stream ended", ctx);
+            self.on_lost("connection closed", ctx);
         }
     }
 }

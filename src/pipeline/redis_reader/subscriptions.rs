@@ -1,0 +1,189 @@
+//! Subscriptions: the configured channels and patterns, and which of them a RESP3 push belongs
+//! to. The lookup borrows the push's bytes, so classifying a message allocates nothing.
+
+use std::collections::HashMap;
+
+use redis::{PushInfo, PushKind, Value};
+
+use crate::domain::kind::EventKind;
+use crate::telemetry::ChannelId;
+
+/// One subscription, in `ChannelId` order.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// A channel name, or a glob when `pattern` is true.
+    pub name: String,
+    pub pattern: bool,
+    pub kind: EventKind,
+}
+
+/// What a push from the subscriber connection is.
+#[derive(Debug, PartialEq)]
+pub enum Push<'a> {
+    /// A message on one of our subscriptions.
+    Message {
+        channel: ChannelId,
+        payload: &'a [u8],
+    },
+    /// A message on a channel we never subscribed to (a server or proxy misbehaving).
+    Unexpected { channel: &'a [u8] },
+    /// Subscription confirmations, disconnection notices and other control pushes.
+    Control,
+}
+
+pub struct Subscriptions {
+    sources: Vec<Source>,
+    channels: HashMap<Box<[u8]>, ChannelId>,
+    patterns: HashMap<Box<[u8]>, ChannelId>,
+}
+
+impl Subscriptions {
+    pub fn new(sources: Vec<Source>) -> Self {
+        let (mut channels, mut patterns) = (HashMap::new(), HashMap::new());
+        for (i, s) in sources.iter().enumerate() {
+            let map = if s.pattern {
+                &mut patterns
+            } else {
+                &mut channels
+            };
+            map.insert(s.name.as_bytes().into(), ChannelId(i));
+        }
+        Subscriptions {
+            sources,
+            channels,
+            patterns,
+        }
+    }
+
+    pub fn source(&self, id: ChannelId) -> &Source {
+        &self.sources[id.0]
+    }
+
+    pub fn count(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// The names to SUBSCRIBE (`pattern == false`) or PSUBSCRIBE (`pattern == true`).
+    pub fn names(&self, pattern: bool) -> Vec<&str> {
+        self.sources
+            .iter()
+            .filter(|s| s.pattern == pattern)
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
+    pub fn classify<'a>(&self, push: &'a PushInfo) -> Push<'a> {
+        let (table, data) = match (&push.kind, push.data.as_slice()) {
+            (PushKind::Message, [channel, payload]) => (&self.channels, [channel, payload]),
+            // A pattern message names the pattern that matched, then the concrete channel.
+            (PushKind::PMessage, [pattern, _, payload]) => (&self.patterns, [pattern, payload]),
+            _ => return Push::Control,
+        };
+        let (Value::BulkString(name), Value::BulkString(payload)) = (data[0], data[1]) else {
+            return Push::Control;
+        };
+        match table.get(name.as_slice()) {
+            Some(&channel) => Push::Message { channel, payload },
+            None => Push::Unexpected { channel: name },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    fn subscriptions() -> Subscriptions {
+        Subscriptions::new(vec![
+            Source {
+                name: "tickstock.events.patterns".into(),
+                pattern: false,
+                kind: EventKind::PatternDetected,
+            },
+            Source {
+                name: "tickstock:*".into(),
+                pattern: true,
+                kind: EventKind::MarketTick,
+            },
+        ])
+    }
+
+    #[test]
+    fn channel_message_maps_to_its_source() {
+        let push = PushInfo {
+            kind: PushKind::Message,
+            data: vec![bulk("tickstock.events.patterns"), bulk("{}")],
+        };
+        assert_eq!(
+            subscriptions().classify(&push),
+            Push::Message {
+                channel: ChannelId(0),
+                payload: b"{}"
+            }
+        );
+    }
+
+    #[test]
+    fn pattern_message_maps_by_the_pattern_not_the_channel() {
+        let push = PushInfo {
+            kind: PushKind::PMessage,
+            data: vec![
+                bulk("tickstock:*"),
+                bulk("tickstock:market:ticks"),
+                bulk("x"),
+            ],
+        };
+        assert_eq!(
+            subscriptions().classify(&push),
+            Push::Message {
+                channel: ChannelId(1),
+                payload: b"x"
+            }
+        );
+    }
+
+    #[test]
+    fn a_channel_name_is_not_matched_against_patterns() {
+        let push = PushInfo {
+            kind: PushKind::Message,
+            data: vec![bulk("tickstock:*"), bulk("x")],
+        };
+        assert_eq!(
+            subscriptions().classify(&push),
+            Push::Unexpected {
+                channel: b"tickstock:*"
+            }
+        );
+    }
+
+    #[test]
+    fn confirmations_and_odd_shapes_are_control() {
+        let subs = subscriptions();
+        for push in [
+            PushInfo {
+                kind: PushKind::Subscribe,
+                data: vec![bulk("tickstock.events.patterns"), Value::Int(1)],
+            },
+            PushInfo {
+                kind: PushKind::Disconnection,
+                data: vec![],
+            },
+            PushInfo {
+                kind: PushKind::Message,
+                data: vec![bulk("tickstock.events.patterns")],
+            },
+            PushInfo {
+                kind: PushKind::Message,
+                data: vec![bulk("tickstock.events.patterns"), Value::Int(3)],
+            },
+        ] {
+            assert_eq!(subs.classify(&push), Push::Control, "{push:?}");
+        }
+        assert_eq!(subs.names(false), ["tickstock.events.patterns"]);
+        assert_eq!(subs.names(true), ["tickstock:*"]);
+    }
+}
