@@ -1,8 +1,9 @@
 //! The message monitor's data: the last inbound messages (invalid ones included, with the drop
 //! reason) and, computed when asked, which name fields and wrappers each channel's producers use.
 //!
-//! Recording copies at most `RAW_LIMIT` bytes and does no parsing; the analysis parses the kept
-//! text only when an operator reads it.
+//! Recording copies at most `RAW_LIMIT` bytes into the buffers of the entry it replaces and does
+//! no parsing or UTF-8 checking (it runs for every inbound message); the text is decoded, and the
+//! analysis parses it, only when an operator reads it.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -34,8 +35,24 @@ pub struct Entry {
     pub kind: EventKind,
     pub bytes: usize,
     pub truncated: bool,
-    pub raw: String,
+    pub raw: RawText,
     pub outcome: Outcome,
+}
+
+/// The kept bytes of a message, shown as text (invalid UTF-8 replaced) when read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawText(pub Vec<u8>);
+
+impl RawText {
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+}
+
+impl Serialize for RawText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -62,21 +79,29 @@ impl Monitor {
         at: EpochMillis,
     ) {
         let kept = &payload[..payload.len().min(RAW_LIMIT)];
-        let entry = Entry {
+        let (mut name, mut raw) = match self.entries.len() {
+            CAPACITY => self
+                .entries
+                .pop_front()
+                .map(|old| (old.channel, old.raw.0))
+                .unwrap_or_default(),
+            _ => Default::default(),
+        };
+        name.clear();
+        name.push_str(channel);
+        raw.clear();
+        raw.extend_from_slice(kept);
+        self.entries.push_back(Entry {
             id: self.next_id,
             received_at: at,
-            channel: channel.to_owned(),
+            channel: name,
             kind,
             bytes: payload.len(),
             truncated: kept.len() < payload.len(),
-            raw: String::from_utf8_lossy(kept).into_owned(),
+            raw: RawText(raw),
             outcome,
-        };
+        });
         self.next_id += 1;
-        if self.entries.len() == CAPACITY {
-            self.entries.pop_front();
-        }
-        self.entries.push_back(entry);
     }
 
     pub fn clear(&mut self) {
@@ -101,7 +126,7 @@ impl Monitor {
         for entry in &self.entries {
             let channel = report.entry(entry.channel.clone()).or_default();
             channel.messages += 1;
-            match serde_json::from_str::<Value>(&entry.raw) {
+            match serde_json::from_slice::<Value>(&entry.raw.0) {
                 Ok(Value::Object(root)) => walk(&root, 0, channel),
                 _ => channel.unparsed += 1,
             }
@@ -204,7 +229,7 @@ mod tests {
             ..Query::default()
         });
         assert_eq!(all.len(), CAPACITY);
-        assert_eq!(all[0].raw, (CAPACITY + 9).to_string());
+        assert_eq!(all[0].raw.text(), (CAPACITY + 9).to_string());
         let errors = m.query(&Query {
             limit: 3,
             channel: Some("errors"),
@@ -238,7 +263,7 @@ mod tests {
             limit: 1,
             ..Query::default()
         })[0];
-        assert!(e.truncated && e.raw.len() == RAW_LIMIT && e.bytes == RAW_LIMIT + 10);
+        assert!(e.truncated && e.raw.0.len() == RAW_LIMIT && e.bytes == RAW_LIMIT + 10);
         assert_eq!(e.outcome.drops, vec![DropReason::InvalidJson]);
     }
 
