@@ -2,9 +2,9 @@
 # shared-peers.sh SCRIPT [ARGS...]: runs one of ../shared/bench's scripts (run-peer.sh,
 # campaign.sh, max-rate.sh, tools/run-clean.sh) with this repository's peer `tickrouter`
 # (bench/peers/tickrouter) beside the shared peers, without touching ../shared: the scripts run
-# from a scratch mirror whose peers/ links to both. Results land in $SHARED_RESULTS (default
-# /tmp/tickrouter-shared-bench/results). The shared loadgen is built into
-# $LOADGEN_TARGET (default /tmp/loadgen-target) when missing.
+# from a scratch mirror whose peers/ holds copies of the shared peers and a link to ours.
+# Results land in $SHARED_RESULTS (default /tmp/tickrouter-shared-bench/results). The shared
+# loadgen is built into $LOADGEN_TARGET (default /tmp/loadgen-target) when missing.
 #
 #   bench/shared-peers.sh run-peer.sh tickrouter 100 1000 10
 #   PEERS="tickrouter webdis" bench/shared-peers.sh campaign.sh /tmp/out.jsonl
@@ -27,9 +27,16 @@ fi
 for f in run-peer.sh campaign.sh max-rate.sh tools loadgen; do
   ln -sfn "$shared/$f" "$mirror/$f"
 done
+# Peers are copied, not linked: ../shared may be read-only, and each peer's install step
+# (.venv, node_modules) writes beside its files. Installed dependencies survive later copies:
+#   bash /tmp/tickrouter-shared-bench/peers/flask-socketio/install.sh
+#   (cd /tmp/tickrouter-shared-bench/peers/node-socketio && npm ci)
 for p in "$shared"/peers/*/; do
-  rm -rf "$mirror/peers/$(basename "$p")"
-  ln -sfn "${p%/}" "$mirror/peers/$(basename "$p")"
+  name="$(basename "$p")"
+  [ -L "$mirror/peers/$name" ] && rm -f "$mirror/peers/$name"
+  mkdir -p "$mirror/peers/$name"
+  cp -rf "${p%/}/." "$mirror/peers/$name/"
+  chmod -R u+w "$mirror/peers/$name"
 done
 ln -sfn "$root/bench/peers/tickrouter" "$mirror/peers/tickrouter"
 # The calibration bridge `fanout` runs from $LOADGEN_TARGET rather than being built inside

@@ -33,6 +33,30 @@ fn redis_restart_is_survived_without_restarting_tickrouter() {
 }
 
 #[test]
+fn a_hung_redis_is_found_by_the_keepalive_and_reconnected_after() {
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    let mut client = app.ws();
+    let health =
+        |n: u32| json!({"overall_status": "healthy", "message": n.to_string()}).to_string();
+    redis.publish("tickstock.health.status", health(1));
+    assert_eq!(client.expect("system_health")["data"]["message"], "1");
+
+    // The connection stays open: only the keep-alive PING (1 s in tests) can notice.
+    redis.signal("STOP");
+    wait_for("/health to report the outage", WAIT, || {
+        let (status, body) = http_get(app.addr, "/health");
+        (status == 503 && body.contains("not connected")).then_some(())
+    });
+    redis.signal("CONT");
+    wait_for("tickrouter to resubscribe", WAIT, || {
+        (app.stats()["redis"]["connected"] == true).then_some(())
+    });
+    redis.publish("tickstock.health.status", health(2));
+    assert_eq!(client.expect("system_health")["data"]["message"], "2");
+}
+
+#[test]
 fn ready_reports_the_redis_subscription() {
     let redis = Redis::start();
     let app = App::start(&redis);

@@ -153,6 +153,17 @@ impl Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Stops (`STOP`) or continues (`CONT`) the server: a stopped server keeps its connections
+    /// open and answers nothing, like a hung host.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
 }
 
 impl Drop for Redis {

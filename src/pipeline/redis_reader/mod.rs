@@ -52,6 +52,8 @@ pub struct RedisReader {
     connection: Option<MultiplexedConnection>,
     stream: Option<SpawnHandle>,
     connected_at: Option<Instant>,
+    /// When the current connection last delivered anything.
+    last_push: Instant,
 }
 
 impl RedisReader {
@@ -73,6 +75,7 @@ impl RedisReader {
             connection: None,
             stream: None,
             connected_at: None,
+            last_push: Instant::now(),
         }
     }
 
@@ -127,6 +130,7 @@ impl RedisReader {
         self.connection = Some(connection);
         self.stream = Some(ctx.add_stream(pushes));
         self.connected_at = Some(Instant::now());
+        self.last_push = Instant::now();
     }
 
     fn on_lost(&mut self, why: &str, ctx: &mut Context<Self>) {
@@ -148,18 +152,28 @@ impl RedisReader {
         ctx.run_later(delay, |act, ctx| act.connect(ctx));
     }
 
+    /// PINGs a connection that has been silent for an interval. A connection that delivers
+    /// needs no proof of life, and a PING would be answered only after every message Redis has
+    /// queued for us: during a backlog longer than the interval that reply comes late although
+    /// the link is fine, so a late reply counts as a failure only if nothing arrived meanwhile.
     fn keepalive(&mut self, ctx: &mut Context<Self>) {
+        let interval = self.config.keepalive;
         let Some(mut connection) = self.connection.clone() else {
             return;
         };
+        if self.last_push.elapsed() < interval {
+            return;
+        }
+        let sent = Instant::now();
         // The connection's response timeout (the keep-alive interval) bounds the wait.
         let ping = async move {
             redis::cmd("PING")
                 .query_async::<redis::Value>(&mut connection)
                 .await
         };
-        ctx.spawn(ping.into_actor(self).map(|res, act, ctx| {
-            if let (Err(e), true) = (res, act.connection.is_some()) {
+        ctx.spawn(ping.into_actor(self).map(move |res, act, ctx| {
+            let silent = act.connection.is_some() && act.last_push < sent;
+            if let (Err(e), true) = (res, silent) {
                 act.on_lost(&format!("keep-alive PING failed: {e}"), ctx);
             }
         }));
@@ -227,6 +241,7 @@ impl Actor for RedisReader {
 
 impl StreamHandler<Vec<PushInfo>> for RedisReader {
     fn handle(&mut self, pushes: Vec<PushInfo>, _: &mut Self::Context) {
+        self.last_push = Instant::now();
         let mut routed = Vec::with_capacity(pushes.len());
         for push in &pushes {
             match self.subscriptions.classify(push) {
