@@ -4,56 +4,64 @@ use serde_json::json;
 
 use crate::util::{http_get, wait_for, App, Redis, WAIT};
 
-#[test]
-fn redis_restart_is_survived_without_restarting_tickrouter() {
+/// Delivers an event, lets `take_away` make Redis unusable, waits for `/health` to report it,
+/// lets `bring_back` restore it, and checks that the same session gets events again.
+fn survives_outage<T>(take_away: impl FnOnce(Redis) -> T, bring_back: impl FnOnce(T) -> Redis) {
     let redis = Redis::start();
-    let port = redis.port;
     let app = App::start(&redis);
     let mut client = app.ws();
-    let health =
-        |n: u32| json!({"overall_status": "healthy", "message": n.to_string()}).to_string();
-    redis.publish("tickstock.health.status", health(1));
-    assert_eq!(client.expect("system_health")["data"]["message"], "1");
+    let mut round_trip = |redis: &Redis, n: u32| {
+        let health = json!({"overall_status": "healthy", "message": n.to_string()});
+        redis.publish("tickstock.health.status", health.to_string());
+        assert_eq!(
+            client.expect("system_health")["data"]["message"],
+            n.to_string()
+        );
+    };
+    round_trip(&redis, 1);
 
-    redis.kill();
+    let gone = take_away(redis);
     wait_for("/health to report the outage", WAIT, || {
         let (status, body) = http_get(app.addr, "/health");
         (status == 503 && body.contains("not connected")).then_some(())
     });
 
-    let redis = Redis::start_on(port, &[]);
+    let redis = bring_back(gone);
     wait_for("tickrouter to resubscribe", WAIT, || {
         (app.stats()["redis"]["connected"] == true).then_some(())
     });
-    redis.publish("tickstock.health.status", health(2));
-    assert_eq!(client.expect("system_health")["data"]["message"], "2");
+    round_trip(&redis, 2);
     assert!(app.stats()["redis"]["connects"].as_u64().unwrap() >= 2);
     let (status, _) = http_get(app.addr, "/health");
     assert_eq!(status, 200);
 }
 
 #[test]
-fn a_hung_redis_is_found_by_the_keepalive_and_reconnected_after() {
-    let redis = Redis::start();
-    let app = App::start(&redis);
-    let mut client = app.ws();
-    let health =
-        |n: u32| json!({"overall_status": "healthy", "message": n.to_string()}).to_string();
-    redis.publish("tickstock.health.status", health(1));
-    assert_eq!(client.expect("system_health")["data"]["message"], "1");
+fn redis_restart_is_survived_without_restarting_tickrouter() {
+    survives_outage(
+        |redis| {
+            let port = redis.port;
+            redis.kill();
+            port
+        },
+        |port| Redis::start_on(port, &[]),
+    );
+}
 
-    // The connection stays open: only the keep-alive PING (1 s in tests) can notice.
-    redis.signal("STOP");
-    wait_for("/health to report the outage", WAIT, || {
-        let (status, body) = http_get(app.addr, "/health");
-        (status == 503 && body.contains("not connected")).then_some(())
-    });
-    redis.signal("CONT");
-    wait_for("tickrouter to resubscribe", WAIT, || {
-        (app.stats()["redis"]["connected"] == true).then_some(())
-    });
-    redis.publish("tickstock.health.status", health(2));
-    assert_eq!(client.expect("system_health")["data"]["message"], "2");
+/// A stopped server keeps the connection open: only the keep-alive PING (1 s in tests) can
+/// notice that nothing answers.
+#[test]
+fn a_hung_redis_is_found_by_the_keepalive_and_reconnected_after() {
+    survives_outage(
+        |redis| {
+            redis.signal("STOP");
+            redis
+        },
+        |redis| {
+            redis.signal("CONT");
+            redis
+        },
+    );
 }
 
 #[test]
