@@ -3,6 +3,8 @@
 //! `sent_ns` in a payload and the receive time are both nanoseconds since `T0`, an `Instant` of
 //! this process, so no clock synchronisation is involved. Each worker thread records into its
 //! own histogram (an uncontended mutex); a phase resets them all and merges them at the end.
+//! Beside the histograms, the worst latency per 100 ms of send time tells a tail made of one
+//! stall from one spread over the run.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -32,6 +34,11 @@ struct Recorder {
 
 static RECORDERS: Mutex<Vec<Arc<Recorder>>> = Mutex::new(Vec::new());
 
+const SLOT_NS: u64 = 100_000_000;
+/// Worst latency (ns) of the messages sent in each 100 ms since the phase began (20 minutes).
+static SLOTS: [AtomicU64; 12_000] = [const { AtomicU64::new(0) }; 12_000];
+static PHASE_START_NS: AtomicU64 = AtomicU64::new(0);
+
 thread_local! {
     static LOCAL: Arc<Recorder> = {
         let r = Arc::new(Recorder { hist: Mutex::new(new_hist()), count: AtomicU64::new(0) });
@@ -44,10 +51,16 @@ thread_local! {
 #[inline]
 pub fn record_frame(scanner: &Scanner, frame: &[u8]) -> u64 {
     let now = now_ns();
+    let start = PHASE_START_NS.load(Relaxed);
     LOCAL.with(|r| {
         let mut h = r.hist.lock().unwrap();
         let n = scanner.scan(frame, |sent| {
-            h.saturating_record(now.saturating_sub(sent).max(1));
+            let latency = now.saturating_sub(sent).max(1);
+            h.saturating_record(latency);
+            let slot = (sent.saturating_sub(start) / SLOT_NS) as usize;
+            if let Some(worst) = SLOTS.get(slot) {
+                worst.fetch_max(latency, Relaxed);
+            }
         });
         if n > 0 {
             r.count.fetch_add(n, Relaxed);
@@ -72,6 +85,27 @@ pub fn reset() {
         r.hist.lock().unwrap().reset();
         r.count.store(0, Relaxed);
     }
+    for slot in &SLOTS {
+        slot.store(0, Relaxed);
+    }
+    PHASE_START_NS.store(now_ns(), Relaxed);
+}
+
+/// The `n` 100 ms stretches of send time with the worst latency, worst first: (seconds into
+/// the phase, worst latency in ms).
+pub fn worst_slots(n: usize) -> Vec<(f64, f64)> {
+    let mut slots: Vec<(usize, u64)> = SLOTS
+        .iter()
+        .map(|s| s.load(Relaxed))
+        .enumerate()
+        .filter(|&(_, worst)| worst > 0)
+        .collect();
+    slots.sort_by_key(|&(_, worst)| std::cmp::Reverse(worst));
+    slots
+        .into_iter()
+        .take(n)
+        .map(|(i, worst)| (i as f64 * SLOT_NS as f64 / 1e9, worst as f64 / 1e6))
+        .collect()
 }
 
 /// All threads' histograms merged.

@@ -299,6 +299,11 @@ impl Bench {
         let received = hist.len();
         let pub_s = published.elapsed.as_secs_f64().max(1e-9);
         let mut m = Map::new();
+        let worst: Vec<Value> = record::worst_slots(5)
+            .into_iter()
+            .map(|(at_s, ms)| json!([round(at_s, 1), round(ms, 2)]))
+            .collect();
+        m.insert("worst_100ms_slots_s_ms".into(), json!(worst));
         m.insert("rate".into(), json!(plan.rate));
         m.insert("published".into(), json!(published.published));
         m.insert("publish_s".into(), json!(round(pub_s, 2)));
