@@ -241,6 +241,16 @@ impl Bench {
         m.insert("server_stats".into(), Value::Object(s));
     }
 
+    /// What the publisher thread needs of a phase: where to publish, what, how fast.
+    fn publisher_plan(&self, plan: &PhasePlan) -> Plan {
+        Plan {
+            redis_url: self.target.redis_url.clone(),
+            channel: plan.channel.clone(),
+            rate: plan.rate,
+            total: plan.total,
+        }
+    }
+
     /// One measured phase: publish `total` messages at `rate`, wait until every expected
     /// delivery arrived (or `drain` passed), and report.
     pub fn phase(&self, plan: &PhasePlan, payload: &mut dyn Payload) -> Map<String, Value> {
@@ -254,12 +264,7 @@ impl Bench {
         let closes0 = self.slow_consumer_closes();
         record::reset();
         let a = self.snap();
-        let pub_plan = Plan {
-            redis_url: self.target.redis_url.clone(),
-            channel: plan.channel.clone(),
-            rate: plan.rate,
-            total: plan.total,
-        };
+        let pub_plan = self.publisher_plan(plan);
         let mut watch = StallWatch::new(closes0);
         let published = std::thread::scope(|s| {
             let h = s.spawn(|| publisher::publish(&pub_plan, payload));
@@ -411,12 +416,7 @@ impl Bench {
         let recv = |s: &Value| s["events"]["received"].as_u64().unwrap_or(0);
         let base = recv(&s0);
         let a = self.snap();
-        let pub_plan = Plan {
-            redis_url: self.target.redis_url.clone(),
-            channel: plan.channel.clone(),
-            rate: plan.rate,
-            total: plan.total,
-        };
+        let pub_plan = self.publisher_plan(plan);
         // (seconds since start, messages received) at each poll.
         let mut trace: Vec<(f64, u64)> = Vec::new();
         let poll = |trace: &mut Vec<(f64, u64)>| {

@@ -246,28 +246,15 @@ pub fn run(scenario: u8, opts: &Options) -> Result<Map<String, Value>, String> {
         5 => {
             out.extend(bench.connect(price_watchers(&urls, clients, false)));
             idle_memory(&bench, rss_empty, clients, opts, &mut out);
-            let base_plan = plan(channels::PRICES, rate, duration, clients as f64, opts);
-            let baseline = bench.phase(&base_plan, &mut price_payload(bytes));
-            // The stalled client: connects, subscribes, gets its ack, never reads again.
-            let stalled = bench.connect(price_watchers(&urls, 1, true));
-            out.insert("stalled_connected".into(), stalled["connected"].clone());
-            let mut stall_plan = plan(
+            baseline_then_stall(
+                &mut bench,
                 channels::PRICES,
-                rate,
-                opts.stall_duration,
-                clients as f64,
+                (rate, duration, clients),
+                price_watchers(&urls, 1, true),
+                &mut price_payload(bytes),
                 opts,
+                &mut out,
             );
-            stall_plan.watch_stall = true;
-            stall_plan.stall_deadline_s = opts.stall_duration + opts.drain;
-            let phase = bench.phase(&stall_plan, &mut price_payload(bytes));
-            let ratio = match (phase["p99_us"].as_f64(), baseline["p99_us"].as_f64()) {
-                (Some(p), Some(b)) if b > 0.0 => json!(round(p / b, 2)),
-                _ => Value::Null,
-            };
-            out.insert("p99_ratio_vs_baseline".into(), ratio);
-            out.insert("baseline".into(), Value::Object(baseline));
-            out.extend(phase);
         }
         _ => {
             // Ingest only: let Redis hold the backlog (its default 32 MB pub/sub output limit
@@ -468,6 +455,38 @@ pub fn max_rate(
     Ok(m)
 }
 
+/// Scenario 5's measurement on readers already connected: a baseline phase at `rate` for
+/// `duration` s, then `stalled` (a client that subscribes and never reads) joins for
+/// `opts.stall_duration` s of the same load; the second phase's figures go into `out` beside the
+/// baseline and the p99 ratio between them.
+fn baseline_then_stall(
+    bench: &mut Bench,
+    channel: &str,
+    (rate, duration, clients): (f64, f64, usize),
+    stalled: Vec<ClientSpec>,
+    payload: &mut dyn Payload,
+    opts: &Options,
+    out: &mut Map<String, Value>,
+) {
+    let baseline = bench.phase(
+        &plan(channel, rate, duration, clients as f64, opts),
+        payload,
+    );
+    let stalled = bench.connect(stalled);
+    out.insert("stalled_connected".into(), stalled["connected"].clone());
+    let mut stall_plan = plan(channel, rate, opts.stall_duration, clients as f64, opts);
+    stall_plan.watch_stall = true;
+    stall_plan.stall_deadline_s = opts.stall_duration + opts.drain;
+    let phase = bench.phase(&stall_plan, payload);
+    let ratio = match (phase["p99_us"].as_f64(), baseline["p99_us"].as_f64()) {
+        (Some(p), Some(b)) if b > 0.0 => json!(round(p / b, 2)),
+        _ => Value::Null,
+    };
+    out.insert("p99_ratio_vs_baseline".into(), ratio);
+    out.insert("baseline".into(), Value::Object(baseline));
+    out.extend(phase);
+}
+
 /// Where a peer from `../shared/bench` listens and how its clients talk.
 pub struct Peer {
     pub ws_url: String,
@@ -513,26 +532,14 @@ pub fn peer_stall(peer: &Peer, opts: &Options) -> Map<String, Value> {
     let mut payload = publisher::PeerPrice {
         bytes: opts.payload_bytes,
     };
-    let base_plan = plan(&peer.channel, rate, duration, clients as f64, opts);
-    let baseline = bench.phase(&base_plan, &mut payload);
-    let stalled = bench.connect(vec![spec(true)]);
-    out.insert("stalled_connected".into(), stalled["connected"].clone());
-    let mut stall_plan = plan(
+    baseline_then_stall(
+        &mut bench,
         &peer.channel,
-        rate,
-        opts.stall_duration,
-        clients as f64,
+        (rate, duration, clients),
+        vec![spec(true)],
+        &mut payload,
         opts,
+        &mut out,
     );
-    stall_plan.watch_stall = true;
-    stall_plan.stall_deadline_s = opts.stall_duration + opts.drain;
-    let phase = bench.phase(&stall_plan, &mut payload);
-    let ratio = match (phase["p99_us"].as_f64(), baseline["p99_us"].as_f64()) {
-        (Some(p), Some(b)) if b > 0.0 => json!(round(p / b, 2)),
-        _ => Value::Null,
-    };
-    out.insert("p99_ratio_vs_baseline".into(), ratio);
-    out.insert("baseline".into(), Value::Object(baseline));
-    out.extend(phase);
     out
 }
