@@ -2,7 +2,7 @@
 # issue7-campaign.sh [OUTDIR]: every issue-7 measurement, tickrouter and the peers of
 # ../shared/bench in one session, so their ratios are comparable on a noisy machine. Appends
 # JSON lines to OUTDIR/*.jsonl (default /tmp/tickrouter-issue7-<time>); BENCHMARKS.md quotes
-# the medians. Takes about an hour. Sections can be picked with SECTIONS="12 3 4 5 6 max".
+# the medians. Takes about an hour. Sections can be picked with SECTIONS="12 3 4 5 6 max tail".
 # PROTO_BIN (scenarios 1, 2, 4, 6, max) and PROTO5_BIN (scenario 5, max) add runs of candidate
 # builds of tickrouter next to the committed one, to measure proposed product changes.
 #
@@ -10,13 +10,16 @@
 # and 2, also through the shared loadgen as a peer (bench/peers/tickrouter), which checks that
 # the two load generators agree. The peers run through ../shared/bench/tools/run-clean.sh
 # (waits for a quiet machine, repeats runs disturbed by other processes); tickrouter-bench
-# does the same with --quiet-wait/--retries.
+# does the same with --quiet-wait/--retries (and also repeats runs during which the hypervisor
+# took CPU from this VM: steal). Section `tail` keeps every run instead: scenario 1 through
+# both load generators and the `fanout` bridge, alternating, each line with the steal during it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-/tmp/tickrouter-issue7-$(date -u +%Y%m%dT%H%M%SZ)}"
 REPEATS="${REPEATS:-3}"
 PEERS="${PEERS:-webdis flask-socketio node-socketio}"
-SECTIONS="${SECTIONS:-12 3 4 5 6 max}"
+SECTIONS="${SECTIONS:-12 3 4 5 6 max tail}"
+TAIL_REPEATS="${TAIL_REPEATS:-8}"
 mkdir -p "$OUT"
 cargo build --release --quiet --bin tickrouter --bin tickrouter-bench
 B=(./target/release/tickrouter-bench)
@@ -37,6 +40,19 @@ peer() {  # peer FILE NAME CLIENTS RATE DURATION [loadgen flags]: one shared run
   bench/shared-peers.sh tools/run-clean.sh "$@" 2>>"$OUT/stderr.log" | tee -a "$OUT/$f" >/dev/null
 }
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
+steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }
+raw_peer() {  # raw_peer FILE NAME CLIENTS RATE DURATION: one run-peer.sh run, kept whatever
+              # happened, with the steal during the whole call (start-up included) as steal_s
+  local f="$1" s0 line; shift
+  log "run-peer.sh $*"
+  s0="$(steal_ticks)"
+  line="$(bench/shared-peers.sh run-peer.sh "$@" 2>>"$OUT/stderr.log" | tail -1)"
+  printf '%s' "$line" | python3 -c '
+import json, os, sys
+d = json.loads(sys.stdin.read())
+d["steal_s"] = round((int(sys.argv[2]) - int(sys.argv[1])) / os.sysconf("SC_CLK_TCK"), 2)
+print(json.dumps(d))' "$s0" "$(steal_ticks)" >>"$OUT/$f" || log "no result: $line"
+}
 
 if has 12; then  # scenarios 1 and 2, repeats interleaved across servers
   for _ in $(seq "$REPEATS"); do
@@ -125,6 +141,15 @@ if has max; then  # the highest rates: 1,000 clients with no loss; 100 and 1,000
       bench/shared-peers.sh max-rate.sh "$p" "$c" 10 $((c == 100 ? 200 : 20)) 2>>"$OUT/stderr.log" \
         | tail -1 | tee -a "$OUT/max-peers.jsonl" >/dev/null
     done
+  done
+fi
+if has tail; then  # scenario 1's latency tail against hypervisor steal: no run discarded
+  for _ in $(seq "$TAIL_REPEATS"); do
+    log "tickrouter-bench scenario 1 (tail)"
+    "${B[@]}" scenario 1 --quiet-wait 120 --server-bin ./target/release/tickrouter \
+      2>>"$OUT/stderr.log" | tee -a "$OUT/s1-tail.jsonl" >/dev/null
+    raw_peer s1-tail-shared.jsonl fanout 100 1000 10
+    raw_peer s1-tail-shared.jsonl tickrouter 100 1000 10
   done
 fi
 log "done: $OUT"

@@ -149,11 +149,14 @@ struct Common {
     /// Seconds a client may take to connect and get its ack before it counts as failed.
     #[arg(long, default_value_t = 60.0)]
     connect_timeout: f64,
-    /// Repeat a run during which other processes used more than --max-other-cores.
+    /// Repeat a run during which other processes used more than --max-other-cores, or the
+    /// hypervisor took more than --max-steal-cores from this machine's vCPUs.
     #[arg(long, default_value_t = 0)]
     retries: usize,
     #[arg(long, default_value_t = 0.25)]
     max_other_cores: f64,
+    #[arg(long, default_value_t = 0.01)]
+    max_steal_cores: f64,
     /// Before each run, wait up to this many seconds for the machine to be idle.
     #[arg(long, default_value_t = 0.0)]
     quiet_wait: f64,
@@ -197,6 +200,7 @@ impl Common {
     fn noise(&self) -> Noise {
         Noise {
             max_other_cores: self.max_other_cores,
+            max_steal_cores: self.max_steal_cores,
             retries: self.retries,
             quiet_wait_s: self.quiet_wait,
         }

@@ -67,8 +67,17 @@ impl ProcSample {
     }
 }
 
-/// Whole-machine busy time (everything but idle, iowait and steal), in clock ticks.
-pub fn host_busy_ticks() -> Option<u64> {
+/// Whole-machine CPU time from the first line of /proc/stat, in clock ticks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostTicks {
+    /// Everything but idle, iowait and steal.
+    pub busy: u64,
+    /// Time the hypervisor ran something else while our vCPUs had work: a thread on a stolen
+    /// vCPU stops for the host's whole slice, so even a little shows in the latency tail.
+    pub steal: u64,
+}
+
+pub fn host_ticks() -> Option<HostTicks> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let v: Vec<u64> = stat
         .lines()
@@ -78,7 +87,10 @@ pub fn host_busy_ticks() -> Option<u64> {
         .filter_map(|x| x.parse().ok())
         .collect();
     // user nice system idle iowait irq softirq steal
-    (v.len() >= 8).then(|| v[0] + v[1] + v[2] + v[5] + v[6])
+    (v.len() >= 8).then(|| HostTicks {
+        busy: v[0] + v[1] + v[2] + v[5] + v[6],
+        steal: v[7],
+    })
 }
 
 /// The 1-minute load average, as the machine reported it when the run started.
@@ -181,7 +193,7 @@ mod tests {
     fn reads_this_process() {
         let me = ProcSample::read(std::process::id() as i32).expect("own /proc entry");
         assert!(me.rss_kb > 0 && me.hwm_kb >= me.rss_kb);
-        assert!(host_busy_ticks().is_some());
+        assert!(host_ticks().is_some());
         assert!(all_procs().contains_key(&(std::process::id() as i32)));
     }
 }

@@ -62,7 +62,7 @@ struct Snap {
     server: Option<ProcSample>,
     redis: Option<ProcSample>,
     me: Option<ProcSample>,
-    host: Option<u64>,
+    host: Option<procstat::HostTicks>,
     procs: procstat::Procs,
     stats: Option<Value>,
 }
@@ -135,7 +135,7 @@ impl Bench {
             server: ProcSample::read_all(&self.target.server_pids),
             redis: self.target.redis_pid.and_then(ProcSample::read),
             me: ProcSample::read(std::process::id() as i32),
-            host: procstat::host_busy_ticks(),
+            host: procstat::host_ticks(),
             procs: procstat::all_procs(),
             stats: self.stats(),
         }
@@ -194,8 +194,10 @@ impl Bench {
         ours.extend(self.target.redis_pid);
         let (mut other, kernel) = procstat::others_delta(&a.procs, &b.procs, &ours, tck);
         if let (Some(h0), Some(h1)) = (a.host, b.host) {
-            let host = h1.saturating_sub(h0) as f64 / tck;
+            let host = h1.busy.saturating_sub(h0.busy) as f64 / tck;
             m.insert("host_busy_cores".into(), json!(round(host / window, 2)));
+            let steal = h1.steal.saturating_sub(h0.steal) as f64 / tck;
+            m.insert("steal_s".into(), json!(round(steal, 2)));
             // Children reaped in the window count with their whole lifetime; cap by what the
             // machine as a whole spent beyond our own processes.
             let ours_cpu: f64 = [server_cpu, redis_cpu, my_cpu].iter().flatten().sum();

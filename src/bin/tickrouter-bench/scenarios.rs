@@ -323,9 +323,9 @@ pub fn wait_quiet(max_busy: f64, max_wait_s: f64) -> f64 {
     let tck = crate::procstat::clk_tck();
     let deadline = std::time::Instant::now() + Duration::from_secs_f64(max_wait_s);
     loop {
-        let a = crate::procstat::host_busy_ticks().unwrap_or(0);
+        let a = crate::procstat::host_ticks().map_or(0, |h| h.busy);
         std::thread::sleep(Duration::from_secs(1));
-        let b = crate::procstat::host_busy_ticks().unwrap_or(0);
+        let b = crate::procstat::host_ticks().map_or(0, |h| h.busy);
         let busy = b.saturating_sub(a) as f64 / tck;
         if busy < max_busy || std::time::Instant::now() >= deadline {
             return round(busy, 2);
@@ -338,13 +338,16 @@ pub fn wait_quiet(max_busy: f64, max_wait_s: f64) -> f64 {
 pub struct Noise {
     /// Runs during which other processes used more than this many cores are repeated.
     pub max_other_cores: f64,
+    /// So are runs during which the hypervisor took more than this many cores (steal).
+    pub max_steal_cores: f64,
     pub retries: usize,
     /// Before each run, wait up to this long for the machine to go quiet (0: do not wait).
     pub quiet_wait_s: f64,
 }
 
-/// `run`, repeated (up to `noise.retries` times) while other processes disturbed it; the last
-/// line says how many tries were discarded and whether it is still `contended`.
+/// `run`, repeated (up to `noise.retries` times) while other processes or the hypervisor
+/// disturbed it; the last line says how many tries were discarded and whether it is still
+/// `contended`.
 pub fn run_clean(scenario: u8, opts: &Options, noise: Noise) -> Result<Map<String, Value>, String> {
     let mut tries = 0;
     loop {
@@ -352,15 +355,16 @@ pub fn run_clean(scenario: u8, opts: &Options, noise: Noise) -> Result<Map<Strin
             wait_quiet(0.3, noise.quiet_wait_s);
         }
         let mut m = run(scenario, opts)?;
-        let other = m.get("other_cores").and_then(Value::as_f64).unwrap_or(0.0);
-        let contended = other > noise.max_other_cores;
+        let n = |k: &str| m.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+        let (other, steal) = (n("other_cores"), n("steal_s") / n("window_s").max(1e-9));
+        let contended = other > noise.max_other_cores || steal > noise.max_steal_cores;
         m.insert("contended".into(), json!(contended));
         m.insert("discarded_tries".into(), json!(tries));
         if !contended || tries >= noise.retries {
             return Ok(m);
         }
         eprintln!(
-            "tickrouter-bench: other processes used {other} cores during the run; discarding it: {}",
+            "tickrouter-bench: other processes used {other:.2} cores and the hypervisor {steal:.3} during the run; discarding it: {}",
             Value::Object(m)
         );
         tries += 1;
