@@ -273,13 +273,15 @@ pub async fn run(
         commands,
     });
     let addr = listener.local_addr()?;
-    let server =
+    let mut server =
         HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
             .on_connect(crate::net::on_connect)
             .disable_signals()
-            .shutdown_timeout(3)
-            .listen(listener)?
-            .run();
+            .shutdown_timeout(3);
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    let server = server.listen(listener)?.run();
     let handle = server.handle();
     let server = actix_web::rt::spawn(server);
     info!("tickrouter listening on http://{addr} (dashboard at http://{addr}/, WebSocket at ws://{addr}/ws).");

@@ -43,6 +43,9 @@ pub struct ServerSettings {
     pub bind: SocketAddr,
     /// WebSocket upgrades beyond this many live sessions are answered with 503. At least 1.
     pub max_sessions: usize,
+    /// HTTP worker threads; each holds its share of the WebSocket sessions and writes their
+    /// frames. 0 = one per CPU. At most 256.
+    pub workers: usize,
     /// Dashboard files. A relative path resolves against the working directory, not the config
     /// file.
     pub static_dir: PathBuf,
@@ -55,6 +58,7 @@ impl Default for ServerSettings {
         Self {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             max_sessions: 10_000,
+            workers: 0,
             static_dir: PathBuf::from("static"),
             demo_mode: false,
         }

@@ -43,10 +43,12 @@ fn validate_server(server: &ServerSettings) -> Result<(), ConfigError> {
     let ServerSettings {
         bind: _,
         max_sessions,
+        workers,
         static_dir: _,
         demo_mode: _,
     } = server;
-    at_least("server.max_sessions", *max_sessions, 1)
+    at_least("server.max_sessions", *max_sessions, 1)?;
+    between("server.workers", *workers, 0, 256)
 }
 
 fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {
@@ -284,6 +286,7 @@ mod tests {
     fn every_rule_rejects_a_bad_value_by_key() {
         let cases = [
             ("[server]\nmax_sessions = 0", "server.max_sessions"),
+            ("[server]\nworkers = 257", "server.workers"),
             ("[redis]\nurl = \"http://h:1\"", "redis.url"),
             ("[redis]\nurl = \"\"", "redis.url"),
             ("[redis]\nmax_message_bytes = 0", "redis.max_message_bytes"),
