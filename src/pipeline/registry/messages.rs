@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
+use tokio::sync::mpsc;
 
 use crate::domain::filter::{AlertKey, PatternFilter};
 use crate::domain::ids::{SessionId, Symbol, UserId};
@@ -17,14 +18,24 @@ use crate::telemetry::ChannelId;
 
 /// What the registry sends a session. A close order rides the same queue as frames, so it is
 /// handled after every frame queued before it.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "()")]
+#[derive(Debug, Clone)]
 pub enum Deliver {
     Frame(Frame),
     Close(CloseReason),
 }
 
-/// The byte side of a session's outbound queue (the mailbox bounds the frame count): the
+/// A session's outbound queue, bounded in frames: the registry offers with `try_send`, the
+/// session drains it as a stream. A channel rather than the actor's mailbox because fan-out
+/// is one offer per session per event: the mailbox allocates an envelope for each, the
+/// channel reuses its slots.
+pub type Outbox = mpsc::Sender<Deliver>;
+
+/// A new outbound queue of `frames` slots, and the session's end of it.
+pub fn outbox(frames: usize) -> (Outbox, mpsc::Receiver<Deliver>) {
+    mpsc::channel(frames)
+}
+
+/// The byte side of a session's outbound queue (the channel bounds the frame count): the
 /// registry adds what it queues, the session subtracts what it writes.
 #[derive(Debug, Clone, Default)]
 pub struct QueuedBytes(Arc<AtomicUsize>);
@@ -48,7 +59,7 @@ impl QueuedBytes {
 #[rtype(result = "()")]
 pub struct Connect {
     pub session: SessionId,
-    pub recipient: Recipient<Deliver>,
+    pub outbox: Outbox,
     pub queued: QueuedBytes,
     /// Present for real TCP connections; lets the registry cut off a frozen slow consumer.
     pub closer: Option<ConnCloser>,

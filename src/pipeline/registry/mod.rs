@@ -1,7 +1,7 @@
 //! RoomRegistry: the only owner of room membership, and where fan-out happens.
 //!
-//! Holds each session as a `Recipient<Deliver>` (never the session type) plus a handle to its
-//! socket. Fan-out uses `try_send` only, so a session's bounded mailbox is its outbound queue; a
+//! Holds each session as its `Outbox` (never the session type) plus a handle to its socket.
+//! Fan-out uses `try_send` only, so nothing waits on a session's bounded outbound queue; a
 //! session whose queue stays full for `slow_consumer_grace` is cut off at the socket, because a
 //! stalled actix-web-actors session is frozen and cannot close itself
 //! (see `../shared/notes/slow-consumers.md`).
@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use log::{debug, info, warn};
+use tokio::sync::mpsc::error::TrySendError;
 
 pub use messages::{
-    CloseAll, Connect, Deliver, Disconnect, Only, Presence, Publish, QueuedBytes, SetUserSymbols,
-    UpdateSession, WatchPresence,
+    outbox, CloseAll, Connect, Deliver, Disconnect, Only, Outbox, Presence, Publish, QueuedBytes,
+    SetUserSymbols, UpdateSession, WatchPresence,
 };
 use users::{Change, Users};
 
@@ -46,7 +47,7 @@ struct Member {
     user: Option<UserId>,
     /// The rooms the session asked for; its user's watchlist symbols are added to these.
     own_rooms: HashSet<Room>,
-    recipient: Recipient<Deliver>,
+    outbox: Outbox,
     queued: QueuedBytes,
     closer: Option<ConnCloser>,
     filter: PatternFilter,
@@ -159,7 +160,7 @@ impl Handler<Connect> for RoomRegistry {
         let member = Member {
             user: None,
             own_rooms: HashSet::new(),
-            recipient: msg.recipient,
+            outbox: msg.outbox,
             queued: msg.queued,
             closer: msg.closer,
             filter: msg.filter,
@@ -216,10 +217,10 @@ impl Handler<Publish> for RoomRegistry {
             let outcome = if member.queued.get() + len > self.max_queued_bytes {
                 Queue::Full
             } else {
-                match member.recipient.try_send(Deliver::Frame(msg.frame.clone())) {
+                match member.outbox.try_send(Deliver::Frame(msg.frame.clone())) {
                     Ok(()) => Queue::Accepted,
-                    Err(SendError::Full(_)) => Queue::Full,
-                    Err(SendError::Closed(_)) => Queue::Gone,
+                    Err(TrySendError::Full(_)) => Queue::Full,
+                    Err(TrySendError::Closed(_)) => Queue::Gone,
                 }
             };
             match outcome {
@@ -303,7 +304,7 @@ impl Handler<CloseAll> for RoomRegistry {
             msg.reason.description()
         );
         for member in self.members.values() {
-            let _ = member.recipient.try_send(Deliver::Close(msg.reason));
+            let _ = member.outbox.try_send(Deliver::Close(msg.reason));
         }
     }
 }

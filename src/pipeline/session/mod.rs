@@ -1,8 +1,8 @@
 //! WsSession: one actor per WebSocket connection (actix-web-actors).
 //!
 //! A thin shell: client frames go through `protocol::parse_request` and
-//! `SessionState::apply`; the resulting rooms go to the registry; frames from the registry are
-//! written as they are. The bounded mailbox is the session's outbound queue.
+//! `SessionState::apply`; the resulting rooms go to the registry; frames from the registry
+//! arrive through the session's bounded `Outbox` and are written as they are.
 
 mod close;
 
@@ -25,7 +25,7 @@ use crate::domain::protocol::{parse_request, ErrorCode, ProtocolError, Request};
 use crate::domain::session_state::{Limits, SessionState};
 use crate::net::ConnCloser;
 use crate::pipeline::registry::{
-    Connect, Deliver, Disconnect, QueuedBytes, RoomRegistry, UpdateSession,
+    outbox, Connect, Deliver, Disconnect, QueuedBytes, RoomRegistry, UpdateSession,
 };
 use crate::telemetry::Stats;
 
@@ -156,10 +156,15 @@ impl Actor for WsSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.deps.config.outbound_queue_frames);
+        let (outbox, mut frames) = outbox(self.deps.config.outbound_queue_frames);
+        // The stream ends when the registry drops the outbox: it has forgotten this session
+        // (closed, cut off or shutting down), and StreamHandler's default then stops it.
+        ctx.add_stream(futures_util::stream::poll_fn(move |cx| {
+            frames.poll_recv(cx)
+        }));
         self.deps.registry.do_send(Connect {
             session: self.id,
-            recipient: ctx.address().recipient(),
+            outbox,
             queued: self.queued.clone(),
             closer: self.closer.take(),
             rooms: self.state.rooms(self.id),
@@ -189,9 +194,7 @@ impl Actor for WsSession {
     }
 }
 
-impl Handler<Deliver> for WsSession {
-    type Result = ();
-
+impl StreamHandler<Deliver> for WsSession {
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
         match msg {
             Deliver::Frame(frame) => {
