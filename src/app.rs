@@ -18,6 +18,7 @@ use crate::config::{Settings, Subscription};
 use crate::domain::monitor::Monitor;
 use crate::domain::session_state::Limits;
 use crate::http::{self, AppState, HealthState};
+use crate::open_files::{self, Outcome};
 use crate::pipeline::handlers::{
     Backtest, Flush, MarketConfig, MarketData, PatternAlerts, Publisher, StreamingConfig, System,
 };
@@ -231,6 +232,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartupError> {
+    match open_files::ensure_for(settings.server.max_sessions) {
+        Ok(Outcome::Enough { .. }) => {}
+        Ok(o @ Outcome::Raised { .. }) => info!("{o}."),
+        Ok(o @ Outcome::Short { .. }) => warn!("{o}."),
+        Err(e) => warn!("Cannot read or raise the open-file limit: {e}."),
+    }
     let names = sources(&settings).into_iter().map(|s| s.name).collect();
     let stats = Arc::new(Stats::new(names));
     let client = redis::Client::open(settings.redis.url.as_str())

@@ -5,7 +5,8 @@
 //! - `domain`: pure types and logic (normaliser, events, rooms, filters, buffer, protocol).
 //! - `pipeline`: the actors: `redis_reader` -> `router` -> `handlers` -> `registry` -> `session`.
 //! - `http`: `/ws`, `/health`, `/stats`, the dashboard.
-//! - `app`: the composition root; `config` + `cli`: settings; `telemetry`: counters.
+//! - `app`: the composition root; `config` + `cli`: settings; `telemetry`: counters;
+//!   `open_files`: the descriptor limit sized for the sessions.
 //! - `demo`: the demo producer behind `tickrouter demo`.
 
 pub mod app;
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod net;
+pub mod open_files;
 pub mod pipeline;
 pub mod preflight;
 pub mod telemetry;

@@ -1,4 +1,5 @@
-//! `tickrouter check` (the real binary): one distinct report and exit code per failure.
+//! The real binary: `tickrouter check` gives one distinct report and exit code per failure;
+//! `tickrouter serve` fails fast without Redis and sizes its open-file limit for its sessions.
 
 use std::process::Command;
 
@@ -127,6 +128,82 @@ fn serve_fails_fast_unless_a_degraded_start_is_allowed() {
     wait_for("the server to connect once Redis is up", WAIT, || {
         ready(200).then_some(())
     });
+}
+
+#[test]
+fn serve_raises_a_low_open_file_limit_to_hold_its_sessions() {
+    use std::net::{SocketAddr, TcpStream};
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+
+    use crate::util::{wait_for, WAIT};
+
+    const SOFT: u64 = 256;
+    const SESSIONS: usize = 300; // two descriptors each: far beyond SOFT unless it is raised
+    let redis = Redis::start();
+    let dir = std::env::temp_dir().join(format!("tickrouter-nofile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("sessions.toml");
+    std::fs::write(&config, "[server]\nmax_sessions = 400\n").unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tickrouter"));
+    command
+        .args([
+            "serve",
+            "--bind",
+            &addr.to_string(),
+            "--redis-url",
+            &redis.url(),
+        ])
+        .arg("--config")
+        .arg(&config)
+        .stderr(std::process::Stdio::null());
+    // SAFETY: between fork and exec only setrlimit runs, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            let mut rl = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl);
+            rl.rlim_cur = SOFT;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let server = KillOnDrop(command.spawn().unwrap());
+    wait_for("the server to listen", WAIT, || {
+        TcpStream::connect(addr).ok()
+    });
+
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.0.id())).unwrap();
+    let soft: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(soft >= 2 * 400, "soft limit still {soft}:\n{limits}");
+
+    // Each session must be accepted and confirmed; a server out of descriptors never answers
+    // the upgrade, so every read has a deadline.
+    let mut sessions = Vec::with_capacity(SESSIONS);
+    for i in 0..SESSIONS {
+        let tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let (mut ws, _) = tungstenite::client(format!("ws://{addr}/ws"), tcp)
+            .unwrap_or_else(|e| panic!("session {i} was not accepted: {e}"));
+        let first = ws
+            .read()
+            .unwrap_or_else(|e| panic!("session {i} got no frame: {e}"));
+        assert!(
+            first.to_text().unwrap().contains("connection_confirmed"),
+            "session {i}: {first}"
+        );
+        sessions.push(ws);
+    }
 }
 
 /// Stops a spawned server even when the test fails.
