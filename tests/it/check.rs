@@ -19,6 +19,15 @@ fn check(args: &[&str]) -> (i32, String) {
     )
 }
 
+/// Writes `toml` to a file of this test process's own directory and returns its path.
+fn config_file(name: &str, toml: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tickrouter-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, toml).unwrap();
+    file
+}
+
 #[test]
 fn wrong_port_wrong_password_and_healthy_redis_give_three_reports() {
     let (code, report) = check(&[
@@ -63,17 +72,14 @@ fn wrong_port_wrong_password_and_healthy_redis_give_three_reports() {
 
 #[test]
 fn a_bad_config_file_is_reported_with_the_key() {
-    let dir = std::env::temp_dir().join(format!("tickrouter-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("bad.toml");
-    std::fs::write(&file, "[streaming]\nflush_interval_ms = 20\n").unwrap();
+    let file = config_file("bad-value.toml", "[streaming]\nflush_interval_ms = 20\n");
     let (code, report) = check(&["--config", file.to_str().unwrap()]);
     assert_eq!(code, 2, "{report}");
     assert!(
         report.contains("[config] FAIL") && report.contains("streaming.flush_interval_ms"),
         "{report}"
     );
-    std::fs::write(&file, "[streaming]\nflush_every = 20\n").unwrap();
+    let file = config_file("bad-key.toml", "[streaming]\nflush_every = 20\n");
     let (code, report) = check(&["--config", file.to_str().unwrap()]);
     assert_eq!(code, 2, "{report}");
     assert!(report.contains("flush_every"), "{report}");
@@ -92,14 +98,10 @@ fn serve_fails_fast_unless_a_degraded_start_is_allowed() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("[connection] FAIL"), "{stderr}");
 
-    let dir = std::env::temp_dir().join(format!("tickrouter-degraded-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("fast-retry.toml");
-    std::fs::write(
-        &config,
+    let config = config_file(
+        "fast-retry.toml",
         "[redis]\nreconnect_initial_ms = 50\nreconnect_max_ms = 300\n",
-    )
-    .unwrap();
+    );
     let http_port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
     let _server = KillOnDrop(
@@ -141,10 +143,7 @@ fn serve_raises_a_low_open_file_limit_to_hold_its_sessions() {
     const SOFT: u64 = 256;
     const SESSIONS: usize = 300; // two descriptors each: far beyond SOFT unless it is raised
     let redis = Redis::start();
-    let dir = std::env::temp_dir().join(format!("tickrouter-nofile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("sessions.toml");
-    std::fs::write(&config, "[server]\nmax_sessions = 400\n").unwrap();
+    let config = config_file("sessions.toml", "[server]\nmax_sessions = 400\n");
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_tickrouter"));
     command
