@@ -39,17 +39,8 @@ pub const USER_JOBS_TTL_SECS: u64 = 30 * 24 * 3600;
 /// Jobs listed per user, newest first.
 pub const LIST_LIMIT: usize = 50;
 
-pub const ACTIVE_JOBS_KEY: &str = "tickstock:active_jobs";
 /// `source` of every message tickrouter publishes.
 pub const SOURCE: &str = "tickrouter";
-
-pub fn job_key(job: &JobId) -> String {
-    format!("tickstock:jobs:{job}")
-}
-
-pub fn user_jobs_key(user: &UserId) -> String {
-    format!("tickstock:user_jobs:{user}")
-}
 
 /// `backtest_<epoch_s>_<8 hex>`; `random` supplies the hex part.
 pub fn new_job_id(epoch_secs: i64, random: u32) -> JobId {

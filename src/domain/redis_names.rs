@@ -1,5 +1,7 @@
 //! The Redis channel and key names shared by tickrouter, its producers and the demo: each
-//! written once (seed-spec sections a and a5).
+//! written once, here, and nowhere else (docs/PRODUCERS.md lists them with their shapes).
+
+use super::ids::{JobId, UserId};
 
 /// Pub/sub channels.
 pub mod channel {
@@ -34,3 +36,41 @@ pub mod channel {
 
 /// Epoch seconds (a float, as a string), written by the producer every 60 s.
 pub const PRODUCER_HEARTBEAT_KEY: &str = "tickstock:producer:heartbeat";
+
+/// Keys that hold one record per user or job.
+pub mod key {
+    use super::{JobId, UserId};
+
+    /// A sorted set of the job ids that are queued or running.
+    pub const ACTIVE_JOBS: &str = "tickstock:active_jobs";
+
+    /// A backtest job's record (JSON).
+    pub fn job(job: &JobId) -> String {
+        format!("tickstock:jobs:{job}")
+    }
+
+    /// A user's job ids, newest first.
+    pub fn user_jobs(user: &UserId) -> String {
+        format!("tickstock:user_jobs:{user}")
+    }
+
+    /// A user's stored watchlist (a set of symbols).
+    pub fn watchlist(user: &UserId) -> String {
+        format!("tickstock:watchlist:{user}")
+    }
+
+    /// A user's alert preferences (JSON).
+    pub fn alert_prefs(user: &UserId) -> String {
+        format!("tickstock:alerts:prefs:{user}")
+    }
+
+    /// A user's per-pattern alert subscriptions (JSON).
+    pub fn alert_subscriptions(user: &UserId) -> String {
+        format!("tickstock:alerts:subscriptions:{user}")
+    }
+
+    /// Pattern alerts sent to a user in one hour (epoch hours), shared with other instances.
+    pub fn alert_rate(user: &UserId, hour: i64) -> String {
+        format!("tickstock:alerts:ratelimit:{user}:{hour}")
+    }
+}

@@ -15,11 +15,9 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, RedisError};
 use serde_json::Value;
 
-use crate::domain::backtest_job::{
-    job_key, user_jobs_key, JobRecord, ACTIVE_JOBS_KEY, JOB_TTL_SECS, LIST_LIMIT,
-    USER_JOBS_TTL_SECS,
-};
+use crate::domain::backtest_job::{JobRecord, JOB_TTL_SECS, LIST_LIMIT, USER_JOBS_TTL_SECS};
 use crate::domain::ids::{JobId, UserId};
+use crate::domain::redis_names::key;
 
 /// KEYS: record, owner's index, active set. ARGV: the record the change was computed from
 /// ('' = none may exist yet), the new record, its TTL, the job id, its created_at, the index
@@ -136,13 +134,13 @@ impl JobStore {
     /// expired are removed on the way.
     pub async fn list(&self, user: &UserId) -> Result<Vec<JobRecord>, StoreError> {
         let mut redis = self.redis.clone();
-        let index = user_jobs_key(user);
+        let index = key::user_jobs(user);
         let ids: Vec<String> = redis.zrevrange(&index, 0, LIST_LIMIT as isize - 1).await?;
         let ids: Vec<JobId> = ids.iter().filter_map(|id| JobId::new(id)).collect();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let keys: Vec<String> = ids.iter().map(job_key).collect();
+        let keys: Vec<String> = ids.iter().map(key::job).collect();
         let texts: Vec<Option<String>> = redis::cmd("MGET")
             .arg(&keys)
             .query_async(&mut redis)
@@ -161,7 +159,7 @@ impl JobStore {
             let _: () = redis::pipe()
                 .zrem(&index, &stale)
                 .ignore()
-                .zrem(ACTIVE_JOBS_KEY, &stale)
+                .zrem(key::ACTIVE_JOBS, &stale)
                 .ignore()
                 .query_async(&mut redis)
                 .await?;
@@ -178,7 +176,7 @@ impl JobStore {
     }
 
     async fn read(&self, job: &JobId) -> Result<Option<(String, JobRecord)>, StoreError> {
-        let text: Option<String> = self.redis.clone().get(job_key(job)).await?;
+        let text: Option<String> = self.redis.clone().get(key::job(job)).await?;
         let Some(text) = text else { return Ok(None) };
         match JobRecord::from_stored(job, &text) {
             Ok(record) => Ok(Some((text, record))),
@@ -196,9 +194,9 @@ impl JobStore {
         let saved: i64 = redis::cmd("EVAL")
             .arg(SAVE_SCRIPT)
             .arg(3)
-            .arg(job_key(&record.job_id))
-            .arg(user_jobs_key(&record.user_id))
-            .arg(ACTIVE_JOBS_KEY)
+            .arg(key::job(&record.job_id))
+            .arg(key::user_jobs(&record.user_id))
+            .arg(key::ACTIVE_JOBS)
             .arg(expected.unwrap_or(""))
             .arg(text)
             .arg(JOB_TTL_SECS)

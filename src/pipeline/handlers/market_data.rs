@@ -32,7 +32,7 @@ const WATCHLIST_REFRESH_EVERY: Duration = Duration::from_secs(5);
 const CONFLATION_MAX_SYMBOLS: usize = 10_000;
 
 pub fn watchlist_key(user: &UserId) -> String {
-    format!("tickstock:watchlist:{user}")
+    crate::domain::redis_names::key::watchlist(user)
 }
 
 /// A price update waiting in the conflation window; a newer one of the same symbol replaces it.

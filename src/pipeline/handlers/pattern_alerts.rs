@@ -60,7 +60,7 @@ fn streaming(received_at: Instant) -> Audience {
 }
 
 fn rate_key(user: &UserId, hour: i64) -> String {
-    format!("tickstock:alerts:ratelimit:{user}:{hour}")
+    crate::domain::redis_names::key::alert_rate(user, hour)
 }
 
 fn current_hour() -> i64 {
@@ -200,8 +200,8 @@ impl PatternAlerts {
         let mut redis = self.redis.clone();
         let hour = current_hour();
         let keys = [
-            format!("tickstock:alerts:prefs:{user}"),
-            format!("tickstock:alerts:subscriptions:{user}"),
+            crate::domain::redis_names::key::alert_prefs(&user),
+            crate::domain::redis_names::key::alert_subscriptions(&user),
             rate_key(&user, hour),
         ];
         let read = async move {
