@@ -15,17 +15,20 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::auth::Authenticator;
 use crate::config::{Settings, Subscription};
+use crate::domain::close::CloseReason;
+use crate::domain::fanout;
 use crate::domain::monitor::Monitor;
 use crate::domain::session_state::Limits;
 use crate::http::{self, AppState, HealthState};
 use crate::open_files::{self, Outcome};
 use crate::pipeline::handlers::{
-    Backtest, Flush, MarketConfig, MarketData, PatternAlerts, Publisher, StreamingConfig, System,
+    Backtest, Flush, Market, MarketConfig, Outlet, Streaming, StreamingConfig, SystemEvents, Users,
+    UsersConfig,
 };
 use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
-use crate::pipeline::registry::{CloseAll, RoomRegistry, WatchPresence};
-use crate::pipeline::router::Router;
-use crate::pipeline::session::{CloseReason, SessionConfig, SessionDeps};
+use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
+use crate::pipeline::router::{Handlers, Router};
+use crate::pipeline::session::{SessionConfig, SessionDeps};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::Stats;
 
@@ -99,10 +102,7 @@ struct Pipeline {
     ingest: Arbiter,
     reader: Addr<RedisReader>,
     router: Addr<Router>,
-    pattern_alerts: Addr<PatternAlerts>,
-    market_data: Addr<MarketData>,
-    backtest: Addr<Backtest>,
-    system: Addr<System>,
+    handlers: Handlers,
     registry: Addr<RoomRegistry>,
 }
 
@@ -116,10 +116,17 @@ impl Pipeline {
         health: &Arc<HealthState>,
         monitor: &Arc<Mutex<Monitor>>,
     ) -> Pipeline {
-        let grace = Duration::from_millis(settings.session.slow_consumer_grace_ms);
-        let registry =
-            RoomRegistry::new(stats.clone(), grace, settings.session.outbound_queue_bytes).start();
-        let publisher = Publisher::new(registry.clone(), stats.clone());
+        let s = &settings.session;
+        let registry = RegistryConfig {
+            limits: fanout::Limits {
+                slow_consumer_grace: Duration::from_millis(s.slow_consumer_grace_ms),
+                // By then the session's own heartbeat would have closed it, if it could run.
+                idle: Duration::from_secs(s.client_timeout_secs + s.heartbeat_interval_secs),
+            },
+            max_queued_bytes: s.outbound_queue_bytes,
+        };
+        let registry = RoomRegistry::new(stats.clone(), registry).start();
+        let outlet = Outlet::new(registry.clone(), stats.clone());
         let streaming = StreamingConfig {
             flush_interval: settings
                 .streaming
@@ -127,28 +134,23 @@ impl Pipeline {
                 .then(|| Duration::from_millis(settings.streaming.flush_interval_ms)),
             max_buffer_size: settings.streaming.max_buffer_size,
         };
-        let rules_ttl = Duration::from_secs(settings.alerts.rules_ttl_secs);
-        let pattern_alerts =
-            PatternAlerts::new(publisher.clone(), streaming, commands.clone(), rules_ttl).start();
-        registry.do_send(WatchPresence(pattern_alerts.clone().recipient()));
+        let users = UsersConfig {
+            rules_ttl: Duration::from_secs(settings.alerts.rules_ttl_secs),
+            watchlist_ttl: Duration::from_secs(settings.market.watchlist_ttl_secs),
+        };
         let market = MarketConfig {
             price_change_threshold_pct: settings.market.price_change_threshold_pct,
             conflation: (settings.market.conflation_ms > 0)
                 .then(|| Duration::from_millis(settings.market.conflation_ms)),
-            watchlist_ttl: Duration::from_secs(settings.market.watchlist_ttl_secs),
         };
-        let market_data = MarketData::new(publisher.clone(), market, commands.clone()).start();
-        registry.do_send(WatchPresence(market_data.clone().recipient()));
-        let backtest = Backtest::new(publisher.clone(), commands.clone()).start();
-        let system = System::new(publisher, commands, health.clone()).start();
-        let router = Router::new(
-            pattern_alerts.clone(),
-            market_data.clone(),
-            backtest.clone(),
-            system.clone(),
-            stats.clone(),
-        )
-        .start_inbox();
+        let handlers = Handlers {
+            streaming: Streaming::new(streaming, outlet.clone()).start(),
+            users: Users::new(users, commands.clone(), outlet.clone()).start(),
+            market: Market::new(market, outlet.clone()).start(),
+            backtest: Backtest::new(commands.clone(), outlet.clone()).start(),
+            system: SystemEvents::new(commands, health.clone(), outlet).start(),
+        };
+        let router = Router::new(handlers.clone(), stats.clone()).start_inbox();
         // The reader gets its own thread: parsing is the heaviest per-message work, and Redis
         // must be drained even while fan-out keeps the main arbiter busy.
         let ingest = Arbiter::new();
@@ -172,32 +174,37 @@ impl Pipeline {
             ingest,
             reader,
             router: router.addr,
-            pattern_alerts,
-            market_data,
-            backtest,
-            system,
+            handlers,
             registry,
         }
     }
 
     /// One check per actor, for `/ready`.
     fn liveness(&self) -> Vec<(&'static str, http::LivenessCheck)> {
+        let h = &self.handlers;
         vec![
             ("redis_reader", alive(&self.reader)),
             ("router", alive(&self.router)),
-            ("pattern_alerts", alive(&self.pattern_alerts)),
-            ("market_data", alive(&self.market_data)),
-            ("backtest", alive(&self.backtest)),
-            ("system", alive(&self.system)),
+            ("streaming", alive(&h.streaming)),
+            ("users", alive(&h.users)),
+            ("market", alive(&h.market)),
+            ("backtest", alive(&h.backtest)),
+            ("system_events", alive(&h.system)),
             ("registry", alive(&self.registry)),
         ]
     }
 
-    /// Upstream first: no new events, then what is buffered goes out, then every session is
-    /// told to close after its queued frames (the close order rides the same queues).
+    /// Upstream first: no new events, then every handler sends what it holds back, in flow
+    /// order, then every session is told to close after its queued frames (the close order
+    /// rides the same queues).
     async fn stop(&self) {
         self.ingest.stop();
-        let _ = self.pattern_alerts.send(Flush).await;
+        let h = &self.handlers;
+        let _ = h.streaming.send(Flush).await;
+        let _ = h.users.send(Flush).await;
+        let _ = h.market.send(Flush).await;
+        let _ = h.backtest.send(Flush).await;
+        let _ = h.system.send(Flush).await;
         let _ = self
             .registry
             .send(CloseAll {
@@ -264,6 +271,7 @@ pub async fn run(
     let state = web::Data::new(AppState {
         sessions: Arc::new(SessionDeps {
             registry: pipeline.registry.clone(),
+            users: pipeline.handlers.users.clone(),
             auth,
             stats: stats.clone(),
             config: session_config(&settings),

@@ -1,4 +1,5 @@
-//! Session-level pattern subscriptions: which `pattern_alert`s a session wants.
+//! A session's own filter: whether it is signed in, and its pattern subscriptions (which
+//! `pattern_alert`s it wants).
 
 use std::collections::HashSet;
 
@@ -50,6 +51,14 @@ struct Rule {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PatternFilter {
     rules: Vec<Rule>,
+}
+
+/// What the registry knows of a session when it decides whether a publication reaches it
+/// (`publication::FilterKey::admits`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionFilter {
+    pub signed_in: bool,
+    pub patterns: PatternFilter,
 }
 
 /// Why a `pattern_subscriptions` op was rejected; the message names the offending entry.

@@ -1,9 +1,13 @@
 //! Pure domain types and logic: no actix, no I/O. Everything here is unit-tested directly.
 
 pub mod alert_rules;
+pub mod audience;
 pub mod backtest_job;
+pub mod close;
+pub mod directory;
 pub mod drop;
 pub mod event;
+pub mod fanout;
 pub mod filter;
 pub mod ids;
 pub mod kind;
@@ -11,6 +15,7 @@ pub mod monitor;
 pub mod normalise;
 pub mod outbound;
 pub mod protocol;
+pub mod publication;
 pub mod redis_names;
 pub mod rooms;
 pub mod session_state;

@@ -1,13 +1,13 @@
 //! Room names and the pure membership structure the registry actor wraps.
 //!
-//! A session is in its own `session:{id}` room, its user's `user:{id}` room when authenticated,
-//! the topic rooms it subscribed to and one `symbol:{SYM}` room per watched symbol.
+//! A session is in its user's `user:{id}` room when authenticated, the topic rooms it subscribed
+//! to and one `symbol:{SYM}` room per watched symbol.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
 
-use super::ids::{SessionId, Symbol, UserId};
+use super::ids::{Symbol, UserId};
 
 /// The public and admin topics a client can subscribe to by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,7 +79,6 @@ impl fmt::Display for TopicName {
 pub enum Room {
     Topic(Topic),
     User(UserId),
-    Session(SessionId),
     Symbol(Symbol),
 }
 
@@ -88,7 +87,6 @@ impl fmt::Display for Room {
         match self {
             Room::Topic(t) => f.write_str(t.as_str()),
             Room::User(u) => write!(f, "user:{u}"),
-            Room::Session(s) => write!(f, "session:{s}"),
             Room::Symbol(s) => write!(f, "symbol:{s}"),
         }
     }

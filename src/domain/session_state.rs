@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 
 use super::event::EpochMillis;
 use super::filter::PatternFilter;
-use super::ids::{SessionId, Symbol};
+use super::ids::Symbol;
 use super::outbound::EventName;
 use super::protocol::{ClientOp, ErrorCode, ProtocolError};
-use super::rooms::{Room, Topic, TopicName};
+use super::publication::Stream;
+use super::rooms::{Topic, TopicName};
 use crate::auth::{AuthError, Authenticator, Identity};
 
 #[derive(Debug, Clone, Copy)]
@@ -71,14 +72,14 @@ impl SessionState {
         topics.chain(symbols).map(|t| t.to_string()).collect()
     }
 
-    pub fn rooms(&self, session: SessionId) -> HashSet<Room> {
-        let mut rooms: HashSet<Room> = self.topics.iter().map(|t| Room::Topic(*t)).collect();
-        rooms.extend(self.symbols.iter().cloned().map(Room::Symbol));
-        rooms.insert(Room::Session(session));
+    /// The streams the session receives: its topics and symbols, and its user's stream.
+    pub fn streams(&self) -> HashSet<Stream> {
+        let mut streams: HashSet<Stream> = self.topics.iter().map(|t| Stream::Topic(*t)).collect();
+        streams.extend(self.symbols.iter().cloned().map(Stream::Symbol));
         if let Some(user) = &self.identity.user {
-            rooms.insert(Room::User(user.clone()));
+            streams.insert(Stream::User(user.clone()));
         }
-        rooms
+        streams
     }
 
     pub fn apply(
@@ -286,9 +287,9 @@ mod tests {
             state.topic_names(),
             ["patterns", "streaming", "alerts", "market", "system"]
         );
-        let rooms = state.rooms(SessionId(1));
-        assert!(rooms.contains(&Room::Session(SessionId(1))));
-        assert!(!rooms.contains(&Room::Topic(Topic::Admin)));
+        let streams = state.streams();
+        assert!(streams.contains(&Stream::Topic(Topic::Patterns)));
+        assert!(!streams.contains(&Stream::Topic(Topic::Admin)));
     }
 
     #[test]
@@ -355,9 +356,9 @@ mod tests {
             ErrorCode::TooManySymbols
         );
         assert!(state
-            .rooms(SessionId(1))
+            .streams()
             .iter()
-            .all(|r| !matches!(r, Room::Symbol(_))));
+            .all(|r| !matches!(r, Stream::Symbol(_))));
     }
 
     #[test]
@@ -383,10 +384,10 @@ mod tests {
             )
             .map(|_| ())
             .unwrap();
-        let rooms = state.rooms(SessionId(5));
-        assert!(rooms.contains(&Room::Topic(Topic::Admin)));
-        assert!(rooms
+        let streams = state.streams();
+        assert!(streams.contains(&Stream::Topic(Topic::Admin)));
+        assert!(streams
             .iter()
-            .any(|r| matches!(r, Room::User(u) if u.as_str() == "1")));
+            .any(|r| matches!(r, Stream::User(u) if u.as_str() == "1")));
     }
 }

@@ -1,27 +1,37 @@
-//! The domain handlers, one actor each, and the plumbing they share: the `Input` envelope and
-//! `Publisher`, which encodes an outbound event once and hands it to the registry.
+//! The handlers, one actor per domain, all the same shape: a logic type (its state, `on_event`
+//! turning one routed event into publications through `domain::audience`, `on_tick`/`flush`
+//! for time) inside a thin actor that receives the same messages: `Input<T>` (a routed event)
+//! and `Flush` (shutdown). Handlers that read or write Redis do that I/O in the actor and feed
+//! the results back into their logic.
+//!
+//! - `streaming`: streaming patterns and indicators (batched), indicator alerts.
+//! - `users`: who is online and what they want (`domain::directory`), and pattern alerts, whose
+//!   audience depends on it.
+//! - `market`: prices (threshold, conflation), OHLCV, ticks, summaries, market events.
+//! - `backtest`: progress and results, through the job record, to the job's owner.
+//! - `system_events`: producer health, streaming sessions, critical alerts, admin events.
 
 mod backtest;
-mod market_data;
-mod pattern_alerts;
-mod system;
+mod market;
+mod streaming;
+mod system_events;
+mod users;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use serde::Serialize;
 
-pub use backtest::Backtest;
-pub use market_data::{MarketConfig, MarketData};
-pub use pattern_alerts::{Flush, PatternAlerts, StreamingConfig};
-pub use system::System;
+pub use backtest::{Backtest, BacktestInput};
+pub use market::{Market, MarketConfig, MarketInput};
+pub use streaming::{Streaming, StreamingConfig, StreamingInput};
+pub use system_events::{SystemEvents, SystemInput};
+pub use users::{SessionUser, Users, UsersConfig, UsersInput};
 
 use crate::domain::drop::DropReason;
-use crate::domain::outbound::{EventName, Frame};
-use crate::domain::rooms::Room;
-use crate::pipeline::registry::{Only, Publish, RoomRegistry};
+use crate::domain::publication::Publication;
+use crate::pipeline::registry::{Origin, Publish, RoomRegistry};
 use crate::telemetry::{ChannelId, Stats};
 
 /// Mailbox size of the router and each handler; overflow is shed and counted as `overloaded`.
@@ -37,49 +47,30 @@ pub struct Input<T> {
     pub received_at: Instant,
 }
 
-/// Who an outbound event is for, and when its source message was read from Redis.
-///
-/// Targeted audiences count a `no_recipients` drop when nobody may receive the event; public
-/// topics do not (nobody listening is not a loss).
-pub struct Audience {
-    room: Room,
-    origin: Option<ChannelId>,
-    received_at: Option<Instant>,
-}
-
-impl Audience {
-    pub fn public(room: Room) -> Self {
-        Audience {
-            room,
-            origin: None,
-            received_at: None,
+impl<T> Input<T> {
+    pub fn origin(&self) -> Origin {
+        Origin {
+            channel: Some(self.channel),
+            received_at: self.received_at,
         }
-    }
-
-    pub fn targeted(room: Room, channel: ChannelId) -> Self {
-        Audience {
-            room,
-            origin: Some(channel),
-            received_at: None,
-        }
-    }
-
-    /// Times the delivery from this instant (the processing-time histogram).
-    pub fn since(mut self, received_at: Instant) -> Self {
-        self.received_at = Some(received_at);
-        self
     }
 }
 
+/// Sends whatever a handler holds back (buffers, conflation windows) now: graceful shutdown.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+/// The handlers' way to the registry.
 #[derive(Clone)]
-pub struct Publisher {
+pub struct Outlet {
     registry: Addr<RoomRegistry>,
     stats: Arc<Stats>,
 }
 
-impl Publisher {
+impl Outlet {
     pub fn new(registry: Addr<RoomRegistry>, stats: Arc<Stats>) -> Self {
-        Publisher { registry, stats }
+        Outlet { registry, stats }
     }
 
     pub fn stats(&self) -> &Stats {
@@ -90,31 +81,24 @@ impl Publisher {
         &self.registry
     }
 
-    pub fn publish<T: Serialize>(&self, audience: Audience, event: EventName, data: &T) {
-        self.send(audience, Frame::encode(event, data), Only::default());
-    }
-
-    /// Sends an already encoded frame (one encoding shared by several audiences) to the members
-    /// of the audience's room that `only` admits.
-    pub fn send(&self, audience: Audience, frame: Frame, only: Only) {
-        let Audience {
-            room,
-            origin,
-            received_at,
-        } = audience;
+    pub fn send(&self, publication: Publication, origin: Origin) {
         self.stats.published.fetch_add(1, Relaxed);
         if self
             .registry
             .try_send(Publish {
-                room,
-                frame,
-                only,
+                publication,
                 origin,
-                received_at,
             })
             .is_err()
         {
-            self.stats.record_drop(origin, DropReason::Overloaded);
+            self.stats
+                .record_drop(origin.channel, DropReason::Overloaded);
+        }
+    }
+
+    pub fn send_all(&self, publications: impl IntoIterator<Item = (Publication, Origin)>) {
+        for (publication, origin) in publications {
+            self.send(publication, origin);
         }
     }
 }

@@ -1,19 +1,20 @@
-//! The registry's messages: session lifecycle from sessions, fan-out requests from handlers.
+//! The registry's messages: session lifecycle from sessions, publications from handlers,
+//! watchlists from the Users handler, and what the registry and a session share.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
-use crate::domain::filter::{AlertKey, PatternFilter};
+use crate::domain::close::CloseReason;
+use crate::domain::filter::PatternFilter;
 use crate::domain::ids::{SessionId, Symbol, UserId};
 use crate::domain::outbound::Frame;
-use crate::domain::rooms::Room;
+use crate::domain::publication::{Publication, Stream};
 use crate::net::ConnCloser;
-use crate::pipeline::session::CloseReason;
 use crate::telemetry::ChannelId;
 
 /// What the registry sends a session. A close order rides the same queue as frames, so it is
@@ -35,44 +36,76 @@ pub fn outbox(frames: usize) -> (Outbox, mpsc::Receiver<Deliver>) {
     mpsc::channel(frames)
 }
 
-/// The byte side of a session's outbound queue (the channel bounds the frame count): the
-/// registry adds what it queues, the session subtracts what it writes.
-#[derive(Debug, Clone, Default)]
-pub struct QueuedBytes(Arc<AtomicUsize>);
+/// What a session and the registry both see of it, without a message: the bytes waiting in its
+/// queue (the channel bounds the frame count; the registry adds what it queues, the session
+/// subtracts what it writes) and when its client was last heard from (the session writes it,
+/// the registry reads it, because a frozen session cannot run its own idle timer).
+#[derive(Debug)]
+pub struct SessionShared {
+    queued_bytes: AtomicUsize,
+    /// Milliseconds since `clock_base()`.
+    last_heard: AtomicU64,
+}
 
-impl QueuedBytes {
-    pub fn get(&self) -> usize {
-        self.0.load(Relaxed)
+/// A monotonic origin for `last_heard`, so it fits in an atomic.
+fn clock_base() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+fn millis_since_base(at: Instant) -> u64 {
+    at.saturating_duration_since(clock_base()).as_millis() as u64
+}
+
+impl SessionShared {
+    pub fn new(now: Instant) -> Arc<Self> {
+        Arc::new(SessionShared {
+            queued_bytes: AtomicUsize::new(0),
+            last_heard: AtomicU64::new(millis_since_base(now)),
+        })
     }
 
-    pub fn add(&self, n: usize) {
-        self.0.fetch_add(n, Relaxed);
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Relaxed)
+    }
+
+    pub fn queue(&self, n: usize) {
+        self.queued_bytes.fetch_add(n, Relaxed);
     }
 
     pub fn release(&self, n: usize) {
-        self.0.fetch_sub(n, Relaxed);
+        self.queued_bytes.fetch_sub(n, Relaxed);
+    }
+
+    pub fn heard(&self, at: Instant) {
+        self.last_heard.store(millis_since_base(at), Relaxed);
+    }
+
+    pub fn silent_for(&self, now: Instant) -> Duration {
+        let last = self.last_heard.load(Relaxed);
+        Duration::from_millis(millis_since_base(now).saturating_sub(last))
     }
 }
 
-/// A session joins, already knowing its rooms and filter.
+/// A session joins, already knowing its streams and pattern filter.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Connect {
     pub session: SessionId,
     pub outbox: Outbox,
-    pub queued: QueuedBytes,
-    /// Present for real TCP connections; lets the registry cut off a frozen slow consumer.
+    pub shared: Arc<SessionShared>,
+    /// Present for real TCP connections; lets the registry cut off a frozen session.
     pub closer: Option<ConnCloser>,
-    pub rooms: HashSet<Room>,
+    pub streams: HashSet<Stream>,
     pub filter: PatternFilter,
 }
 
-/// The session's rooms or pattern filter changed (the full new state, not a diff).
+/// The session's streams or pattern filter changed (the full new state, not a diff).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct UpdateSession {
     pub session: SessionId,
-    pub rooms: HashSet<Room>,
+    pub streams: HashSet<Stream>,
     pub filter: PatternFilter,
 }
 
@@ -82,22 +115,25 @@ pub struct Disconnect {
     pub session: SessionId,
 }
 
-/// Deliver one encoded frame to every member of `room`.
+/// Where a publication's source message came from, for accounting.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// The channel a `no_recipients` drop is counted against (none for streaming batches).
+    pub channel: Option<ChannelId>,
+    /// When the source message was read from Redis, for the processing-time histogram.
+    pub received_at: Instant,
+}
+
+/// Deliver a publication to the sessions of its stream that admit it.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Publish {
-    pub room: Room,
-    pub frame: Frame,
-    pub only: Only,
-    /// The channel the event came from; a targeted event nobody may receive is counted as a
-    /// `no_recipients` drop against it.
-    pub origin: Option<ChannelId>,
-    /// When the source message was read from Redis, for the processing-time histogram.
-    pub received_at: Option<Instant>,
+    pub publication: Publication,
+    pub origin: Origin,
 }
 
-/// A user's watchlist (from Redis) changed: every session of that user joins exactly these
-/// `symbol:{SYM}` rooms, in addition to the ones it asked for itself.
+/// A user's stored watchlist: every session of that user follows exactly these `symbol:{SYM}`
+/// streams, in addition to the ones it asked for itself.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetUserSymbols {
@@ -105,31 +141,28 @@ pub struct SetUserSymbols {
     pub symbols: HashSet<Symbol>,
 }
 
-/// A user came online (first session) or went offline (last session left).
-#[derive(Message, Debug, Clone, PartialEq, Eq)]
-#[rtype(result = "()")]
-pub struct Presence {
-    pub user: UserId,
-    pub online: bool,
-}
-
-/// Asks the registry to report `Presence` changes (and the users online now) to `recipient`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct WatchPresence(pub Recipient<Presence>);
-
-/// Which members of a room get a published frame (default: all).
-#[derive(Debug, Clone, Default)]
-pub struct Only {
-    /// For `pattern_alert`: only sessions whose pattern filter accepts this alert.
-    pub matching: Option<AlertKey>,
-    /// Only anonymous sessions: authenticated ones get the event through their user room.
-    pub anonymous: bool,
-}
-
 /// Graceful shutdown: every session is told to close with `reason`.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct CloseAll {
     pub reason: CloseReason,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_is_measured_from_the_last_frame_heard() {
+        let t0 = Instant::now();
+        let shared = SessionShared::new(t0);
+        assert!(shared.silent_for(t0) < Duration::from_millis(2));
+        let later = t0 + Duration::from_secs(31);
+        assert!(shared.silent_for(later) >= Duration::from_secs(30));
+        shared.heard(later);
+        assert!(shared.silent_for(later) < Duration::from_millis(2));
+        shared.queue(10);
+        shared.release(4);
+        assert_eq!(shared.queued_bytes(), 6);
+    }
 }

@@ -1,10 +1,10 @@
-//! RoomRegistry: the only owner of room membership, and where fan-out happens.
+//! RoomRegistry: maps each stream to this instance's sessions, and fans publications out to them.
 //!
-//! Holds each session as its `Outbox` (never the session type) plus a handle to its socket.
-//! Fan-out uses `try_send` only, so nothing waits on a session's bounded outbound queue; a
-//! session whose queue stays full for `slow_consumer_grace` is cut off at the socket, because a
-//! stalled actix-web-actors session is frozen and cannot close itself
-//! (see `../shared/notes/slow-consumers.md`).
+//! Holds each session as its outbound queue (never the session type) plus a handle to its
+//! socket. What a session receives is decided by `domain::fanout` (its own filter, its queue,
+//! no frame after a gap); this actor only applies it, counts, and runs the sweep on its own
+//! timer that closes slow consumers and silent sessions, because a session whose client
+//! stopped reading is frozen and cannot close itself: its connection is reset from here.
 
 mod messages;
 mod users;
@@ -19,119 +19,166 @@ use log::{debug, info, warn};
 use tokio::sync::mpsc::error::TrySendError;
 
 pub use messages::{
-    outbox, CloseAll, Connect, Deliver, Disconnect, Only, Outbox, Presence, Publish, QueuedBytes,
-    SetUserSymbols, UpdateSession, WatchPresence,
+    outbox, CloseAll, Connect, Deliver, Disconnect, Origin, Outbox, Publish, SessionShared,
+    SetUserSymbols, UpdateSession,
 };
-use users::{Change, Users};
+use users::Users;
 
+use crate::domain::close::CloseReason;
 use crate::domain::drop::DropReason;
-use crate::domain::filter::PatternFilter;
+use crate::domain::fanout::{Fate, Limits, Offer, Outbound, Outflow, Verdict};
+use crate::domain::filter::SessionFilter;
 use crate::domain::ids::{SessionId, UserId};
-use crate::domain::rooms::{Room, Rooms};
+use crate::domain::outbound::Frame;
+use crate::domain::publication::Stream;
+use crate::domain::rooms::Rooms;
 use crate::net::ConnCloser;
 use crate::telemetry::Stats;
 
 /// Registry mailbox size; publishes beyond it are shed and counted as `overloaded`.
 pub const REGISTRY_QUEUE: usize = 16_384;
 
-/// What became of one frame offered to one session.
-enum Queue {
-    Accepted,
-    /// Over the frame or byte bound of the session's outbound queue.
-    Full,
-    Gone,
+#[derive(Debug, Clone, Copy)]
+pub struct RegistryConfig {
+    pub limits: Limits,
+    /// Bytes one session may have queued.
+    pub max_queued_bytes: usize,
+}
+
+impl RegistryConfig {
+    /// Often enough to act well within the grace period, rarely enough to cost nothing.
+    fn sweep_every(&self) -> Duration {
+        (self.limits.slow_consumer_grace / 4)
+            .clamp(Duration::from_millis(25), Duration::from_millis(250))
+    }
+}
+
+/// A session's outbound queue with its byte bound.
+struct SessionQueue {
+    outbox: Outbox,
+    shared: Arc<SessionShared>,
+    max_bytes: usize,
+}
+
+impl Outbound for SessionQueue {
+    fn offer(&self, frame: &Frame) -> Offer {
+        if self.shared.queued_bytes() + frame.len() > self.max_bytes {
+            return Offer::Full;
+        }
+        match self.outbox.try_send(Deliver::Frame(frame.clone())) {
+            Ok(()) => {
+                self.shared.queue(frame.len());
+                Offer::Accepted
+            }
+            Err(TrySendError::Full(_)) => Offer::Full,
+            Err(TrySendError::Closed(_)) => Offer::Gone,
+        }
+    }
+
+    fn offer_close(&self, reason: CloseReason) -> bool {
+        self.outbox.try_send(Deliver::Close(reason)).is_ok()
+    }
 }
 
 struct Member {
-    /// The session's user, read from its `user:{id}` room.
+    /// The session's user, read from its `user:{id}` stream.
     user: Option<UserId>,
-    /// The rooms the session asked for; its user's watchlist symbols are added to these.
-    own_rooms: HashSet<Room>,
-    outbox: Outbox,
-    queued: QueuedBytes,
+    /// The streams the session asked for; its user's watchlist symbols are added to these.
+    own_streams: HashSet<Stream>,
+    queue: SessionQueue,
     closer: Option<ConnCloser>,
-    filter: PatternFilter,
-    /// When the session's queue was first found full in the current streak.
-    full_since: Option<Instant>,
+    filter: SessionFilter,
+    outflow: Outflow,
 }
 
 pub struct RoomRegistry {
     members: HashMap<SessionId, Member>,
-    rooms: Rooms<SessionId>,
+    streams: Rooms<SessionId>,
     users: Users,
-    presence: Vec<Recipient<Presence>>,
     stats: Arc<Stats>,
-    slow_consumer_grace: Duration,
-    max_queued_bytes: usize,
+    config: RegistryConfig,
 }
 
 impl RoomRegistry {
-    pub fn new(stats: Arc<Stats>, slow_consumer_grace: Duration, max_queued_bytes: usize) -> Self {
+    pub fn new(stats: Arc<Stats>, config: RegistryConfig) -> Self {
         RoomRegistry {
             members: HashMap::new(),
-            rooms: Rooms::default(),
+            streams: Rooms::default(),
             users: Users::default(),
-            presence: Vec::new(),
             stats,
-            slow_consumer_grace,
-            max_queued_bytes,
+            config,
         }
     }
 
     fn remove(&mut self, session: SessionId) -> Option<Member> {
-        self.rooms.remove(session);
+        self.streams.remove(session);
         let member = self.members.remove(&session);
         if let Some(user) = member.as_ref().and_then(|m| m.user.as_ref()) {
-            let change = self.users.detach(user, session);
-            self.announce(change);
+            self.users.detach(user, session);
         }
         self.update_gauges();
         member
     }
 
-    /// Sets a session's own rooms and user, then its effective rooms (own + user watchlist).
-    fn set_own_rooms(&mut self, session: SessionId, own_rooms: HashSet<Room>) {
+    /// Sets a session's own streams and user, then its effective streams (own + the user's
+    /// watchlist).
+    fn set_own_streams(&mut self, session: SessionId, own: HashSet<Stream>) {
         let Some(member) = self.members.get_mut(&session) else {
             return;
         };
-        let user = own_rooms.iter().find_map(|r| match r {
-            Room::User(u) => Some(u.clone()),
+        let user = own.iter().find_map(|r| match r {
+            Stream::User(u) => Some(u.clone()),
             _ => None,
         });
+        member.filter.signed_in = user.is_some();
         let previous = std::mem::replace(&mut member.user, user.clone());
-        member.own_rooms = own_rooms;
+        member.own_streams = own;
         if previous != user {
-            let left = previous.and_then(|u| self.users.detach(&u, session));
-            let joined = user.as_ref().and_then(|u| self.users.attach(u, session));
-            self.announce(left);
-            self.announce(joined);
+            if let Some(u) = previous {
+                self.users.detach(&u, session);
+            }
+            if let Some(u) = &user {
+                self.users.attach(u, session);
+            }
         }
-        self.apply_rooms(session);
+        self.apply_streams(session);
     }
 
-    fn apply_rooms(&mut self, session: SessionId) {
+    fn apply_streams(&mut self, session: SessionId) {
         let Some(member) = self.members.get(&session) else {
             return;
         };
-        let mut rooms = member.own_rooms.clone();
+        let mut streams = member.own_streams.clone();
         if let Some(user) = &member.user {
-            rooms.extend(self.users.symbol_rooms(user));
+            streams.extend(self.users.symbol_streams(user));
         }
-        self.rooms.set_rooms(session, rooms);
+        self.streams.set_rooms(session, streams);
         self.update_gauges();
     }
 
-    fn announce(&self, change: Option<Change>) {
-        let presence = match change {
-            Some(Change::CameOnline(user)) => Presence { user, online: true },
-            Some(Change::WentOffline(user)) => Presence {
-                user,
-                online: false,
-            },
-            None => return,
-        };
-        for watcher in &self.presence {
-            watcher.do_send(presence.clone());
+    /// Closes what `domain::fanout` says must go: slow consumers past their grace, and sessions
+    /// silent for longer than their own heartbeat would have allowed.
+    fn sweep(&mut self) {
+        let now = Instant::now();
+        let limits = self.config.limits;
+        let mut doomed = Vec::new();
+        for (id, m) in &mut self.members {
+            let silent_for = m.queue.shared.silent_for(now);
+            if let Verdict::Abort(reason) = m.outflow.review(&m.queue, silent_for, limits, now) {
+                doomed.push((*id, reason));
+            }
+        }
+        for (id, reason) in doomed {
+            let Some(member) = self.remove(id) else {
+                continue;
+            };
+            warn!(
+                "Resetting the connection of session {id}: {} (it did not close by itself).",
+                reason.description()
+            );
+            if let Some(closer) = member.closer {
+                closer.abort();
+            }
         }
     }
 
@@ -141,7 +188,7 @@ impl RoomRegistry {
             .store(self.members.len() as u64, Relaxed);
         self.stats
             .rooms
-            .store(self.rooms.room_count() as u64, Relaxed);
+            .store(self.streams.room_count() as u64, Relaxed);
     }
 }
 
@@ -150,6 +197,7 @@ impl Actor for RoomRegistry {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(REGISTRY_QUEUE);
+        ctx.run_interval(self.config.sweep_every(), |act, _| act.sweep());
     }
 }
 
@@ -159,16 +207,22 @@ impl Handler<Connect> for RoomRegistry {
     fn handle(&mut self, msg: Connect, _: &mut Self::Context) {
         let member = Member {
             user: None,
-            own_rooms: HashSet::new(),
-            outbox: msg.outbox,
-            queued: msg.queued,
+            own_streams: HashSet::new(),
+            queue: SessionQueue {
+                outbox: msg.outbox,
+                shared: msg.shared,
+                max_bytes: self.config.max_queued_bytes,
+            },
             closer: msg.closer,
-            filter: msg.filter,
-            full_since: None,
+            filter: SessionFilter {
+                signed_in: false,
+                patterns: msg.filter,
+            },
+            outflow: Outflow::default(),
         };
         self.members.insert(msg.session, member);
         self.stats.sessions_total.fetch_add(1, Relaxed);
-        self.set_own_rooms(msg.session, msg.rooms);
+        self.set_own_streams(msg.session, msg.streams);
     }
 }
 
@@ -177,8 +231,8 @@ impl Handler<UpdateSession> for RoomRegistry {
 
     fn handle(&mut self, msg: UpdateSession, _: &mut Self::Context) {
         if let Some(member) = self.members.get_mut(&msg.session) {
-            member.filter = msg.filter;
-            self.set_own_rooms(msg.session, msg.rooms);
+            member.filter.patterns = msg.filter;
+            self.set_own_streams(msg.session, msg.streams);
         }
     }
 }
@@ -195,77 +249,54 @@ impl Handler<Publish> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: Publish, _: &mut Self::Context) {
+        let Publish {
+            publication,
+            origin,
+        } = msg;
         let now = Instant::now();
         let (mut delivered, mut shed, mut matched) = (0u64, 0u64, 0u64);
-        let mut slow = Vec::new();
         let mut gone = Vec::new();
-        for id in self.rooms.members(&msg.room) {
-            let Some(member) = self.members.get_mut(&id) else {
+        for id in self.streams.members(&publication.stream) {
+            let Some(m) = self.members.get_mut(&id) else {
                 continue;
             };
-            if msg.only.anonymous && member.user.is_some() {
-                continue;
-            }
-            if let Some(key) = &msg.only.matching {
-                if !member.filter.matches(key) {
-                    continue;
-                }
-            }
-            // A session that is already gone does not count as a recipient, so a targeted event
-            // whose only member just left is still counted as `no_recipients`.
-            let len = msg.frame.len();
-            let outcome = if member.queued.get() + len > self.max_queued_bytes {
-                Queue::Full
-            } else {
-                match member.outbox.try_send(Deliver::Frame(msg.frame.clone())) {
-                    Ok(()) => Queue::Accepted,
-                    Err(TrySendError::Full(_)) => Queue::Full,
-                    Err(TrySendError::Closed(_)) => Queue::Gone,
-                }
-            };
-            match outcome {
-                Queue::Accepted => {
-                    member.queued.add(len);
+            match m.outflow.offer(&m.filter, &m.queue, &publication, now) {
+                Fate::Filtered => {}
+                Fate::Delivered => {
                     matched += 1;
                     delivered += 1;
-                    member.full_since = None;
                 }
-                Queue::Full => {
+                Fate::Shed { first } => {
                     matched += 1;
                     shed += 1;
-                    let since = *member.full_since.get_or_insert(now);
-                    if now.duration_since(since) >= self.slow_consumer_grace {
-                        slow.push(id);
+                    if first {
+                        warn!(
+                            "Session {id} is a slow consumer (outbound queue full): it gets \
+                             nothing more and is closed within {:?}.",
+                            self.config.limits.slow_consumer_grace
+                        );
+                        self.stats.slow_consumer_closes.fetch_add(1, Relaxed);
                     }
                 }
-                Queue::Gone => gone.push(id),
+                // A session that is already gone does not count as a recipient, so a targeted
+                // event whose only member just left is still counted as `no_recipients`.
+                Fate::Gone => gone.push(id),
             }
         }
         Stats::add(&self.stats.delivered, delivered);
-        if let (Some(at), true) = (msg.received_at, delivered > 0) {
+        if delivered > 0 {
             self.stats
                 .processing_seconds
-                .observe(now.duration_since(at).as_secs_f64());
+                .observe(now.duration_since(origin.received_at).as_secs_f64());
         }
         Stats::add(&self.stats.frames_shed, shed);
-        if matched == 0 && msg.origin.is_some() {
-            self.stats.record_drop(msg.origin, DropReason::NoRecipients);
+        if matched == 0 && publication.targeted {
+            self.stats
+                .record_drop(origin.channel, DropReason::NoRecipients);
         }
         for id in gone {
             debug!("Session {id} is gone; removing it from the registry.");
             self.remove(id);
-        }
-        for id in slow {
-            if let Some(member) = self.remove(id) {
-                warn!(
-                    "Closing session {id}: slow_consumer (outbound queue full for {:?}).",
-                    self.slow_consumer_grace
-                );
-                self.stats.slow_consumer_closes.fetch_add(1, Relaxed);
-                if let Some(closer) = member.closer {
-                    closer.abort();
-                }
-            }
         }
     }
 }
@@ -275,22 +306,8 @@ impl Handler<SetUserSymbols> for RoomRegistry {
 
     fn handle(&mut self, msg: SetUserSymbols, _: &mut Self::Context) {
         for session in self.users.set_symbols(&msg.user, msg.symbols) {
-            self.apply_rooms(session);
+            self.apply_streams(session);
         }
-    }
-}
-
-impl Handler<WatchPresence> for RoomRegistry {
-    type Result = ();
-
-    fn handle(&mut self, msg: WatchPresence, _: &mut Self::Context) {
-        for user in self.users.online() {
-            msg.0.do_send(Presence {
-                user: user.clone(),
-                online: true,
-            });
-        }
-        self.presence.push(msg.0);
     }
 }
 
@@ -304,7 +321,7 @@ impl Handler<CloseAll> for RoomRegistry {
             msg.reason.description()
         );
         for member in self.members.values() {
-            let _ = member.outbox.try_send(Deliver::Close(msg.reason));
+            member.queue.offer_close(msg.reason);
         }
     }
 }

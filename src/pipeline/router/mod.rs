@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use actix::prelude::*;
 
-pub use routes::{route, BacktestInput, MarketInput, PatternInput, Route, SystemInput};
+pub use routes::{route, Route};
 
 use crate::domain::drop::DropReason;
 use crate::domain::event::Event;
 use crate::pipeline::handlers::{
-    Backtest, Input, MarketData, PatternAlerts, System, HANDLER_QUEUE,
+    Backtest, Input, Market, Streaming, SystemEvents, Users, HANDLER_QUEUE,
 };
 use crate::telemetry::{ChannelId, Stats};
 
@@ -31,11 +31,18 @@ pub struct Routed {
 #[rtype(result = "()")]
 struct RoutedBatch(Vec<Routed>);
 
+/// Where each handler is.
+#[derive(Clone)]
+pub struct Handlers {
+    pub streaming: Addr<Streaming>,
+    pub users: Addr<Users>,
+    pub market: Addr<Market>,
+    pub backtest: Addr<Backtest>,
+    pub system: Addr<SystemEvents>,
+}
+
 pub struct Router {
-    pattern_alerts: Addr<PatternAlerts>,
-    market_data: Addr<MarketData>,
-    backtest: Addr<Backtest>,
-    system: Addr<System>,
+    handlers: Handlers,
     stats: Arc<Stats>,
     queued: Arc<AtomicUsize>,
 }
@@ -62,18 +69,9 @@ impl RouterInbox {
 }
 
 impl Router {
-    pub fn new(
-        pattern_alerts: Addr<PatternAlerts>,
-        market_data: Addr<MarketData>,
-        backtest: Addr<Backtest>,
-        system: Addr<System>,
-        stats: Arc<Stats>,
-    ) -> Self {
+    pub fn new(handlers: Handlers, stats: Arc<Stats>) -> Self {
         Router {
-            pattern_alerts,
-            market_data,
-            backtest,
-            system,
+            handlers,
             stats,
             queued: Arc::default(),
         }
@@ -132,11 +130,13 @@ impl Handler<RoutedBatch> for Router {
                     )
                 };
             }
+            let h = &self.handlers;
             match route(event) {
-                Route::PatternAlerts(item) => to!(&self.pattern_alerts, item),
-                Route::MarketData(item) => to!(&self.market_data, item),
-                Route::Backtest(item) => to!(&self.backtest, item),
-                Route::System(item) => to!(&self.system, item),
+                Route::Streaming(item) => to!(&h.streaming, item),
+                Route::Users(item) => to!(&h.users, item),
+                Route::Market(item) => to!(&h.market, item),
+                Route::Backtest(item) => to!(&h.backtest, item),
+                Route::System(item) => to!(&h.system, item),
             }
         }
     }

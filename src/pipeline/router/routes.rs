@@ -1,68 +1,32 @@
 //! The routing table: which handler owns each kind of event. Exhaustive by construction, so a
-//! new `Event` variant cannot be forgotten.
+//! new `Event` variant cannot be forgotten. Each handler owns its input type.
 
-use crate::domain::event::{
-    BacktestProgress, BacktestResult, CriticalAlert, ErrorReport, Event, IndicatorAlert,
-    MarketEvent, MarketSummary, MonitoringEvent, OhlcvUpdate, PatternAlert, PriceUpdate,
-    StreamingHealth, StreamingIndicator, StreamingPattern, StreamingSession, SystemHealth, Tick,
-    WatchlistChanged,
+use crate::domain::event::Event;
+use crate::pipeline::handlers::{
+    BacktestInput, MarketInput, StreamingInput, SystemInput, UsersInput,
 };
 
 #[derive(Debug, PartialEq)]
-pub enum PatternInput {
-    Alert(PatternAlert),
-    Streaming(StreamingPattern),
-    Indicator(StreamingIndicator),
-    IndicatorAlert(IndicatorAlert),
-}
-
-#[derive(Debug, PartialEq)]
-pub enum MarketInput {
-    Price(PriceUpdate),
-    Ohlcv(OhlcvUpdate),
-    Summary(MarketSummary),
-    Event(MarketEvent),
-    Watchlist(WatchlistChanged),
-    Tick(Tick),
-}
-
-#[derive(Debug, PartialEq)]
-pub enum BacktestInput {
-    Progress(BacktestProgress),
-    Result(BacktestResult),
-}
-
-#[derive(Debug, PartialEq)]
-pub enum SystemInput {
-    Health(SystemHealth),
-    StreamingSession(StreamingSession),
-    StreamingHealth(StreamingHealth),
-    Critical(CriticalAlert),
-    Error(ErrorReport),
-    Monitoring(MonitoringEvent),
-    AdminTick(Tick),
-}
-
-#[derive(Debug, PartialEq)]
 pub enum Route {
-    PatternAlerts(PatternInput),
-    MarketData(MarketInput),
+    Streaming(StreamingInput),
+    Users(UsersInput),
+    Market(MarketInput),
     Backtest(BacktestInput),
     System(SystemInput),
 }
 
 pub fn route(event: Event) -> Route {
     match event {
-        Event::PatternAlert(e) => Route::PatternAlerts(PatternInput::Alert(e)),
-        Event::StreamingPattern(e) => Route::PatternAlerts(PatternInput::Streaming(e)),
-        Event::StreamingIndicator(e) => Route::PatternAlerts(PatternInput::Indicator(e)),
-        Event::IndicatorAlert(e) => Route::PatternAlerts(PatternInput::IndicatorAlert(e)),
-        Event::PriceUpdate(e) => Route::MarketData(MarketInput::Price(e)),
-        Event::OhlcvUpdate(e) => Route::MarketData(MarketInput::Ohlcv(e)),
-        Event::MarketSummary(e) => Route::MarketData(MarketInput::Summary(e)),
-        Event::MarketEvent(e) => Route::MarketData(MarketInput::Event(e)),
-        Event::WatchlistChanged(e) => Route::MarketData(MarketInput::Watchlist(e)),
-        Event::Tick(e) => Route::MarketData(MarketInput::Tick(e)),
+        Event::PatternAlert(e) => Route::Users(UsersInput::PatternAlert(e)),
+        Event::WatchlistChanged(e) => Route::Users(UsersInput::WatchlistChanged(e)),
+        Event::StreamingPattern(e) => Route::Streaming(StreamingInput::Pattern(e)),
+        Event::StreamingIndicator(e) => Route::Streaming(StreamingInput::Indicator(e)),
+        Event::IndicatorAlert(e) => Route::Streaming(StreamingInput::IndicatorAlert(e)),
+        Event::PriceUpdate(e) => Route::Market(MarketInput::Price(e)),
+        Event::OhlcvUpdate(e) => Route::Market(MarketInput::Ohlcv(e)),
+        Event::MarketSummary(e) => Route::Market(MarketInput::Summary(e)),
+        Event::MarketEvent(e) => Route::Market(MarketInput::Event(e)),
+        Event::Tick(e) => Route::Market(MarketInput::Tick(e)),
         Event::BacktestProgress(e) => Route::Backtest(BacktestInput::Progress(e)),
         Event::BacktestResult(e) => Route::Backtest(BacktestInput::Result(e)),
         Event::SystemHealth(e) => Route::System(SystemInput::Health(e)),
@@ -78,11 +42,11 @@ pub fn route(event: Event) -> Route {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::EpochMillis;
+    use crate::domain::event::{EpochMillis, Tick, WatchlistChanged};
     use crate::domain::ids::{Symbol, UserId};
 
     #[test]
-    fn ticks_go_to_market_data_or_system_by_feed() {
+    fn ticks_go_to_market_or_system_by_feed_and_watchlist_changes_to_users() {
         let tick = Tick {
             symbol: Symbol::new("AAPL").unwrap(),
             price: 1.0,
@@ -93,7 +57,7 @@ mod tests {
         };
         assert!(matches!(
             route(Event::Tick(tick.clone())),
-            Route::MarketData(MarketInput::Tick(_))
+            Route::Market(MarketInput::Tick(_))
         ));
         assert!(matches!(
             route(Event::AdminTick(tick)),
@@ -104,7 +68,7 @@ mod tests {
         };
         assert!(matches!(
             route(Event::WatchlistChanged(w)),
-            Route::MarketData(MarketInput::Watchlist(_))
+            Route::Users(UsersInput::WatchlistChanged(_))
         ));
     }
 }

@@ -4,8 +4,6 @@
 //! `SessionState::apply`; the resulting rooms go to the registry; frames from the registry
 //! arrive through the session's bounded `Outbox` and are written as they are.
 
-mod close;
-
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,17 +13,17 @@ use actix_web_actors::ws;
 use log::debug;
 use serde_json::json;
 
-pub use close::CloseReason;
-
 use crate::auth::Authenticator;
+use crate::domain::close::CloseReason;
 use crate::domain::event::EpochMillis;
-use crate::domain::ids::SessionId;
+use crate::domain::ids::{SessionId, UserId};
 use crate::domain::outbound::{EventName, Frame};
 use crate::domain::protocol::{parse_request, ErrorCode, ProtocolError, Request};
 use crate::domain::session_state::{Limits, SessionState};
 use crate::net::ConnCloser;
+use crate::pipeline::handlers::{SessionUser, Users};
 use crate::pipeline::registry::{
-    outbox, Connect, Deliver, Disconnect, QueuedBytes, RoomRegistry, UpdateSession,
+    outbox, Connect, Deliver, Disconnect, RoomRegistry, SessionShared, UpdateSession,
 };
 use crate::telemetry::Stats;
 
@@ -53,6 +51,7 @@ impl SessionConfig {
 /// Everything a session needs from the server, shared by all sessions.
 pub struct SessionDeps {
     pub registry: Addr<RoomRegistry>,
+    pub users: Addr<Users>,
     pub auth: Arc<Authenticator>,
     pub stats: Arc<Stats>,
     pub config: SessionConfig,
@@ -63,8 +62,7 @@ pub struct WsSession {
     state: SessionState,
     deps: Arc<SessionDeps>,
     closer: Option<ConnCloser>,
-    queued: QueuedBytes,
-    last_seen: Instant,
+    shared: Arc<SessionShared>,
     rate: OpRate,
 }
 
@@ -81,8 +79,7 @@ impl WsSession {
             state,
             deps,
             closer,
-            queued: QueuedBytes::default(),
-            last_seen: Instant::now(),
+            shared: SessionShared::new(Instant::now()),
             rate,
         }
     }
@@ -105,8 +102,19 @@ impl WsSession {
 
     fn close(&self, ctx: &mut ws::WebsocketContext<Self>, reason: CloseReason) {
         debug!("Closing session {}: {}.", self.id, reason.description());
-        ctx.close(Some(reason.into()));
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::from(reason.code()),
+            description: Some(reason.description().to_owned()),
+        }));
         ctx.stop();
+    }
+
+    /// Tells the Users handler who this session's user is now (`None` when it ends).
+    fn announce_user(&self, user: Option<UserId>) {
+        self.deps.users.do_send(SessionUser {
+            session: self.id,
+            user,
+        });
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
@@ -133,6 +141,7 @@ impl WsSession {
             Ok(req) => req,
             Err(err) => return self.send_error(ctx, err),
         };
+        let user_before = self.state.identity.user.clone();
         match self
             .state
             .apply(op, &self.deps.auth, self.deps.config.limits)
@@ -141,9 +150,12 @@ impl WsSession {
                 if applied.changed {
                     self.deps.registry.do_send(UpdateSession {
                         session: self.id,
-                        rooms: self.state.rooms(self.id),
+                        streams: self.state.streams(),
                         filter: self.state.filter.clone(),
                     });
+                }
+                if self.state.identity.user != user_before {
+                    self.announce_user(self.state.identity.user.clone());
                 }
                 self.send_reply(ctx, applied.event, &applied.reply, id);
             }
@@ -165,11 +177,14 @@ impl Actor for WsSession {
         self.deps.registry.do_send(Connect {
             session: self.id,
             outbox,
-            queued: self.queued.clone(),
+            shared: self.shared.clone(),
             closer: self.closer.take(),
-            rooms: self.state.rooms(self.id),
+            streams: self.state.streams(),
             filter: self.state.filter.clone(),
         });
+        if self.state.identity.user.is_some() {
+            self.announce_user(self.state.identity.user.clone());
+        }
         let confirmed = json!({
             "session_id": self.id,
             "user_id": self.state.identity.user,
@@ -180,7 +195,7 @@ impl Actor for WsSession {
         self.send_reply(ctx, EventName::ConnectionConfirmed, &confirmed, None);
         let config = self.deps.config;
         ctx.run_interval(config.heartbeat_interval, move |act, ctx| {
-            if act.last_seen.elapsed() > config.client_timeout {
+            if act.shared.silent_for(Instant::now()) > config.client_timeout {
                 act.close(ctx, CloseReason::IdleTimeout);
             } else {
                 ctx.ping(b"");
@@ -190,6 +205,9 @@ impl Actor for WsSession {
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
         self.deps.registry.do_send(Disconnect { session: self.id });
+        if self.state.identity.user.is_some() {
+            self.announce_user(None);
+        }
         Running::Stop
     }
 }
@@ -198,7 +216,7 @@ impl StreamHandler<Deliver> for WsSession {
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
         match msg {
             Deliver::Frame(frame) => {
-                self.queued.release(frame.len());
+                self.shared.release(frame.len());
                 ctx.text(frame.0)
             }
             Deliver::Close(reason) => self.close(ctx, reason),
@@ -208,7 +226,7 @@ impl StreamHandler<Deliver> for WsSession {
 
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
     fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
-        self.last_seen = Instant::now();
+        self.shared.heard(Instant::now());
         match msg {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
             Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),

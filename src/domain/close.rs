@@ -1,12 +1,12 @@
-//! The catalogue of reasons the server closes a WebSocket, each with its close code.
-
-use actix_web_actors::ws::{CloseCode, CloseReason as WsCloseReason};
+//! The catalogue of reasons the server closes a client connection, each with its WebSocket close
+//! code and what the client should do next (docs/PROTOCOL.md, "Close reasons").
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
     /// No frame (not even a pong) from the client within the idle timeout.
     IdleTimeout,
-    /// The session's outbound queue stayed full; counted in `/stats`.
+    /// The client did not read fast enough: its outbound queue filled and frames were shed, so
+    /// it missed events and must reconnect to get a consistent view again. Counted in `/stats`.
     SlowConsumer,
     /// The server is shutting down.
     Shutdown,
@@ -17,6 +17,7 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// The close frame's reason text, a contract with clients.
     pub fn description(self) -> &'static str {
         match self {
             CloseReason::IdleTimeout => "idle_timeout",
@@ -27,22 +28,14 @@ impl CloseReason {
         }
     }
 
-    fn code(self) -> CloseCode {
+    /// The WebSocket close code (RFC 6455 section 7.4.1).
+    pub fn code(self) -> u16 {
         match self {
-            CloseReason::IdleTimeout => CloseCode::Normal,
-            CloseReason::SlowConsumer => CloseCode::Policy,
-            CloseReason::Shutdown => CloseCode::Away,
-            CloseReason::ProtocolError => CloseCode::Protocol,
-            CloseReason::Abuse => CloseCode::Policy,
-        }
-    }
-}
-
-impl From<CloseReason> for WsCloseReason {
-    fn from(r: CloseReason) -> Self {
-        WsCloseReason {
-            code: r.code(),
-            description: Some(r.description().to_owned()),
+            CloseReason::IdleTimeout => 1000,
+            CloseReason::SlowConsumer => 1008,
+            CloseReason::Shutdown => 1001,
+            CloseReason::ProtocolError => 1002,
+            CloseReason::Abuse => 1008,
         }
     }
 }

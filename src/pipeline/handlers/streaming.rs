@@ -1,0 +1,293 @@
+//! Streaming: the real-time tier's pattern detections and indicator values, gathered by the
+//! streaming buffer into `streaming_*_batch` frames (or sent one by one when the buffer is off),
+//! with detections that arrive twice (on two channels) dropped; and indicator alerts.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::{Flush, Input, Outlet, HANDLER_QUEUE};
+use crate::domain::audience;
+use crate::domain::event::{EpochMillis, IndicatorAlert, StreamingIndicator, StreamingPattern};
+use crate::domain::publication::Publication;
+use crate::domain::streaming_buffer::{
+    Batch, BufferCounters, IndicatorsBatch, PatternsBatch, RecentDetections, StreamingBuffer,
+};
+use crate::pipeline::registry::Origin;
+
+/// Detections remembered for cross-channel deduplication.
+const RECENT_DETECTIONS: usize = 20_000;
+
+#[derive(Debug, PartialEq)]
+pub enum StreamingInput {
+    Pattern(StreamingPattern),
+    Indicator(StreamingIndicator),
+    IndicatorAlert(IndicatorAlert),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct StreamingConfig {
+    /// `None` sends each streaming item at once as `streaming_pattern` / `streaming_indicator`.
+    pub flush_interval: Option<Duration>,
+    pub max_buffer_size: usize,
+}
+
+type Out = Vec<(Publication, Origin)>;
+
+/// The logic: buffers, deduplication and the batch frames.
+pub struct StreamingLogic {
+    buffered: bool,
+    patterns: StreamingBuffer<StreamingPattern>,
+    indicators: StreamingBuffer<StreamingIndicator>,
+    recent: RecentDetections,
+    /// Streaming detections dropped as copies of one already accepted (cross-channel).
+    duplicates: u64,
+    /// Items of each batch sent, for the batch-size histogram.
+    pub batch_sizes: Vec<usize>,
+}
+
+impl StreamingLogic {
+    pub fn new(config: StreamingConfig) -> Self {
+        StreamingLogic {
+            buffered: config.flush_interval.is_some(),
+            patterns: StreamingBuffer::new(config.max_buffer_size),
+            indicators: StreamingBuffer::new(config.max_buffer_size),
+            recent: RecentDetections::new(RECENT_DETECTIONS),
+            duplicates: 0,
+            batch_sizes: Vec::new(),
+        }
+    }
+
+    pub fn on_event(&mut self, input: Input<StreamingInput>) -> Out {
+        let origin = input.origin();
+        match input.item {
+            StreamingInput::Pattern(item) if !self.recent.first_time(&item) => {
+                self.duplicates += 1;
+                vec![]
+            }
+            StreamingInput::Pattern(item) if self.buffered => {
+                let full = self.patterns.push(item, input.received_at);
+                full.map(|b| self.patterns_batch(b)).into_iter().collect()
+            }
+            StreamingInput::Pattern(item) => vec![(audience::streaming_pattern(&item), origin)],
+            StreamingInput::Indicator(item) if self.buffered => {
+                let full = self.indicators.push(item, input.received_at);
+                full.map(|b| self.indicators_batch(b)).into_iter().collect()
+            }
+            StreamingInput::Indicator(item) => {
+                vec![(audience::streaming_indicator(&item), origin)]
+            }
+            StreamingInput::IndicatorAlert(alert) => {
+                vec![(audience::indicator_alert(&alert), origin)]
+            }
+        }
+    }
+
+    /// The flush interval elapsed, or the server is shutting down: what the buffers hold.
+    pub fn flush(&mut self) -> Out {
+        let patterns = self.patterns.flush().map(|b| self.patterns_batch(b));
+        let indicators = self.indicators.flush().map(|b| self.indicators_batch(b));
+        patterns.into_iter().chain(indicators).collect()
+    }
+
+    pub fn counters(&self) -> BufferCounters {
+        let mut counters = self.patterns.counters.plus(self.indicators.counters);
+        counters.deduplicated += self.duplicates;
+        counters
+    }
+
+    fn patterns_batch(&mut self, batch: Batch<StreamingPattern>) -> (Publication, Origin) {
+        self.batch_sizes.push(batch.items.len());
+        let data = PatternsBatch {
+            patterns: &batch.items,
+            count: batch.items.len(),
+            timestamp: EpochMillis::now(),
+        };
+        (
+            audience::streaming_patterns(&data),
+            batch_origin(batch.oldest),
+        )
+    }
+
+    fn indicators_batch(&mut self, batch: Batch<StreamingIndicator>) -> (Publication, Origin) {
+        self.batch_sizes.push(batch.items.len());
+        let data = IndicatorsBatch {
+            indicators: &batch.items,
+            count: batch.items.len(),
+            timestamp: EpochMillis::now(),
+        };
+        (
+            audience::streaming_indicators(&data),
+            batch_origin(batch.oldest),
+        )
+    }
+}
+
+/// A batch belongs to no single channel; it is timed from its oldest item.
+fn batch_origin(oldest: Instant) -> Origin {
+    Origin {
+        channel: None,
+        received_at: oldest,
+    }
+}
+
+pub struct Streaming {
+    logic: StreamingLogic,
+    flush_interval: Option<Duration>,
+    outlet: Outlet,
+}
+
+impl Streaming {
+    pub fn new(config: StreamingConfig, outlet: Outlet) -> Self {
+        Streaming {
+            logic: StreamingLogic::new(config),
+            flush_interval: config.flush_interval,
+            outlet,
+        }
+    }
+
+    fn send(&mut self, out: Out) {
+        let stats = self.outlet.stats();
+        for n in self.logic.batch_sizes.drain(..) {
+            stats.batch_sizes.observe(n as f64);
+        }
+        stats.streaming_buffer.store(self.logic.counters());
+        self.outlet.send_all(out);
+    }
+}
+
+impl Actor for Streaming {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(HANDLER_QUEUE);
+        if let Some(interval) = self.flush_interval {
+            ctx.run_interval(interval, |act, _| {
+                let out = act.logic.flush();
+                act.send(out);
+            });
+        }
+    }
+}
+
+impl Handler<Input<StreamingInput>> for Streaming {
+    type Result = ();
+
+    fn handle(&mut self, msg: Input<StreamingInput>, _: &mut Self::Context) {
+        let out = self.logic.on_event(msg);
+        self.send(out);
+    }
+}
+
+impl Handler<Flush> for Streaming {
+    type Result = ();
+
+    fn handle(&mut self, _: Flush, _: &mut Self::Context) {
+        let out = self.logic.flush();
+        self.send(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::{Calculation, Detection};
+    use crate::domain::ids::Symbol;
+    use crate::domain::rooms::{Room, Topic};
+    use crate::telemetry::ChannelId;
+
+    fn pattern(symbol: &str, at: i64) -> StreamingPattern {
+        StreamingPattern::new(Detection {
+            pattern_type: "Doji".into(),
+            symbol: Symbol::new(symbol).unwrap(),
+            confidence: 0.8,
+            timestamp: EpochMillis(at),
+            timeframe: "1min".into(),
+            parameters: Default::default(),
+            bar_data: None,
+            metadata: None,
+            session_id: None,
+        })
+    }
+
+    fn indicator(symbol: &str) -> StreamingIndicator {
+        StreamingIndicator::new(Calculation {
+            indicator_type: "RSI".into(),
+            symbol: Symbol::new(symbol).unwrap(),
+            value: Some(50.0),
+            values: Default::default(),
+            timestamp: EpochMillis(1),
+            timeframe: "1min".into(),
+            metadata: None,
+            session_id: None,
+        })
+    }
+
+    fn input(item: StreamingInput) -> Input<StreamingInput> {
+        Input {
+            channel: ChannelId(3),
+            item,
+            received_at: Instant::now(),
+        }
+    }
+
+    fn config(buffered: bool) -> StreamingConfig {
+        StreamingConfig {
+            flush_interval: buffered.then_some(Duration::from_millis(100)),
+            max_buffer_size: 2,
+        }
+    }
+
+    #[test]
+    fn buffered_items_go_out_as_batches_on_flush_or_when_full() {
+        let mut logic = StreamingLogic::new(config(true));
+        assert!(logic
+            .on_event(input(StreamingInput::Pattern(pattern("A", 1))))
+            .is_empty());
+        let full = logic.on_event(input(StreamingInput::Pattern(pattern("B", 1))));
+        assert_eq!(full.len(), 1, "the buffer holds two items");
+        let (publication, origin) = &full[0];
+        assert_eq!(publication.stream, Room::Topic(Topic::Streaming));
+        assert!(publication
+            .frame
+            .0
+            .contains(r#""event":"streaming_patterns_batch""#));
+        assert!(publication.frame.0.contains(r#""count":2"#));
+        assert_eq!(origin.channel, None, "a batch belongs to no single channel");
+        logic.on_event(input(StreamingInput::Indicator(indicator("A"))));
+        let flushed = logic.flush();
+        assert_eq!(flushed.len(), 1);
+        assert!(flushed[0].0.frame.0.contains("streaming_indicators_batch"));
+        assert!(logic.flush().is_empty());
+        assert_eq!(logic.batch_sizes, [2, 1]);
+    }
+
+    #[test]
+    fn a_detection_seen_twice_is_sent_once() {
+        let mut logic = StreamingLogic::new(config(false));
+        let first = logic.on_event(input(StreamingInput::Pattern(pattern("A", 5))));
+        assert_eq!(first.len(), 1);
+        assert!(first[0]
+            .0
+            .frame
+            .0
+            .starts_with(r#"{"event":"streaming_pattern""#));
+        assert!(logic
+            .on_event(input(StreamingInput::Pattern(pattern("A", 5))))
+            .is_empty());
+        assert_eq!(logic.counters().deduplicated, 1);
+    }
+
+    #[test]
+    fn unbuffered_items_and_indicator_alerts_go_at_once_with_their_channel() {
+        let mut logic = StreamingLogic::new(config(false));
+        let out = logic.on_event(input(StreamingInput::Indicator(indicator("A"))));
+        assert_eq!(out[0].1.channel, Some(ChannelId(3)));
+        assert!(out[0]
+            .0
+            .frame
+            .0
+            .starts_with(r#"{"event":"streaming_indicator""#));
+        assert!(logic.flush().is_empty());
+    }
+}

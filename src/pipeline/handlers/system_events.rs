@@ -1,0 +1,157 @@
+//! SystemEvents: producer health, streaming session and health events, critical alerts
+//! (public topics), and errors, monitoring and the raw tick feed (admin topic), each through its
+//! audience in `domain::audience`. (Named so it cannot be mistaken for `actix::System`.)
+//!
+//! It also probes the producer heartbeat key for `/health`, on its own connection and schedule,
+//! so a health request never touches Redis and never publishes anything; and logs a heartbeat
+//! line a minute.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use log::info;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+
+use super::{Flush, Input, Outlet, HANDLER_QUEUE};
+use crate::domain::audience;
+use crate::domain::event::{
+    CriticalAlert, EpochMillis, ErrorReport, MonitoringEvent, StreamingHealth, StreamingSession,
+    SystemHealth, Tick,
+};
+use crate::domain::publication::Publication;
+use crate::domain::redis_names::PRODUCER_HEARTBEAT_KEY;
+use crate::http::{HealthState, ProducerHeartbeat};
+
+const PROBE_INTERVAL: Duration = Duration::from_secs(10);
+const HEARTBEAT_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+#[derive(Debug, PartialEq)]
+pub enum SystemInput {
+    Health(SystemHealth),
+    StreamingSession(StreamingSession),
+    StreamingHealth(StreamingHealth),
+    Critical(CriticalAlert),
+    Error(ErrorReport),
+    Monitoring(MonitoringEvent),
+    AdminTick(Tick),
+}
+
+/// The logic: each event's one publication.
+pub fn publication(item: &SystemInput) -> Publication {
+    match item {
+        SystemInput::Health(e) => audience::system_health(e),
+        SystemInput::StreamingSession(e) => audience::streaming_session(e),
+        SystemInput::StreamingHealth(e) => audience::streaming_health(e),
+        SystemInput::Critical(e) => audience::critical_alert(e),
+        SystemInput::Error(e) => audience::error_report(e),
+        SystemInput::Monitoring(e) => audience::monitoring(e),
+        SystemInput::AdminTick(e) => audience::admin_tick(e),
+    }
+}
+
+/// What the heartbeat key held, `now` in epoch seconds.
+pub fn producer_heartbeat(read: Result<Option<String>, ()>, now: f64) -> ProducerHeartbeat {
+    match read {
+        Ok(None) => ProducerHeartbeat::Missing,
+        Ok(Some(text)) => match text.trim().parse::<f64>() {
+            Ok(at) => ProducerHeartbeat::Age((now - at).max(0.0)),
+            Err(_) => ProducerHeartbeat::Unreadable,
+        },
+        Err(()) => ProducerHeartbeat::Unreadable,
+    }
+}
+
+pub struct SystemEvents {
+    outlet: Outlet,
+    redis: ConnectionManager,
+    health: Arc<HealthState>,
+}
+
+impl SystemEvents {
+    pub fn new(redis: ConnectionManager, health: Arc<HealthState>, outlet: Outlet) -> Self {
+        SystemEvents {
+            outlet,
+            redis,
+            health,
+        }
+    }
+
+    /// One line a minute with the main counts, so a log alone shows whether events flow.
+    fn log_heartbeat(&self) {
+        let s = self.outlet.stats();
+        let redis = if s.redis_connected.load(Relaxed) {
+            "connected"
+        } else {
+            "DISCONNECTED"
+        };
+        info!(
+            "Heartbeat: {} received, {} delivered, {} dropped, {} sessions, {} slow-consumer closes, Redis {redis}.",
+            s.received.load(Relaxed),
+            s.delivered.load(Relaxed),
+            s.drops_total(),
+            s.sessions_active.load(Relaxed),
+            s.slow_consumer_closes.load(Relaxed),
+        );
+    }
+
+    fn probe(&mut self, ctx: &mut Context<Self>) {
+        let mut redis = self.redis.clone();
+        let read = async move { redis.get::<_, Option<String>>(PRODUCER_HEARTBEAT_KEY).await };
+        ctx.spawn(read.into_actor(self).map(|res, act, _| {
+            let now = EpochMillis::now().0 as f64 / 1000.0;
+            let heartbeat = producer_heartbeat(res.map_err(|_| ()), now);
+            let errors = act.outlet.stats().redis_connection_errors.load(Relaxed);
+            act.health.record(heartbeat, errors);
+        }));
+    }
+}
+
+impl Actor for SystemEvents {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(HANDLER_QUEUE);
+        self.probe(ctx);
+        ctx.run_interval(PROBE_INTERVAL, |act, ctx| act.probe(ctx));
+        ctx.run_interval(HEARTBEAT_LOG_INTERVAL, |act, _| act.log_heartbeat());
+    }
+}
+
+impl Handler<Input<SystemInput>> for SystemEvents {
+    type Result = ();
+
+    fn handle(&mut self, msg: Input<SystemInput>, _: &mut Self::Context) {
+        self.outlet.send(publication(&msg.item), msg.origin());
+    }
+}
+
+/// Nothing is held back here; handled so every handler answers the same shutdown message.
+impl Handler<Flush> for SystemEvents {
+    type Result = ();
+
+    fn handle(&mut self, _: Flush, _: &mut Self::Context) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heartbeat_key_gives_the_producers_age_or_says_why_not() {
+        let at = |text: &str| producer_heartbeat(Ok(Some(text.into())), 100.0);
+        assert!(matches!(at("90.5"), ProducerHeartbeat::Age(a) if a == 9.5));
+        assert!(matches!(at("200"), ProducerHeartbeat::Age(a) if a == 0.0));
+        assert!(matches!(at("soon"), ProducerHeartbeat::Unreadable));
+        assert!(matches!(
+            producer_heartbeat(Ok(None), 1.0),
+            ProducerHeartbeat::Missing
+        ));
+        assert!(matches!(
+            producer_heartbeat(Err(()), 1.0),
+            ProducerHeartbeat::Unreadable
+        ));
+    }
+}

@@ -1,0 +1,243 @@
+//! Users: the actor around `domain::directory`, the one owner of who is online and what they
+//! want. Sessions tell it their user (`SessionUser`); it reads each online user's alert records
+//! and stored watchlist from Redis, keeps them fresh, and tells the registry the watchlist.
+//!
+//! It handles the events whose audience depends on those facts: a `pattern_alert` goes to the
+//! users whose rules accept it (and to anonymous sessions), each such user's hourly count is
+//! mirrored in Redis for other instances; `tickstock.dashboard.watchlist` makes it re-read a
+//! user's watchlist.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Local;
+use log::{debug, warn};
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+
+use super::{Flush, Input, Outlet, HANDLER_QUEUE};
+use crate::domain::alert_rules::UserRules;
+use crate::domain::audience;
+use crate::domain::directory::{Action, Directory};
+use crate::domain::event::{EpochMillis, PatternAlert, WatchlistChanged};
+use crate::domain::filter::AlertKey;
+use crate::domain::ids::{SessionId, Symbol, UserId};
+use crate::domain::redis_names::key;
+use crate::pipeline::registry::SetUserSymbols;
+
+/// How often online users' records are checked for expiry.
+const REFRESH_EVERY: Duration = Duration::from_secs(5);
+/// The Redis counter of a user's alerts lives as long as its hour.
+const RATE_KEY_TTL_SECS: i64 = 3600;
+
+#[derive(Debug, PartialEq)]
+pub enum UsersInput {
+    PatternAlert(PatternAlert),
+    WatchlistChanged(WatchlistChanged),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct UsersConfig {
+    pub rules_ttl: Duration,
+    pub watchlist_ttl: Duration,
+}
+
+/// A session started or signed in as `user`, or ended (`None`).
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct SessionUser {
+    pub session: SessionId,
+    pub user: Option<UserId>,
+}
+
+pub struct Users {
+    directory: Directory,
+    redis: ConnectionManager,
+    outlet: Outlet,
+}
+
+fn current_hour() -> i64 {
+    EpochMillis::now().0 / 3_600_000
+}
+
+impl Users {
+    pub fn new(config: UsersConfig, redis: ConnectionManager, outlet: Outlet) -> Self {
+        Users {
+            directory: Directory::new(config.rules_ttl, config.watchlist_ttl),
+            redis,
+            outlet,
+        }
+    }
+
+    fn act(&mut self, actions: impl IntoIterator<Item = Action>, ctx: &mut Context<Self>) {
+        for action in actions {
+            match action {
+                Action::LoadRules(user) => self.load_rules(user, ctx),
+                Action::LoadWatchlist(user) => self.load_watchlist(user, ctx),
+                Action::ShareWatchlist(user, symbols) => self
+                    .outlet
+                    .registry()
+                    .do_send(SetUserSymbols { user, symbols }),
+            }
+        }
+        let stats = self.outlet.stats();
+        stats.alert_rules_cache.store(self.directory.rules_cache());
+        stats
+            .watchlist_cache
+            .store(self.directory.watchlist_cache());
+    }
+
+    fn on_alert(&mut self, input: Input<PatternAlert>, ctx: &mut Context<Self>) {
+        let origin = input.origin();
+        let (now, hour) = (Local::now().time(), current_hour());
+        let stats = self.outlet.stats();
+        let users = self
+            .directory
+            .accepting(&AlertKey::from(&input.item), now, hour, |outcome| {
+                stats.alert_rules.record(outcome)
+            });
+        for user in &users {
+            self.count_in_redis(key::alert_rate(user, hour), ctx);
+        }
+        let publications = audience::pattern_alert(&input.item, &users);
+        self.outlet
+            .send_all(publications.into_iter().map(|p| (p, origin)));
+    }
+
+    /// Mirrors a user's hourly count for other instances and restarts.
+    fn count_in_redis(&self, counter: String, ctx: &mut Context<Self>) {
+        let mut redis = self.redis.clone();
+        ctx.spawn(
+            async move {
+                let _: Result<(), _> = redis::pipe()
+                    .incr(&counter, 1)
+                    .expire(&counter, RATE_KEY_TTL_SECS)
+                    .query_async(&mut redis)
+                    .await;
+            }
+            .into_actor(self),
+        );
+    }
+
+    /// Reads a user's two alert records and this hour's counter.
+    fn load_rules(&mut self, user: UserId, ctx: &mut Context<Self>) {
+        let mut redis = self.redis.clone();
+        let hour = current_hour();
+        let keys = [
+            key::alert_prefs(&user),
+            key::alert_subscriptions(&user),
+            key::alert_rate(&user, hour),
+        ];
+        let read = async move {
+            redis::cmd("MGET")
+                .arg(&keys)
+                .query_async::<Vec<Option<String>>>(&mut redis)
+                .await
+        };
+        ctx.spawn(read.into_actor(self).map(move |res, act, ctx| {
+            let records = match res {
+                Ok(records) => records,
+                Err(e) => {
+                    return warn!(
+                        "Cannot read alert rules of user {user}, keeping the previous ones: {e}."
+                    )
+                }
+            };
+            let field = |i: usize| records.get(i).cloned().flatten();
+            let rules = UserRules::from_records(field(0).as_deref(), field(1).as_deref());
+            let sent = field(2).and_then(|n| n.parse().ok()).unwrap_or(0);
+            let loaded =
+                act.directory
+                    .rules_loaded(user.clone(), rules, sent, hour, Instant::now());
+            if let Err(e) = loaded {
+                warn!(
+                    "Alert records of user {user} are invalid ({}); using the defaults.",
+                    e.0
+                );
+            }
+            act.act([], ctx);
+        }));
+    }
+
+    fn load_watchlist(&mut self, user: UserId, ctx: &mut Context<Self>) {
+        let mut redis = self.redis.clone();
+        let set = key::watchlist(&user);
+        let read = async move { redis.smembers::<_, Vec<String>>(set).await };
+        ctx.spawn(read.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(members) => {
+                let symbols: HashSet<Symbol> =
+                    members.iter().filter_map(|m| Symbol::new(m)).collect();
+                if symbols.len() < members.len() {
+                    debug!(
+                        "Ignored {} invalid symbols in the watchlist of user {user}.",
+                        members.len() - symbols.len()
+                    );
+                }
+                let share = act
+                    .directory
+                    .watchlist_loaded(user, symbols, Instant::now());
+                act.act([share], ctx);
+            }
+            Err(e) => {
+                warn!("Cannot read the watchlist of user {user}, keeping the previous one: {e}.")
+            }
+        }));
+    }
+}
+
+impl Actor for Users {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(HANDLER_QUEUE);
+        ctx.run_interval(REFRESH_EVERY, |act, ctx| {
+            let stale = act.directory.refresh(Instant::now());
+            act.act(stale, ctx);
+        });
+    }
+}
+
+impl Handler<SessionUser> for Users {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionUser, ctx: &mut Self::Context) {
+        let actions = self
+            .directory
+            .session_user(msg.session, msg.user, Instant::now());
+        self.act(actions, ctx);
+    }
+}
+
+impl Handler<Input<UsersInput>> for Users {
+    type Result = ();
+
+    fn handle(&mut self, msg: Input<UsersInput>, ctx: &mut Self::Context) {
+        let Input {
+            channel,
+            item,
+            received_at,
+        } = msg;
+        match item {
+            UsersInput::PatternAlert(alert) => self.on_alert(
+                Input {
+                    channel,
+                    item: alert,
+                    received_at,
+                },
+                ctx,
+            ),
+            UsersInput::WatchlistChanged(change) => {
+                let reload = self.directory.watchlist_changed(change.user_id);
+                self.act(reload, ctx);
+            }
+        }
+    }
+}
+
+/// Nothing is held back here; handled so every handler answers the same shutdown message.
+impl Handler<Flush> for Users {
+    type Result = ();
+
+    fn handle(&mut self, _: Flush, _: &mut Self::Context) {}
+}
