@@ -1,14 +1,18 @@
 //! The catalogue of reasons the server closes a WebSocket, each with its close code.
 
 use actix_web_actors::ws::{CloseCode, CloseReason as WsCloseReason};
+use strum::{IntoStaticStr, VariantArray};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Each variant's close description (a wire contract: clients match on it) is its strum name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum CloseReason {
     /// No frame (not even a pong) from the client within the idle timeout.
     IdleTimeout,
     /// The session's outbound queue stayed full; counted in `/stats`.
     SlowConsumer,
     /// The server is shutting down.
+    #[strum(serialize = "going_away")]
     Shutdown,
     /// A frame over the transport limit, or a WebSocket protocol violation.
     ProtocolError,
@@ -18,13 +22,7 @@ pub enum CloseReason {
 
 impl CloseReason {
     pub fn description(self) -> &'static str {
-        match self {
-            CloseReason::IdleTimeout => "idle_timeout",
-            CloseReason::SlowConsumer => "slow_consumer",
-            CloseReason::Shutdown => "going_away",
-            CloseReason::ProtocolError => "protocol_error",
-            CloseReason::Abuse => "abuse",
-        }
+        self.into()
     }
 
     fn code(self) -> CloseCode {
@@ -43,6 +41,28 @@ impl From<CloseReason> for WsCloseReason {
         WsCloseReason {
             code: r.code(),
             description: Some(r.description().to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The descriptions are a wire contract, pinned here; the match is exhaustive, so a new
+    /// variant must say its description.
+    #[test]
+    fn descriptions_are_the_wire_names() {
+        for &r in CloseReason::VARIANTS {
+            let wire = match r {
+                CloseReason::IdleTimeout => "idle_timeout",
+                CloseReason::SlowConsumer => "slow_consumer",
+                CloseReason::Shutdown => "going_away",
+                CloseReason::ProtocolError => "protocol_error",
+                CloseReason::Abuse => "abuse",
+            };
+            assert_eq!(r.description(), wire);
+            assert_eq!(WsCloseReason::from(r).description.as_deref(), Some(wire));
         }
     }
 }
