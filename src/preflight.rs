@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use redis::{AsyncConnectionConfig, PushKind};
+use strum::IntoStaticStr;
 
 use crate::pipeline::redis_reader::open_subscriber;
 
@@ -15,7 +16,9 @@ const PINGS: usize = 5;
 const PING_FAIL: Duration = Duration::from_millis(1000);
 const PING_WARN: Duration = Duration::from_millis(50);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Printed in `check`'s report; the names are derived from the variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Category {
     Config,
     Connection,
@@ -25,12 +28,7 @@ pub enum Category {
 
 impl Category {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Config => "config",
-            Category::Connection => "connection",
-            Category::Channels => "channels",
-            Category::Performance => "performance",
-        }
+        self.into()
     }
 }
 

@@ -3,6 +3,7 @@
 //! is exercised on purpose and each builder is a pure function of its inputs.
 
 use serde_json::{json, Value};
+use strum::{IntoStaticStr, VariantArray};
 
 use super::clock::iso8601;
 use super::market::{Bar, Indicators, Quote, Trade};
@@ -334,37 +335,30 @@ pub(super) fn streaming_patterns_batch(detections: &[Detection], now: f64) -> Va
 
 // ---- streaming indicators and their alerts ----
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The demo cycles through `VARIANTS`; each variant's strum name is the indicator's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr)]
 pub(super) enum IndicatorKind {
+    #[strum(serialize = "RSI")]
     Rsi,
+    #[strum(serialize = "SMA5")]
     Sma5,
+    #[strum(serialize = "EMA20")]
     Ema20,
+    #[strum(serialize = "MACD")]
     Macd,
     BollingerBands,
 }
 
 impl IndicatorKind {
-    pub const ALL: [Self; 5] = [
-        Self::Rsi,
-        Self::Sma5,
-        Self::Ema20,
-        Self::Macd,
-        Self::BollingerBands,
-    ];
-
     fn name(self) -> &'static str {
-        match self {
-            Self::Rsi => "RSI",
-            Self::Sma5 => "SMA5",
-            Self::Ema20 => "EMA20",
-            Self::Macd => "MACD",
-            Self::BollingerBands => "BollingerBands",
-        }
+        self.into()
     }
 }
 
-/// Which field names the indicator: producers disagree (seed-spec §b9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which field names the indicator: producers disagree (seed-spec §b9). The demo cycles through
+/// `VARIANTS`; each variant's strum name is the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub(super) enum NameKey {
     /// TickStockPL and the Sprint 40 contract.
     Indicator,
@@ -375,14 +369,8 @@ pub(super) enum NameKey {
 }
 
 impl NameKey {
-    pub const ALL: [Self; 3] = [Self::Indicator, Self::IndicatorType, Self::IndicatorName];
-
     fn field(self) -> &'static str {
-        match self {
-            Self::Indicator => "indicator",
-            Self::IndicatorType => "indicator_type",
-            Self::IndicatorName => "indicator_name",
-        }
+        self.into()
     }
 }
 
@@ -436,8 +424,9 @@ pub(super) fn streaming_indicator(
     }
 }
 
-/// The alert types listed in seed-spec §b10.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The alert types listed in seed-spec §b10; each variant's strum name is its `alert_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub(super) enum AlertKind {
     RsiOverbought,
     RsiOversold,
@@ -449,14 +438,7 @@ pub(super) enum AlertKind {
 
 impl AlertKind {
     fn name(self) -> &'static str {
-        match self {
-            Self::RsiOverbought => "RSI_OVERBOUGHT",
-            Self::RsiOversold => "RSI_OVERSOLD",
-            Self::MacdBullishCross => "MACD_BULLISH_CROSS",
-            Self::MacdBearishCross => "MACD_BEARISH_CROSS",
-            Self::BbUpperBreak => "BB_UPPER_BREAK",
-            Self::BbLowerBreak => "BB_LOWER_BREAK",
-        }
+        self.into()
     }
 
     /// The indicator, and the key its reading has in the flat shape's `data{}`.
@@ -752,6 +734,22 @@ mod tests {
 
     const NOW: f64 = 1_760_557_168.342;
     const SESSION: &str = "df4f5558-c1d6-496f-9b43-6849a55838aa";
+
+    /// The names producers send (seed-spec §b9, §b10), pinned.
+    #[test]
+    fn indicator_and_alert_names() {
+        let names = |v: &[&'static str]| v.join(",");
+        let kinds: Vec<_> = IndicatorKind::VARIANTS.iter().map(|k| k.name()).collect();
+        assert_eq!(names(&kinds), "RSI,SMA5,EMA20,MACD,BollingerBands");
+        let keys: Vec<_> = NameKey::VARIANTS.iter().map(|k| k.field()).collect();
+        assert_eq!(names(&keys), "indicator,indicator_type,indicator_name");
+        let alerts: Vec<_> = AlertKind::VARIANTS.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names(&alerts),
+            "RSI_OVERBOUGHT,RSI_OVERSOLD,MACD_BULLISH_CROSS,MACD_BEARISH_CROSS,\
+             BB_UPPER_BREAK,BB_LOWER_BREAK"
+        );
+    }
 
     fn quote() -> Quote {
         Quote {

@@ -5,6 +5,7 @@
 
 use crate::domain::alert_rules::CATALOGUE;
 use fastrand::Rng;
+use strum::VariantArray;
 
 use super::channel;
 use super::link::Outbound;
@@ -426,8 +427,8 @@ impl Traffic {
         for _ in 0..self.indicators.due(now, &mut self.rng) {
             let count = self.sent_indicators as usize;
             self.sent_indicators += 1;
-            let kind = IndicatorKind::ALL[count % IndicatorKind::ALL.len()];
-            let key = NameKey::ALL[count % NameKey::ALL.len()];
+            let kind = IndicatorKind::VARIANTS[count % IndicatorKind::VARIANTS.len()];
+            let key = NameKey::VARIANTS[count % NameKey::VARIANTS.len()];
             let index = self.random_symbol();
             let reading = self.market.indicators(index);
             let symbol = self.market.symbol(index);

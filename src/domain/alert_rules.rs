@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
+use strum::{EnumCount, IntoStaticStr, VariantArray};
 
 use super::filter::AlertKey;
 use super::ids::Symbol;
@@ -28,9 +29,11 @@ pub const CATALOGUE: [&str; 11] = [
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
 pub const DEFAULT_MAX_PER_HOUR: u32 = 50;
 
-/// Why a user's rules refused an alert (counted per reason in `/stats`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Why a user's rules refused an alert (counted per reason in `/stats`, indexed by `r as usize`,
+/// so `VARIANTS` is in declaration order). `VARIANTS`, `COUNT` and the names are derived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, VariantArray, EnumCount, IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Refusal {
     AlertsDisabled,
     QuietHours,
@@ -42,26 +45,8 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 7] = [
-        Refusal::AlertsDisabled,
-        Refusal::QuietHours,
-        Refusal::NotSubscribed,
-        Refusal::SubscriptionDisabled,
-        Refusal::BelowThreshold,
-        Refusal::SymbolNotSubscribed,
-        Refusal::RateLimited,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::AlertsDisabled => "alerts_disabled",
-            Refusal::QuietHours => "quiet_hours",
-            Refusal::NotSubscribed => "not_subscribed",
-            Refusal::SubscriptionDisabled => "subscription_disabled",
-            Refusal::BelowThreshold => "below_threshold",
-            Refusal::SymbolNotSubscribed => "symbol_not_subscribed",
-            Refusal::RateLimited => "rate_limited",
-        }
+        self.into()
     }
 }
 
@@ -283,6 +268,15 @@ mod tests {
 
     fn noon() -> NaiveTime {
         NaiveTime::from_hms_opt(12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn refusal_variants_are_in_counter_order_and_named_alike() {
+        assert_eq!(Refusal::VARIANTS.len(), Refusal::COUNT);
+        for (i, r) in Refusal::VARIANTS.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+        }
+        crate::domain::enum_names::assert_serde_matches_strum::<Refusal>();
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
+use strum::{IntoStaticStr, VariantArray};
 
 use super::event::{BacktestOutcome, BacktestProgress, BacktestResult, JsonMap};
 use super::ids::{JobId, Symbol, UserId};
@@ -260,8 +261,12 @@ fn number(v: Option<&Value>, default: f64, rule: Rule) -> Result<f64, String> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The names are derived from this declaration (serde's and strum's, kept equal by a test).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, VariantArray, IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum JobStatus {
     #[default]
     Queued,
@@ -280,13 +285,7 @@ impl JobStatus {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "queued",
-            JobStatus::Running => "running",
-            JobStatus::Completed => "completed",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
+        self.into()
     }
 }
 
@@ -509,6 +508,15 @@ pub fn invalid_request_body(errors: &FieldErrors) -> Value {
 mod tests {
     use super::super::event::EpochMillis;
     use super::*;
+
+    #[test]
+    fn job_status_serde_names_equal_strum_names() {
+        crate::domain::enum_names::assert_serde_matches_strum::<JobStatus>();
+        for &s in JobStatus::VARIANTS {
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(serde_json::from_str::<JobStatus>(&json).unwrap(), s);
+        }
+    }
 
     fn valid() -> Value {
         json!({

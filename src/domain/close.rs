@@ -1,7 +1,11 @@
 //! The catalogue of reasons the server closes a client connection, each with its WebSocket close
 //! code and what the client should do next (docs/PROTOCOL.md, "Close reasons").
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use strum::{IntoStaticStr, VariantArray};
+
+/// Each variant's close description (a wire contract: clients match on it) is its strum name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum CloseReason {
     /// No frame (not even a pong) from the client within the idle timeout.
     IdleTimeout,
@@ -9,6 +13,7 @@ pub enum CloseReason {
     /// it missed events and must reconnect to get a consistent view again. Counted in `/stats`.
     SlowConsumer,
     /// The server is shutting down.
+    #[strum(serialize = "going_away")]
     Shutdown,
     /// A frame over the transport limit, or a WebSocket protocol violation.
     ProtocolError,
@@ -19,13 +24,7 @@ pub enum CloseReason {
 impl CloseReason {
     /// The close frame's reason text, a contract with clients.
     pub fn description(self) -> &'static str {
-        match self {
-            CloseReason::IdleTimeout => "idle_timeout",
-            CloseReason::SlowConsumer => "slow_consumer",
-            CloseReason::Shutdown => "going_away",
-            CloseReason::ProtocolError => "protocol_error",
-            CloseReason::Abuse => "abuse",
-        }
+        self.into()
     }
 
     /// The WebSocket close code (RFC 6455 section 7.4.1).
@@ -36,6 +35,27 @@ impl CloseReason {
             CloseReason::Shutdown => 1001,
             CloseReason::ProtocolError => 1002,
             CloseReason::Abuse => 1008,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The descriptions are a wire contract, pinned here; the match is exhaustive, so a new
+    /// variant must say its description.
+    #[test]
+    fn descriptions_are_the_wire_names() {
+        for &r in CloseReason::VARIANTS {
+            let wire = match r {
+                CloseReason::IdleTimeout => "idle_timeout",
+                CloseReason::SlowConsumer => "slow_consumer",
+                CloseReason::Shutdown => "going_away",
+                CloseReason::ProtocolError => "protocol_error",
+                CloseReason::Abuse => "abuse",
+            };
+            assert_eq!(r.description(), wire);
         }
     }
 }

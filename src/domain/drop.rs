@@ -4,9 +4,15 @@
 //! without one of these names.
 
 use serde::Serialize;
+use strum::{EnumCount, IntoStaticStr, VariantArray};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// `VARIANTS` (declaration order, so `VARIANTS[r.index()] == r`), `COUNT` and the names are
+/// derived from this declaration: a new variant is counted, named and sized for automatically.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, VariantArray, EnumCount, IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DropReason {
     /// Not valid JSON (includes Python reprs, NaN/Infinity, truncated text, non-UTF-8 bytes).
     InvalidJson,
@@ -42,49 +48,11 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 17] = [
-        DropReason::InvalidJson,
-        DropReason::NotAnObject,
-        DropReason::TooLarge,
-        DropReason::Probe,
-        DropReason::MissingSymbol,
-        DropReason::MissingName,
-        DropReason::MissingJobId,
-        DropReason::MissingUserId,
-        DropReason::MissingField,
-        DropReason::InvalidValue,
-        DropReason::NotAnEvent,
-        DropReason::EmptyBatch,
-        DropReason::UnknownJob,
-        DropReason::JobLookupFailed,
-        DropReason::BelowThreshold,
-        DropReason::NoRecipients,
-        DropReason::Overloaded,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::InvalidJson => "invalid_json",
-            DropReason::NotAnObject => "not_an_object",
-            DropReason::TooLarge => "too_large",
-            DropReason::Probe => "probe",
-            DropReason::MissingSymbol => "missing_symbol",
-            DropReason::MissingName => "missing_name",
-            DropReason::MissingJobId => "missing_job_id",
-            DropReason::MissingUserId => "missing_user_id",
-            DropReason::MissingField => "missing_field",
-            DropReason::InvalidValue => "invalid_value",
-            DropReason::NotAnEvent => "not_an_event",
-            DropReason::EmptyBatch => "empty_batch",
-            DropReason::UnknownJob => "unknown_job",
-            DropReason::JobLookupFailed => "job_lookup_failed",
-            DropReason::BelowThreshold => "below_threshold",
-            DropReason::NoRecipients => "no_recipients",
-            DropReason::Overloaded => "overloaded",
-        }
+        self.into()
     }
 
-    /// Position in `ALL`, used to index counter arrays.
+    /// Position in `VARIANTS`, used to index counter arrays of length `COUNT`.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -95,13 +63,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn index_matches_position_in_all() {
-        for (i, r) in DropReason::ALL.iter().enumerate() {
+    fn index_matches_position_in_variants() {
+        assert_eq!(DropReason::VARIANTS.len(), DropReason::COUNT);
+        for (i, r) in DropReason::VARIANTS.iter().enumerate() {
             assert_eq!(r.index(), i);
-            assert_eq!(
-                serde_json::to_string(r).unwrap(),
-                format!("\"{}\"", r.as_str())
-            );
         }
+    }
+
+    #[test]
+    fn serde_names_equal_strum_names() {
+        crate::domain::enum_names::assert_serde_matches_strum::<DropReason>();
     }
 }

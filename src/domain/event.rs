@@ -87,19 +87,9 @@ pub struct PatternAlert {
 /// One item of `streaming_patterns_batch` (or the data of `streaming_pattern` when unbuffered):
 /// `{"type": "streaming_pattern", "detection": {...}}`, the shape browsers already read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "streaming_pattern")]
 pub struct StreamingPattern {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
     pub detection: Detection,
-}
-
-impl StreamingPattern {
-    pub fn new(detection: Detection) -> Self {
-        StreamingPattern {
-            kind: "streaming_pattern",
-            detection,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -122,19 +112,9 @@ pub struct Detection {
 
 /// One item of `streaming_indicators_batch` (or `streaming_indicator` when unbuffered).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "streaming_indicator")]
 pub struct StreamingIndicator {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
     pub calculation: Calculation,
-}
-
-impl StreamingIndicator {
-    pub fn new(calculation: Calculation) -> Self {
-        StreamingIndicator {
-            kind: "streaming_indicator",
-            calculation,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -156,9 +136,8 @@ pub struct Calculation {
 
 /// `indicator_alert`: `{"type": "indicator_alert", "alert": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "indicator_alert")]
 pub struct IndicatorAlert {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
     pub alert: IndicatorAlertBody,
 }
 
@@ -177,9 +156,8 @@ pub struct IndicatorAlertBody {
 
 /// `critical_alert`: `{"type": "critical_alert", "alert": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "critical_alert")]
 pub struct CriticalAlert {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
     pub alert: CriticalAlertBody,
 }
 
@@ -243,9 +221,8 @@ pub struct SessionStopped {
 
 /// `streaming_health`: `{"type": "streaming_health", "health": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "streaming_health")]
 pub struct StreamingHealth {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
     pub health: StreamingHealthBody,
 }
 
@@ -329,9 +306,8 @@ pub enum BacktestOutcome {
 
 /// `dashboard_price_update`: `{"type": "price_update", ...}`, to the symbol's watchers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "price_update")]
 pub struct PriceUpdate {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
     pub symbol: Symbol,
     pub price: f64,
     /// Default 0.
@@ -345,9 +321,8 @@ pub struct PriceUpdate {
 
 /// `dashboard_ohlcv_update`: `{"type": "ohlcv_update", ...}`, to the symbol's watchers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "ohlcv_update")]
 pub struct OhlcvUpdate {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
     pub symbol: Symbol,
     /// Default `"1min"`.
     pub timeframe: String,
@@ -366,9 +341,8 @@ pub struct Ohlcv {
 
 /// `dashboard_market_summary`: `{"type": "market_summary", "summary": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "market_summary")]
 pub struct MarketSummary {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
     pub summary: MarketSummaryBody,
     pub timestamp: EpochMillis,
 }
@@ -470,4 +444,79 @@ pub struct Tick {
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub market_status: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::kind::EventKind;
+    use super::super::normalise::normalise;
+    use super::*;
+
+    fn encode(kind: EventKind, payload: &str) -> String {
+        let mut out = normalise(kind, payload.as_bytes(), EpochMillis(7));
+        assert_eq!(out.len(), 1, "{kind:?}");
+        match out.remove(0).unwrap() {
+            Event::StreamingPattern(e) => serde_json::to_string(&e),
+            Event::StreamingIndicator(e) => serde_json::to_string(&e),
+            Event::IndicatorAlert(e) => serde_json::to_string(&e),
+            Event::CriticalAlert(e) => serde_json::to_string(&e),
+            Event::StreamingHealth(e) => serde_json::to_string(&e),
+            Event::PriceUpdate(e) => serde_json::to_string(&e),
+            Event::OhlcvUpdate(e) => serde_json::to_string(&e),
+            Event::MarketSummary(e) => serde_json::to_string(&e),
+            other => panic!("{kind:?} gave {other:?}"),
+        }
+        .unwrap()
+    }
+
+    /// One of each struct that carries a `type` tag, encoded to the exact bytes browsers got
+    /// before the tag moved from a hand-set field to `#[serde(tag)]`: tag first, order kept.
+    #[test]
+    fn tagged_payloads_encode_byte_identical() {
+        let cases: [(EventKind, &str, &str); 8] = [
+            (
+                EventKind::StreamingPattern,
+                r#"{"symbol": "AAPL", "pattern": "Doji", "confidence": 0.8, "session_id": "s1"}"#,
+                r#"{"type":"streaming_pattern","detection":{"pattern_type":"Doji","symbol":"AAPL","confidence":0.8,"timestamp":7,"timeframe":"1min","parameters":{},"session_id":"s1"}}"#,
+            ),
+            (
+                EventKind::StreamingIndicator,
+                r#"{"symbol": "AAPL", "indicator": "RSI", "value": 55.5, "values": {"a": 1}}"#,
+                r#"{"type":"streaming_indicator","calculation":{"indicator_type":"RSI","symbol":"AAPL","value":55.5,"values":{"a":1},"timestamp":7,"timeframe":"1min"}}"#,
+            ),
+            (
+                EventKind::IndicatorAlert,
+                r#"{"symbol": "AAPL", "alert_type": "RSI_OVERBOUGHT", "severity": "high", "data": {"rsi": 75}}"#,
+                r#"{"type":"indicator_alert","alert":{"alert_type":"RSI_OVERBOUGHT","symbol":"AAPL","timestamp":7,"severity":"high","data":{"rsi":75}}}"#,
+            ),
+            (
+                EventKind::CriticalAlert,
+                r#"{"type": "critical_alert", "alert": {"type": "HIGH_LAG", "message": "lag", "component": "db"}}"#,
+                r#"{"type":"critical_alert","alert":{"type":"HIGH_LAG","message":"lag","severity":"critical","is_recovery":false,"timestamp":7,"component":"db","data":{}}}"#,
+            ),
+            (
+                EventKind::StreamingHealth,
+                r#"{"health": {"status": "ok", "active_symbols": 3, "data_flow": {"ticks_per_second": 2.5}, "issues": ["x"]}}"#,
+                r#"{"type":"streaming_health","health":{"timestamp":7,"status":"ok","active_symbols":3,"ticks_per_second":2.5,"patterns_detected":0,"indicators_calculated":0,"connection":{},"data_flow":{"ticks_per_second":2.5},"resources":{},"stale_symbols":{},"issues":["x"]}}"#,
+            ),
+            (
+                EventKind::PriceUpdate,
+                r#"{"symbol": "AAPL", "price": 190.5, "change": 1.5, "change_percent": 0.8, "volume": 100}"#,
+                r#"{"type":"price_update","symbol":"AAPL","price":190.5,"change":1.5,"change_percent":0.8,"volume":100.0,"timestamp":7}"#,
+            ),
+            (
+                EventKind::OhlcvUpdate,
+                r#"{"symbol": "AAPL", "ohlcv": {"open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": 10}}"#,
+                r#"{"type":"ohlcv_update","symbol":"AAPL","timeframe":"1min","ohlcv":{"open":1.0,"high":2.0,"low":0.5,"close":1.5,"volume":10.0},"timestamp":7}"#,
+            ),
+            (
+                EventKind::MarketSummary,
+                r#"{"summary": {"total_symbols": 10, "symbols_up": 6, "symbols_down": 4, "total_volume": 1000}}"#,
+                r#"{"type":"market_summary","summary":{"total_symbols":10,"symbols_up":6,"symbols_down":4,"total_volume":1000.0,"market_cap_change":0.0},"timestamp":7}"#,
+            ),
+        ];
+        for (kind, payload, expected) in cases {
+            assert_eq!(encode(kind, payload), expected, "{kind:?}");
+        }
+    }
 }

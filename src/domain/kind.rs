@@ -4,12 +4,17 @@
 //! kind and the kind decides the normaliser, the handler and the outbound event name.
 
 use serde::{Deserialize, Serialize};
+use strum::{IntoStaticStr, VariantArray};
 
 use super::redis_names::channel;
 
 /// The kinds of inbound message the router understands. Config files name them in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `VARIANTS` and the names are derived from this declaration.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, VariantArray, IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EventKind {
     PatternDetected,
     BacktestProgress,
@@ -37,58 +42,8 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
-        EventKind::PatternDetected,
-        EventKind::BacktestProgress,
-        EventKind::BacktestResult,
-        EventKind::SystemHealth,
-        EventKind::StreamingSessionStarted,
-        EventKind::StreamingSessionStopped,
-        EventKind::StreamingHealth,
-        EventKind::StreamingPattern,
-        EventKind::StreamingIndicator,
-        EventKind::IndicatorAlert,
-        EventKind::CriticalAlert,
-        EventKind::PriceUpdate,
-        EventKind::OhlcvUpdate,
-        EventKind::VolumeSpike,
-        EventKind::MarketSummary,
-        EventKind::SymbolMetadata,
-        EventKind::WatchlistUpdate,
-        EventKind::DashboardAlert,
-        EventKind::DashboardSummary,
-        EventKind::ErrorReport,
-        EventKind::Monitoring,
-        EventKind::TickData,
-        EventKind::MarketTick,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::PatternDetected => "pattern_detected",
-            EventKind::BacktestProgress => "backtest_progress",
-            EventKind::BacktestResult => "backtest_result",
-            EventKind::SystemHealth => "system_health",
-            EventKind::StreamingSessionStarted => "streaming_session_started",
-            EventKind::StreamingSessionStopped => "streaming_session_stopped",
-            EventKind::StreamingHealth => "streaming_health",
-            EventKind::StreamingPattern => "streaming_pattern",
-            EventKind::StreamingIndicator => "streaming_indicator",
-            EventKind::IndicatorAlert => "indicator_alert",
-            EventKind::CriticalAlert => "critical_alert",
-            EventKind::PriceUpdate => "price_update",
-            EventKind::OhlcvUpdate => "ohlcv_update",
-            EventKind::VolumeSpike => "volume_spike",
-            EventKind::MarketSummary => "market_summary",
-            EventKind::SymbolMetadata => "symbol_metadata",
-            EventKind::WatchlistUpdate => "watchlist_update",
-            EventKind::DashboardAlert => "dashboard_alert",
-            EventKind::DashboardSummary => "dashboard_summary",
-            EventKind::ErrorReport => "error_report",
-            EventKind::Monitoring => "monitoring",
-            EventKind::TickData => "tick_data",
-            EventKind::MarketTick => "market_tick",
-        }
+        self.into()
     }
 }
 
@@ -126,10 +81,20 @@ mod tests {
 
     #[test]
     fn kind_names_round_trip_through_serde() {
-        for kind in EventKind::ALL {
+        crate::domain::enum_names::assert_serde_matches_strum::<EventKind>();
+        for &kind in EventKind::VARIANTS {
             let json = serde_json::to_string(&kind).unwrap();
-            assert_eq!(json, format!("\"{}\"", kind.as_str()));
             assert_eq!(serde_json::from_str::<EventKind>(&json).unwrap(), kind);
+        }
+    }
+
+    #[test]
+    fn every_kind_has_a_default_channel() {
+        for kind in EventKind::VARIANTS {
+            assert!(
+                DEFAULT_CHANNELS.iter().any(|(_, k)| k == kind),
+                "{kind:?} has no channel in DEFAULT_CHANNELS"
+            );
         }
     }
 

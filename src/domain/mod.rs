@@ -21,3 +21,26 @@ pub mod rooms;
 pub mod session_state;
 pub mod streaming_buffer;
 pub mod user_cache;
+
+/// Test helper: an enum that derives both serde's and strum's names must give the same name
+/// for every variant, so the two derives cannot drift apart.
+#[cfg(test)]
+pub(crate) mod enum_names {
+    use serde::Serialize;
+    use strum::VariantArray;
+
+    pub fn assert_serde_matches_strum<T>()
+    where
+        T: Serialize + VariantArray + Copy + std::fmt::Debug + Into<&'static str>,
+    {
+        assert!(!T::VARIANTS.is_empty());
+        for &v in T::VARIANTS {
+            let strum_name: &'static str = v.into();
+            assert_eq!(
+                serde_json::to_value(v).unwrap(),
+                serde_json::Value::String(strum_name.to_owned()),
+                "{v:?}: serde and strum disagree on its name"
+            );
+        }
+    }
+}

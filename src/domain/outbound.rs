@@ -3,9 +3,12 @@
 
 use bytestring::ByteString;
 use serde::Serialize;
+use strum::{IntoStaticStr, VariantArray};
 
 /// Every event name the server sends. Pushes keep the names browsers already listen for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The names are derived from the variants (snake_case); they are a wire contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum EventName {
     ConnectionConfirmed,
     Ack,
@@ -35,32 +38,7 @@ pub enum EventName {
 
 impl EventName {
     pub fn as_str(self) -> &'static str {
-        match self {
-            EventName::ConnectionConfirmed => "connection_confirmed",
-            EventName::Ack => "ack",
-            EventName::Pong => "pong",
-            EventName::Error => "error",
-            EventName::PatternAlert => "pattern_alert",
-            EventName::StreamingPatternsBatch => "streaming_patterns_batch",
-            EventName::StreamingIndicatorsBatch => "streaming_indicators_batch",
-            EventName::StreamingPattern => "streaming_pattern",
-            EventName::StreamingIndicator => "streaming_indicator",
-            EventName::IndicatorAlert => "indicator_alert",
-            EventName::CriticalAlert => "critical_alert",
-            EventName::StreamingSession => "streaming_session",
-            EventName::StreamingHealth => "streaming_health",
-            EventName::SystemHealth => "system_health",
-            EventName::BacktestProgress => "backtest_progress",
-            EventName::BacktestResult => "backtest_result",
-            EventName::DashboardPriceUpdate => "dashboard_price_update",
-            EventName::DashboardOhlcvUpdate => "dashboard_ohlcv_update",
-            EventName::DashboardMarketSummary => "dashboard_market_summary",
-            EventName::DashboardMarketEvent => "dashboard_market_event",
-            EventName::TickData => "tick_data",
-            EventName::TickUpdate => "tick_update",
-            EventName::SystemError => "system_error",
-            EventName::MonitoringEvent => "monitoring_event",
-        }
+        self.into()
     }
 }
 
@@ -109,6 +87,39 @@ impl Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names browsers listen for, in declaration order: a wire contract, pinned here.
+    #[test]
+    fn event_names_are_the_wire_names() {
+        let names: Vec<&str> = EventName::VARIANTS.iter().map(|e| e.as_str()).collect();
+        let expected = [
+            "connection_confirmed",
+            "ack",
+            "pong",
+            "error",
+            "pattern_alert",
+            "streaming_patterns_batch",
+            "streaming_indicators_batch",
+            "streaming_pattern",
+            "streaming_indicator",
+            "indicator_alert",
+            "critical_alert",
+            "streaming_session",
+            "streaming_health",
+            "system_health",
+            "backtest_progress",
+            "backtest_result",
+            "dashboard_price_update",
+            "dashboard_ohlcv_update",
+            "dashboard_market_summary",
+            "dashboard_market_event",
+            "tick_data",
+            "tick_update",
+            "system_error",
+            "monitoring_event",
+        ];
+        assert_eq!(names, expected);
+    }
 
     #[test]
     fn envelope_shape() {

@@ -7,10 +7,26 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
 
+use strum::{EnumString, IntoStaticStr, VariantArray};
+
 use super::ids::{Symbol, UserId};
 
-/// The public and admin topics a client can subscribe to by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The public and admin topics a client can subscribe to by name. The names (and parsing them)
+/// are derived from this declaration.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    VariantArray,
+    IntoStaticStr,
+    EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Topic {
     Patterns,
     Streaming,
@@ -32,21 +48,11 @@ impl Topic {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Topic::Patterns => "patterns",
-            Topic::Streaming => "streaming",
-            Topic::Alerts => "alerts",
-            Topic::Market => "market",
-            Topic::System => "system",
-            Topic::Admin => "admin",
-        }
+        self.into()
     }
 
     fn parse(name: &str) -> Option<Topic> {
-        [Topic::Admin]
-            .into_iter()
-            .chain(Topic::PUBLIC)
-            .find(|t| t.as_str() == name)
+        name.parse().ok()
     }
 }
 
@@ -151,6 +157,21 @@ mod tests {
 
     fn sym(s: &str) -> Room {
         Room::Symbol(Symbol::new(s).unwrap())
+    }
+
+    #[test]
+    fn every_topic_parses_from_its_name() {
+        for &t in Topic::VARIANTS {
+            assert_eq!(Topic::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(Topic::parse("Patterns"), None);
+    }
+
+    #[test]
+    fn every_topic_but_admin_is_public() {
+        for t in Topic::VARIANTS {
+            assert_eq!(Topic::PUBLIC.contains(t), *t != Topic::Admin, "{t:?}");
+        }
     }
 
     #[test]

@@ -191,17 +191,19 @@ mod tests {
     use crate::domain::event::Detection;
 
     fn pattern(symbol: &str, name: &str, confidence: f64) -> StreamingPattern {
-        StreamingPattern::new(Detection {
-            pattern_type: name.into(),
-            symbol: Symbol::new(symbol).unwrap(),
-            confidence,
-            timestamp: EpochMillis(0),
-            timeframe: "1min".into(),
-            parameters: Default::default(),
-            bar_data: None,
-            metadata: None,
-            session_id: None,
-        })
+        StreamingPattern {
+            detection: Detection {
+                pattern_type: name.into(),
+                symbol: Symbol::new(symbol).unwrap(),
+                confidence,
+                timestamp: EpochMillis(0),
+                timeframe: "1min".into(),
+                parameters: Default::default(),
+                bar_data: None,
+                metadata: None,
+                session_id: None,
+            },
+        }
     }
 
     #[test]

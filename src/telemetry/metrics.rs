@@ -13,6 +13,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+use strum::VariantArray;
 
 use super::histogram::Histogram;
 use super::Stats;
@@ -178,7 +179,11 @@ impl Collector for StatsCollector {
             MetricType::Counter,
         )?;
         for (channel, _, drops) in s.channel_rows() {
-            for (reason, n) in DropReason::ALL.iter().zip(drops).filter(|(_, n)| *n > 0) {
+            for (reason, n) in DropReason::VARIANTS
+                .iter()
+                .zip(drops)
+                .filter(|(_, n)| *n > 0)
+            {
                 let labels = [("reason", reason.as_str()), ("channel", channel)];
                 ConstCounter::new(n).encode(dropped.encode_family(&labels)?)?;
             }

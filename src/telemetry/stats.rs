@@ -1,14 +1,16 @@
 //! Lock-free pipeline counters, shared by every actor through an `Arc<Stats>`.
 //!
 //! Channels are fixed at startup, so per-channel and per-(channel, reason) counters are plain
-//! arrays of atomics indexed by `ChannelId` and `DropReason::index()`: counting a drop on the hot
-//! path is one relaxed `fetch_add`, never a lock.
+//! arrays of atomics indexed by `ChannelId` and `DropReason::index()` (rows of
+//! `DropReason::COUNT`, derived from the enum): counting a drop on the hot path is one relaxed
+//! `fetch_add`, never a lock.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use strum::{EnumCount, VariantArray};
 
 use crate::domain::alert_rules::Refusal;
 use crate::domain::drop::DropReason;
@@ -21,8 +23,8 @@ use crate::telemetry::histogram::{self, Histogram};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChannelId(pub usize);
 
-const REASONS: usize = DropReason::ALL.len();
-const REFUSALS: usize = Refusal::ALL.len();
+const REASONS: usize = DropReason::COUNT;
+const REFUSALS: usize = Refusal::COUNT;
 
 /// User-level pattern alert rules: alerts that passed, and refusals by reason.
 #[derive(Default)]
@@ -40,14 +42,15 @@ impl AlertFilterStats {
     }
 
     pub fn refused(&self) -> impl Iterator<Item = (Refusal, u64)> + '_ {
-        Refusal::ALL
-            .into_iter()
+        Refusal::VARIANTS
+            .iter()
+            .copied()
             .zip(&self.refused)
             .map(|(r, n)| (r, n.load(Relaxed)))
     }
 
     fn snapshot(&self) -> Value {
-        let refused: Map<String, Value> = Refusal::ALL
+        let refused: Map<String, Value> = Refusal::VARIANTS
             .iter()
             .zip(&self.refused)
             .map(|(r, n)| (r.as_str().to_owned(), json!(n.load(Relaxed))))
@@ -279,7 +282,7 @@ impl Stats {
     /// The `/stats` body.
     pub fn snapshot(&self) -> Value {
         let load = |n: &AtomicU64| n.load(Relaxed);
-        let by_reason: Map<String, Value> = DropReason::ALL
+        let by_reason: Map<String, Value> = DropReason::VARIANTS
             .iter()
             .map(|r| (r.as_str().to_owned(), json!(self.drops_for(*r))))
             .collect();
@@ -344,7 +347,7 @@ struct RedisSnapshot {
 }
 
 fn nonzero(row: &[AtomicU64; REASONS]) -> Map<String, Value> {
-    DropReason::ALL
+    DropReason::VARIANTS
         .iter()
         .zip(row)
         .filter_map(|(r, n)| {

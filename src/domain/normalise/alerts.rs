@@ -26,7 +26,6 @@ const RECOVERY_SEVERITIES: [&str; 4] = ["info", "ok", "resolved", "recovery"];
 /// `tickstock:alerts:indicators`: flat or nested under `alert`; symbol and alert type required.
 pub(super) fn indicator_alert(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
     Ok(Event::IndicatorAlert(IndicatorAlert {
-        kind: "indicator_alert",
         alert: IndicatorAlertBody {
             symbol: m.symbol()?,
             alert_type: v::required_text(m.own(&["alert_type"]), DropReason::MissingField)?,
@@ -54,7 +53,6 @@ pub(super) fn critical_alert(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event
         .any(|s| severity.trim().eq_ignore_ascii_case(s))
         || recovery.as_deref().is_some_and(|r| !r.trim().is_empty());
     Ok(Event::CriticalAlert(CriticalAlert {
-        kind: "critical_alert",
         alert: CriticalAlertBody {
             alert_type,
             message,

@@ -58,23 +58,25 @@ pub(super) fn pattern_alert(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event>
 
 /// `tickstock:patterns:streaming` / `:detected` → one `streaming_pattern` item.
 pub(super) fn streaming_pattern(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
-    Ok(Event::StreamingPattern(StreamingPattern::new(Detection {
-        symbol: m.symbol()?,
-        pattern_type: m.name(PATTERN_NAME)?,
-        confidence: v::fraction(m.own(&["confidence"]))?.unwrap_or(0.0),
-        timestamp: m.time(received_at)?,
-        timeframe: timeframe(m)?,
-        parameters: v::object_or_empty(m.own(&["parameters"]))?,
-        bar_data: v::object_if_any(m.own(&["bar_data"])),
-        metadata: v::object_if_any(m.own(&["metadata"])),
-        session_id: v::text(m.get(&["session_id"]))?,
-    })))
+    Ok(Event::StreamingPattern(StreamingPattern {
+        detection: Detection {
+            symbol: m.symbol()?,
+            pattern_type: m.name(PATTERN_NAME)?,
+            confidence: v::fraction(m.own(&["confidence"]))?.unwrap_or(0.0),
+            timestamp: m.time(received_at)?,
+            timeframe: timeframe(m)?,
+            parameters: v::object_or_empty(m.own(&["parameters"]))?,
+            bar_data: v::object_if_any(m.own(&["bar_data"])),
+            metadata: v::object_if_any(m.own(&["metadata"])),
+            session_id: v::text(m.get(&["session_id"]))?,
+        },
+    }))
 }
 
 /// `tickstock:indicators:streaming` → one `streaming_indicator` item, scalar `value` kept.
 pub(super) fn streaming_indicator(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
-    Ok(Event::StreamingIndicator(StreamingIndicator::new(
-        Calculation {
+    Ok(Event::StreamingIndicator(StreamingIndicator {
+        calculation: Calculation {
             symbol: m.symbol()?,
             indicator_type: m.name(INDICATOR_NAME)?,
             value: v::number(m.own(&["value"]))?,
@@ -84,7 +86,7 @@ pub(super) fn streaming_indicator(m: &Msg<'_>, received_at: EpochMillis) -> Res<
             metadata: v::object_if_any(m.own(&["metadata"])),
             session_id: v::text(m.get(&["session_id"]))?,
         },
-    )))
+    }))
 }
 
 pub(super) fn timeframe(m: &Msg<'_>) -> Res<String> {

@@ -49,7 +49,6 @@ fn count_or_zero(m: &Msg<'_>, key: &str) -> Res<u64> {
 /// `tickstock.market.prices` → `price_update`; symbol and price required.
 pub(super) fn price_update(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
     Ok(Event::PriceUpdate(PriceUpdate {
-        kind: "price_update",
         symbol: m.symbol()?,
         price: required_number(m, "price")?,
         change: number_or_zero(m, "change")?,
@@ -62,7 +61,6 @@ pub(super) fn price_update(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> 
 /// `tickstock.market.ohlcv` → `ohlcv_update`, flat or nested under `ohlcv`.
 pub(super) fn ohlcv_update(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
     Ok(Event::OhlcvUpdate(OhlcvUpdate {
-        kind: "ohlcv_update",
         symbol: m.symbol()?,
         timeframe: timeframe(m)?,
         ohlcv: Ohlcv {
@@ -79,7 +77,6 @@ pub(super) fn ohlcv_update(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> 
 /// `tickstock.market.summary` → `market_summary`, flat or nested under `summary`.
 pub(super) fn market_summary(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
     Ok(Event::MarketSummary(MarketSummary {
-        kind: "market_summary",
         summary: MarketSummaryBody {
             total_symbols: count_or_zero(m, "total_symbols")?,
             symbols_up: count_or_zero(m, "symbols_up")?,

@@ -124,12 +124,14 @@ fn family(kind: EventKind) -> (&'static Shape, Build) {
 
 #[cfg(test)]
 mod tests {
+    use strum::VariantArray;
+
     use super::*;
 
     const NOW: EpochMillis = EpochMillis(1);
 
     fn all_kinds(payload: &[u8]) -> Vec<Vec<Res<Event>>> {
-        EventKind::ALL
+        EventKind::VARIANTS
             .iter()
             .map(|k| normalise(*k, payload, NOW))
             .collect()

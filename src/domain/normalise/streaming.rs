@@ -93,7 +93,6 @@ pub(super) fn streaming_health(m: &Msg<'_>, received_at: EpochMillis) -> Res<Eve
         Some(_) => return Err(DropReason::InvalidValue),
     };
     Ok(Event::StreamingHealth(StreamingHealth {
-        kind: "streaming_health",
         health: StreamingHealthBody {
             timestamp: v::timestamp(m.outer_first(TIMESTAMP))?.unwrap_or(received_at),
             session_id: v::text(m.get(&["session_id"]))?,

@@ -180,7 +180,6 @@ mod tests {
 
     fn price(symbol: &str, price: f64, change_percent: f64) -> MarketInput {
         MarketInput::Price(PriceUpdate {
-            kind: "price_update",
             symbol: Symbol::new(symbol).unwrap(),
             price,
             change: 0.0,

@@ -197,30 +197,34 @@ mod tests {
     use crate::telemetry::ChannelId;
 
     fn pattern(symbol: &str, at: i64) -> StreamingPattern {
-        StreamingPattern::new(Detection {
-            pattern_type: "Doji".into(),
-            symbol: Symbol::new(symbol).unwrap(),
-            confidence: 0.8,
-            timestamp: EpochMillis(at),
-            timeframe: "1min".into(),
-            parameters: Default::default(),
-            bar_data: None,
-            metadata: None,
-            session_id: None,
-        })
+        StreamingPattern {
+            detection: Detection {
+                pattern_type: "Doji".into(),
+                symbol: Symbol::new(symbol).unwrap(),
+                confidence: 0.8,
+                timestamp: EpochMillis(at),
+                timeframe: "1min".into(),
+                parameters: Default::default(),
+                bar_data: None,
+                metadata: None,
+                session_id: None,
+            },
+        }
     }
 
     fn indicator(symbol: &str) -> StreamingIndicator {
-        StreamingIndicator::new(Calculation {
-            indicator_type: "RSI".into(),
-            symbol: Symbol::new(symbol).unwrap(),
-            value: Some(50.0),
-            values: Default::default(),
-            timestamp: EpochMillis(1),
-            timeframe: "1min".into(),
-            metadata: None,
-            session_id: None,
-        })
+        StreamingIndicator {
+            calculation: Calculation {
+                indicator_type: "RSI".into(),
+                symbol: Symbol::new(symbol).unwrap(),
+                value: Some(50.0),
+                values: Default::default(),
+                timestamp: EpochMillis(1),
+                timeframe: "1min".into(),
+                metadata: None,
+                session_id: None,
+            },
+        }
     }
 
     fn input(item: StreamingInput) -> Input<StreamingInput> {
