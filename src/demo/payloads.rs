@@ -1,6 +1,8 @@
 //! Message builders: one per channel, with one variant per shape the real producers are known
-//! to publish (seed-spec §b, the contract fixtures). The caller picks the variant, so every shape
-//! is exercised on purpose and each builder is a pure function of its inputs.
+//! to publish (docs/PRODUCERS.md, per channel, and the fixtures in tests/fixtures/contract/).
+//! The caller picks the variant, so every shape is exercised on purpose and each builder is a
+//! pure function of its inputs. Shape names such as Phase 5 or Sprint 40 are explained in
+//! docs/GLOSSARY.md#producer-history.
 
 use serde_json::{json, Value};
 
@@ -163,7 +165,7 @@ impl Detection {
     }
 }
 
-/// The shapes seen on `tickstock.events.patterns` (seed-spec §b1).
+/// The shapes seen on `tickstock.events.patterns`, lettered as in docs/PRODUCERS.md#patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum PatternEventShape {
     /// Shape C, the "exact format required": `data{symbol, pattern, confidence, flow_id, ...}`.
@@ -247,7 +249,8 @@ pub(super) fn pattern_event(
     }
 }
 
-/// The single-detection shapes seen on `tickstock:patterns:streaming` (seed-spec §b8).
+/// The single-detection shapes seen on `tickstock:patterns:streaming`
+/// (docs/PRODUCERS.md#streaming-patterns; Phase 5 and Sprint 40 in docs/GLOSSARY.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StreamingShape {
     /// What TickStockPL actually sends: `detection{pattern, ..., parameters{}}`.
@@ -363,7 +366,7 @@ impl IndicatorKind {
     }
 }
 
-/// Which field names the indicator: producers disagree (seed-spec §b9).
+/// Which field names the indicator: producers disagree (docs/PRODUCERS.md#streaming-indicators).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum NameKey {
     /// TickStockPL and the Sprint 40 contract.
@@ -436,7 +439,7 @@ pub(super) fn streaming_indicator(
     }
 }
 
-/// The alert types listed in seed-spec §b10.
+/// The alert types the producers document (docs/PRODUCERS.md#indicator-alerts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum AlertKind {
     RsiOverbought,
