@@ -1,7 +1,8 @@
 //! The simulated backtester: takes job requests and cancels from `tickstock.jobs.*`, runs
 //! several jobs at once on a small time-driven scheduler, and publishes their progress and
-//! results as the TickStockPL backtester does (seed-spec §b2, §b3, §g1). `JobBoard` is the
-//! scheduler and never touches Redis; `serve` is the thread that feeds it from Redis.
+//! results as the TickStockPL backtester does (docs/PRODUCERS.md#backtest-events and
+//! #outbound-channels). `JobBoard` is the scheduler and never touches Redis; `serve` is the
+//! thread that feeds it from Redis.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
@@ -26,7 +27,8 @@ const REPORT_EVERY: f64 = 0.3;
 /// Simulated work per symbol: 1 s plus up to this much more.
 const SYMBOL_SECONDS: f64 = 1.0;
 const SYMBOL_JITTER: f64 = 1.0;
-/// The submit endpoint's validation limits (seed-spec §g1); a demo job honours them too.
+/// The submit endpoint's validation limits (docs/PRODUCERS.md#backtest-jobs); a demo job
+/// honours them too.
 const MAX_SYMBOLS: usize = 50;
 const MAX_DAYS: i64 = 1825;
 

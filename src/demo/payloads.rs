@@ -1,6 +1,8 @@
 //! Message builders: one per channel, with one variant per shape the real producers are known
-//! to publish (seed-spec §b, the contract fixtures). The caller picks the variant, so every shape
-//! is exercised on purpose and each builder is a pure function of its inputs.
+//! to publish (docs/PRODUCERS.md, per channel, and the fixtures in tests/fixtures/contract/).
+//! The caller picks the variant, so every shape is exercised on purpose and each builder is a
+//! pure function of its inputs. Shape names such as Phase 5 or Sprint 40 are explained in
+//! docs/GLOSSARY.md#producer-history.
 
 use serde_json::{json, Value};
 use strum::{IntoStaticStr, VariantArray};
@@ -164,7 +166,7 @@ impl Detection {
     }
 }
 
-/// The shapes seen on `tickstock.events.patterns` (seed-spec §b1).
+/// The shapes seen on `tickstock.events.patterns`, lettered as in docs/PRODUCERS.md#patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum PatternEventShape {
     /// Shape C, the "exact format required": `data{symbol, pattern, confidence, flow_id, ...}`.
@@ -248,7 +250,8 @@ pub(super) fn pattern_event(
     }
 }
 
-/// The single-detection shapes seen on `tickstock:patterns:streaming` (seed-spec §b8).
+/// The single-detection shapes seen on `tickstock:patterns:streaming`
+/// (docs/PRODUCERS.md#streaming-patterns; Phase 5 and Sprint 40 in docs/GLOSSARY.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StreamingShape {
     /// What TickStockPL actually sends: `detection{pattern, ..., parameters{}}`.
@@ -355,8 +358,8 @@ impl IndicatorKind {
     }
 }
 
-/// Which field names the indicator: producers disagree (seed-spec §b9). The demo cycles through
-/// `VARIANTS`; each variant's strum name is the field.
+/// Which field names the indicator: producers disagree (docs/PRODUCERS.md#streaming-indicators).
+/// The demo cycles through `VARIANTS`; each variant's strum name is the field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 pub(super) enum NameKey {
@@ -424,7 +427,8 @@ pub(super) fn streaming_indicator(
     }
 }
 
-/// The alert types listed in seed-spec §b10; each variant's strum name is its `alert_type`.
+/// The alert types the producers document (docs/PRODUCERS.md#indicator-alerts); each variant's
+/// strum name is its `alert_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr)]
 #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub(super) enum AlertKind {
@@ -735,7 +739,7 @@ mod tests {
     const NOW: f64 = 1_760_557_168.342;
     const SESSION: &str = "df4f5558-c1d6-496f-9b43-6849a55838aa";
 
-    /// The names producers send (seed-spec §b9, §b10), pinned.
+    /// The names producers send (docs/PRODUCERS.md#streaming-indicators, #indicator-alerts), pinned.
     #[test]
     fn indicator_and_alert_names() {
         let names = |v: &[&'static str]| v.join(",");

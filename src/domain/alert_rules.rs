@@ -1,7 +1,8 @@
 //! User-level pattern alert rules, read from the legacy records
-//! (`tickstock:alerts:prefs:{user}`, `tickstock:alerts:subscriptions:{user}`, seed-spec c1), and
-//! evaluated in the right order: every filter first, the hourly cap last, so only alerts that
-//! pass the user's rules use up the budget (the legacy code charged filtered alerts too).
+//! (`tickstock:alerts:prefs:{user}`, `tickstock:alerts:subscriptions:{user}`; their fields and
+//! defaults are in docs/PRODUCERS.md#alert-rules), and evaluated in the right order: every
+//! filter first, the hourly cap last, so only alerts that pass the user's rules use up the budget
+//! (the legacy code charged filtered alerts too).
 
 use std::collections::HashMap;
 

@@ -1,5 +1,6 @@
-//! Backtest jobs (seed-spec §g1): the submission request and its validation, job ids, the job
-//! record stored in Redis, its state machine, and the messages published to the backtester.
+//! Backtest jobs (docs/PRODUCERS.md#backtest-jobs): the submission request and its validation,
+//! job ids, the job record stored in Redis, its state machine, and the messages published to the
+//! backtester.
 //!
 //! Pure logic: the HTTP layer and the Backtest handler do the I/O around it.
 //!
@@ -17,7 +18,7 @@ use strum::{IntoStaticStr, VariantArray};
 use super::event::{BacktestOutcome, BacktestProgress, BacktestResult, JsonMap};
 use super::ids::{JobId, Symbol, UserId};
 
-/// Request limits (seed-spec §g1).
+/// Request limits, the legacy ones (docs/PRODUCERS.md#backtest-jobs).
 pub const MAX_SYMBOLS: usize = 50;
 pub const MAX_RANGE_DAYS: i64 = 1825;
 /// Commission and slippage are fractions of the traded value, at most 1 %.
@@ -26,7 +27,7 @@ pub const MAX_COST_RATE: f64 = 0.01;
 /// characters. Names outside the catalogue are the backtester's to judge.
 pub const MAX_PATTERN_NAME: usize = 64;
 
-/// Defaults for the optional parameters (seed-spec §g1).
+/// Defaults for the optional parameters, the legacy ones (docs/PRODUCERS.md#backtest-jobs).
 pub const DEFAULT_INITIAL_CAPITAL: f64 = 100_000.0;
 pub const DEFAULT_COMMISSION_RATE: f64 = 0.001;
 pub const DEFAULT_SLIPPAGE_RATE: f64 = 0.0005;
@@ -454,7 +455,8 @@ impl JobRecord {
         Ok(())
     }
 
-    /// The `backtest_job` request published on `tickstock.jobs.backtest` (seed-spec §a4).
+    /// The `backtest_job` request published on `tickstock.jobs.backtest`
+    /// (docs/PRODUCERS.md#outbound-channels).
     /// `None` for a record without a config (not created by the submit endpoint).
     pub fn job_request(&self, now_ms: i64) -> Option<Value> {
         let c = self.config.as_ref()?;
@@ -480,7 +482,8 @@ impl JobRecord {
     }
 }
 
-/// The `cancel_job` message published on `tickstock.jobs.cancel` (seed-spec §a4).
+/// The `cancel_job` message published on `tickstock.jobs.cancel`
+/// (docs/PRODUCERS.md#outbound-channels).
 pub fn cancel_request(job: &JobId, now_ms: i64) -> Value {
     json!({
         "type": "cancel_job",

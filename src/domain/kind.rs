@@ -47,7 +47,7 @@ impl EventKind {
     }
 }
 
-/// Every inbound channel of seed-spec sections a1, a2 and a3, with the kind it carries.
+/// Every inbound producer channel, with the kind it carries (docs/PRODUCERS.md#channels).
 pub const DEFAULT_CHANNELS: &[(&str, EventKind)] = &[
     (channel::PATTERN_EVENTS, EventKind::PatternDetected),
     (channel::BACKTEST_PROGRESS, EventKind::BacktestProgress),

@@ -1,5 +1,5 @@
-//! The backtest job API (seed-spec §g1), JSON, for the caller named by `Authorization: Bearer
-//! <JWT>`:
+//! The backtest job API (docs/PROTOCOL.md section 11; the Redis side in
+//! docs/PRODUCERS.md#backtest-jobs), JSON, for the caller named by `Authorization: Bearer <JWT>`:
 //!
 //! - `POST /api/backtests`: validate (400 names every invalid field), store the record as
 //!   `queued`, publish the request on `tickstock.jobs.backtest`; 201 `{job_id, status}`.

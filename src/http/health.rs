@@ -1,6 +1,7 @@
-//! `GET /health`: the service's own status, by the seed-spec e2 rules done right: a live Redis
-//! subscription, *recent* (not lifetime) connection errors, the producer heartbeat key instead
-//! of our own cache keys, and recent traffic. Every non-healthy status says why.
+//! `GET /health`: the service's own status, by the legacy health rules done right
+//! (docs/PRODUCERS.md#heartbeat): a live Redis subscription, *recent* (not lifetime) connection
+//! errors, the producer heartbeat key instead of our own cache keys, and recent traffic. Every
+//! non-healthy status says why.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;

@@ -1,5 +1,5 @@
-//! Backtest job records in Redis, in the legacy layout (seed-spec §g1): the record
-//! `tickstock:jobs:{id}` (JSON, 7 days, refreshed on every save), the owner's index
+//! Backtest job records in Redis, in the legacy layout (docs/PRODUCERS.md#job-records): the
+//! record `tickstock:jobs:{id}` (JSON, 7 days, refreshed on every save), the owner's index
 //! `tickstock:user_jobs:{user}` (ZSET job id -> created_at, 30 days) and `tickstock:active_jobs`
 //! (ZSET of queued and running jobs).
 //!

@@ -4,7 +4,8 @@
 //! tickrouter's protocol: wait for `connection_confirmed`, send the client's ops (each with an
 //! `id`), and count the client as ready only once every op got its `ack` (or `pong`); an `error`
 //! reply fails the client. Socket.IO v4 and webdis are spoken too, so the same client can
-//! measure the peers in `../shared/bench` (as `../shared/bench/loadgen` does).
+//! measure the peers (webdis, Flask-SocketIO, Node Socket.IO) as the shared load generator
+//! does (docs/GLOSSARY.md#peers-shared-bench; results in BENCHMARKS.md#issue-7-fan-out-scenarios-side-by-side-with-the-peers).
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering::Relaxed};

@@ -10,9 +10,10 @@
 //! cargo run --release --bin tickrouter-bench -- max-rate --clients 1000
 //! ```
 //!
-//! Modelled on `../shared/bench/loadgen`: a publisher thread with a synchronous Redis
-//! connection, clients on a multi-thread tokio runtime, per-thread HDR histograms, CPU and RSS
-//! from /proc. BENCHMARKS.md has the results and the commands.
+//! Modelled on the shared load generator (docs/GLOSSARY.md#peers-shared-bench): a publisher
+//! thread with a synchronous Redis connection, clients on a multi-thread tokio runtime,
+//! per-thread HDR histograms, CPU and RSS from /proc. BENCHMARKS.md has the results and the
+//! commands.
 
 mod clients;
 mod procstat;
@@ -75,7 +76,7 @@ enum Command {
         #[arg(long)]
         max_p99_ms: Option<f64>,
     },
-    /// Scenario 5 against another server (the peers in ../shared/bench), already running.
+    /// Scenario 5 against another server (one of the benchmark peers), already running.
     PeerStall {
         #[command(flatten)]
         common: Common,

@@ -1,4 +1,4 @@
-//! CPU time and memory of processes from /proc (as `../shared/bench/loadgen` reads them), and
+//! CPU time and memory of processes from /proc (as the shared load generator reads them), and
 //! how much CPU everything else on the machine used, to spot disturbed runs.
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
 //! The publisher: a dedicated OS thread with a synchronous Redis connection (pacing by
-//! nanosleep, not tokio's 1 ms timer), as in `../shared/bench/loadgen`. Message k is due at
+//! nanosleep, not tokio's 1 ms timer), as in the shared load generator. Message k is due at
 //! k/rate after the start; everything due is sent as one pipeline, so the rate holds even when
 //! the thread oversleeps. Rate 0 publishes as fast as Redis takes it (pipelines back to back).
 //! Each message carries its send time (`record::now_ns`) in a field the server forwards.
@@ -88,7 +88,7 @@ impl Payload for BacktestProgress {
     }
 }
 
-/// The peers' message (as `../shared/bench/loadgen` publishes it): a price update with a
+/// The peers' message (as the shared load generator publishes it): a price update with a
 /// top-level `sent_ns`, which the peers forward unchanged.
 pub struct PeerPrice {
     pub bytes: usize,

@@ -1,8 +1,9 @@
 //! Finds the send timestamps in a received frame: every occurrence of a key followed, after
-//! quotes, colons, `=`, spaces or `\uXXXX` escapes, by a decimal number. Adapted from
-//! `../shared/bench/loadgen/src/scan.rs`, so frames of every shape count the same way:
-//! `"volume":123.0` (tickrouter's price update), `"description":"sent_ns:123"`,
-//! `\"sent_ns\":123` (webdis), `42["price_update",{"sent_ns":123}]` (Socket.IO), batches.
+//! quotes, colons, `=`, spaces or `\uXXXX` escapes, by a decimal number. Adapted from the
+//! shared load generator's scanner (docs/GLOSSARY.md#peers-shared-bench), so frames of every
+//! shape count the same way: `"volume":123.0` (tickrouter's price update),
+//! `"description":"sent_ns:123"`, `\"sent_ns\":123` (webdis),
+//! `42["price_update",{"sent_ns":123}]` (Socket.IO), batches.
 
 use memchr::memmem::Finder;
 

@@ -491,7 +491,8 @@ fn baseline_then_stall(
     out.extend(phase);
 }
 
-/// Where a peer from `../shared/bench` listens and how its clients talk.
+/// Where a benchmark peer (docs/GLOSSARY.md#peers-shared-bench) listens and how its clients
+/// talk.
 pub struct Peer {
     pub ws_url: String,
     pub protocol: Protocol,

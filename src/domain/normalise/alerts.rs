@@ -37,7 +37,8 @@ pub(super) fn indicator_alert(m: &Msg<'_>, received_at: EpochMillis) -> Res<Even
     }))
 }
 
-/// `tickstock:alerts:critical`: flat (simulator) or nested under `alert` (Sprint 40).
+/// `tickstock:alerts:critical`: flat (simulator) or nested under `alert` (Sprint 40); see
+/// docs/PRODUCERS.md#critical-alerts.
 pub(super) fn critical_alert(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
     let message = v::required_text(m.own(&["message"]), DropReason::MissingField)?;
     let alert_type = m

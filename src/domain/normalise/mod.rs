@@ -2,6 +2,10 @@
 //!
 //! `normalise` parses strictly, drops probes, unwraps the kind's wrappers, unpacks batches and
 //! hands each event object to its kind's builder (one file per family of kinds).
+//!
+//! docs/PRODUCERS.md describes, per channel, what this accepts and produces (#parsing,
+//! #wrappers, #aliases, #units, #drops); the producer generations comments name (Sprint 40,
+//! Phase 5, the simulator, ...) are in docs/GLOSSARY.md#producer-history.
 
 mod alerts;
 mod backtest;

@@ -68,7 +68,7 @@ pub(super) fn session_stopped(m: &Msg<'_>, _received_at: EpochMillis) -> Res<Eve
 }
 
 /// `tickstock:streaming:health`: `health` unwrapped (or flat); `issues` and the Sprint 40
-/// `resource_usage` / `connection_status` are carried.
+/// `resource_usage` / `connection_status` are carried (docs/PRODUCERS.md#streaming-health).
 pub(super) fn streaming_health(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
     let incoming_flow = v::object_or_empty(m.own(&["data_flow"]))?;
     let ticks_per_second = match v::number(m.own(&["ticks_per_second"]))? {
