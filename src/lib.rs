@@ -2,7 +2,7 @@
 //! per user.
 //!
 //! Layout, in the order events flow:
-//! - `domain`: pure types and logic (normaliser, events, rooms, filters, buffer, protocol).
+//! - `domain`: pure types and logic (normaliser, events, streams, audiences, fan-out decisions, filters, buffer, protocol).
 //! - `pipeline`: the actors: `redis_reader` -> `router` -> `handlers` -> `registry` -> `session`.
 //! - `http`: `/ws`, `/health`, `/stats`, the dashboard.
 //! - `app`: the composition root; `config` + `cli`: settings; `telemetry`: counters;

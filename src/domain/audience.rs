@@ -13,8 +13,8 @@ use super::event::{
 use super::filter::AlertKey;
 use super::ids::UserId;
 use super::outbound::{EventName, Frame};
-use super::publication::{FilterKey, Publication, Stream};
-use super::rooms::Topic;
+use super::publication::{FilterKey, Publication};
+use super::stream::{Stream, Topic};
 use super::streaming_buffer::{IndicatorsBatch, PatternsBatch};
 
 /// A batch-tier pattern alert: anonymous sessions get it on the `patterns` topic; each user

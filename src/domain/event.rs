@@ -405,7 +405,7 @@ pub struct WatchlistChanged {
     pub user_id: UserId,
 }
 
-/// `system_error` (admin room) from `tickstock:errors`, validated as the producers' ErrorMessage.
+/// `system_error` (admin topic) from `tickstock:errors`, validated as the producers' ErrorMessage.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorReport {
     pub error_id: String,
@@ -421,7 +421,7 @@ pub struct ErrorReport {
     pub context: Option<JsonMap>,
 }
 
-/// `monitoring_event` (admin room) from `tickstock:monitoring`. Two producer families use
+/// `monitoring_event` (admin topic) from `tickstock:monitoring`. Two producer families use
 /// `event_type` and `event` as the discriminator; both land in `event_type`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MonitoringEvent {

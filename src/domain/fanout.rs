@@ -138,7 +138,7 @@ mod tests {
     use crate::domain::ids::Symbol;
     use crate::domain::outbound::EventName;
     use crate::domain::publication::FilterKey;
-    use crate::domain::rooms::Topic;
+    use crate::domain::stream::Topic;
 
     /// A queue with room for `free` frames; records what it was given.
     struct Queue {

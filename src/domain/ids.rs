@@ -32,7 +32,7 @@ string_id!(
     UserId
 );
 string_id!(
-    /// A ticker symbol, always upper-case so `aapl` and `AAPL` share one room.
+    /// A ticker symbol, always upper-case so `aapl` and `AAPL` share one stream.
     Symbol
 );
 string_id!(

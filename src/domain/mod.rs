@@ -17,8 +17,8 @@ pub mod outbound;
 pub mod protocol;
 pub mod publication;
 pub mod redis_names;
-pub mod rooms;
 pub mod session_state;
+pub mod stream;
 pub mod streaming_buffer;
 pub mod user_cache;
 

@@ -8,10 +8,7 @@ use serde::Serialize;
 use super::filter::{AlertKey, SessionFilter};
 use super::ids::{Symbol, UserId};
 use super::outbound::{EventName, Frame};
-use super::rooms::{Room, Topic};
-
-/// Where a publication goes: a topic, a `symbol:{SYM}` or a `user:{id}`.
-pub type Stream = Room;
+use super::stream::{Stream, Topic};
 
 /// What a session's own filter looks at, besides the stream it subscribed to.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -51,13 +48,13 @@ pub struct Publication {
 impl Publication {
     /// To everyone subscribed to a public topic.
     pub fn broadcast<T: Serialize>(topic: Topic, event: EventName, data: &T) -> Self {
-        Publication::on(Room::Topic(topic), Frame::encode(event, data), false)
+        Publication::on(Stream::Topic(topic), Frame::encode(event, data), false)
     }
 
     /// To the watchers of one symbol.
     pub fn for_symbol<T: Serialize>(symbol: &Symbol, event: EventName, data: &T) -> Self {
         Publication::on(
-            Room::Symbol(symbol.clone()),
+            Stream::Symbol(symbol.clone()),
             Frame::encode(event, data),
             true,
         )
@@ -65,12 +62,16 @@ impl Publication {
 
     /// To every session of one user.
     pub fn for_user<T: Serialize>(user: &UserId, event: EventName, data: &T) -> Self {
-        Publication::on(Room::User(user.clone()), Frame::encode(event, data), true)
+        Publication::on(Stream::User(user.clone()), Frame::encode(event, data), true)
     }
 
     /// To the admin topic, where an empty audience is a loss (errors, monitoring).
     pub fn for_admins<T: Serialize>(event: EventName, data: &T) -> Self {
-        Publication::on(Room::Topic(Topic::Admin), Frame::encode(event, data), true)
+        Publication::on(
+            Stream::Topic(Topic::Admin),
+            Frame::encode(event, data),
+            true,
+        )
     }
 
     /// An already encoded frame (one encoding shared by several streams).

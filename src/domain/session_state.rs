@@ -1,6 +1,6 @@
 //! What one WebSocket session asked for (identity, topics, symbols, pattern filter) and the
 //! rules for changing it. The session actor applies client ops here and hands the resulting
-//! room set to the registry; it holds no logic of its own.
+//! set of streams to the registry; it holds no logic of its own.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -11,8 +11,7 @@ use super::filter::PatternFilter;
 use super::ids::Symbol;
 use super::outbound::EventName;
 use super::protocol::{ClientOp, ErrorCode, ProtocolError};
-use super::publication::Stream;
-use super::rooms::{Topic, TopicName};
+use super::stream::{Stream, Topic, TopicName};
 use crate::auth::{AuthError, Authenticator, Identity};
 
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +42,7 @@ pub struct Applied {
     /// `ack`, or `pong` for `ping`.
     pub event: EventName,
     pub reply: Value,
-    /// Whether the registry must be told about new rooms or a new filter.
+    /// Whether the registry must be told about new streams or a new filter.
     pub changed: bool,
 }
 

@@ -160,7 +160,7 @@ impl Handler<Flush> for Backtest {
 mod tests {
     use super::*;
     use crate::domain::backtest_job::JobRecord;
-    use crate::domain::rooms::Room;
+    use crate::domain::stream::Stream;
 
     fn progress(job: &str) -> BacktestInput {
         BacktestInput::Progress(BacktestProgress {
@@ -179,8 +179,8 @@ mod tests {
         serde_json::from_value(json).unwrap()
     }
 
-    fn user(id: &str) -> Room {
-        Room::User(UserId::new(id).unwrap())
+    fn user(id: &str) -> Stream {
+        Stream::User(UserId::new(id).unwrap())
     }
 
     #[test]

@@ -176,7 +176,7 @@ mod tests {
 
     use super::*;
     use crate::domain::event::EpochMillis;
-    use crate::domain::rooms::Room;
+    use crate::domain::stream::Stream;
 
     fn price(symbol: &str, price: f64, change_percent: f64) -> MarketInput {
         MarketInput::Price(PriceUpdate {
@@ -209,7 +209,10 @@ mod tests {
         let mut market = logic(false);
         let out = market.on_event(input(price("aapl", 10.0, 0.5)));
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].0.stream, Room::Symbol(Symbol::new("AAPL").unwrap()));
+        assert_eq!(
+            out[0].0.stream,
+            Stream::Symbol(Symbol::new("AAPL").unwrap())
+        );
         assert!(out[0].0.targeted);
         assert!(market
             .on_event(input(price("AAPL", 10.0, -0.05)))

@@ -193,7 +193,7 @@ mod tests {
     use super::*;
     use crate::domain::event::{Calculation, Detection};
     use crate::domain::ids::Symbol;
-    use crate::domain::rooms::{Room, Topic};
+    use crate::domain::stream::{Stream, Topic};
     use crate::telemetry::ChannelId;
 
     fn pattern(symbol: &str, at: i64) -> StreamingPattern {
@@ -251,7 +251,7 @@ mod tests {
         let full = logic.on_event(input(StreamingInput::Pattern(pattern("B", 1))));
         assert_eq!(full.len(), 1, "the buffer holds two items");
         let (publication, origin) = &full[0];
-        assert_eq!(publication.stream, Room::Topic(Topic::Streaming));
+        assert_eq!(publication.stream, Stream::Topic(Topic::Streaming));
         assert!(publication
             .frame
             .0

@@ -13,7 +13,8 @@ use crate::domain::close::CloseReason;
 use crate::domain::filter::PatternFilter;
 use crate::domain::ids::{SessionId, Symbol, UserId};
 use crate::domain::outbound::Frame;
-use crate::domain::publication::{Publication, Stream};
+use crate::domain::publication::Publication;
+use crate::domain::stream::Stream;
 use crate::net::ConnCloser;
 use crate::telemetry::ChannelId;
 

@@ -30,8 +30,7 @@ use crate::domain::fanout::{Fate, Limits, Offer, Outbound, Outflow, Verdict};
 use crate::domain::filter::SessionFilter;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::outbound::Frame;
-use crate::domain::publication::Stream;
-use crate::domain::rooms::Rooms;
+use crate::domain::stream::{Stream, StreamIndex};
 use crate::net::ConnCloser;
 use crate::telemetry::Stats;
 
@@ -93,7 +92,7 @@ struct Member {
 
 pub struct RoomRegistry {
     members: HashMap<SessionId, Member>,
-    streams: Rooms<SessionId>,
+    streams: StreamIndex<SessionId>,
     users: Users,
     stats: Arc<Stats>,
     config: RegistryConfig,
@@ -103,7 +102,7 @@ impl RoomRegistry {
     pub fn new(stats: Arc<Stats>, config: RegistryConfig) -> Self {
         RoomRegistry {
             members: HashMap::new(),
-            streams: Rooms::default(),
+            streams: StreamIndex::default(),
             users: Users::default(),
             stats,
             config,
@@ -152,7 +151,7 @@ impl RoomRegistry {
         if let Some(user) = &member.user {
             streams.extend(self.users.symbol_streams(user));
         }
-        self.streams.set_rooms(session, streams);
+        self.streams.set_streams(session, streams);
         self.update_gauges();
     }
 
@@ -188,7 +187,7 @@ impl RoomRegistry {
             .store(self.members.len() as u64, Relaxed);
         self.stats
             .rooms
-            .store(self.streams.room_count() as u64, Relaxed);
+            .store(self.streams.stream_count() as u64, Relaxed);
     }
 }
 

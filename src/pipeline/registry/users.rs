@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::domain::ids::{SessionId, Symbol, UserId};
-use crate::domain::publication::Stream;
+use crate::domain::stream::Stream;
 
 #[derive(Debug, Default)]
 pub struct Users {

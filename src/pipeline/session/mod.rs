@@ -1,7 +1,7 @@
 //! WsSession: one actor per WebSocket connection (actix-web-actors).
 //!
 //! A thin shell: client frames go through `protocol::parse_request` and
-//! `SessionState::apply`; the resulting rooms go to the registry; frames from the registry
+//! `SessionState::apply`; the resulting streams go to the registry; frames from the registry
 //! arrive through the session's bounded `Outbox` and are written as they are.
 
 use std::sync::atomic::Ordering::Relaxed;

@@ -1,7 +1,8 @@
-//! Room names and the pure membership structure the registry actor wraps.
+//! Streams, where publications go, and the index of who follows each one, which the registry
+//! actor wraps.
 //!
-//! A session is in its user's `user:{id}` room when authenticated, the topic rooms it subscribed
-//! to and one `symbol:{SYM}` room per watched symbol.
+//! A session follows its user's `user:{id}` stream when signed in, the topics it subscribed to
+//! and one `symbol:{SYM}` stream per watched symbol.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -81,72 +82,76 @@ impl fmt::Display for TopicName {
     }
 }
 
+/// Where a publication goes: a topic, a `symbol:{SYM}` or a `user:{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Room {
+pub enum Stream {
     Topic(Topic),
     User(UserId),
     Symbol(Symbol),
 }
 
-impl fmt::Display for Room {
+impl fmt::Display for Stream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Room::Topic(t) => f.write_str(t.as_str()),
-            Room::User(u) => write!(f, "user:{u}"),
-            Room::Symbol(s) => write!(f, "symbol:{s}"),
+            Stream::Topic(t) => f.write_str(t.as_str()),
+            Stream::User(u) => write!(f, "user:{u}"),
+            Stream::Symbol(s) => write!(f, "symbol:{s}"),
         }
     }
 }
 
-/// Room membership in both directions, kept consistent by construction.
+/// Stream membership in both directions, kept consistent by construction.
 #[derive(Debug)]
-pub struct Rooms<M> {
-    members: HashMap<Room, HashSet<M>>,
-    rooms_of: HashMap<M, HashSet<Room>>,
+pub struct StreamIndex<M> {
+    members: HashMap<Stream, HashSet<M>>,
+    streams_of: HashMap<M, HashSet<Stream>>,
 }
 
-impl<M> Default for Rooms<M> {
+impl<M> Default for StreamIndex<M> {
     fn default() -> Self {
-        Rooms {
+        StreamIndex {
             members: HashMap::new(),
-            rooms_of: HashMap::new(),
+            streams_of: HashMap::new(),
         }
     }
 }
 
-impl<M: Copy + Eq + Hash> Rooms<M> {
-    /// Makes `member`'s rooms exactly `wanted`, joining and leaving as needed.
-    pub fn set_rooms(&mut self, member: M, wanted: HashSet<Room>) {
-        let current = self.rooms_of.remove(&member).unwrap_or_default();
-        for room in current.difference(&wanted) {
-            self.leave(member, room);
+impl<M: Copy + Eq + Hash> StreamIndex<M> {
+    /// Makes `member`'s streams exactly `wanted`, joining and leaving as needed.
+    pub fn set_streams(&mut self, member: M, wanted: HashSet<Stream>) {
+        let current = self.streams_of.remove(&member).unwrap_or_default();
+        for stream in current.difference(&wanted) {
+            self.leave(member, stream);
         }
-        for room in wanted.difference(&current) {
-            self.members.entry(room.clone()).or_default().insert(member);
+        for stream in wanted.difference(&current) {
+            self.members
+                .entry(stream.clone())
+                .or_default()
+                .insert(member);
         }
-        self.rooms_of.insert(member, wanted);
+        self.streams_of.insert(member, wanted);
     }
 
     pub fn remove(&mut self, member: M) {
-        for room in self.rooms_of.remove(&member).unwrap_or_default() {
-            self.leave(member, &room);
+        for stream in self.streams_of.remove(&member).unwrap_or_default() {
+            self.leave(member, &stream);
         }
     }
 
-    fn leave(&mut self, member: M, room: &Room) {
-        if let Some(set) = self.members.get_mut(room) {
+    fn leave(&mut self, member: M, stream: &Stream) {
+        if let Some(set) = self.members.get_mut(stream) {
             set.remove(&member);
             if set.is_empty() {
-                self.members.remove(room);
+                self.members.remove(stream);
             }
         }
     }
 
-    pub fn members(&self, room: &Room) -> impl Iterator<Item = M> + '_ {
-        self.members.get(room).into_iter().flatten().copied()
+    pub fn members(&self, stream: &Stream) -> impl Iterator<Item = M> + '_ {
+        self.members.get(stream).into_iter().flatten().copied()
     }
 
-    pub fn room_count(&self) -> usize {
+    pub fn stream_count(&self) -> usize {
         self.members.len()
     }
 }
@@ -155,8 +160,8 @@ impl<M: Copy + Eq + Hash> Rooms<M> {
 mod tests {
     use super::*;
 
-    fn sym(s: &str) -> Room {
-        Room::Symbol(Symbol::new(s).unwrap())
+    fn sym(s: &str) -> Stream {
+        Stream::Symbol(Symbol::new(s).unwrap())
     }
 
     #[test]
@@ -193,17 +198,17 @@ mod tests {
     }
 
     #[test]
-    fn set_rooms_joins_and_leaves_and_drops_empty_rooms() {
-        let mut rooms = Rooms::default();
-        rooms.set_rooms(1u64, [sym("AAPL"), sym("MSFT")].into());
-        rooms.set_rooms(2u64, [sym("AAPL")].into());
-        assert_eq!(rooms.members(&sym("AAPL")).count(), 2);
-        rooms.set_rooms(1u64, [sym("TSLA")].into());
-        assert_eq!(rooms.members(&sym("AAPL")).collect::<Vec<_>>(), vec![2]);
-        assert_eq!(rooms.members(&sym("MSFT")).count(), 0);
-        assert_eq!(rooms.room_count(), 2);
-        rooms.remove(2);
-        rooms.remove(1);
-        assert_eq!(rooms.room_count(), 0);
+    fn set_streams_joins_and_leaves_and_drops_empty_streams() {
+        let mut index = StreamIndex::default();
+        index.set_streams(1u64, [sym("AAPL"), sym("MSFT")].into());
+        index.set_streams(2u64, [sym("AAPL")].into());
+        assert_eq!(index.members(&sym("AAPL")).count(), 2);
+        index.set_streams(1u64, [sym("TSLA")].into());
+        assert_eq!(index.members(&sym("AAPL")).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(index.members(&sym("MSFT")).count(), 0);
+        assert_eq!(index.stream_count(), 2);
+        index.remove(2);
+        index.remove(1);
+        assert_eq!(index.stream_count(), 0);
     }
 }
