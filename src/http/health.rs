@@ -3,7 +3,6 @@
 //! errors, the producer heartbeat key instead of our own cache keys, and recent traffic. Every
 //! non-healthy status says why.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 
 use actix_web::{web, HttpResponse};
@@ -11,7 +10,7 @@ use serde::Serialize;
 
 use super::AppState;
 use crate::domain::event::EpochMillis;
-use crate::telemetry::Stats;
+use crate::telemetry::{Scalar, Stats};
 
 /// Connection errors within `ERROR_WINDOW_SECS` beyond which the service is degraded.
 const MAX_RECENT_ERRORS: u64 = 5;
@@ -93,9 +92,10 @@ pub struct Report {
 
 pub fn assess(stats: &Stats, heartbeat: ProducerHeartbeat, recent_errors: u64) -> Report {
     let now = EpochMillis::now().0;
-    let last = stats.last_event_at.load(Relaxed);
-    let last_event_age = (last > 0).then(|| (now - last) as f64 / 1000.0);
-    let redis_connected = stats.redis_connected.load(Relaxed);
+    let last_event_age = stats
+        .last_event_at()
+        .map(|last| (now - last.0) as f64 / 1000.0);
+    let redis_connected = stats.redis_connected();
     let uptime = stats.uptime_secs();
     let mut findings: Vec<(Status, String)> = Vec::new();
     if !redis_connected {
@@ -146,14 +146,14 @@ pub fn assess(stats: &Stats, heartbeat: ProducerHeartbeat, recent_errors: u64) -
         },
         last_event_age_seconds: last_event_age,
         uptime_seconds: uptime,
-        sessions: stats.sessions_active.load(Relaxed),
+        sessions: stats.get(Scalar::SessionsActive),
     }
 }
 
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let (heartbeat, recent) = state
         .health
-        .read(state.stats.redis_connection_errors.load(Relaxed));
+        .read(state.stats.get(Scalar::RedisConnectionErrors));
     let report = assess(&state.stats, heartbeat, recent);
     if report.status == Status::Error {
         HttpResponse::ServiceUnavailable().json(report)
@@ -166,7 +166,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
 /// the reasons otherwise. Orchestrators route traffic on this, and restart on `/health`.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let mut reasons = Vec::new();
-    if !state.stats.redis_connected.load(Relaxed) {
+    if !state.stats.redis_connected() {
         reasons.push("Redis subscription is not established".to_owned());
     }
     reasons.extend(
@@ -187,6 +187,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::events::RedisConnected;
 
     #[test]
     fn disconnected_redis_is_an_error_and_says_why() {
@@ -199,7 +200,7 @@ mod tests {
     #[test]
     fn stale_heartbeat_warns_and_recent_errors_degrade() {
         let stats = Stats::new(vec![]);
-        stats.redis_connected.store(true, Relaxed);
+        stats.emit(RedisConnected { subscriptions: 0 });
         assert_eq!(
             assess(&stats, ProducerHeartbeat::Age(5.0), 0).status,
             Status::Healthy

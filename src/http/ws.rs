@@ -14,6 +14,8 @@ use crate::domain::ids::SessionId;
 use crate::domain::session_state::SessionState;
 use crate::net::ConnCloser;
 use crate::pipeline::session::WsSession;
+use crate::telemetry::events::SessionRefused;
+use crate::telemetry::Scalar;
 
 #[derive(Deserialize)]
 struct ConnectQuery {
@@ -25,8 +27,8 @@ pub async fn connect(
     stream: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Error> {
-    if state.stats.sessions_active.load(Relaxed) as usize >= state.max_sessions {
-        state.stats.sessions_refused.fetch_add(1, Relaxed);
+    if state.stats.get(Scalar::SessionsActive) as usize >= state.max_sessions {
+        state.stats.emit(SessionRefused);
         return Ok(HttpResponse::ServiceUnavailable().json(
             json!({"error": "too_many_sessions", "message": "the server is at its session limit"}),
         ));

@@ -1,14 +1,14 @@
 //! `/metrics`: the counters in `Stats`, exposed in the Prometheus/OpenMetrics text format with
-//! prometheus-client. Values are read at scrape time, so the hot path only ever touches the
-//! atomics in `Stats`. Labels are low-cardinality: channel names (fixed by config), drop and
+//! prometheus-client: the scalars by walking `table::SCALARS`, the labelled families and
+//! histograms by hand under the names `table` gives them. Values are read at scrape time, so
+//! the hot path only ever touches the atomics in `Stats`. Labels are low-cardinality: channel names (fixed by config), drop and
 //! refusal reasons, never session ids or symbols.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
@@ -16,6 +16,10 @@ use prometheus_client::registry::Registry;
 use strum::VariantArray;
 
 use super::histogram::Histogram;
+use super::table::{
+    Family, Kind, ALERTS_REFUSED, BATCH_SIZE_ITEMS, CACHE_LOOKUPS, CHANNEL_MESSAGES_RECEIVED,
+    EVENTS_DROPPED, PROCESSING_SECONDS, SCALARS, STREAMING_FLUSHES, STREAMING_ITEMS,
+};
 use super::Stats;
 use crate::domain::drop::DropReason;
 
@@ -46,9 +50,9 @@ impl fmt::Debug for StatsCollector {
     }
 }
 
-fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, value: &AtomicU64) -> fmt::Result {
+fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
     let metric = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-    ConstCounter::new(value.load(Relaxed)).encode(metric)
+    ConstCounter::new(value).encode(metric)
 }
 
 fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> fmt::Result {
@@ -56,8 +60,17 @@ fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> fmt::
     ConstGauge::new(value).encode(metric)
 }
 
-fn histogram(e: &mut DescriptorEncoder, name: &str, help: &str, h: &Histogram) -> fmt::Result {
-    let mut metric = e.encode_descriptor(name, help, None, MetricType::Histogram)?;
+/// The descriptor of a hand-written family, for its samples to be encoded into.
+fn family<'a>(
+    e: &'a mut DescriptorEncoder,
+    f: &Family,
+    kind: MetricType,
+) -> Result<MetricEncoder<'a>, fmt::Error> {
+    e.encode_descriptor(f.metric, f.help, None, kind)
+}
+
+fn histogram(e: &mut DescriptorEncoder, f: &Family, h: &Histogram) -> fmt::Result {
+    let mut metric = family(e, f, MetricType::Histogram)?;
     let (sum, count, buckets) = h.snapshot();
     metric.encode_histogram::<prometheus_client::encoding::NoLabelSet>(sum, count, &buckets, None)
 }
@@ -65,119 +78,19 @@ fn histogram(e: &mut DescriptorEncoder, name: &str, help: &str, h: &Histogram) -
 impl Collector for StatsCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
         let s = &*self.0;
-        counter(
-            &mut e,
-            "received_messages",
-            "Messages read from Redis.",
-            &s.received,
-        )?;
-        counter(
-            &mut e,
-            "parsed_events",
-            "Events produced by the normaliser.",
-            &s.parsed,
-        )?;
-        counter(
-            &mut e,
-            "routed_events",
-            "Events handed to a handler.",
-            &s.routed,
-        )?;
-        counter(
-            &mut e,
-            "published_frames",
-            "Encoded frames handed to the registry.",
-            &s.published,
-        )?;
-        counter(
-            &mut e,
-            "delivered_frames",
-            "Frames queued to sessions.",
-            &s.delivered,
-        )?;
-        counter(
-            &mut e,
-            "shed_frames",
-            "Frames not queued: the session's queue was full.",
-            &s.frames_shed,
-        )?;
-        counter(
-            &mut e,
-            "slow_consumer_closes",
-            "Sessions cut off as slow consumers.",
-            &s.slow_consumer_closes,
-        )?;
-        counter(
-            &mut e,
-            "client_errors",
-            "Client frames answered with an error.",
-            &s.client_errors,
-        )?;
-        counter(&mut e, "sessions", "Sessions opened.", &s.sessions_total)?;
-        counter(
-            &mut e,
-            "refused_sessions",
-            "Connections refused at the session limit.",
-            &s.sessions_refused,
-        )?;
-        counter(
-            &mut e,
-            "redis_connects",
-            "Redis subscriber connections established.",
-            &s.redis_connects,
-        )?;
-        counter(
-            &mut e,
-            "redis_connection_errors",
-            "Redis subscriber connection failures.",
-            &s.redis_connection_errors,
-        )?;
-        counter(
-            &mut e,
-            "conflated_prices",
-            "Price updates replaced within the conflation window.",
-            &s.prices_conflated,
-        )?;
-        counter(
-            &mut e,
-            "alerts_passed",
-            "Pattern alerts accepted by a user's rules.",
-            &s.alert_rules.passed,
-        )?;
-        gauge(
-            &mut e,
-            "active_sessions",
-            "Connected sessions.",
-            s.sessions_active.load(Relaxed) as i64,
-        )?;
-        gauge(
-            &mut e,
-            "rooms",
-            "Rooms with at least one member.",
-            s.rooms.load(Relaxed) as i64,
-        )?;
-        gauge(
-            &mut e,
-            "redis_connected",
-            "1 while the Redis subscription is up.",
-            i64::from(s.redis_connected.load(Relaxed)),
-        )?;
+        for row in SCALARS {
+            let value = s.get(row.scalar);
+            match row.kind {
+                Kind::Counter => counter(&mut e, row.metric, row.help, value)?,
+                Kind::Gauge | Kind::Flag => gauge(&mut e, row.metric, row.help, value as i64)?,
+            }
+        }
 
-        let mut received = e.encode_descriptor(
-            "channel_received_messages",
-            "Messages read per channel.",
-            None,
-            MetricType::Counter,
-        )?;
+        let mut received = family(&mut e, &CHANNEL_MESSAGES_RECEIVED, MetricType::Counter)?;
         for (channel, n, _) in s.channel_rows().filter(|(name, ..)| *name != "(none)") {
             ConstCounter::new(n).encode(received.encode_family(&[("channel", channel)])?)?;
         }
-        let mut dropped = e.encode_descriptor(
-            "dropped_events",
-            "Messages or items dropped, by reason and channel.",
-            None,
-            MetricType::Counter,
-        )?;
+        let mut dropped = family(&mut e, &EVENTS_DROPPED, MetricType::Counter)?;
         for (channel, _, drops) in s.channel_rows() {
             for (reason, n) in DropReason::VARIANTS
                 .iter()
@@ -188,22 +101,12 @@ impl Collector for StatsCollector {
                 ConstCounter::new(n).encode(dropped.encode_family(&labels)?)?;
             }
         }
-        let mut refused = e.encode_descriptor(
-            "alerts_refused",
-            "Pattern alerts refused by a user's rules.",
-            None,
-            MetricType::Counter,
-        )?;
-        for (reason, n) in s.alert_rules.refused() {
+        let mut refused = family(&mut e, &ALERTS_REFUSED, MetricType::Counter)?;
+        for (reason, n) in s.refusals() {
             ConstCounter::new(n).encode(refused.encode_family(&[("reason", reason.as_str())])?)?;
         }
         let buffer = s.streaming_buffer.values();
-        let mut buffered = e.encode_descriptor(
-            "streaming_items",
-            "Streaming buffer items, by outcome.",
-            None,
-            MetricType::Counter,
-        )?;
+        let mut buffered = family(&mut e, &STREAMING_ITEMS, MetricType::Counter)?;
         for (outcome, n) in [
             ("buffered", buffer.buffered),
             ("deduplicated", buffer.deduplicated),
@@ -211,19 +114,9 @@ impl Collector for StatsCollector {
         ] {
             ConstCounter::new(n).encode(buffered.encode_family(&[("outcome", outcome)])?)?;
         }
-        let flushes = e.encode_descriptor(
-            "streaming_flushes",
-            "Streaming batches sent.",
-            None,
-            MetricType::Counter,
-        )?;
+        let flushes = family(&mut e, &STREAMING_FLUSHES, MetricType::Counter)?;
         ConstCounter::new(buffer.flush_cycles).encode(flushes)?;
-        let mut cache = e.encode_descriptor(
-            "cache_lookups",
-            "Per-user cache lookups, by cache and result.",
-            None,
-            MetricType::Counter,
-        )?;
+        let mut cache = family(&mut e, &CACHE_LOOKUPS, MetricType::Counter)?;
         for (name, c) in [
             ("watchlist", s.watchlist_cache.values()),
             ("alert_rules", s.alert_rules_cache.values()),
@@ -233,33 +126,21 @@ impl Collector for StatsCollector {
                     .encode(cache.encode_family(&[("cache", name), ("result", result)])?)?;
             }
         }
-        histogram(
-            &mut e,
-            "processing_seconds",
-            "From reading a message off Redis to queueing its frame to sessions.",
-            &s.processing_seconds,
-        )?;
-        histogram(
-            &mut e,
-            "batch_size_items",
-            "Items per streaming batch.",
-            &s.batch_sizes,
-        )
+        histogram(&mut e, &PROCESSING_SECONDS, &s.processing_seconds)?;
+        histogram(&mut e, &BATCH_SIZE_ITEMS, &s.batch_sizes)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::{ChannelId, Scalar};
 
     #[test]
     fn renders_counters_labels_and_histograms() {
         let stats = Arc::new(Stats::new(vec!["tickstock.market.prices".into()]));
-        stats.received.fetch_add(3, Relaxed);
-        stats.record_drop(
-            Some(crate::telemetry::ChannelId(0)),
-            DropReason::InvalidJson,
-        );
+        stats.add(Scalar::MessagesReceived, 3);
+        stats.record_drop(Some(ChannelId(0)), DropReason::InvalidJson);
         stats.processing_seconds.observe(0.002);
         let text = Metrics::new(stats).render().unwrap();
         assert!(
@@ -275,5 +156,34 @@ mod tests {
             "{text}"
         );
         assert!(text.trim_end().ends_with("# EOF"));
+    }
+
+    /// Walks the table: each row, given its own value, shows it at its path in `/stats` and
+    /// under its name and type in `/metrics`.
+    #[test]
+    fn every_table_row_is_in_stats_and_metrics() {
+        let stats = Arc::new(Stats::new(vec![]));
+        let value = |i: usize, kind: Kind| if kind == Kind::Flag { 1 } else { 10 + i as u64 };
+        for (i, row) in SCALARS.iter().enumerate() {
+            stats.set(row.scalar, value(i, row.kind));
+        }
+        let snapshot = stats.snapshot();
+        let text = Metrics::new(stats).render().unwrap();
+        for (i, row) in SCALARS.iter().enumerate() {
+            let n = value(i, row.kind);
+            let at = row.path.split('.').fold(&snapshot, |v, key| &v[key]);
+            let expected = match row.kind {
+                Kind::Flag => serde_json::json!(true),
+                _ => serde_json::json!(n),
+            };
+            assert_eq!(*at, expected, "/stats {}", row.path);
+            let (kind, sample) = match row.kind {
+                Kind::Counter => ("counter", format!("tickrouter_{}_total {n}\n", row.metric)),
+                _ => ("gauge", format!("tickrouter_{} {n}\n", row.metric)),
+            };
+            let descriptor = format!("# TYPE tickrouter_{} {kind}\n", row.metric);
+            assert!(text.contains(&descriptor), "{descriptor}in\n{text}");
+            assert!(text.contains(&sample), "{sample}in\n{text}");
+        }
     }
 }

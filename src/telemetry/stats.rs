@@ -1,138 +1,32 @@
-//! Lock-free pipeline counters, shared by every actor through an `Arc<Stats>`.
+//! Lock-free pipeline counters, shared by every actor through an `Arc<Stats>`: written only by
+//! the internal events (`Stats::emit`), read by `/stats`, `/metrics`, `/health` and the
+//! heartbeat log line.
 //!
-//! Channels are fixed at startup, so per-channel and per-(channel, reason) counters are plain
-//! arrays of atomics indexed by `ChannelId` and `DropReason::index()` (rows of
-//! `DropReason::COUNT`, derived from the enum): counting a drop on the hot path is one relaxed
-//! `fetch_add`, never a lock.
+//! Scalars live in one array indexed by `Scalar` (the rows of `table::SCALARS`). Channels are
+//! fixed at startup, so per-channel and per-(channel, reason) counters are plain arrays of
+//! atomics indexed by `ChannelId` and `DropReason::index()` (rows of `DropReason::COUNT`,
+//! derived from the enum): counting on the hot path is one relaxed `fetch_add`, never a lock.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 use strum::{EnumCount, VariantArray};
 
+use super::events::InternalEvent;
+use super::histogram::{self, Histogram};
+use super::mirrored::{BufferStats, CacheStats};
+use super::table::{Kind, Scalar, SCALARS};
 use crate::domain::alert_rules::Refusal;
 use crate::domain::drop::DropReason;
 use crate::domain::event::EpochMillis;
-use crate::domain::streaming_buffer::BufferCounters;
-use crate::domain::user_cache::CacheCounters;
-use crate::telemetry::histogram::{self, Histogram};
 
-/// Index of a subscribed channel or pattern in `Stats::channel_names`.
+/// Index of a subscribed channel or pattern, in the order of the names given to `Stats::new`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChannelId(pub usize);
 
 const REASONS: usize = DropReason::COUNT;
 const REFUSALS: usize = Refusal::COUNT;
-
-/// User-level pattern alert rules: alerts that passed, and refusals by reason.
-#[derive(Default)]
-pub struct AlertFilterStats {
-    pub passed: AtomicU64,
-    refused: [AtomicU64; REFUSALS],
-}
-
-impl AlertFilterStats {
-    pub fn record(&self, outcome: Result<(), Refusal>) {
-        match outcome {
-            Ok(()) => self.passed.fetch_add(1, Relaxed),
-            Err(r) => self.refused[r as usize].fetch_add(1, Relaxed),
-        };
-    }
-
-    pub fn refused(&self) -> impl Iterator<Item = (Refusal, u64)> + '_ {
-        Refusal::VARIANTS
-            .iter()
-            .copied()
-            .zip(&self.refused)
-            .map(|(r, n)| (r, n.load(Relaxed)))
-    }
-
-    fn snapshot(&self) -> Value {
-        let refused: Map<String, Value> = Refusal::VARIANTS
-            .iter()
-            .zip(&self.refused)
-            .map(|(r, n)| (r.as_str().to_owned(), json!(n.load(Relaxed))))
-            .collect();
-        json!({"passed": self.passed.load(Relaxed), "refused": refused})
-    }
-}
-
-/// Totals of the streaming buffers (patterns and indicators together).
-#[derive(Default)]
-pub struct BufferStats {
-    buffered: AtomicU64,
-    deduplicated: AtomicU64,
-    flushed: AtomicU64,
-    flush_cycles: AtomicU64,
-    largest_batch: AtomicU64,
-}
-
-impl BufferStats {
-    pub fn store(&self, c: BufferCounters) {
-        self.buffered.store(c.buffered, Relaxed);
-        self.deduplicated.store(c.deduplicated, Relaxed);
-        self.flushed.store(c.flushed, Relaxed);
-        self.flush_cycles.store(c.flush_cycles, Relaxed);
-        self.largest_batch.store(c.largest_batch, Relaxed);
-    }
-
-    pub fn values(&self) -> BufferCounters {
-        BufferCounters {
-            buffered: self.buffered.load(Relaxed),
-            deduplicated: self.deduplicated.load(Relaxed),
-            flushed: self.flushed.load(Relaxed),
-            flush_cycles: self.flush_cycles.load(Relaxed),
-            largest_batch: self.largest_batch.load(Relaxed),
-        }
-    }
-
-    fn snapshot(&self) -> Value {
-        json!({
-            "buffered": self.buffered.load(Relaxed),
-            "deduplicated": self.deduplicated.load(Relaxed),
-            "flushed": self.flushed.load(Relaxed),
-            "flush_cycles": self.flush_cycles.load(Relaxed),
-            "largest_batch": self.largest_batch.load(Relaxed),
-        })
-    }
-}
-
-#[derive(Default)]
-pub struct CacheStats {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    invalidations: AtomicU64,
-    loads: AtomicU64,
-}
-
-impl CacheStats {
-    pub fn store(&self, c: CacheCounters) {
-        self.hits.store(c.hits, Relaxed);
-        self.misses.store(c.misses, Relaxed);
-        self.invalidations.store(c.invalidations, Relaxed);
-        self.loads.store(c.loads, Relaxed);
-    }
-
-    pub fn values(&self) -> CacheCounters {
-        CacheCounters {
-            hits: self.hits.load(Relaxed),
-            misses: self.misses.load(Relaxed),
-            invalidations: self.invalidations.load(Relaxed),
-            loads: self.loads.load(Relaxed),
-        }
-    }
-
-    fn snapshot(&self) -> Value {
-        json!({
-            "hits": self.hits.load(Relaxed),
-            "misses": self.misses.load(Relaxed),
-            "invalidations": self.invalidations.load(Relaxed),
-            "loads": self.loads.load(Relaxed),
-        })
-    }
-}
 
 #[derive(Default)]
 struct ChannelCounters {
@@ -142,47 +36,23 @@ struct ChannelCounters {
 
 pub struct Stats {
     started: Instant,
+    scalars: [AtomicU64; SCALARS.len()],
     channel_names: Vec<String>,
     channels: Vec<ChannelCounters>,
     /// Drops that belong to no single channel (a whole streaming batch, a shed control message).
     unattributed: [AtomicU64; REASONS],
-    /// Raw messages read from Redis.
-    pub received: AtomicU64,
-    /// Events produced by the normaliser (a batch message yields several).
-    pub parsed: AtomicU64,
-    /// Events handed by the router to a handler.
-    pub routed: AtomicU64,
-    /// Encoded frames handed by handlers to the registry.
-    pub published: AtomicU64,
-    /// Frames accepted into a session's outbound queue.
-    pub delivered: AtomicU64,
-    /// Frames not queued because the session's outbound queue was full.
-    pub frames_shed: AtomicU64,
-    pub slow_consumer_closes: AtomicU64,
-    /// Client frames answered with an `error` frame.
-    pub client_errors: AtomicU64,
-    pub sessions_active: AtomicU64,
-    pub sessions_total: AtomicU64,
-    pub sessions_refused: AtomicU64,
-    pub rooms: AtomicU64,
-    pub redis_connected: AtomicBool,
-    pub redis_connects: AtomicU64,
-    pub redis_connection_errors: AtomicU64,
     /// Epoch millis of the last message read from Redis (0 = none yet).
-    pub last_event_at: AtomicI64,
-    pub alert_rules: AlertFilterStats,
-    pub streaming_buffer: BufferStats,
-    pub watchlist_cache: CacheStats,
-    pub alert_rules_cache: CacheStats,
-    /// Price updates replaced by a newer one of the same symbol within the conflation window.
-    pub prices_conflated: AtomicU64,
-    /// Messages the monitor did not record because an operator was reading it at that moment.
-    pub monitor_skipped: AtomicU64,
+    last_event_at: AtomicI64,
+    /// Pattern alerts refused by a user's rules, by `Refusal`.
+    alert_refusals: [AtomicU64; REFUSALS],
+    pub(super) streaming_buffer: BufferStats,
+    pub(super) watchlist_cache: CacheStats,
+    pub(super) alert_rules_cache: CacheStats,
     /// From reading a message off Redis to queueing its frame to the sessions (buffer wait
     /// included for batches, timed from their oldest item).
-    pub processing_seconds: Histogram,
+    pub(super) processing_seconds: Histogram,
     /// Items per streaming batch.
-    pub batch_sizes: Histogram,
+    pub(super) batch_sizes: Histogram,
 }
 
 impl Stats {
@@ -193,72 +63,93 @@ impl Stats {
             .collect();
         Stats {
             started: Instant::now(),
+            scalars: std::array::from_fn(|_| AtomicU64::new(0)),
             channel_names,
             channels,
             unattributed: Default::default(),
-            received: AtomicU64::new(0),
-            parsed: AtomicU64::new(0),
-            routed: AtomicU64::new(0),
-            published: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            frames_shed: AtomicU64::new(0),
-            slow_consumer_closes: AtomicU64::new(0),
-            client_errors: AtomicU64::new(0),
-            sessions_active: AtomicU64::new(0),
-            sessions_total: AtomicU64::new(0),
-            sessions_refused: AtomicU64::new(0),
-            rooms: AtomicU64::new(0),
-            redis_connected: AtomicBool::new(false),
-            redis_connects: AtomicU64::new(0),
-            redis_connection_errors: AtomicU64::new(0),
             last_event_at: AtomicI64::new(0),
-            alert_rules: AlertFilterStats::default(),
+            alert_refusals: Default::default(),
             streaming_buffer: BufferStats::default(),
             watchlist_cache: CacheStats::default(),
             alert_rules_cache: CacheStats::default(),
-            prices_conflated: AtomicU64::new(0),
-            monitor_skipped: AtomicU64::new(0),
             processing_seconds: Histogram::new(histogram::SECONDS),
             batch_sizes: Histogram::new(histogram::ITEMS),
         }
     }
 
-    pub fn channel_name(&self, id: ChannelId) -> &str {
-        self.channel_names.get(id.0).map_or("?", String::as_str)
+    /// Records one occurrence: the event knows what it counts and what, if anything, it logs.
+    pub fn emit(&self, event: impl InternalEvent) {
+        event.emit(self);
     }
 
-    pub fn record_received(&self, channel: ChannelId) {
-        self.received.fetch_add(1, Relaxed);
+    pub fn get(&self, scalar: Scalar) -> u64 {
+        self.scalars[scalar as usize].load(Relaxed)
+    }
+
+    pub fn redis_connected(&self) -> bool {
+        self.get(Scalar::RedisConnected) != 0
+    }
+
+    /// When the last message was read from Redis, if one was.
+    pub fn last_event_at(&self) -> Option<EpochMillis> {
+        let at = self.last_event_at.load(Relaxed);
+        (at > 0).then_some(EpochMillis(at))
+    }
+
+    pub fn uptime_secs(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    pub(super) fn add(&self, scalar: Scalar, n: u64) {
+        self.scalars[scalar as usize].fetch_add(n, Relaxed);
+    }
+
+    pub(super) fn set(&self, scalar: Scalar, value: u64) {
+        self.scalars[scalar as usize].store(value, Relaxed);
+    }
+
+    pub(super) fn record_received(&self, channel: ChannelId) {
+        self.add(Scalar::MessagesReceived, 1);
         if let Some(c) = self.channels.get(channel.0) {
             c.received.fetch_add(1, Relaxed);
         }
         self.last_event_at.store(EpochMillis::now().0, Relaxed);
     }
 
-    pub fn record_drop(&self, channel: Option<ChannelId>, reason: DropReason) {
+    pub(super) fn record_drop(&self, channel: Option<ChannelId>, reason: DropReason) {
         let row = channel
             .and_then(|c| self.channels.get(c.0))
             .map(|c| &c.drops);
         row.unwrap_or(&self.unattributed)[reason.index()].fetch_add(1, Relaxed);
     }
 
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Relaxed);
+    pub(super) fn record_refusal(&self, refusal: Refusal) {
+        self.alert_refusals[refusal as usize].fetch_add(1, Relaxed);
     }
 
     pub fn drops_total(&self) -> u64 {
-        self.channels
-            .iter()
-            .map(|c| &c.drops)
-            .chain(std::iter::once(&self.unattributed))
+        self.drop_rows()
             .flat_map(|row| row.iter())
             .map(|n| n.load(Relaxed))
             .sum()
     }
 
+    fn drops_for(&self, reason: DropReason) -> u64 {
+        self.drop_rows()
+            .map(|row| row[reason.index()].load(Relaxed))
+            .sum()
+    }
+
+    fn drop_rows(&self) -> impl Iterator<Item = &[AtomicU64; REASONS]> {
+        self.channels
+            .iter()
+            .map(|c| &c.drops)
+            .chain(std::iter::once(&self.unattributed))
+    }
+
     /// Per channel (and `(none)` for unattributed drops): name, messages received, drops by
     /// reason.
-    pub fn channel_rows(&self) -> impl Iterator<Item = (&str, u64, [u64; REASONS])> + '_ {
+    pub(super) fn channel_rows(&self) -> impl Iterator<Item = (&str, u64, [u64; REASONS])> + '_ {
         let values = |row: &[AtomicU64; REASONS]| std::array::from_fn(|i| row[i].load(Relaxed));
         let channels = self.channel_names.iter().zip(&self.channels);
         channels
@@ -266,22 +157,25 @@ impl Stats {
             .chain(std::iter::once(("(none)", 0, values(&self.unattributed))))
     }
 
-    pub fn drops_for(&self, reason: DropReason) -> u64 {
-        self.channels
+    pub(super) fn refusals(&self) -> impl Iterator<Item = (Refusal, u64)> + '_ {
+        Refusal::VARIANTS
             .iter()
-            .map(|c| &c.drops)
-            .chain(std::iter::once(&self.unattributed))
-            .map(|row| row[reason.index()].load(Relaxed))
-            .sum()
+            .copied()
+            .zip(&self.alert_refusals)
+            .map(|(r, n)| (r, n.load(Relaxed)))
     }
 
-    pub fn uptime_secs(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
-    }
-
-    /// The `/stats` body.
+    /// The `/stats` body: the table's scalars at their paths, then what is shaped by hand.
     pub fn snapshot(&self) -> Value {
-        let load = |n: &AtomicU64| n.load(Relaxed);
+        let mut root = Map::new();
+        for row in SCALARS {
+            let value = self.get(row.scalar);
+            let value = match row.kind {
+                Kind::Counter | Kind::Gauge => json!(value),
+                Kind::Flag => json!(value != 0),
+            };
+            insert(&mut root, row.path, value);
+        }
         let by_reason: Map<String, Value> = DropReason::VARIANTS
             .iter()
             .map(|r| (r.as_str().to_owned(), json!(self.drops_for(*r))))
@@ -289,7 +183,7 @@ impl Stats {
         let mut by_channel = Map::new();
         let mut received_by_channel = Map::new();
         for (name, c) in self.channel_names.iter().zip(&self.channels) {
-            received_by_channel.insert(name.clone(), json!(load(&c.received)));
+            received_by_channel.insert(name.clone(), json!(c.received.load(Relaxed)));
             let reasons = nonzero(&c.drops);
             if !reasons.is_empty() {
                 by_channel.insert(name.clone(), Value::Object(reasons));
@@ -299,51 +193,43 @@ impl Stats {
         if !unattributed.is_empty() {
             by_channel.insert("(none)".to_owned(), Value::Object(unattributed));
         }
-        let last_event = self.last_event_at.load(Relaxed);
-        json!({
-            "uptime_seconds": self.uptime_secs(),
-            "events": {
-                "received": load(&self.received),
-                "parsed": load(&self.parsed),
-                "routed": load(&self.routed),
-                "published": load(&self.published),
-                "delivered": load(&self.delivered),
-                "dropped": self.drops_total(),
-            },
-            "drops_by_reason": by_reason,
-            "drops_by_channel": by_channel,
-            "received_by_channel": received_by_channel,
-            "sessions": {
-                "active": load(&self.sessions_active),
-                "total": load(&self.sessions_total),
-                "refused": load(&self.sessions_refused),
-                "frames_shed": load(&self.frames_shed),
-                "slow_consumer_closes": load(&self.slow_consumer_closes),
-                "client_errors": load(&self.client_errors),
-            },
-            "rooms": load(&self.rooms),
-            "alert_rules": self.alert_rules.snapshot(),
-            "streaming_buffer": self.streaming_buffer.snapshot(),
-            "watchlist_cache": self.watchlist_cache.snapshot(),
-            "alert_rules_cache": self.alert_rules_cache.snapshot(),
-            "prices_conflated": load(&self.prices_conflated),
-            "monitor_skipped": load(&self.monitor_skipped),
-            "redis": RedisSnapshot {
-                connected: self.redis_connected.load(Relaxed),
-                connects: load(&self.redis_connects),
-                connection_errors: load(&self.redis_connection_errors),
-                last_event_at: (last_event > 0).then_some(last_event),
-            },
-        })
+        let refused: Map<String, Value> = self
+            .refusals()
+            .map(|(r, n)| (r.as_str().to_owned(), json!(n)))
+            .collect();
+        for (path, value) in [
+            ("uptime_seconds", json!(self.uptime_secs())),
+            ("events.dropped", json!(self.drops_total())),
+            ("drops_by_reason", Value::Object(by_reason)),
+            ("drops_by_channel", Value::Object(by_channel)),
+            ("received_by_channel", Value::Object(received_by_channel)),
+            ("alert_rules.refused", Value::Object(refused)),
+            ("streaming_buffer", self.streaming_buffer.snapshot()),
+            ("watchlist_cache", self.watchlist_cache.snapshot()),
+            ("alert_rules_cache", self.alert_rules_cache.snapshot()),
+            (
+                "redis.last_event_at",
+                json!(self.last_event_at().map(|t| t.0)),
+            ),
+        ] {
+            insert(&mut root, path, value);
+        }
+        Value::Object(root)
     }
 }
 
-#[derive(Serialize)]
-struct RedisSnapshot {
-    connected: bool,
-    connects: u64,
-    connection_errors: u64,
-    last_event_at: Option<i64>,
+/// Puts `value` at a dotted `path`, creating the objects on the way.
+fn insert(root: &mut Map<String, Value>, path: &str, value: Value) {
+    let (groups, leaf) = path.rsplit_once('.').unwrap_or(("", path));
+    let mut map = root;
+    for group in groups.split('.').filter(|g| !g.is_empty()) {
+        map = map
+            .entry(group)
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .expect("a /stats group is an object");
+    }
+    map.insert(leaf.to_owned(), value);
 }
 
 fn nonzero(row: &[AtomicU64; REASONS]) -> Map<String, Value> {
@@ -360,18 +246,119 @@ fn nonzero(row: &[AtomicU64; REASONS]) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::events::EventDropped;
+
+    fn drop(stats: &Stats, channel: Option<usize>, reason: DropReason) {
+        stats.emit(EventDropped {
+            channel: channel.map(ChannelId),
+            reason,
+        });
+    }
 
     #[test]
     fn drops_are_counted_by_reason_and_channel() {
         let stats = Stats::new(vec!["a".into(), "b".into()]);
-        stats.record_drop(Some(ChannelId(1)), DropReason::InvalidJson);
-        stats.record_drop(Some(ChannelId(1)), DropReason::InvalidJson);
-        stats.record_drop(None, DropReason::Overloaded);
+        drop(&stats, Some(1), DropReason::InvalidJson);
+        drop(&stats, Some(1), DropReason::InvalidJson);
+        drop(&stats, None, DropReason::Overloaded);
         let snap = stats.snapshot();
         assert_eq!(snap["drops_by_reason"]["invalid_json"], 2);
         assert_eq!(snap["drops_by_channel"]["b"]["invalid_json"], 2);
         assert!(snap["drops_by_channel"].get("a").is_none());
         assert_eq!(snap["drops_by_channel"]["(none)"]["overloaded"], 1);
         assert_eq!(snap["events"]["dropped"], 3);
+    }
+
+    /// The `/stats` keys the dashboard, the debug page and the integration tests read.
+    #[test]
+    fn the_stats_shape_is_kept() {
+        let snap = Stats::new(vec!["a".into()]).snapshot();
+        let keys = |v: &Value| -> Vec<String> {
+            let mut k: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let expected: &[(&str, &[&str])] = &[
+            (
+                "",
+                &[
+                    "alert_rules",
+                    "alert_rules_cache",
+                    "drops_by_channel",
+                    "drops_by_reason",
+                    "events",
+                    "monitor_skipped",
+                    "prices_conflated",
+                    "received_by_channel",
+                    "redis",
+                    "rooms",
+                    "sessions",
+                    "streaming_buffer",
+                    "uptime_seconds",
+                    "watchlist_cache",
+                ],
+            ),
+            ("alert_rules", &["passed", "refused"]),
+            (
+                "alert_rules_cache",
+                &["hits", "invalidations", "loads", "misses"],
+            ),
+            (
+                "watchlist_cache",
+                &["hits", "invalidations", "loads", "misses"],
+            ),
+            (
+                "events",
+                &[
+                    "delivered",
+                    "dropped",
+                    "parsed",
+                    "published",
+                    "received",
+                    "routed",
+                ],
+            ),
+            (
+                "redis",
+                &[
+                    "connected",
+                    "connection_errors",
+                    "connects",
+                    "last_event_at",
+                ],
+            ),
+            (
+                "sessions",
+                &[
+                    "active",
+                    "client_errors",
+                    "frames_shed",
+                    "refused",
+                    "slow_consumer_closes",
+                    "total",
+                ],
+            ),
+            (
+                "streaming_buffer",
+                &[
+                    "buffered",
+                    "deduplicated",
+                    "flush_cycles",
+                    "flushed",
+                    "largest_batch",
+                ],
+            ),
+        ];
+        for (group, names) in expected {
+            let value = if group.is_empty() {
+                &snap
+            } else {
+                &snap[group]
+            };
+            assert_eq!(keys(value), *names, "{group}");
+        }
+        assert_eq!(snap["redis"]["connected"], false);
+        assert!(snap["redis"]["last_event_at"].is_null());
+        assert_eq!(snap["received_by_channel"]["a"], 0);
     }
 }

@@ -21,6 +21,7 @@ use crate::domain::event::{BacktestProgress, BacktestResult, EpochMillis};
 use crate::domain::ids::{JobId, UserId};
 use crate::domain::publication::Publication;
 use crate::pipeline::job_store::{JobStore, StoreError, Update};
+use crate::telemetry::events::EventDropped;
 
 /// Owners are immutable, so they are cached: when the record cannot be read for a moment (a
 /// Redis blip), a known job's events still reach its owner. The cap only bounds memory.
@@ -143,7 +144,10 @@ impl Handler<Input<BacktestInput>> for Backtest {
         AtomicResponse::new(Box::pin(update.into_actor(self).map(
             |(msg, outcome), act, _| match act.logic.on_event(&msg.item, outcome) {
                 Ok(publication) => act.outlet.send(publication, msg.origin()),
-                Err(reason) => act.outlet.stats().record_drop(Some(msg.channel), reason),
+                Err(reason) => act.outlet.stats().emit(EventDropped {
+                    channel: Some(msg.channel),
+                    reason,
+                }),
             },
         )))
     }

@@ -15,6 +15,7 @@ use crate::domain::ids::Symbol;
 use crate::domain::publication::Publication;
 use crate::domain::streaming_buffer::{Keyed, StreamingBuffer};
 use crate::pipeline::registry::Origin;
+use crate::telemetry::events::{EventDropped, PricesConflated};
 use crate::telemetry::ChannelId;
 
 /// Symbols pending in one conflation window before it is flushed early.
@@ -128,12 +129,14 @@ impl Market {
     fn send(&mut self, out: Out) {
         let stats = self.outlet.stats();
         for channel in self.logic.below_threshold.drain(..) {
-            stats.record_drop(Some(channel), DropReason::BelowThreshold);
+            stats.emit(EventDropped {
+                channel: Some(channel),
+                reason: DropReason::BelowThreshold,
+            });
         }
-        let conflated = self.logic.conflated();
-        stats
-            .prices_conflated
-            .store(conflated, std::sync::atomic::Ordering::Relaxed);
+        stats.emit(PricesConflated {
+            total: self.logic.conflated(),
+        });
         self.outlet.send_all(out);
     }
 }

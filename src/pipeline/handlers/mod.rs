@@ -17,7 +17,6 @@ mod streaming;
 mod system_events;
 mod users;
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,6 +31,7 @@ pub use users::{SessionUser, Users, UsersConfig, UsersInput};
 use crate::domain::drop::DropReason;
 use crate::domain::publication::Publication;
 use crate::pipeline::registry::{Origin, Publish, RoomRegistry};
+use crate::telemetry::events::{EventDropped, FramePublished};
 use crate::telemetry::{ChannelId, Stats};
 
 /// Mailbox size of the router and each handler; overflow is shed and counted as `overloaded`.
@@ -82,7 +82,7 @@ impl Outlet {
     }
 
     pub fn send(&self, publication: Publication, origin: Origin) {
-        self.stats.published.fetch_add(1, Relaxed);
+        self.stats.emit(FramePublished);
         if self
             .registry
             .try_send(Publish {
@@ -91,8 +91,10 @@ impl Outlet {
             })
             .is_err()
         {
-            self.stats
-                .record_drop(origin.channel, DropReason::Overloaded);
+            self.stats.emit(EventDropped {
+                channel: origin.channel,
+                reason: DropReason::Overloaded,
+            });
         }
     }
 

@@ -14,6 +14,7 @@ use crate::domain::streaming_buffer::{
     Batch, BufferCounters, IndicatorsBatch, PatternsBatch, RecentDetections, StreamingBuffer,
 };
 use crate::pipeline::registry::Origin;
+use crate::telemetry::events::{StreamingBatchSent, StreamingBufferChanged};
 
 /// Detections remembered for cross-channel deduplication.
 const RECENT_DETECTIONS: usize = 20_000;
@@ -148,10 +149,10 @@ impl Streaming {
 
     fn send(&mut self, out: Out) {
         let stats = self.outlet.stats();
-        for n in self.logic.batch_sizes.drain(..) {
-            stats.batch_sizes.observe(n as f64);
+        for items in self.logic.batch_sizes.drain(..) {
+            stats.emit(StreamingBatchSent { items });
         }
-        stats.streaming_buffer.store(self.logic.counters());
+        stats.emit(StreamingBufferChanged(self.logic.counters()));
         self.outlet.send_all(out);
     }
 }

@@ -6,7 +6,6 @@
 //! so a health request never touches Redis and never publishes anything; and logs a heartbeat
 //! line a minute.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use crate::domain::event::{
 use crate::domain::publication::Publication;
 use crate::domain::redis_names::PRODUCER_HEARTBEAT_KEY;
 use crate::http::{HealthState, ProducerHeartbeat};
+use crate::telemetry::Scalar;
 
 const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 const HEARTBEAT_LOG_INTERVAL: Duration = Duration::from_secs(60);
@@ -82,18 +82,18 @@ impl SystemEvents {
     /// One line a minute with the main counts, so a log alone shows whether events flow.
     fn log_heartbeat(&self) {
         let s = self.outlet.stats();
-        let redis = if s.redis_connected.load(Relaxed) {
+        let redis = if s.redis_connected() {
             "connected"
         } else {
             "DISCONNECTED"
         };
         info!(
             "Heartbeat: {} received, {} delivered, {} dropped, {} sessions, {} slow-consumer closes, Redis {redis}.",
-            s.received.load(Relaxed),
-            s.delivered.load(Relaxed),
+            s.get(Scalar::MessagesReceived),
+            s.get(Scalar::FramesDelivered),
             s.drops_total(),
-            s.sessions_active.load(Relaxed),
-            s.slow_consumer_closes.load(Relaxed),
+            s.get(Scalar::SessionsActive),
+            s.get(Scalar::SlowConsumerCloses),
         );
     }
 
@@ -103,7 +103,7 @@ impl SystemEvents {
         ctx.spawn(read.into_actor(self).map(|res, act, _| {
             let now = EpochMillis::now().0 as f64 / 1000.0;
             let heartbeat = producer_heartbeat(res.map_err(|_| ()), now);
-            let errors = act.outlet.stats().redis_connection_errors.load(Relaxed);
+            let errors = act.outlet.stats().get(Scalar::RedisConnectionErrors);
             act.health.record(heartbeat, errors);
         }));
     }

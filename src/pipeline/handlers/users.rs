@@ -25,6 +25,7 @@ use crate::domain::filter::AlertKey;
 use crate::domain::ids::{SessionId, Symbol, UserId};
 use crate::domain::redis_names::key;
 use crate::pipeline::registry::SetUserSymbols;
+use crate::telemetry::events::{AlertFiltered, UserCachesChanged};
 
 /// How often online users' records are checked for expiry.
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
@@ -81,11 +82,10 @@ impl Users {
                     .do_send(SetUserSymbols { user, symbols }),
             }
         }
-        let stats = self.outlet.stats();
-        stats.alert_rules_cache.store(self.directory.rules_cache());
-        stats
-            .watchlist_cache
-            .store(self.directory.watchlist_cache());
+        self.outlet.stats().emit(UserCachesChanged {
+            watchlist: self.directory.watchlist_cache(),
+            alert_rules: self.directory.rules_cache(),
+        });
     }
 
     fn on_alert(&mut self, input: Input<PatternAlert>, ctx: &mut Context<Self>) {
@@ -95,7 +95,7 @@ impl Users {
         let users = self
             .directory
             .accepting(&AlertKey::from(&input.item), now, hour, |outcome| {
-                stats.alert_rules.record(outcome)
+                stats.emit(AlertFiltered(outcome))
             });
         for user in &users {
             self.count_in_redis(key::alert_rate(user, hour), ctx);

@@ -11,12 +11,11 @@ mod backoff;
 mod subscriber;
 mod subscriptions;
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use log::{info, warn};
+use log::warn;
 use redis::aio::MultiplexedConnection;
 use redis::PushInfo;
 
@@ -29,6 +28,10 @@ use crate::domain::event::EpochMillis;
 use crate::domain::monitor::{Monitor, Outcome};
 use crate::domain::normalise::normalise;
 use crate::pipeline::router::{Routed, RouterInbox};
+use crate::telemetry::events::{
+    EventDropped, InboundQueueFull, MessageNormalised, MonitorSkipped, RedisConnected,
+    RedisConnectionFailed, RedisConnectionLost,
+};
 use crate::telemetry::{ChannelId, Stats};
 
 /// Most pushes handled (and events handed to the router) in one go: large enough that a burst
@@ -86,8 +89,7 @@ impl RedisReader {
             BATCH,
             move |push: PushInfo| {
                 if let Push::Message { channel, .. } = subscriptions.classify(&push) {
-                    stats.record_received(channel);
-                    stats.record_drop(Some(channel), DropReason::Overloaded);
+                    stats.emit(InboundQueueFull { channel });
                 }
             },
         );
@@ -107,9 +109,8 @@ impl RedisReader {
         };
         ctx.spawn(open.into_actor(self).map(|res, act, ctx| match res {
             Ok(connection) => act.on_connected(connection, pushes, ctx),
-            Err(e) => {
-                act.stats.redis_connection_errors.fetch_add(1, Relaxed);
-                warn!("Redis subscribe failed: {e}.");
+            Err(error) => {
+                act.stats.emit(RedisConnectionFailed { error: &error });
                 act.schedule_reconnect(ctx);
             }
         }));
@@ -121,12 +122,9 @@ impl RedisReader {
         pushes: impl Stream<Item = Vec<PushInfo>> + 'static,
         ctx: &mut Context<Self>,
     ) {
-        info!(
-            "Subscribed to {} Redis channels and patterns.",
-            self.subscriptions.count()
-        );
-        self.stats.redis_connected.store(true, Relaxed);
-        self.stats.redis_connects.fetch_add(1, Relaxed);
+        self.stats.emit(RedisConnected {
+            subscriptions: self.subscriptions.count(),
+        });
         self.connection = Some(connection);
         self.stream = Some(ctx.add_stream(pushes));
         self.connected_at = Some(Instant::now());
@@ -138,12 +136,10 @@ impl RedisReader {
             ctx.cancel_future(handle);
         }
         self.connection = None;
-        self.stats.redis_connected.store(false, Relaxed);
-        self.stats.redis_connection_errors.fetch_add(1, Relaxed);
         if let Some(at) = self.connected_at.take() {
             self.config.backoff.connection_lasted(at.elapsed());
         }
-        warn!("Redis subscriber connection lost ({why}); reconnecting.");
+        self.stats.emit(RedisConnectionLost { why });
         self.schedule_reconnect(ctx);
     }
 
@@ -189,9 +185,7 @@ impl RedisReader {
             Err(TryLockError::Poisoned(poisoned)) => poisoned
                 .into_inner()
                 .record(name, kind, payload, outcome, at),
-            Err(TryLockError::WouldBlock) => {
-                self.stats.monitor_skipped.fetch_add(1, Relaxed);
-            }
+            Err(TryLockError::WouldBlock) => self.stats.emit(MonitorSkipped),
         }
     }
 
@@ -199,7 +193,6 @@ impl RedisReader {
     fn ingest(&self, channel: ChannelId, payload: &[u8], routed: &mut Vec<Routed>) {
         let received_at = Instant::now();
         let now = EpochMillis::now();
-        self.stats.record_received(channel);
         let kind = self.subscriptions.source(channel).kind;
         let mut outcome = Outcome {
             events: 0,
@@ -222,10 +215,10 @@ impl RedisReader {
                 }
             }
         }
-        self.stats.parsed.fetch_add(outcome.events as u64, Relaxed);
-        for reason in &outcome.drops {
-            self.stats.record_drop(Some(channel), *reason);
-        }
+        self.stats.emit(MessageNormalised {
+            channel,
+            outcome: &outcome,
+        });
         self.monitor(channel, payload, outcome, now);
     }
 }
@@ -258,8 +251,10 @@ impl StreamHandler<Vec<PushInfo>> for RedisReader {
         }
         if let Err(routed) = self.router.try_send(routed) {
             for r in &routed {
-                self.stats
-                    .record_drop(Some(r.channel), DropReason::Overloaded);
+                self.stats.emit(EventDropped {
+                    channel: Some(r.channel),
+                    reason: DropReason::Overloaded,
+                });
             }
         }
     }

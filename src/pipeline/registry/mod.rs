@@ -10,7 +10,6 @@ mod messages;
 mod users;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +31,9 @@ use crate::domain::ids::{SessionId, UserId};
 use crate::domain::outbound::Frame;
 use crate::domain::stream::{Stream, StreamIndex};
 use crate::net::ConnCloser;
+use crate::telemetry::events::{
+    EventDropped, FramesDelivered, SessionOpened, SessionsChanged, SlowConsumerDetected,
+};
 use crate::telemetry::Stats;
 
 /// Registry mailbox size; publishes beyond it are shed and counted as `overloaded`.
@@ -182,12 +184,10 @@ impl RoomRegistry {
     }
 
     fn update_gauges(&self) {
-        self.stats
-            .sessions_active
-            .store(self.members.len() as u64, Relaxed);
-        self.stats
-            .rooms
-            .store(self.streams.stream_count() as u64, Relaxed);
+        self.stats.emit(SessionsChanged {
+            active: self.members.len(),
+            streams: self.streams.stream_count(),
+        });
     }
 }
 
@@ -220,7 +220,7 @@ impl Handler<Connect> for RoomRegistry {
             outflow: Outflow::default(),
         };
         self.members.insert(msg.session, member);
-        self.stats.sessions_total.fetch_add(1, Relaxed);
+        self.stats.emit(SessionOpened);
         self.set_own_streams(msg.session, msg.streams);
     }
 }
@@ -269,12 +269,10 @@ impl Handler<Publish> for RoomRegistry {
                     matched += 1;
                     shed += 1;
                     if first {
-                        warn!(
-                            "Session {id} is a slow consumer (outbound queue full): it gets \
-                             nothing more and is closed within {:?}.",
-                            self.config.limits.slow_consumer_grace
-                        );
-                        self.stats.slow_consumer_closes.fetch_add(1, Relaxed);
+                        self.stats.emit(SlowConsumerDetected {
+                            session: id,
+                            grace: self.config.limits.slow_consumer_grace,
+                        });
                     }
                 }
                 // A session that is already gone does not count as a recipient, so a targeted
@@ -282,16 +280,16 @@ impl Handler<Publish> for RoomRegistry {
                 Fate::Gone => gone.push(id),
             }
         }
-        Stats::add(&self.stats.delivered, delivered);
-        if delivered > 0 {
-            self.stats
-                .processing_seconds
-                .observe(now.duration_since(origin.received_at).as_secs_f64());
-        }
-        Stats::add(&self.stats.frames_shed, shed);
+        self.stats.emit(FramesDelivered {
+            delivered,
+            shed,
+            latency: now.duration_since(origin.received_at),
+        });
         if matched == 0 && publication.targeted {
-            self.stats
-                .record_drop(origin.channel, DropReason::NoRecipients);
+            self.stats.emit(EventDropped {
+                channel: origin.channel,
+                reason: DropReason::NoRecipients,
+            });
         }
         for id in gone {
             debug!("Session {id} is gone; removing it from the registry.");

@@ -15,6 +15,7 @@ use crate::domain::event::Event;
 use crate::pipeline::handlers::{
     Backtest, Input, Market, Streaming, SystemEvents, Users, HANDLER_QUEUE,
 };
+use crate::telemetry::events::{EventDropped, EventRouted};
 use crate::telemetry::{ChannelId, Stats};
 
 /// A normalised event and the channel it arrived on.
@@ -93,12 +94,11 @@ impl Router {
     {
         let channel = input.channel;
         match to.try_send(input) {
-            Ok(()) => {
-                self.stats.routed.fetch_add(1, Relaxed);
-            }
-            Err(_) => self
-                .stats
-                .record_drop(Some(channel), DropReason::Overloaded),
+            Ok(()) => self.stats.emit(EventRouted),
+            Err(_) => self.stats.emit(EventDropped {
+                channel: Some(channel),
+                reason: DropReason::Overloaded,
+            }),
         }
     }
 }

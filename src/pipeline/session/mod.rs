@@ -4,7 +4,6 @@
 //! `SessionState::apply`; the resulting streams go to the registry; frames from the registry
 //! arrive through the session's bounded `Outbox` and are written as they are.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +24,7 @@ use crate::pipeline::handlers::{SessionUser, Users};
 use crate::pipeline::registry::{
     outbox, Connect, Deliver, Disconnect, RoomRegistry, SessionShared, UpdateSession,
 };
+use crate::telemetry::events::ClientError;
 use crate::telemetry::Stats;
 
 /// Session settings resolved from the config once at startup.
@@ -95,8 +95,10 @@ impl WsSession {
     }
 
     fn send_error(&self, ctx: &mut ws::WebsocketContext<Self>, err: ProtocolError) {
-        self.deps.stats.client_errors.fetch_add(1, Relaxed);
-        debug!("Session {}: {:?}: {}", self.id, err.code, err.message);
+        self.deps.stats.emit(ClientError {
+            session: self.id,
+            error: &err,
+        });
         ctx.text(Frame::encode_reply(EventName::Error, &err, err.id).0);
     }
 

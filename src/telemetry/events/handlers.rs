@@ -1,0 +1,63 @@
+//! The handlers' events: what their buffers, conflation windows, caches and alert rules did.
+
+use super::InternalEvent;
+use crate::domain::alert_rules::Refusal;
+use crate::domain::streaming_buffer::BufferCounters;
+use crate::domain::user_cache::CacheCounters;
+use crate::telemetry::{Scalar, Stats};
+
+/// A streaming batch of `items` left the buffer.
+pub struct StreamingBatchSent {
+    pub items: usize,
+}
+
+impl InternalEvent for StreamingBatchSent {
+    fn emit(self, stats: &Stats) {
+        stats.batch_sizes.observe(self.items as f64);
+    }
+}
+
+/// The streaming buffers' totals, as the Streaming handler keeps them.
+pub struct StreamingBufferChanged(pub BufferCounters);
+
+impl InternalEvent for StreamingBufferChanged {
+    fn emit(self, stats: &Stats) {
+        stats.streaming_buffer.store(self.0);
+    }
+}
+
+/// The Market handler's count of price updates replaced within the conflation window so far.
+pub struct PricesConflated {
+    pub total: u64,
+}
+
+impl InternalEvent for PricesConflated {
+    fn emit(self, stats: &Stats) {
+        stats.set(Scalar::PricesConflated, self.total);
+    }
+}
+
+/// The per-user caches' totals, as the Users handler keeps them.
+pub struct UserCachesChanged {
+    pub watchlist: CacheCounters,
+    pub alert_rules: CacheCounters,
+}
+
+impl InternalEvent for UserCachesChanged {
+    fn emit(self, stats: &Stats) {
+        stats.watchlist_cache.store(self.watchlist);
+        stats.alert_rules_cache.store(self.alert_rules);
+    }
+}
+
+/// A user's alert rules passed or refused a pattern alert.
+pub struct AlertFiltered(pub Result<(), Refusal>);
+
+impl InternalEvent for AlertFiltered {
+    fn emit(self, stats: &Stats) {
+        match self.0 {
+            Ok(()) => stats.add(Scalar::AlertsPassed, 1),
+            Err(refusal) => stats.record_refusal(refusal),
+        }
+    }
+}

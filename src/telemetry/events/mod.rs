@@ -1,0 +1,32 @@
+//! Internal events: one type per thing that happens in the pipeline and is worth counting.
+//! Each knows what it counts and, where the occurrence deserves a log line, what it logs, so a
+//! call site emits one event (`stats.emit(RedisConnected { .. })`) instead of a log statement
+//! next to a counter update. Events are plain values borrowing what they report: emitting one
+//! is a relaxed atomic add (or store), with formatting only on the paths that log.
+//!
+//! One file per pipeline stage, in flow order.
+
+mod handlers;
+mod reader;
+mod routing;
+mod sessions;
+
+pub use handlers::{
+    AlertFiltered, PricesConflated, StreamingBatchSent, StreamingBufferChanged, UserCachesChanged,
+};
+pub use reader::{
+    InboundQueueFull, MessageNormalised, MonitorSkipped, RedisConnected, RedisConnectionFailed,
+    RedisConnectionLost,
+};
+pub use routing::{EventDropped, EventRouted, FramePublished};
+pub use sessions::{
+    ClientError, FramesDelivered, SessionOpened, SessionRefused, SessionsChanged,
+    SlowConsumerDetected,
+};
+
+use super::Stats;
+
+/// Something that happened, recorded through `Stats::emit`.
+pub trait InternalEvent {
+    fn emit(self, stats: &Stats);
+}

@@ -1,0 +1,89 @@
+//! The Redis reader's events: the subscriber connection, and each message read off it.
+
+use log::{info, warn};
+
+use super::InternalEvent;
+use crate::domain::drop::DropReason;
+use crate::domain::monitor::Outcome;
+use crate::telemetry::{ChannelId, Scalar, Stats};
+
+/// The subscriber connected and subscribed every channel and pattern.
+pub struct RedisConnected {
+    pub subscriptions: usize,
+}
+
+impl InternalEvent for RedisConnected {
+    fn emit(self, stats: &Stats) {
+        info!(
+            "Subscribed to {} Redis channels and patterns.",
+            self.subscriptions
+        );
+        stats.set(Scalar::RedisConnected, 1);
+        stats.add(Scalar::RedisConnects, 1);
+    }
+}
+
+/// Connecting or subscribing failed; a reconnect is scheduled.
+pub struct RedisConnectionFailed<'a> {
+    pub error: &'a redis::RedisError,
+}
+
+impl InternalEvent for RedisConnectionFailed<'_> {
+    fn emit(self, stats: &Stats) {
+        warn!("Redis subscribe failed: {}.", self.error);
+        stats.add(Scalar::RedisConnectionErrors, 1);
+    }
+}
+
+/// An established connection closed or stopped answering; a reconnect follows.
+pub struct RedisConnectionLost<'a> {
+    pub why: &'a str,
+}
+
+impl InternalEvent for RedisConnectionLost<'_> {
+    fn emit(self, stats: &Stats) {
+        warn!(
+            "Redis subscriber connection lost ({}); reconnecting.",
+            self.why
+        );
+        stats.set(Scalar::RedisConnected, 0);
+        stats.add(Scalar::RedisConnectionErrors, 1);
+    }
+}
+
+/// A message arrived while the inbound queue was full: read, and dropped as `overloaded`.
+pub struct InboundQueueFull {
+    pub channel: ChannelId,
+}
+
+impl InternalEvent for InboundQueueFull {
+    fn emit(self, stats: &Stats) {
+        stats.record_received(self.channel);
+        stats.record_drop(Some(self.channel), DropReason::Overloaded);
+    }
+}
+
+/// A message was read and normalised: the events it produced and what of it was dropped.
+pub struct MessageNormalised<'a> {
+    pub channel: ChannelId,
+    pub outcome: &'a Outcome,
+}
+
+impl InternalEvent for MessageNormalised<'_> {
+    fn emit(self, stats: &Stats) {
+        stats.record_received(self.channel);
+        stats.add(Scalar::EventsParsed, self.outcome.events as u64);
+        for reason in &self.outcome.drops {
+            stats.record_drop(Some(self.channel), *reason);
+        }
+    }
+}
+
+/// The monitor was busy (an operator reading it), so a message was not recorded there.
+pub struct MonitorSkipped;
+
+impl InternalEvent for MonitorSkipped {
+    fn emit(self, stats: &Stats) {
+        stats.add(Scalar::MonitorSkipped, 1);
+    }
+}

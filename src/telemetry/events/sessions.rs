@@ -1,0 +1,94 @@
+//! The sessions' events: admission, membership, fan-out to their queues, and client errors.
+
+use std::time::Duration;
+
+use log::{debug, warn};
+
+use super::InternalEvent;
+use crate::domain::ids::SessionId;
+use crate::domain::protocol::ProtocolError;
+use crate::telemetry::{Scalar, Stats};
+
+/// A WebSocket upgrade was refused at the session limit.
+pub struct SessionRefused;
+
+impl InternalEvent for SessionRefused {
+    fn emit(self, stats: &Stats) {
+        stats.add(Scalar::SessionsRefused, 1);
+    }
+}
+
+/// The registry took in a new session.
+pub struct SessionOpened;
+
+impl InternalEvent for SessionOpened {
+    fn emit(self, stats: &Stats) {
+        stats.add(Scalar::SessionsOpened, 1);
+    }
+}
+
+/// The registry's membership changed: sessions connected, streams with at least one of them.
+pub struct SessionsChanged {
+    pub active: usize,
+    pub streams: usize,
+}
+
+impl InternalEvent for SessionsChanged {
+    fn emit(self, stats: &Stats) {
+        stats.set(Scalar::SessionsActive, self.active as u64);
+        stats.set(Scalar::Rooms, self.streams as u64);
+    }
+}
+
+/// One publication's fan-out: frames queued, frames shed on full queues, and how long after it
+/// was read off Redis (timed only when something was delivered).
+pub struct FramesDelivered {
+    pub delivered: u64,
+    pub shed: u64,
+    pub latency: Duration,
+}
+
+impl InternalEvent for FramesDelivered {
+    fn emit(self, stats: &Stats) {
+        stats.add(Scalar::FramesDelivered, self.delivered);
+        stats.add(Scalar::FramesShed, self.shed);
+        if self.delivered > 0 {
+            stats.processing_seconds.observe(self.latency.as_secs_f64());
+        }
+    }
+}
+
+/// A session's queue was full for the first time: it gets nothing more and is closed within
+/// `grace`.
+pub struct SlowConsumerDetected {
+    pub session: SessionId,
+    pub grace: Duration,
+}
+
+impl InternalEvent for SlowConsumerDetected {
+    fn emit(self, stats: &Stats) {
+        warn!(
+            "Session {} is a slow consumer (outbound queue full): it gets nothing more and is \
+             closed within {:?}.",
+            self.session, self.grace
+        );
+        stats.add(Scalar::SlowConsumerCloses, 1);
+    }
+}
+
+/// A client frame was answered with an `error` frame. Logged at debug only: clients can send
+/// bad frames as fast as they like.
+pub struct ClientError<'a> {
+    pub session: SessionId,
+    pub error: &'a ProtocolError,
+}
+
+impl InternalEvent for ClientError<'_> {
+    fn emit(self, stats: &Stats) {
+        debug!(
+            "Session {}: {:?}: {}",
+            self.session, self.error.code, self.error.message
+        );
+        stats.add(Scalar::ClientErrors, 1);
+    }
+}

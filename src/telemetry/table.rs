@@ -1,0 +1,140 @@
+//! The names of everything `telemetry` exposes: one table row per scalar counter or gauge
+//! (its `/stats` path, its `/metrics` name, help and kind), and the names of the labelled
+//! families and histograms the collector writes by hand. `/stats` and `/metrics` both render
+//! from here, so a counter is added with one row and its two names cannot drift apart.
+
+/// How a scalar is read: a counter only grows, a gauge is set, a flag is a gauge that `/stats`
+/// shows as a boolean (`/metrics` as 0 or 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Flag,
+}
+
+pub struct Row {
+    pub scalar: Scalar,
+    pub kind: Kind,
+    /// Dotted path in the `/stats` JSON (a contract: the dashboard and the tests read it).
+    pub path: &'static str,
+    /// Name in `/metrics`, without the `tickrouter_` prefix and the counters' `_total`.
+    pub metric: &'static str,
+    pub help: &'static str,
+}
+
+/// Expands the rows into the `Scalar` enum (its discriminant is the row's index, so `Stats`
+/// keeps the values in an array) and the `SCALARS` table itself.
+macro_rules! scalars {
+    ($(($scalar:ident, $kind:ident, $path:literal, $metric:literal, $help:literal),)*) => {
+        /// One scalar counter or gauge; see `SCALARS` for its names.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Scalar {
+            $($scalar,)*
+        }
+
+        pub const SCALARS: &[Row] = &[$(Row {
+            scalar: Scalar::$scalar,
+            kind: Kind::$kind,
+            path: $path,
+            metric: $metric,
+            help: $help,
+        },)*];
+    };
+}
+
+#[rustfmt::skip]
+scalars! {
+    (MessagesReceived, Counter, "events.received", "received_messages", "Messages read from Redis."),
+    (EventsParsed, Counter, "events.parsed", "parsed_events", "Events produced by the normaliser."),
+    (EventsRouted, Counter, "events.routed", "routed_events", "Events handed to a handler."),
+    (FramesPublished, Counter, "events.published", "published_frames", "Encoded frames handed to the registry."),
+    (FramesDelivered, Counter, "events.delivered", "delivered_frames", "Frames queued to sessions."),
+    (SessionsActive, Gauge, "sessions.active", "active_sessions", "Connected sessions."),
+    (SessionsOpened, Counter, "sessions.total", "sessions", "Sessions opened."),
+    (SessionsRefused, Counter, "sessions.refused", "refused_sessions", "Connections refused at the session limit."),
+    (FramesShed, Counter, "sessions.frames_shed", "shed_frames", "Frames not queued: the session's queue was full."),
+    (SlowConsumerCloses, Counter, "sessions.slow_consumer_closes", "slow_consumer_closes", "Sessions cut off as slow consumers."),
+    (ClientErrors, Counter, "sessions.client_errors", "client_errors", "Client frames answered with an error."),
+    (Rooms, Gauge, "rooms", "rooms", "Streams with at least one session."),
+    (RedisConnected, Flag, "redis.connected", "redis_connected", "1 while the Redis subscription is up."),
+    (RedisConnects, Counter, "redis.connects", "redis_connects", "Redis subscriber connections established."),
+    (RedisConnectionErrors, Counter, "redis.connection_errors", "redis_connection_errors", "Redis subscriber connection failures."),
+    (PricesConflated, Counter, "prices_conflated", "conflated_prices", "Price updates replaced within the conflation window."),
+    (MonitorSkipped, Counter, "monitor_skipped", "monitor_skipped", "Messages the monitor skipped while an operator read it."),
+    (AlertsPassed, Counter, "alert_rules.passed", "alerts_passed", "Pattern alerts accepted by a user's rules."),
+}
+
+/// A labelled family or histogram: written by hand in the collector, named here.
+pub struct Family {
+    pub metric: &'static str,
+    pub help: &'static str,
+}
+
+pub const CHANNEL_MESSAGES_RECEIVED: Family = Family {
+    metric: "channel_received_messages",
+    help: "Messages read per channel.",
+};
+pub const EVENTS_DROPPED: Family = Family {
+    metric: "dropped_events",
+    help: "Messages or items dropped, by reason and channel.",
+};
+pub const ALERTS_REFUSED: Family = Family {
+    metric: "alerts_refused",
+    help: "Pattern alerts refused by a user's rules.",
+};
+pub const STREAMING_ITEMS: Family = Family {
+    metric: "streaming_items",
+    help: "Streaming buffer items, by outcome.",
+};
+pub const STREAMING_FLUSHES: Family = Family {
+    metric: "streaming_flushes",
+    help: "Streaming batches sent.",
+};
+pub const CACHE_LOOKUPS: Family = Family {
+    metric: "cache_lookups",
+    help: "Per-user cache lookups, by cache and result.",
+};
+pub const PROCESSING_SECONDS: Family = Family {
+    metric: "processing_seconds",
+    help: "From reading a message off Redis to queueing its frame to sessions.",
+};
+pub const BATCH_SIZE_ITEMS: Family = Family {
+    metric: "batch_size_items",
+    help: "Items per streaming batch.",
+};
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn each_row_sits_at_its_scalars_index() {
+        for (i, row) in SCALARS.iter().enumerate() {
+            assert_eq!(row.scalar as usize, i, "{}", row.path);
+        }
+    }
+
+    #[test]
+    fn names_and_paths_are_unique() {
+        let paths: HashSet<_> = SCALARS.iter().map(|r| r.path).collect();
+        assert_eq!(paths.len(), SCALARS.len());
+        let families = [
+            CHANNEL_MESSAGES_RECEIVED,
+            EVENTS_DROPPED,
+            ALERTS_REFUSED,
+            STREAMING_ITEMS,
+            STREAMING_FLUSHES,
+            CACHE_LOOKUPS,
+            PROCESSING_SECONDS,
+            BATCH_SIZE_ITEMS,
+        ];
+        let metrics: HashSet<_> = SCALARS
+            .iter()
+            .map(|r| r.metric)
+            .chain(families.iter().map(|f| f.metric))
+            .collect();
+        assert_eq!(metrics.len(), SCALARS.len() + families.len());
+    }
+}
