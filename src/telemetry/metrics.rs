@@ -144,11 +144,11 @@ mod tests {
         stats.processing_seconds.observe(0.002);
         let text = Metrics::new(stats).render().unwrap();
         assert!(
-            text.contains("tickrouter_received_messages_total 3"),
+            text.contains("tickrouter_messages_received_total 3"),
             "{text}"
         );
         assert!(
-            text.contains(r#"tickrouter_dropped_events_total{reason="invalid_json",channel="tickstock.market.prices"} 1"#),
+            text.contains(r#"tickrouter_events_dropped_total{reason="invalid_json",channel="tickstock.market.prices"} 1"#),
             "{text}"
         );
         assert!(

@@ -2,6 +2,9 @@
 //! (its `/stats` path, its `/metrics` name, help and kind), and the names of the labelled
 //! families and histograms the collector writes by hand. `/stats` and `/metrics` both render
 //! from here, so a counter is added with one row and its two names cannot drift apart.
+//!
+//! Naming rule for `/metrics`: the thing counted, then what happened to it, in the word order
+//! `/stats` uses (`frames_shed`, `sessions_refused`); counters get `_total` from the encoder.
 
 /// How a scalar is read: a counter only grows, a gauge is set, a flag is a gauge that `/stats`
 /// shows as a boolean (`/metrics` as 0 or 1).
@@ -44,22 +47,22 @@ macro_rules! scalars {
 
 #[rustfmt::skip]
 scalars! {
-    (MessagesReceived, Counter, "events.received", "received_messages", "Messages read from Redis."),
-    (EventsParsed, Counter, "events.parsed", "parsed_events", "Events produced by the normaliser."),
-    (EventsRouted, Counter, "events.routed", "routed_events", "Events handed to a handler."),
-    (FramesPublished, Counter, "events.published", "published_frames", "Encoded frames handed to the registry."),
-    (FramesDelivered, Counter, "events.delivered", "delivered_frames", "Frames queued to sessions."),
-    (SessionsActive, Gauge, "sessions.active", "active_sessions", "Connected sessions."),
+    (MessagesReceived, Counter, "events.received", "messages_received", "Messages read from Redis."),
+    (EventsParsed, Counter, "events.parsed", "events_parsed", "Events produced by the normaliser."),
+    (EventsRouted, Counter, "events.routed", "events_routed", "Events handed to a handler."),
+    (FramesPublished, Counter, "events.published", "frames_published", "Encoded frames handed to the registry."),
+    (FramesDelivered, Counter, "events.delivered", "frames_delivered", "Frames queued to sessions."),
+    (SessionsActive, Gauge, "sessions.active", "sessions_active", "Connected sessions."),
     (SessionsOpened, Counter, "sessions.total", "sessions", "Sessions opened."),
-    (SessionsRefused, Counter, "sessions.refused", "refused_sessions", "Connections refused at the session limit."),
-    (FramesShed, Counter, "sessions.frames_shed", "shed_frames", "Frames not queued: the session's queue was full."),
+    (SessionsRefused, Counter, "sessions.refused", "sessions_refused", "Connections refused at the session limit."),
+    (FramesShed, Counter, "sessions.frames_shed", "frames_shed", "Frames not queued: the session's queue was full."),
     (SlowConsumerCloses, Counter, "sessions.slow_consumer_closes", "slow_consumer_closes", "Sessions cut off as slow consumers."),
     (ClientErrors, Counter, "sessions.client_errors", "client_errors", "Client frames answered with an error."),
     (Rooms, Gauge, "rooms", "rooms", "Streams with at least one session."),
     (RedisConnected, Flag, "redis.connected", "redis_connected", "1 while the Redis subscription is up."),
     (RedisConnects, Counter, "redis.connects", "redis_connects", "Redis subscriber connections established."),
     (RedisConnectionErrors, Counter, "redis.connection_errors", "redis_connection_errors", "Redis subscriber connection failures."),
-    (PricesConflated, Counter, "prices_conflated", "conflated_prices", "Price updates replaced within the conflation window."),
+    (PricesConflated, Counter, "prices_conflated", "prices_conflated", "Price updates replaced within the conflation window."),
     (MonitorSkipped, Counter, "monitor_skipped", "monitor_skipped", "Messages the monitor skipped while an operator read it."),
     (AlertsPassed, Counter, "alert_rules.passed", "alerts_passed", "Pattern alerts accepted by a user's rules."),
 }
@@ -71,11 +74,11 @@ pub struct Family {
 }
 
 pub const CHANNEL_MESSAGES_RECEIVED: Family = Family {
-    metric: "channel_received_messages",
+    metric: "channel_messages_received",
     help: "Messages read per channel.",
 };
 pub const EVENTS_DROPPED: Family = Family {
-    metric: "dropped_events",
+    metric: "events_dropped",
     help: "Messages or items dropped, by reason and channel.",
 };
 pub const ALERTS_REFUSED: Family = Family {
