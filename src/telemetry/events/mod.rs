@@ -4,7 +4,8 @@
 //! next to a counter update. Events are plain values borrowing what they report: emitting one
 //! is a relaxed atomic add (or store), with formatting only on the paths that log.
 //!
-//! One file per pipeline stage, in flow order.
+//! One file per pipeline stage: `reader` (Redis), `routing` (hand-offs and drops), `handlers`,
+//! `sessions` (registry, sessions, `/ws`).
 
 mod handlers;
 mod reader;
