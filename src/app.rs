@@ -17,7 +17,7 @@ use crate::auth::Authenticator;
 use crate::config::{Settings, Subscription};
 use crate::domain::monitor::Monitor;
 use crate::domain::session_state::Limits;
-use crate::http::{self, AppState, HealthState};
+use crate::http::{self, AppState};
 use crate::open_files::{self, Outcome};
 use crate::pipeline::handlers::{
     Backtest, Flush, MarketConfig, MarketData, PatternAlerts, Publisher, StreamingConfig, System,
@@ -26,6 +26,7 @@ use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
 use crate::pipeline::registry::{CloseAll, RoomRegistry, WatchPresence};
 use crate::pipeline::router::Router;
 use crate::pipeline::session::{CloseReason, SessionConfig, SessionDeps};
+use crate::telemetry::health::HealthState;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::Stats;
 

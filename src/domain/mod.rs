@@ -5,6 +5,7 @@ pub mod backtest_job;
 pub mod drop;
 pub mod event;
 pub mod filter;
+pub mod identity;
 pub mod ids;
 pub mod kind;
 pub mod monitor;

@@ -7,7 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::auth::{AuthError, Authenticator, Identity};
+use crate::auth::{AuthError, Authenticator};
+use crate::domain::identity::Identity;
 
 /// Why a request was refused; answers 401 or 403 with `{error, message}`.
 #[derive(Debug)]

@@ -12,10 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{web, HttpResponse};
 
-pub use health::{HealthState, ProducerHeartbeat};
-
 use crate::domain::monitor::Monitor;
 use crate::pipeline::session::SessionDeps;
+use crate::telemetry::health::HealthState;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::Stats;
 

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use crate::auth::{AuthError, Identity};
+use crate::auth::AuthError;
+use crate::domain::identity::Identity;
 use crate::domain::ids::SessionId;
 use crate::domain::session_state::SessionState;
 use crate::net::ConnCloser;

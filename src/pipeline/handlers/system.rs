@@ -19,8 +19,8 @@ use crate::domain::event::EpochMillis;
 use crate::domain::outbound::EventName;
 use crate::domain::redis_names::PRODUCER_HEARTBEAT_KEY;
 use crate::domain::rooms::{Room, Topic};
-use crate::http::{HealthState, ProducerHeartbeat};
 use crate::pipeline::router::SystemInput;
+use crate::telemetry::health::{HealthState, ProducerHeartbeat};
 
 const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 const HEARTBEAT_LOG_INTERVAL: Duration = Duration::from_secs(60);

@@ -135,7 +135,7 @@ impl WsSession {
         };
         match self
             .state
-            .apply(op, &self.deps.auth, self.deps.config.limits)
+            .apply(op, &*self.deps.auth, self.deps.config.limits)
         {
             Ok(applied) => {
                 if applied.changed {
