@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::event::{BacktestOutcome, BacktestProgress, BacktestResult, JsonMap};
 use super::ids::{JobId, Symbol, UserId};
@@ -496,15 +496,6 @@ fn epoch_seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// The body of a 400: `{"error": "invalid_request", "fields": {name: message}}`.
-pub fn invalid_request_body(errors: &FieldErrors) -> Value {
-    let fields: Map<String, Value> = errors
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    json!({"error": "invalid_request", "fields": fields})
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::event::EpochMillis;
@@ -713,9 +704,6 @@ mod tests {
         );
         assert_eq!(errors(json!([1])).into_keys().collect::<Vec<_>>(), ["body"]);
         assert_eq!(errors(json!({})).len(), 4);
-        let body = invalid_request_body(&errors(json!({"symbols": ["A"]})));
-        assert_eq!(body["error"], "invalid_request");
-        assert!(body["fields"]["patterns"].is_string());
     }
 
     #[test]

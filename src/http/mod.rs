@@ -4,6 +4,7 @@ pub mod auth;
 mod backtests;
 mod dashboard;
 mod debug;
+mod error;
 mod health;
 mod ws;
 
