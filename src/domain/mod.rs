@@ -13,6 +13,7 @@ pub mod normalise;
 pub mod outbound;
 pub mod protocol;
 pub mod redis_names;
+pub mod replies;
 pub mod rooms;
 pub mod session_state;
 pub mod streaming_buffer;

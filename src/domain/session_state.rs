@@ -4,14 +4,13 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use serde_json::{json, Value};
-
 use super::event::EpochMillis;
 use super::filter::PatternFilter;
 use super::identity::{Identity, VerifyToken};
 use super::ids::{SessionId, Symbol};
 use super::outbound::EventName;
 use super::protocol::{ClientOp, ErrorCode, ProtocolError};
+use super::replies::{ConnectionConfirmed, Op, Reply};
 use super::rooms::{Room, Topic, TopicName};
 
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +40,7 @@ pub struct SessionState {
 pub struct Applied {
     /// `ack`, or `pong` for `ping`.
     pub event: EventName,
-    pub reply: Value,
+    pub reply: Reply,
     /// Whether the registry must be told about new rooms or a new filter.
     pub changed: bool,
 }
@@ -90,7 +89,9 @@ impl SessionState {
         match op {
             ClientOp::Ping => Ok(Applied {
                 event: EventName::Pong,
-                reply: json!({"server_time": EpochMillis::now()}),
+                reply: Reply::Pong {
+                    server_time: EpochMillis::now(),
+                },
                 changed: false,
             }),
             ClientOp::Auth { token } => {
@@ -105,7 +106,12 @@ impl SessionState {
                 }
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: self.identity_json("auth"),
+                    reply: Reply::Identity {
+                        op: Op::Auth,
+                        roles: self.identity.roles(),
+                        topics: self.topic_names(),
+                        user_id: self.identity.user.clone(),
+                    },
                     changed: true,
                 })
             }
@@ -134,7 +140,7 @@ impl SessionState {
                 self.explicit_topics = true;
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: self.topics_json("subscribe"),
+                    reply: self.topics_reply(Op::Subscribe),
                     changed: true,
                 })
             }
@@ -149,7 +155,7 @@ impl SessionState {
                 }
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: self.topics_json("unsubscribe"),
+                    reply: self.topics_reply(Op::Unsubscribe),
                     changed: true,
                 })
             }
@@ -165,10 +171,12 @@ impl SessionState {
                     parsed.insert(sym);
                 }
                 self.set_symbols(parsed, limits)?;
-                let symbols: Vec<&str> = self.symbols.iter().map(Symbol::as_str).collect();
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: json!({"op": "watchlist", "symbols": symbols}),
+                    reply: Reply::Symbols {
+                        op: Op::Watchlist,
+                        symbols: self.symbols.iter().cloned().collect(),
+                    },
                     changed: true,
                 })
             }
@@ -177,7 +185,10 @@ impl SessionState {
                     .map_err(|e| ProtocolError::new(ErrorCode::InvalidField, e.0))?;
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: json!({"op": "pattern_subscriptions", "count": self.filter.len()}),
+                    reply: Reply::Count {
+                        count: self.filter.len(),
+                        op: Op::PatternSubscriptions,
+                    },
                     changed: true,
                 })
             }
@@ -236,16 +247,26 @@ impl SessionState {
         Ok(())
     }
 
-    fn topics_json(&self, op: &str) -> Value {
-        json!({"op": op, "topics": self.topic_names()})
+    fn topics_reply(&self, op: Op) -> Reply {
+        Reply::Topics {
+            op,
+            topics: self.topic_names(),
+        }
     }
 
-    pub fn roles(&self) -> Vec<&'static str> {
-        self.identity.roles()
-    }
-
-    fn identity_json(&self, op: &str) -> Value {
-        json!({"op": op, "user_id": self.identity.user, "roles": self.roles(), "topics": self.topic_names()})
+    /// The first frame a session sends, describing the state it starts in.
+    pub fn connection_confirmed(
+        &self,
+        session: SessionId,
+        now: EpochMillis,
+    ) -> ConnectionConfirmed {
+        ConnectionConfirmed {
+            roles: self.identity.roles(),
+            server_time: now,
+            session_id: session,
+            topics: self.topic_names(),
+            user_id: self.identity.user.clone(),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web_actors::ws;
 use log::debug;
-use serde_json::json;
+use serde::Serialize;
 
 pub use close::CloseReason;
 
@@ -91,7 +91,7 @@ impl WsSession {
         &self,
         ctx: &mut ws::WebsocketContext<Self>,
         event: EventName,
-        data: &serde_json::Value,
+        data: &impl Serialize,
         id: Option<u64>,
     ) {
         ctx.text(Frame::encode_reply(event, data, id).0);
@@ -170,13 +170,7 @@ impl Actor for WsSession {
             rooms: self.state.rooms(self.id),
             filter: self.state.filter.clone(),
         });
-        let confirmed = json!({
-            "session_id": self.id,
-            "user_id": self.state.identity.user,
-            "roles": self.state.roles(),
-            "server_time": EpochMillis::now(),
-            "topics": self.state.topic_names(),
-        });
+        let confirmed = self.state.connection_confirmed(self.id, EpochMillis::now());
         self.send_reply(ctx, EventName::ConnectionConfirmed, &confirmed, None);
         let config = self.deps.config;
         ctx.run_interval(config.heartbeat_interval, move |act, ctx| {
