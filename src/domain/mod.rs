@@ -1,7 +1,7 @@
 //! Pure domain types and logic: no actix, no I/O. Everything here is unit-tested directly.
 
 pub mod alert_rules;
-pub mod backtest_job;
+pub mod backtest;
 pub mod drop;
 pub mod event;
 pub mod filter;

@@ -2,7 +2,7 @@
 //! <JWT>`:
 //!
 //! - `POST /api/backtests`: validate (400 names every invalid field), store the record as
-//!   `queued`, publish the request on `tickstock.jobs.backtest`; 201 `{job_id, status}`.
+//!   `queued`, publish the request on `channel::JOBS_BACKTEST`; 201 `{job_id, status}`.
 //! - `GET /api/backtests`: the caller's jobs, newest first, at most 50.
 //! - `GET /api/backtests/{id}`: one job; 404 unless the caller owns it.
 //! - `POST /api/backtests/{id}/cancel`: the owner's cancel; 409 once the job finished.
@@ -19,7 +19,7 @@ use super::auth;
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::AuthError;
-use crate::domain::backtest_job::{
+use crate::domain::backtest::{
     cancel_request, new_job_id, BacktestConfig, CancelRefused, FieldErrors, JobRecord,
 };
 use crate::domain::event::EpochMillis;

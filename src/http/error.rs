@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth::AuthError;
-use crate::domain::backtest_job::{FieldErrors, JobStatus};
+use crate::domain::backtest::{FieldErrors, JobStatus};
 
 #[derive(Debug)]
 pub struct ApiError {
