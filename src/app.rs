@@ -19,7 +19,7 @@ use crate::domain::close::CloseReason;
 use crate::domain::fanout;
 use crate::domain::monitor::Monitor;
 use crate::domain::session_state::Limits;
-use crate::http::{self, AppState, HealthState};
+use crate::http::{self, AppState};
 use crate::open_files::{self, Outcome};
 use crate::pipeline::handlers::{
     Backtest, Flush, Market, MarketConfig, Outlet, Streaming, StreamingConfig, SystemEvents, Users,
@@ -29,6 +29,7 @@ use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
 use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
 use crate::pipeline::router::{Handlers, Router};
 use crate::pipeline::session::{SessionConfig, SessionDeps};
+use crate::telemetry::health::HealthState;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::Stats;
 

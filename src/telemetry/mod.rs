@@ -1,5 +1,7 @@
-//! Counters every stage writes to and `/stats` (and later `/metrics`) reads from.
+//! Counters every stage writes to and `/stats` and `/metrics` read from, and the health probe's
+//! findings, which the System handler writes and `/health` reads.
 
+pub mod health;
 pub mod histogram;
 pub mod metrics;
 pub mod stats;
