@@ -1,4 +1,4 @@
-//! The messages tickrouter publishes to the backtester (seed-spec §a4): a job's request on
+//! The messages tickrouter publishes to the backtester (docs/PRODUCERS.md#outbound-channels): a job's request on
 //! `channel::JOBS_BACKTEST` and its cancel on `channel::JOBS_CANCEL`.
 
 use serde_json::{json, Value};
@@ -10,7 +10,7 @@ use crate::domain::ids::JobId;
 pub const SOURCE: &str = "tickrouter";
 
 impl JobRecord {
-    /// The `backtest_job` request published on `channel::JOBS_BACKTEST` (seed-spec §a4).
+    /// The `backtest_job` request published on `channel::JOBS_BACKTEST` (docs/PRODUCERS.md#outbound-channels).
     /// `None` for a record without a config (not created by the submit endpoint).
     pub fn job_request(&self, now_ms: i64) -> Option<Value> {
         let c = self.config.as_ref()?;
@@ -36,7 +36,7 @@ impl JobRecord {
     }
 }
 
-/// The `cancel_job` message published on `channel::JOBS_CANCEL` (seed-spec §a4).
+/// The `cancel_job` message published on `channel::JOBS_CANCEL` (docs/PRODUCERS.md#outbound-channels).
 pub fn cancel_request(job: &JobId, now_ms: i64) -> Value {
     json!({
         "type": "cancel_job",

@@ -1,4 +1,4 @@
-//! Backtest jobs (seed-spec §g1), pure logic that the HTTP API and the Backtest handler do the
+//! Backtest jobs (docs/PRODUCERS.md#backtest-jobs), pure logic that the HTTP API and the Backtest handler do the
 //! I/O around:
 //!
 //! - `request`: a `POST /api/backtests` body, validated into a [`BacktestConfig`];

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::domain::ids::Symbol;
 
-/// Request limits (seed-spec §g1).
+/// Request limits, the legacy ones (docs/PRODUCERS.md#backtest-jobs).
 pub const MAX_SYMBOLS: usize = 50;
 pub const MAX_RANGE_DAYS: i64 = 1825;
 /// Commission and slippage are fractions of the traded value, at most 1 %.
@@ -19,7 +19,7 @@ pub const MAX_COST_RATE: f64 = 0.01;
 /// characters. Names outside the catalogue are the backtester's to judge.
 pub const MAX_PATTERN_NAME: usize = 64;
 
-/// Defaults for the optional parameters (seed-spec §g1).
+/// Defaults for the optional parameters, the legacy ones (docs/PRODUCERS.md#backtest-jobs).
 pub const DEFAULT_INITIAL_CAPITAL: f64 = 100_000.0;
 pub const DEFAULT_COMMISSION_RATE: f64 = 0.001;
 pub const DEFAULT_SLIPPAGE_RATE: f64 = 0.0005;
