@@ -137,39 +137,39 @@ fn keep<T>(errors: &mut FieldErrors, field: &str, result: Result<T, String>) -> 
 }
 
 fn symbols(v: Option<&Value>) -> Result<Vec<Symbol>, String> {
-    let items = list(v, "symbols")?;
-    let mut out: Vec<Symbol> = Vec::new();
-    for item in items {
-        let symbol = item
-            .as_str()
-            .and_then(Symbol::new)
-            .ok_or_else(|| format!("{item} is not a valid symbol"))?;
-        if !out.contains(&symbol) {
-            out.push(symbol);
-        }
-    }
-    match out.len() {
-        0 => Err("at least one symbol is required".into()),
+    let symbols = distinct(v, "symbol", "a valid symbol", |item| {
+        item.as_str().and_then(Symbol::new)
+    })?;
+    match symbols.len() {
         n if n > MAX_SYMBOLS => Err(format!("at most {MAX_SYMBOLS} symbols, not {n}")),
-        _ => Ok(out),
+        _ => Ok(symbols),
     }
 }
 
 fn patterns(v: Option<&Value>) -> Result<Vec<String>, String> {
-    let items = list(v, "patterns")?;
-    let mut out: Vec<String> = Vec::new();
-    for item in items {
-        let name = item
-            .as_str()
-            .map(str::trim)
-            .filter(|name| !name.is_empty() && name.len() <= MAX_PATTERN_NAME)
-            .ok_or_else(|| format!("{item} is not a pattern name"))?;
-        if !out.iter().any(|known| known == name) {
-            out.push(name.to_owned());
+    distinct(v, "pattern", "a pattern name", |item| {
+        let name = item.as_str()?.trim();
+        (!name.is_empty() && name.len() <= MAX_PATTERN_NAME).then(|| name.to_owned())
+    })
+}
+
+/// The distinct items of a required, non-empty list of `one`s, each parsed by `parse` (`None`:
+/// the item is not `valid`), in their first order.
+fn distinct<T: PartialEq>(
+    v: Option<&Value>,
+    one: &str,
+    valid: &str,
+    parse: impl Fn(&Value) -> Option<T>,
+) -> Result<Vec<T>, String> {
+    let mut out: Vec<T> = Vec::new();
+    for item in list(v, &format!("{one}s"))? {
+        let parsed = parse(item).ok_or_else(|| format!("{item} is not {valid}"))?;
+        if !out.contains(&parsed) {
+            out.push(parsed);
         }
     }
     if out.is_empty() {
-        return Err("at least one pattern is required".into());
+        return Err(format!("at least one {one} is required"));
     }
     Ok(out)
 }
