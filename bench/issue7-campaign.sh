@@ -20,27 +20,17 @@ REPEATS="${REPEATS:-3}"
 PEERS="${PEERS:-webdis flask-socketio node-socketio}"
 SECTIONS="${SECTIONS:-12 3 4 5 6 max tail}"
 TAIL_REPEATS="${TAIL_REPEATS:-8}"
-mkdir -p "$OUT"
 cargo build --release --quiet --bin tickrouter --bin tickrouter-bench
-B=(./target/release/tickrouter-bench)
-T=(--quiet-wait 120 --retries 2 --max-other-cores 0.25)
+# shellcheck source=bench/campaign-lib.sh
+. bench/campaign-lib.sh  # OUT, B, T, log, tb, steal_ticks
 export SHARED_RESULTS="$OUT/shared" QUIET_WAIT_S="${QUIET_WAIT_S:-120}" TRIES="${TRIES:-3}"
 export OTHER_MAX_CORES="${OTHER_MAX_CORES:-0.25}"
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
-tb() {  # tb FILE ARGS...: one tickrouter-bench run, its JSON line appended to OUTDIR/FILE;
-        # the tickrouter binary is $BIN (default: the release build of this checkout)
-  local f="$1"; shift
-  log "tickrouter-bench $* ${BIN:+(server $BIN)}"
-  "${B[@]}" "$@" "${T[@]}" --server-bin "${BIN:-./target/release/tickrouter}" \
-    2>>"$OUT/stderr.log" | tee -a "$OUT/$f" >/dev/null
-}
 peer() {  # peer FILE NAME CLIENTS RATE DURATION [loadgen flags]: one shared run-clean.sh run
   local f="$1"; shift
   log "run-clean.sh $*"
   bench/shared-peers.sh tools/run-clean.sh "$@" 2>>"$OUT/stderr.log" | tee -a "$OUT/$f" >/dev/null
 }
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
-steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }
 raw_peer() {  # raw_peer FILE NAME CLIENTS RATE DURATION: one run-peer.sh run, kept whatever
               # happened, with the steal during the whole call (start-up included) as steal_s
   local f="$1" s0 line; shift

@@ -5,8 +5,11 @@
 # counted in the last column). Row names: BASE_NAME (the committed build, default "tickrouter"),
 # PROTO_NAME and PROTO5_NAME (the campaign's PROTO_BIN and PROTO5_BIN candidates).
 set -euo pipefail
-exec python3 - "$1" <<'PY'
+exec python3 - "$1" "$(dirname "$0")" <<'PY'
 import json, os, statistics, sys
+
+sys.path.insert(0, sys.argv[2])
+from summary_common import clean, fmt, med, ms, read_lines, table  # noqa: E402
 
 out = sys.argv[1]
 BASE = os.environ.get("BASE_NAME", "tickrouter")
@@ -14,50 +17,7 @@ PROTO = os.environ.get("PROTO_NAME", "candidate build")
 PROTO5 = os.environ.get("PROTO5_NAME", "scenario-5 candidate build")
 
 def lines(name):
-    path = os.path.join(out, name)
-    if not os.path.exists(path):
-        return []
-    rows = []
-    for l in open(path):
-        l = l.strip()
-        if l.startswith("{"):
-            try:
-                rows.append(json.loads(l))
-            except ValueError:
-                pass
-    return rows
-
-def clean(rows):
-    ok = [r for r in rows if not r.get("contended")]
-    return ok, len(rows) - len(ok)
-
-def med(rows, key, scale=1.0):
-    vals = []
-    for r in rows:
-        v = r
-        for k in key.split("."):
-            v = v.get(k) if isinstance(v, dict) else None
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            vals.append(v * scale)
-    return statistics.median(vals) if vals else None
-
-def fmt(v, digits=0):
-    if v is None:
-        return "–"
-    if digits == 0:
-        return f"{round(v):,}".replace(",", " ")
-    return f"{v:.{digits}f}"
-
-def table(head, rows):
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
-    print()
-
-def ms(rows, key):
-    v = med(rows, key)
-    return None if v is None else v / 1000.0
+    return read_lines(os.path.join(out, name))
 
 def cpu_pct(r):  # tickrouter-bench: server_cpu_pct; shared loadgen: cpu_pct
     return r.get("server_cpu_pct", r.get("cpu_pct"))

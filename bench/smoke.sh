@@ -18,4 +18,7 @@ common=(--duration 2 --settle 0.5 --drain 5 --check --server-bin ./target/releas
 "$bench" scenario 4 --clients 10 --rate 100 --event backtest "${common[@]}"
 "$bench" scenario 5 --clients 5 --rate 100 --stall-duration 2 "${common[@]}"
 "$bench" scenario 6 --messages 20000 "${common[@]}"
-echo "bench/smoke.sh: every scenario delivered every frame" >&2
+# No --check: whether stalled sessions are closed is the finding, not a smoke failure.
+"$bench" stalled-burst --clients 5 --alerts 300 --observe-s 1 --read-timeout 1 --timeout 60 \
+  --server-bin ./target/release/tickrouter >/dev/null
+echo "bench/smoke.sh: every scenario delivered every frame (stalled-burst: ran to the end)" >&2

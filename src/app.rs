@@ -19,16 +19,17 @@ use crate::domain::close::CloseReason;
 use crate::domain::fanout;
 use crate::domain::monitor::Monitor;
 use crate::domain::session_state::Limits;
-use crate::http::{self, AppState, HealthState};
+use crate::http::{self, AppState};
 use crate::open_files::{self, Outcome};
 use crate::pipeline::handlers::{
-    Backtest, Flush, Market, MarketConfig, Outlet, Streaming, StreamingConfig, SystemEvents, Users,
-    UsersConfig,
+    Backtest, Flush, Market, MarketConfig, MarketLogic, Outlet, Streaming, StreamingConfig,
+    StreamingLogic, SystemEvents, Users, UsersConfig,
 };
 use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
 use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
 use crate::pipeline::router::{Handlers, Router};
 use crate::pipeline::session::{SessionConfig, SessionDeps};
+use crate::telemetry::health::HealthState;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::Stats;
 
@@ -144,9 +145,9 @@ impl Pipeline {
                 .then(|| Duration::from_millis(settings.market.conflation_ms)),
         };
         let handlers = Handlers {
-            streaming: Streaming::new(streaming, outlet.clone()).start(),
+            streaming: Streaming::new(StreamingLogic::new(streaming), outlet.clone()).start(),
             users: Users::new(users, commands.clone(), outlet.clone()).start(),
-            market: Market::new(market, outlet.clone()).start(),
+            market: Market::new(MarketLogic::new(market), outlet.clone()).start(),
             backtest: Backtest::new(commands.clone(), outlet.clone()).start(),
             system: SystemEvents::new(commands, health.clone(), outlet).start(),
         };

@@ -1,6 +1,7 @@
 //! Session identity from HS256 JWTs (`sub` = user id, `exp`, optional `roles: ["admin"]`).
 //!
-//! A token that fails verification is an error, never an anonymous or different identity.
+//! A token that fails verification is an error, never an anonymous or different identity. The
+//! identity itself is a domain type (`domain::identity`); this module only verifies and signs.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,15 +11,9 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::identity::{Identity, VerifyToken, ADMIN_ROLE};
 use crate::domain::ids::UserId;
-
-pub const ADMIN_ROLE: &str = "admin";
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Identity {
-    pub user: Option<UserId>,
-    pub admin: bool,
-}
+use crate::domain::protocol::{ErrorCode, ProtocolError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthError {
@@ -39,6 +34,17 @@ impl fmt::Display for AuthError {
 }
 
 impl std::error::Error for AuthError {}
+
+impl AuthError {
+    /// The code a refused client is told, over WebSocket and HTTP alike: whether it can fix
+    /// its token (`invalid_token`) or the server cannot check any (`auth_disabled`).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::Disabled => ErrorCode::AuthDisabled,
+            AuthError::Expired | AuthError::Invalid(_) => ErrorCode::InvalidToken,
+        }
+    }
+}
 
 #[derive(Deserialize)]
 struct Claims {
@@ -95,6 +101,13 @@ impl Authenticator {
             user: Some(user),
             admin: data.claims.roles.iter().any(|r| r == ADMIN_ROLE),
         })
+    }
+}
+
+impl VerifyToken for Authenticator {
+    fn verify_token(&self, token: &str) -> Result<Identity, ProtocolError> {
+        self.verify(token)
+            .map_err(|e| ProtocolError::new(e.code(), e.to_string()))
     }
 }
 
@@ -179,5 +192,17 @@ mod tests {
             auth.verify(&issue_token("x", "1", &[], 60)),
             Err(AuthError::Disabled)
         );
+    }
+
+    #[test]
+    fn session_refusals_carry_the_auth_error_code() {
+        let refused = |auth: &Authenticator, token: &str| auth.verify_token(token).unwrap_err();
+        let disabled = refused(&Authenticator::new(None), "t");
+        assert_eq!(disabled.code, ErrorCode::AuthDisabled);
+        assert_eq!(disabled.message, AuthError::Disabled.to_string());
+        let auth = Authenticator::new(Some("k"));
+        let expired = issue_token("k", "1", &[], -120);
+        assert_eq!(refused(&auth, &expired).code, ErrorCode::InvalidToken);
+        assert_eq!(refused(&auth, "garbage").code, ErrorCode::InvalidToken);
     }
 }

@@ -1,17 +1,17 @@
-//! The command line: the subcommands, their flags, and how flags combine with the config file and
-//! the environment into validated `Settings`.
+//! The command line: the subcommands and their flags, handed to `Settings::resolve` as
+//! overrides of the config file and the environment.
 //!
 //! No flag reads the environment through clap: `REDIS_URL` and friends are applied by
 //! `Settings::apply_env`, so the precedence (flags > environment > file > defaults) lives in one
-//! place and is testable without touching the process environment.
+//! place, the config module, and is testable without touching the process environment.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Overrides, Settings};
 
 /// Routes market events from Redis pub/sub to WebSocket clients, normalised once and filtered per
 /// user.
@@ -123,48 +123,34 @@ pub struct CheckArgs {
 impl ServeArgs {
     /// Defaults → `--config` file → environment → flags, then validated.
     pub fn settings(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        resolve(
-            self.config.as_deref(),
-            env,
-            self.bind,
-            self.redis_url.as_deref(),
-        )
+        let overrides = Overrides {
+            bind: self.bind,
+            redis_url: self.redis_url.as_deref(),
+        };
+        Settings::resolve(self.config.as_deref(), env, overrides)
     }
 }
 
 impl CheckArgs {
     /// The same resolution as [`ServeArgs::settings`], without `--bind`.
     pub fn settings(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        resolve(self.config.as_deref(), env, None, self.redis_url.as_deref())
+        let overrides = Overrides {
+            redis_url: self.redis_url.as_deref(),
+            ..Overrides::default()
+        };
+        Settings::resolve(self.config.as_deref(), env, overrides)
     }
 }
 
 impl DemoArgs {
     /// `--redis-url`, else the environment, else the default URL; validated like `redis.url`.
     pub fn redis_url(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-        resolve(None, env, None, self.redis_url.as_deref()).map(|settings| settings.redis.url)
+        let overrides = Overrides {
+            redis_url: self.redis_url.as_deref(),
+            ..Overrides::default()
+        };
+        Settings::resolve(None, env, overrides).map(|settings| settings.redis.url)
     }
-}
-
-fn resolve(
-    config: Option<&Path>,
-    env: &dyn Fn(&str) -> Option<String>,
-    bind: Option<SocketAddr>,
-    redis_url: Option<&str>,
-) -> Result<Settings, ConfigError> {
-    let mut settings = match config {
-        Some(path) => Settings::from_file(path)?,
-        None => Settings::default(),
-    };
-    settings.apply_env(env)?;
-    if let Some(bind) = bind {
-        settings.server.bind = bind;
-    }
-    if let Some(url) = redis_url {
-        settings.redis.url = url.to_owned();
-    }
-    settings.validate()?;
-    Ok(settings)
 }
 
 fn positive_rate(raw: &str) -> Result<f64, String> {

@@ -2,11 +2,14 @@
 //! per user.
 //!
 //! Layout, in the order events flow:
-//! - `domain`: pure types and logic (normaliser, events, streams, audiences, fan-out decisions, filters, buffer, protocol).
+//! - `domain`: pure types and logic (normaliser, events, streams, audiences, fan-out decisions,
+//!   filters, buffer, protocol, identity). It imports nothing outside itself;
+//!   tests/architecture.rs checks the arrows.
 //! - `pipeline`: the actors: `redis_reader` -> `router` -> `handlers` -> `registry` -> `session`.
 //! - `http`: `/ws`, `/health`, `/stats`, the dashboard.
-//! - `app`: the composition root; `config` + `cli`: settings; `telemetry`: counters;
-//!   `open_files`: the descriptor limit sized for the sessions.
+//! - `app`: the composition root; `config` + `cli`: settings; `auth`: token verification;
+//!   `telemetry`: counters and the health probe's findings; `open_files`: the descriptor limit
+//!   sized for the sessions.
 //! - `demo`: the demo producer behind `tickrouter demo`.
 
 pub mod app;

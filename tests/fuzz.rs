@@ -6,8 +6,9 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 use strum::VariantArray;
 
-use tickrouter::auth::{Authenticator, Identity};
+use tickrouter::auth::Authenticator;
 use tickrouter::domain::event::EpochMillis;
+use tickrouter::domain::identity::Identity;
 use tickrouter::domain::kind::EventKind;
 use tickrouter::domain::normalise::normalise;
 use tickrouter::domain::protocol::parse_request;

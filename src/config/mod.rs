@@ -2,13 +2,14 @@
 //! TOML and the list of Redis subscriptions it implies.
 //!
 //! Settings are resolved as defaults → file → environment ([`Settings::apply_env`]) → command-line
-//! flags (`crate::cli`), and validated once at the end ([`Settings::validate`]) so that an
-//! override can repair a file value instead of tripping over it. Unknown keys are rejected: a typo
-//! in a config file must not silently fall back to a default.
+//! overrides, and validated once at the end ([`Settings::validate`]), all in
+//! [`Settings::resolve`], so that an override can repair a file value instead of tripping over it.
+//! Unknown keys are rejected: a typo in a config file must not silently fall back to a default.
 
 mod env;
 mod error;
 mod redis_url;
+mod resolve;
 mod validate;
 
 use std::fmt;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Deserializer};
 use crate::domain::kind::{EventKind, DEFAULT_CHANNELS};
 
 pub use error::ConfigError;
+pub use resolve::Overrides;
 
 /// Everything tickrouter can be configured with. `Settings::default()` is a working local setup.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -458,7 +458,7 @@ mod tests {
 
     #[test]
     fn parses_what_tickrouter_publishes() {
-        use crate::domain::backtest_job::{new_job_id, BacktestConfig, JobRecord};
+        use crate::domain::backtest::{new_job_id, BacktestConfig, JobRecord};
         use crate::domain::ids::UserId;
 
         let config = BacktestConfig::from_request(&json!({

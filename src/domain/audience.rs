@@ -201,14 +201,7 @@ mod tests {
 
     #[test]
     fn admin_errors_count_when_unheard_but_the_admin_tick_feed_does_not() {
-        let tick = Tick {
-            symbol: Symbol::new("AAPL").unwrap(),
-            price: 1.0,
-            volume: None,
-            timestamp: EpochMillis(0),
-            source: None,
-            market_status: None,
-        };
+        let tick = Tick::sample();
         assert!(!admin_tick(&tick).targeted);
         assert!(super::tick(&tick).targeted);
         assert_eq!(admin_tick(&tick).stream, Stream::Topic(Topic::Admin));

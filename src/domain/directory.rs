@@ -285,7 +285,7 @@ mod tests {
         assert_eq!(accepting(&mut dir, doji(0.9)), [a.clone(), b.clone()]);
         assert_eq!(
             accepting(&mut dir, doji(0.9)),
-            [a.clone()],
+            std::slice::from_ref(&a),
             "b's budget is spent"
         );
         assert_eq!(accepting(&mut dir, doji(0.1)), Vec::<UserId>::new());

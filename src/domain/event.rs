@@ -447,6 +447,21 @@ pub struct Tick {
 }
 
 #[cfg(test)]
+impl Tick {
+    /// A tick of AAPL at 1.0, for tests.
+    pub fn sample() -> Tick {
+        Tick {
+            symbol: Symbol::new("AAPL").unwrap(),
+            price: 1.0,
+            volume: None,
+            timestamp: EpochMillis(0),
+            source: None,
+            market_status: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::super::kind::EventKind;
     use super::super::normalise::normalise;

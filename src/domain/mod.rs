@@ -2,13 +2,14 @@
 
 pub mod alert_rules;
 pub mod audience;
-pub mod backtest_job;
+pub mod backtest;
 pub mod close;
 pub mod directory;
 pub mod drop;
 pub mod event;
 pub mod fanout;
 pub mod filter;
+pub mod identity;
 pub mod ids;
 pub mod kind;
 pub mod monitor;
@@ -17,6 +18,7 @@ pub mod outbound;
 pub mod protocol;
 pub mod publication;
 pub mod redis_names;
+pub mod replies;
 pub mod session_state;
 pub mod stream;
 pub mod streaming_buffer;

@@ -4,7 +4,7 @@
 //! carries an `ErrorCode` and a message naming what was wrong.
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::filter::PatternSubscription;
@@ -35,8 +35,9 @@ pub enum ClientOp {
     Ping,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Why a client's frame or request was refused; serialised as its wire name
+/// ([`ErrorCode::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidJson,
     InvalidFrame,
@@ -52,6 +53,34 @@ pub enum ErrorCode {
     TooManyTopics,
     TooManySymbols,
     RateLimited,
+}
+
+impl ErrorCode {
+    /// The name clients see, in `error` frames and, for token refusals, in HTTP error bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidFrame => "invalid_frame",
+            ErrorCode::MissingOp => "missing_op",
+            ErrorCode::UnknownOp => "unknown_op",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::BinaryNotSupported => "binary_not_supported",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::AuthDisabled => "auth_disabled",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::UnknownTopic => "unknown_topic",
+            ErrorCode::TooManyTopics => "too_many_topics",
+            ErrorCode::TooManySymbols => "too_many_symbols",
+            ErrorCode::RateLimited => "rate_limited",
+        }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// The `data` of an `error` frame.
@@ -225,6 +254,15 @@ mod tests {
             ErrorCode::InvalidField
         );
         assert_eq!(code(r#"{"op":"ping","id":-1}"#), ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn error_codes_serialise_as_their_wire_names() {
+        let e = ProtocolError::new(ErrorCode::TooManySymbols, "at most 3");
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"code":"too_many_symbols","message":"at most 3"}"#
+        );
     }
 
     #[test]

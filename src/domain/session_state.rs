@@ -4,15 +4,14 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use serde_json::{json, Value};
-
 use super::event::EpochMillis;
 use super::filter::PatternFilter;
-use super::ids::Symbol;
+use super::identity::{Identity, VerifyToken};
+use super::ids::{SessionId, Symbol};
 use super::outbound::EventName;
 use super::protocol::{ClientOp, ErrorCode, ProtocolError};
+use super::replies::{ConnectionConfirmed, Op, Reply};
 use super::stream::{Stream, Topic, TopicName};
-use crate::auth::{AuthError, Authenticator, Identity};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -41,7 +40,7 @@ pub struct SessionState {
 pub struct Applied {
     /// `ack`, or `pong` for `ping`.
     pub event: EventName,
-    pub reply: Value,
+    pub reply: Reply,
     /// Whether the registry must be told about new streams or a new filter.
     pub changed: bool,
 }
@@ -84,22 +83,19 @@ impl SessionState {
     pub fn apply(
         &mut self,
         op: ClientOp,
-        auth: &Authenticator,
+        auth: &dyn VerifyToken,
         limits: Limits,
     ) -> Result<Applied, ProtocolError> {
         match op {
             ClientOp::Ping => Ok(Applied {
                 event: EventName::Pong,
-                reply: json!({"server_time": EpochMillis::now()}),
+                reply: Reply::Pong {
+                    server_time: EpochMillis::now(),
+                },
                 changed: false,
             }),
             ClientOp::Auth { token } => {
-                let identity = auth.verify(&token).map_err(|e| match e {
-                    AuthError::Disabled => {
-                        ProtocolError::new(ErrorCode::AuthDisabled, e.to_string())
-                    }
-                    _ => ProtocolError::new(ErrorCode::InvalidToken, e.to_string()),
-                })?;
+                let identity = auth.verify_token(&token)?;
                 if !identity.admin {
                     self.topics.remove(&Topic::Admin);
                 }
@@ -110,7 +106,12 @@ impl SessionState {
                 }
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: self.identity_json("auth"),
+                    reply: Reply::Identity {
+                        op: Op::Auth,
+                        roles: self.identity.roles(),
+                        topics: self.topic_names(),
+                        user_id: self.identity.user.clone(),
+                    },
                     changed: true,
                 })
             }
@@ -139,7 +140,7 @@ impl SessionState {
                 self.explicit_topics = true;
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: self.topics_json("subscribe"),
+                    reply: self.topics_reply(Op::Subscribe),
                     changed: true,
                 })
             }
@@ -154,7 +155,7 @@ impl SessionState {
                 }
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: self.topics_json("unsubscribe"),
+                    reply: self.topics_reply(Op::Unsubscribe),
                     changed: true,
                 })
             }
@@ -170,10 +171,12 @@ impl SessionState {
                     parsed.insert(sym);
                 }
                 self.set_symbols(parsed, limits)?;
-                let symbols: Vec<&str> = self.symbols.iter().map(Symbol::as_str).collect();
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: json!({"op": "watchlist", "symbols": symbols}),
+                    reply: Reply::Symbols {
+                        op: Op::Watchlist,
+                        symbols: self.symbols.iter().cloned().collect(),
+                    },
                     changed: true,
                 })
             }
@@ -182,7 +185,10 @@ impl SessionState {
                     .map_err(|e| ProtocolError::new(ErrorCode::InvalidField, e.0))?;
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: json!({"op": "pattern_subscriptions", "count": self.filter.len()}),
+                    reply: Reply::Count {
+                        count: self.filter.len(),
+                        op: Op::PatternSubscriptions,
+                    },
                     changed: true,
                 })
             }
@@ -241,40 +247,60 @@ impl SessionState {
         Ok(())
     }
 
-    fn topics_json(&self, op: &str) -> Value {
-        json!({"op": op, "topics": self.topic_names()})
-    }
-
-    pub fn roles(&self) -> Vec<&'static str> {
-        if self.identity.admin {
-            vec![crate::auth::ADMIN_ROLE]
-        } else {
-            vec![]
+    fn topics_reply(&self, op: Op) -> Reply {
+        Reply::Topics {
+            op,
+            topics: self.topic_names(),
         }
     }
 
-    fn identity_json(&self, op: &str) -> Value {
-        json!({"op": op, "user_id": self.identity.user, "roles": self.roles(), "topics": self.topic_names()})
+    /// The first frame a session sends, describing the state it starts in.
+    pub fn connection_confirmed(
+        &self,
+        session: SessionId,
+        now: EpochMillis,
+    ) -> ConnectionConfirmed {
+        ConnectionConfirmed {
+            roles: self.identity.roles(),
+            server_time: now,
+            session_id: session,
+            topics: self.topic_names(),
+            user_id: self.identity.user.clone(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::issue_token;
+    use crate::domain::ids::UserId;
 
     const LIMITS: Limits = Limits {
         max_topics: 8,
         max_symbols: 3,
     };
 
+    /// Accepts `admin:<user>` and `user:<user>`; refuses anything else as an invalid token.
+    struct Tokens;
+
+    impl VerifyToken for Tokens {
+        fn verify_token(&self, token: &str) -> Result<Identity, ProtocolError> {
+            let (role, user) = token
+                .split_once(':')
+                .ok_or_else(|| ProtocolError::new(ErrorCode::InvalidToken, "forged"))?;
+            Ok(Identity {
+                user: UserId::new(user),
+                admin: role == "admin",
+            })
+        }
+    }
+
     fn subscribe(state: &mut SessionState, topics: &[&str]) -> Result<Applied, ProtocolError> {
-        let auth = Authenticator::new(None);
         state.apply(
             ClientOp::Subscribe {
                 topics: topics.iter().map(|t| t.to_string()).collect(),
             },
-            &auth,
+            &Tokens,
             LIMITS,
         )
     }
@@ -323,11 +349,10 @@ mod tests {
     #[test]
     fn anyone_may_unsubscribe_from_admin() {
         let mut state = SessionState::new(Identity::default());
-        let auth = Authenticator::new(None);
         let op = ClientOp::Unsubscribe {
             topics: vec!["admin".into()],
         };
-        assert!(state.apply(op, &auth, LIMITS).is_ok());
+        assert!(state.apply(op, &Tokens, LIMITS).is_ok());
     }
 
     #[test]
@@ -346,12 +371,11 @@ mod tests {
     #[test]
     fn symbol_limit_is_enforced_without_changing_state() {
         let mut state = SessionState::new(Identity::default());
-        let auth = Authenticator::new(None);
         let too_many = ClientOp::Watchlist {
             symbols: vec!["A".into(), "B".into(), "C".into(), "D".into()],
         };
         assert_eq!(
-            state.apply(too_many, &auth, LIMITS).err().unwrap().code,
+            state.apply(too_many, &Tokens, LIMITS).err().unwrap().code,
             ErrorCode::TooManySymbols
         );
         assert!(state
@@ -362,13 +386,12 @@ mod tests {
 
     #[test]
     fn auth_op_sets_identity_and_rejects_bad_tokens_without_change() {
-        let auth = Authenticator::new(Some("k"));
         let mut state = SessionState::new(Identity::default());
         let bad = state.apply(
             ClientOp::Auth {
-                token: issue_token("wrong", "1", &[], 60),
+                token: "forged".into(),
             },
-            &auth,
+            &Tokens,
             LIMITS,
         );
         assert_eq!(bad.err().unwrap().code, ErrorCode::InvalidToken);
@@ -376,9 +399,9 @@ mod tests {
         state
             .apply(
                 ClientOp::Auth {
-                    token: issue_token("k", "1", &["admin"], 60),
+                    token: "admin:1".into(),
                 },
-                &auth,
+                &Tokens,
                 LIMITS,
             )
             .map(|_| ())

@@ -7,7 +7,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{self, Refused};
+use super::auth;
+use super::error::ApiError;
 use super::AppState;
 use crate::domain::monitor::{Monitor, Query, CAPACITY};
 
@@ -31,7 +32,7 @@ pub async fn messages(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<MessagesQuery>,
-) -> Result<HttpResponse, Refused> {
+) -> Result<HttpResponse, ApiError> {
     auth::admin(&req, &state.sessions.auth)?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, CAPACITY);
     let query = Query {
@@ -50,13 +51,13 @@ pub async fn messages(
 pub async fn field_names(
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, Refused> {
+) -> Result<HttpResponse, ApiError> {
     auth::admin(&req, &state.sessions.auth)?;
     let report = lock(&state.monitor).field_names();
     Ok(HttpResponse::Ok().json(json!({"channels": report})))
 }
 
-pub async fn clear(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Refused> {
+pub async fn clear(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     auth::admin(&req, &state.sessions.auth)?;
     lock(&state.monitor).clear();
     Ok(HttpResponse::Ok().json(json!({"cleared": true})))

@@ -3,71 +3,20 @@
 //! errors, the producer heartbeat key instead of our own cache keys, and recent traffic. Every
 //! non-healthy status says why.
 
-use std::sync::Mutex;
-
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::AppState;
 use crate::domain::event::EpochMillis;
+use crate::telemetry::health::ProducerHeartbeat;
 use crate::telemetry::{Scalar, Stats};
 
-/// Connection errors within `ERROR_WINDOW_SECS` beyond which the service is degraded.
+/// Connection errors within the probe's error window (`health::ERROR_WINDOW_SECS`) beyond which the
+/// service is degraded.
 const MAX_RECENT_ERRORS: u64 = 5;
-pub const ERROR_WINDOW_SECS: i64 = 300;
 /// The producer writes its heartbeat every 60 s.
 const HEARTBEAT_FRESH_SECS: f64 = 60.0;
 const QUIET_WARNING_SECS: f64 = 300.0;
-
-/// What the background health probe last saw of the producer heartbeat key.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ProducerHeartbeat {
-    NotCheckedYet,
-    Missing,
-    /// Age in seconds when checked.
-    Age(f64),
-    Unreadable,
-}
-
-/// Written by the System handler's periodic probe, read by `/health`.
-pub struct HealthState {
-    inner: Mutex<Probe>,
-}
-
-struct Probe {
-    heartbeat: ProducerHeartbeat,
-    /// (time, cumulative connection errors) samples, oldest first, covering the error window.
-    error_samples: Vec<(i64, u64)>,
-}
-
-impl Default for HealthState {
-    fn default() -> Self {
-        HealthState {
-            inner: Mutex::new(Probe {
-                heartbeat: ProducerHeartbeat::NotCheckedYet,
-                error_samples: Vec::new(),
-            }),
-        }
-    }
-}
-
-impl HealthState {
-    pub fn record(&self, heartbeat: ProducerHeartbeat, errors_total: u64) {
-        let now = EpochMillis::now().0 / 1000;
-        let mut probe = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        probe.heartbeat = heartbeat;
-        probe.error_samples.push((now, errors_total));
-        probe
-            .error_samples
-            .retain(|(t, _)| now - t <= ERROR_WINDOW_SECS);
-    }
-
-    fn read(&self, errors_total: u64) -> (ProducerHeartbeat, u64) {
-        let probe = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let oldest = probe.error_samples.first().map_or(0, |(_, n)| *n);
-        (probe.heartbeat, errors_total.saturating_sub(oldest))
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -216,13 +165,5 @@ mod tests {
         let r = assess(&stats, ProducerHeartbeat::Missing, 6);
         assert_eq!(r.status, Status::Degraded);
         assert_eq!(r.reasons.len(), 2);
-    }
-
-    #[test]
-    fn error_window_counts_only_recent_errors() {
-        let h = HealthState::default();
-        h.record(ProducerHeartbeat::Missing, 10);
-        let (_, recent) = h.read(13);
-        assert_eq!(recent, 3);
     }
 }

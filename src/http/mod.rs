@@ -4,6 +4,7 @@ pub mod auth;
 mod backtests;
 mod dashboard;
 mod debug;
+mod error;
 mod health;
 mod ws;
 
@@ -12,10 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{web, HttpResponse};
 
-pub use health::{HealthState, ProducerHeartbeat};
-
 use crate::domain::monitor::Monitor;
 use crate::pipeline::session::SessionDeps;
+use crate::telemetry::health::HealthState;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::Stats;
 

@@ -3,13 +3,14 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, Error, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use serde::Deserialize;
-use serde_json::json;
 
+use super::error::ApiError;
 use super::AppState;
-use crate::auth::{AuthError, Identity};
+use crate::domain::identity::Identity;
 use crate::domain::ids::SessionId;
 use crate::domain::session_state::SessionState;
 use crate::net::ConnCloser;
@@ -29,26 +30,18 @@ pub async fn connect(
 ) -> Result<HttpResponse, Error> {
     if state.stats.get(Scalar::SessionsActive) as usize >= state.max_sessions {
         state.stats.emit(SessionRefused);
-        return Ok(HttpResponse::ServiceUnavailable().json(
-            json!({"error": "too_many_sessions", "message": "the server is at its session limit"}),
-        ));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_sessions",
+            "the server is at its session limit",
+        )
+        .into());
     }
     let query = web::Query::<ConnectQuery>::from_query(req.query_string())
         .map_err(|e| actix_web::error::ErrorBadRequest(e.to_string()))?;
     let identity = match query.token.as_deref() {
         None | Some("") => Identity::default(),
-        Some(token) => match state.sessions.auth.verify(token) {
-            Ok(identity) => identity,
-            Err(err) => {
-                let code = if err == AuthError::Disabled {
-                    "auth_disabled"
-                } else {
-                    "invalid_token"
-                };
-                return Ok(HttpResponse::Unauthorized()
-                    .json(json!({"error": code, "message": err.to_string()})));
-            }
-        },
+        Some(token) => state.sessions.auth.verify(token).map_err(ApiError::from)?,
     };
     let id = SessionId(state.next_session_id.fetch_add(1, Relaxed));
     let closer = req.conn_data::<ConnCloser>().cloned();

@@ -1,7 +1,6 @@
 //! Backtest job records in Redis, in the legacy layout (docs/PRODUCERS.md#job-records): the
-//! record `tickstock:jobs:{id}` (JSON, 7 days, refreshed on every save), the owner's index
-//! `tickstock:user_jobs:{user}` (ZSET job id -> created_at, 30 days) and `tickstock:active_jobs`
-//! (ZSET of queued and running jobs).
+//! record `key::job` (JSON, 7 days, refreshed on every save), the owner's index `key::user_jobs`
+//! (ZSET job id -> created_at, 30 days) and `key::ACTIVE_JOBS` (ZSET of queued and running jobs).
 //!
 //! Shared by the HTTP API (submit, list, cancel) and the Backtest handler (progress and
 //! results), which can change the same record at the same moment. Every save is one Lua script,
@@ -15,7 +14,7 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, RedisError};
 use serde_json::Value;
 
-use crate::domain::backtest_job::{JobRecord, JOB_TTL_SECS, LIST_LIMIT, USER_JOBS_TTL_SECS};
+use crate::domain::backtest::{JobRecord, JOB_TTL_SECS, LIST_LIMIT, USER_JOBS_TTL_SECS};
 use crate::domain::ids::{JobId, UserId};
 use crate::domain::redis_names::key;
 

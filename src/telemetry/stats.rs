@@ -134,7 +134,7 @@ impl Stats {
             .sum()
     }
 
-    fn drops_for(&self, reason: DropReason) -> u64 {
+    pub fn drops_for(&self, reason: DropReason) -> u64 {
         self.drop_rows()
             .map(|row| row[reason.index()].load(Relaxed))
             .sum()

@@ -25,7 +25,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::record;
 use crate::scan::Scanner;
 
-type Ws = WebSocketStream<TcpStream>;
+pub type Ws = WebSocketStream<TcpStream>;
 
 /// How a client talks to the server until it is ready.
 #[derive(Debug, Clone)]
@@ -104,8 +104,14 @@ pub fn stalled_connection_closed(sh: &Shared) -> Option<bool> {
     if fd < 0 {
         return None;
     }
-    // SAFETY: getsockopt writes at most `len` bytes into a zeroed, properly sized struct; the fd
-    // belongs to the stalled client, which holds its socket open until the process ends.
+    Some(tcp_closed(fd))
+}
+
+/// Whether the server is done with the connection on client socket `fd` (FIN or RST received),
+/// read from its TCP state without reading the socket. `fd` must stay open while this runs.
+pub fn tcp_closed(fd: i32) -> bool {
+    // SAFETY: getsockopt writes at most `len` bytes into a zeroed, properly sized struct; the
+    // caller keeps the socket open.
     let state = unsafe {
         let mut info: libc::tcp_info = std::mem::zeroed();
         let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -117,12 +123,12 @@ pub fn stalled_connection_closed(sh: &Shared) -> Option<bool> {
             &mut len,
         );
         if rc != 0 {
-            return Some(true);
+            return true;
         }
         info.tcpi_state
     };
     // 1 = ESTABLISHED; CLOSE_WAIT (8, FIN received) and CLOSE (7, reset) mean the server is done.
-    Some(state != 1)
+    state != 1
 }
 
 async fn next_text(ws: &mut Ws) -> Result<String, String> {
@@ -144,6 +150,18 @@ async fn send(ws: &mut Ws, text: &str) -> Result<(), String> {
 
 /// Opens the TCP connection and the WebSocket, then speaks the protocol until ready.
 async fn connect(spec: &ClientSpec, sh: &Shared) -> Result<Ws, String> {
+    connect_with(spec, sh, None).await
+}
+
+/// `connect`, with the client socket's receive buffer set to `rcvbuf` bytes before the
+/// handshake (the kernel doubles it and applies its floor). A small buffer makes a client that
+/// stops reading look stalled to the server after a few frames, instead of after the megabytes
+/// that loopback autotuning would otherwise absorb.
+pub async fn connect_with(
+    spec: &ClientSpec,
+    sh: &Shared,
+    rcvbuf: Option<u32>,
+) -> Result<Ws, String> {
     let mut req = spec
         .url
         .as_str()
@@ -166,6 +184,12 @@ async fn connect(spec: &ClientSpec, sh: &Shared) -> Result<Ws, String> {
         TcpSocket::new_v6()
     }
     .map_err(|e| e.to_string())?;
+    if let Some(bytes) = rcvbuf {
+        // Before connect, so the window advertised in the SYN is already the small one.
+        socket
+            .set_recv_buffer_size(bytes)
+            .map_err(|e| format!("SO_RCVBUF: {e}"))?;
+    }
     let tcp = socket
         .connect(addr)
         .await

@@ -8,6 +8,7 @@
 //! cargo run --release --bin tickrouter-bench -- scenario 1          # 100 clients x 1,000 msg/s
 //! cargo run --release --bin tickrouter-bench -- scenario 1 --duration 2 --clients 5 --check
 //! cargo run --release --bin tickrouter-bench -- max-rate --clients 1000
+//! cargo run --release --bin tickrouter-bench -- stalled-burst --clients 200
 //! ```
 //!
 //! Modelled on the shared load generator (docs/GLOSSARY.md#peers-shared-bench): a publisher
@@ -23,6 +24,7 @@ mod run;
 mod scan;
 mod scenarios;
 mod servers;
+mod stalled_burst;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +78,16 @@ enum Command {
         #[arg(long)]
         max_p99_ms: Option<f64>,
     },
+    /// Stalled clients after a short burst: N clients subscribed to `alerts` stop reading, a
+    /// burst of ~2 KB critical alerts (shorter than the slow-consumer grace) is published, then
+    /// memory, `sessions.active` and slow-consumer closes are sampled for grace + 10 s, and each
+    /// client finally reads to see how its connection ended. --clients defaults to 1,000.
+    StalledBurst {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        burst: BurstArgs,
+    },
     /// Scenario 5 against another server (one of the benchmark peers), already running.
     PeerStall {
         #[command(flatten)]
@@ -95,6 +107,37 @@ enum Command {
         #[arg(long)]
         redis_pid: Option<i32>,
     },
+}
+
+#[derive(Debug, Args)]
+struct BurstArgs {
+    /// The server's session.slow_consumer_grace_ms.
+    #[arg(long, default_value_t = 2000)]
+    grace_ms: u64,
+    /// Critical alerts in the burst.
+    #[arg(long, default_value_t = 6000)]
+    alerts: u64,
+    /// Size of each alert as published.
+    #[arg(long, default_value_t = 2048)]
+    alert_bytes: usize,
+    /// Alerts per second in the burst; 0 = as fast as Redis takes them.
+    #[arg(long, default_value_t = 0.0)]
+    burst_rate: f64,
+    /// SO_RCVBUF of each stalled client's socket, bytes (the kernel doubles it).
+    #[arg(long, default_value_t = 4096)]
+    rcvbuf: u32,
+    /// Seconds of sampling after the burst. Default: grace + 10 s.
+    #[arg(long)]
+    observe_s: Option<f64>,
+    /// Sampling interval after the burst, ms.
+    #[arg(long, default_value_t = 250)]
+    sample_ms: u64,
+    /// At the end each client reads again for at most this long to see its connection's end.
+    #[arg(long, default_value_t = 5.0)]
+    read_timeout: f64,
+    /// The whole run's bound: past it an `error` line is printed and the process exits 3.
+    #[arg(long, default_value_t = 180.0)]
+    timeout: f64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -246,6 +289,22 @@ fn main() -> ExitCode {
                 max_p99_ms,
             };
             let m = scenarios::max_rate(&opts, start, max, steps, criteria, common.noise())?;
+            print(&common.label, m);
+            Ok(())
+        }),
+        Command::StalledBurst { common, burst } => common.options().and_then(|opts| {
+            let b = stalled_burst::Burst {
+                grace_ms: burst.grace_ms,
+                alerts: burst.alerts,
+                alert_bytes: burst.alert_bytes,
+                rate: burst.burst_rate,
+                rcvbuf: burst.rcvbuf,
+                observe_s: burst.observe_s,
+                sample_ms: burst.sample_ms,
+                read_timeout_s: burst.read_timeout,
+                timeout_s: burst.timeout,
+            };
+            let m = stalled_burst::run(&opts, &b, common.quiet_wait, common.label.clone())?;
             print(&common.label, m);
             Ok(())
         }),

@@ -4,6 +4,8 @@
 //! runs its phases (`run`) and returns one JSON object. Prices go to clients that subscribed to
 //! `symbol:BENCH` (the send time rides in `volume`); per-user events are `dashboard_alert`s with a
 //! `user_id` (or, with `--event backtest`, backtest progress of jobs whose owner record exists).
+//! The `stalled-burst` scenario lives in `stalled_burst.rs` and starts its servers the same way,
+//! with `config_for`, `header` and `target_of` from here.
 
 use std::time::Duration;
 
@@ -93,7 +95,7 @@ fn price_payload(bytes: usize) -> publisher::PriceUpdate {
 }
 
 /// The tickrouter config the scenario needs beyond the defaults (`None`: defaults only).
-fn config_for(clients_per_instance: usize) -> Option<String> {
+pub(crate) fn config_for(clients_per_instance: usize) -> Option<String> {
     // The default session limit is 10,000; scenario 3 holds exactly that many plus headroom.
     (clients_per_instance >= 9_000).then(|| {
         format!(
@@ -103,7 +105,7 @@ fn config_for(clients_per_instance: usize) -> Option<String> {
     })
 }
 
-fn header(
+pub(crate) fn header(
     scenario: u8,
     opts: &Options,
     servers: &Servers,
@@ -130,7 +132,7 @@ fn header(
     m
 }
 
-fn target_of(servers: &Servers) -> Target {
+pub(crate) fn target_of(servers: &Servers) -> Target {
     Target {
         redis_url: servers.redis_url(),
         server_pids: servers.server_pids(),

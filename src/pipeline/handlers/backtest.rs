@@ -163,7 +163,7 @@ impl Handler<Flush> for Backtest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::backtest_job::JobRecord;
+    use crate::domain::backtest::JobRecord;
     use crate::domain::stream::Stream;
 
     fn progress(job: &str) -> BacktestInput {

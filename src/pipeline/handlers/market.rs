@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use actix::prelude::*;
-
-use super::{Flush, Input, Outlet, HANDLER_QUEUE};
+use super::shell::{Logic, Out, Shell};
+use super::Input;
 use crate::domain::audience;
 use crate::domain::drop::DropReason;
 use crate::domain::event::{MarketEvent, MarketSummary, OhlcvUpdate, PriceUpdate, Tick};
@@ -16,7 +15,7 @@ use crate::domain::publication::Publication;
 use crate::domain::streaming_buffer::{Keyed, StreamingBuffer};
 use crate::pipeline::registry::Origin;
 use crate::telemetry::events::{EventDropped, PricesConflated};
-use crate::telemetry::ChannelId;
+use crate::telemetry::{ChannelId, Stats};
 
 /// Symbols pending in one conflation window before it is flushed early.
 const CONFLATION_MAX_SYMBOLS: usize = 10_000;
@@ -37,7 +36,8 @@ pub struct MarketConfig {
     pub conflation: Option<Duration>,
 }
 
-type Out = Vec<(Publication, Origin)>;
+/// The Market handler: its logic in the common handler actor.
+pub type Market = Shell<MarketLogic>;
 
 /// A price update waiting in the conflation window; a newer one of the same symbol replaces it.
 struct Pending {
@@ -53,9 +53,10 @@ impl Keyed for Pending {
 
 pub struct MarketLogic {
     price_change_threshold_pct: f64,
-    conflation: Option<StreamingBuffer<Pending>>,
+    /// The conflation window and what waits in it.
+    conflation: Option<(Duration, StreamingBuffer<Pending>)>,
     /// Price updates under the threshold, by channel, not yet counted.
-    pub below_threshold: Vec<ChannelId>,
+    below_threshold: Vec<ChannelId>,
 }
 
 impl MarketLogic {
@@ -64,12 +65,35 @@ impl MarketLogic {
             price_change_threshold_pct: config.price_change_threshold_pct,
             conflation: config
                 .conflation
-                .map(|_| StreamingBuffer::new(CONFLATION_MAX_SYMBOLS)),
+                .map(|window| (window, StreamingBuffer::new(CONFLATION_MAX_SYMBOLS))),
             below_threshold: Vec::new(),
         }
     }
 
-    pub fn on_event(&mut self, input: Input<MarketInput>) -> Out {
+    fn on_price(&mut self, update: PriceUpdate, origin: Origin) -> Out {
+        if update.change_percent.abs() < self.price_change_threshold_pct {
+            self.below_threshold.extend(origin.channel);
+            return vec![];
+        }
+        let Some((_, pending)) = &mut self.conflation else {
+            return vec![(audience::price(&update), origin)];
+        };
+        let full = pending.push(Pending { update, origin }, origin.received_at);
+        full.into_iter().flat_map(|b| b.items).map(send).collect()
+    }
+
+    /// Price updates replaced by a newer one of the same symbol.
+    pub fn conflated(&self) -> u64 {
+        self.conflation
+            .as_ref()
+            .map_or(0, |(_, c)| c.counters.deduplicated)
+    }
+}
+
+impl Logic for MarketLogic {
+    type Item = MarketInput;
+
+    fn on_event(&mut self, input: Input<MarketInput>) -> Out {
         let origin = input.origin();
         let publication = match input.item {
             MarketInput::Price(update) => return self.on_price(update, origin),
@@ -81,96 +105,31 @@ impl MarketLogic {
         vec![(publication, origin)]
     }
 
-    fn on_price(&mut self, update: PriceUpdate, origin: Origin) -> Out {
-        if update.change_percent.abs() < self.price_change_threshold_pct {
-            self.below_threshold.extend(origin.channel);
-            return vec![];
-        }
-        let Some(pending) = &mut self.conflation else {
-            return vec![(audience::price(&update), origin)];
-        };
-        let full = pending.push(Pending { update, origin }, origin.received_at);
-        full.into_iter().flat_map(|b| b.items).map(send).collect()
-    }
-
     /// The conflation window closed, or the server is shutting down.
-    pub fn flush(&mut self) -> Out {
-        let batch = self.conflation.as_mut().and_then(StreamingBuffer::flush);
+    fn flush(&mut self) -> Out {
+        let batch = self.conflation.as_mut().and_then(|(_, c)| c.flush());
         batch.into_iter().flat_map(|b| b.items).map(send).collect()
     }
 
-    /// Price updates replaced by a newer one of the same symbol.
-    pub fn conflated(&self) -> u64 {
-        self.conflation
-            .as_ref()
-            .map_or(0, |c| c.counters.deduplicated)
-    }
-}
-
-fn send(p: Pending) -> (Publication, Origin) {
-    (audience::price(&p.update), p.origin)
-}
-
-pub struct Market {
-    logic: MarketLogic,
-    window: Option<Duration>,
-    outlet: Outlet,
-}
-
-impl Market {
-    pub fn new(config: MarketConfig, outlet: Outlet) -> Self {
-        Market {
-            logic: MarketLogic::new(config),
-            window: config.conflation,
-            outlet,
-        }
+    fn flush_every(&self) -> Option<Duration> {
+        self.conflation.as_ref().map(|(window, _)| *window)
     }
 
-    fn send(&mut self, out: Out) {
-        let stats = self.outlet.stats();
-        for channel in self.logic.below_threshold.drain(..) {
+    fn report(&mut self, stats: &Stats) {
+        for channel in self.below_threshold.drain(..) {
             stats.emit(EventDropped {
                 channel: Some(channel),
                 reason: DropReason::BelowThreshold,
             });
         }
         stats.emit(PricesConflated {
-            total: self.logic.conflated(),
+            total: self.conflated(),
         });
-        self.outlet.send_all(out);
     }
 }
 
-impl Actor for Market {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(HANDLER_QUEUE);
-        if let Some(window) = self.window {
-            ctx.run_interval(window, |act, _| {
-                let out = act.logic.flush();
-                act.send(out);
-            });
-        }
-    }
-}
-
-impl Handler<Input<MarketInput>> for Market {
-    type Result = ();
-
-    fn handle(&mut self, msg: Input<MarketInput>, _: &mut Self::Context) {
-        let out = self.logic.on_event(msg);
-        self.send(out);
-    }
-}
-
-impl Handler<Flush> for Market {
-    type Result = ();
-
-    fn handle(&mut self, _: Flush, _: &mut Self::Context) {
-        let out = self.logic.flush();
-        self.send(out);
-    }
+fn send(p: Pending) -> (Publication, Origin) {
+    (audience::price(&p.update), p.origin)
 }
 
 #[cfg(test)]
@@ -220,7 +179,9 @@ mod tests {
         assert!(market
             .on_event(input(price("AAPL", 10.0, -0.05)))
             .is_empty());
-        assert_eq!(market.below_threshold, [ChannelId(1)]);
+        let stats = Stats::new(vec!["prices".into(), "other".into()]);
+        market.report(&stats);
+        assert_eq!(stats.drops_for(DropReason::BelowThreshold), 1);
     }
 
     #[test]

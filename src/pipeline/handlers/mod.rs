@@ -1,8 +1,9 @@
 //! The handlers, one actor per domain, all the same shape: a logic type (its state, `on_event`
-//! turning one routed event into publications through `domain::audience`, `on_tick`/`flush`
-//! for time) inside a thin actor that receives the same messages: `Input<T>` (a routed event)
-//! and `Flush` (shutdown). Handlers that read or write Redis do that I/O in the actor and feed
-//! the results back into their logic.
+//! turning one routed event into publications through `domain::audience`, `flush` for what it
+//! holds back) inside a thin actor that receives the same messages: `Input<T>` (a routed event)
+//! and `Flush` (shutdown). Streaming and Market need nothing else, so they run in the common
+//! `shell::Shell`; Users, Backtest and SystemEvents read or write Redis, so their actors do that
+//! I/O and feed the results to their logic.
 //!
 //! - `streaming`: streaming patterns and indicators (batched), indicator alerts.
 //! - `users`: who is online and what they want (`domain::directory`), and pattern alerts, whose
@@ -13,6 +14,7 @@
 
 mod backtest;
 mod market;
+mod shell;
 mod streaming;
 mod system_events;
 mod users;
@@ -23,8 +25,9 @@ use std::time::Instant;
 use actix::prelude::*;
 
 pub use backtest::{Backtest, BacktestInput};
-pub use market::{Market, MarketConfig, MarketInput};
-pub use streaming::{Streaming, StreamingConfig, StreamingInput};
+pub use market::{Market, MarketConfig, MarketInput, MarketLogic};
+pub use shell::{Logic, Shell};
+pub use streaming::{Streaming, StreamingConfig, StreamingInput, StreamingLogic};
 pub use system_events::{SystemEvents, SystemInput};
 pub use users::{SessionUser, Users, UsersConfig, UsersInput};
 

@@ -4,9 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
-
-use super::{Flush, Input, Outlet, HANDLER_QUEUE};
+use super::shell::{Logic, Out, Shell};
+use super::Input;
 use crate::domain::audience;
 use crate::domain::event::{EpochMillis, IndicatorAlert, StreamingIndicator, StreamingPattern};
 use crate::domain::publication::Publication;
@@ -15,6 +14,7 @@ use crate::domain::streaming_buffer::{
 };
 use crate::pipeline::registry::Origin;
 use crate::telemetry::events::{StreamingBatchSent, StreamingBufferChanged};
+use crate::telemetry::Stats;
 
 /// Detections remembered for cross-channel deduplication.
 const RECENT_DETECTIONS: usize = 20_000;
@@ -33,62 +33,31 @@ pub struct StreamingConfig {
     pub max_buffer_size: usize,
 }
 
-type Out = Vec<(Publication, Origin)>;
+/// The Streaming handler: its logic in the common handler actor.
+pub type Streaming = Shell<StreamingLogic>;
 
 /// The logic: buffers, deduplication and the batch frames.
 pub struct StreamingLogic {
-    buffered: bool,
+    flush_interval: Option<Duration>,
     patterns: StreamingBuffer<StreamingPattern>,
     indicators: StreamingBuffer<StreamingIndicator>,
     recent: RecentDetections,
     /// Streaming detections dropped as copies of one already accepted (cross-channel).
     duplicates: u64,
-    /// Items of each batch sent, for the batch-size histogram.
-    pub batch_sizes: Vec<usize>,
+    /// Items of each batch sent since the last report, for the batch-size histogram.
+    batch_sizes: Vec<usize>,
 }
 
 impl StreamingLogic {
     pub fn new(config: StreamingConfig) -> Self {
         StreamingLogic {
-            buffered: config.flush_interval.is_some(),
+            flush_interval: config.flush_interval,
             patterns: StreamingBuffer::new(config.max_buffer_size),
             indicators: StreamingBuffer::new(config.max_buffer_size),
             recent: RecentDetections::new(RECENT_DETECTIONS),
             duplicates: 0,
             batch_sizes: Vec::new(),
         }
-    }
-
-    pub fn on_event(&mut self, input: Input<StreamingInput>) -> Out {
-        let origin = input.origin();
-        match input.item {
-            StreamingInput::Pattern(item) if !self.recent.first_time(&item) => {
-                self.duplicates += 1;
-                vec![]
-            }
-            StreamingInput::Pattern(item) if self.buffered => {
-                let full = self.patterns.push(item, input.received_at);
-                full.map(|b| self.patterns_batch(b)).into_iter().collect()
-            }
-            StreamingInput::Pattern(item) => vec![(audience::streaming_pattern(&item), origin)],
-            StreamingInput::Indicator(item) if self.buffered => {
-                let full = self.indicators.push(item, input.received_at);
-                full.map(|b| self.indicators_batch(b)).into_iter().collect()
-            }
-            StreamingInput::Indicator(item) => {
-                vec![(audience::streaming_indicator(&item), origin)]
-            }
-            StreamingInput::IndicatorAlert(alert) => {
-                vec![(audience::indicator_alert(&alert), origin)]
-            }
-        }
-    }
-
-    /// The flush interval elapsed, or the server is shutting down: what the buffers hold.
-    pub fn flush(&mut self) -> Out {
-        let patterns = self.patterns.flush().map(|b| self.patterns_batch(b));
-        let indicators = self.indicators.flush().map(|b| self.indicators_batch(b));
-        patterns.into_iter().chain(indicators).collect()
     }
 
     pub fn counters(&self) -> BufferCounters {
@@ -124,68 +93,59 @@ impl StreamingLogic {
     }
 }
 
+impl Logic for StreamingLogic {
+    type Item = StreamingInput;
+
+    fn on_event(&mut self, input: Input<StreamingInput>) -> Out {
+        let buffered = self.flush_interval.is_some();
+        let origin = input.origin();
+        match input.item {
+            StreamingInput::Pattern(item) if !self.recent.first_time(&item) => {
+                self.duplicates += 1;
+                vec![]
+            }
+            StreamingInput::Pattern(item) if buffered => {
+                let full = self.patterns.push(item, input.received_at);
+                full.map(|b| self.patterns_batch(b)).into_iter().collect()
+            }
+            StreamingInput::Pattern(item) => vec![(audience::streaming_pattern(&item), origin)],
+            StreamingInput::Indicator(item) if buffered => {
+                let full = self.indicators.push(item, input.received_at);
+                full.map(|b| self.indicators_batch(b)).into_iter().collect()
+            }
+            StreamingInput::Indicator(item) => {
+                vec![(audience::streaming_indicator(&item), origin)]
+            }
+            StreamingInput::IndicatorAlert(alert) => {
+                vec![(audience::indicator_alert(&alert), origin)]
+            }
+        }
+    }
+
+    /// The flush interval elapsed, or the server is shutting down: what the buffers hold.
+    fn flush(&mut self) -> Out {
+        let patterns = self.patterns.flush().map(|b| self.patterns_batch(b));
+        let indicators = self.indicators.flush().map(|b| self.indicators_batch(b));
+        patterns.into_iter().chain(indicators).collect()
+    }
+
+    fn flush_every(&self) -> Option<Duration> {
+        self.flush_interval
+    }
+
+    fn report(&mut self, stats: &Stats) {
+        for items in self.batch_sizes.drain(..) {
+            stats.emit(StreamingBatchSent { items });
+        }
+        stats.emit(StreamingBufferChanged(self.counters()));
+    }
+}
+
 /// A batch belongs to no single channel; it is timed from its oldest item.
 fn batch_origin(oldest: Instant) -> Origin {
     Origin {
         channel: None,
         received_at: oldest,
-    }
-}
-
-pub struct Streaming {
-    logic: StreamingLogic,
-    flush_interval: Option<Duration>,
-    outlet: Outlet,
-}
-
-impl Streaming {
-    pub fn new(config: StreamingConfig, outlet: Outlet) -> Self {
-        Streaming {
-            logic: StreamingLogic::new(config),
-            flush_interval: config.flush_interval,
-            outlet,
-        }
-    }
-
-    fn send(&mut self, out: Out) {
-        let stats = self.outlet.stats();
-        for items in self.logic.batch_sizes.drain(..) {
-            stats.emit(StreamingBatchSent { items });
-        }
-        stats.emit(StreamingBufferChanged(self.logic.counters()));
-        self.outlet.send_all(out);
-    }
-}
-
-impl Actor for Streaming {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(HANDLER_QUEUE);
-        if let Some(interval) = self.flush_interval {
-            ctx.run_interval(interval, |act, _| {
-                let out = act.logic.flush();
-                act.send(out);
-            });
-        }
-    }
-}
-
-impl Handler<Input<StreamingInput>> for Streaming {
-    type Result = ();
-
-    fn handle(&mut self, msg: Input<StreamingInput>, _: &mut Self::Context) {
-        let out = self.logic.on_event(msg);
-        self.send(out);
-    }
-}
-
-impl Handler<Flush> for Streaming {
-    type Result = ();
-
-    fn handle(&mut self, _: Flush, _: &mut Self::Context) {
-        let out = self.logic.flush();
-        self.send(out);
     }
 }
 

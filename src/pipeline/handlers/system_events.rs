@@ -22,7 +22,7 @@ use crate::domain::event::{
 };
 use crate::domain::publication::Publication;
 use crate::domain::redis_names::PRODUCER_HEARTBEAT_KEY;
-use crate::http::{HealthState, ProducerHeartbeat};
+use crate::telemetry::health::{HealthState, ProducerHeartbeat};
 use crate::telemetry::Scalar;
 
 const PROBE_INTERVAL: Duration = Duration::from_secs(10);

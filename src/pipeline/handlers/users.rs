@@ -32,6 +32,9 @@ const REFRESH_EVERY: Duration = Duration::from_secs(5);
 /// The Redis counter of a user's alerts lives as long as its hour.
 const RATE_KEY_TTL_SECS: i64 = 3600;
 
+/// Sized by the alert; moved once per event through a bounded mailbox, never stored in bulk, so
+/// boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 pub enum UsersInput {
     PatternAlert(PatternAlert),

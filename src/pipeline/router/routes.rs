@@ -42,19 +42,12 @@ pub fn route(event: Event) -> Route {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{EpochMillis, Tick, WatchlistChanged};
-    use crate::domain::ids::{Symbol, UserId};
+    use crate::domain::event::{Tick, WatchlistChanged};
+    use crate::domain::ids::UserId;
 
     #[test]
     fn ticks_go_to_market_or_system_by_feed_and_watchlist_changes_to_users() {
-        let tick = Tick {
-            symbol: Symbol::new("AAPL").unwrap(),
-            price: 1.0,
-            volume: None,
-            timestamp: EpochMillis(0),
-            source: None,
-            market_status: None,
-        };
+        let tick = Tick::sample();
         assert!(matches!(
             route(Event::Tick(tick.clone())),
             Route::Market(MarketInput::Tick(_))

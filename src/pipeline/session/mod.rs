@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web_actors::ws;
 use log::debug;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::auth::Authenticator;
 use crate::domain::close::CloseReason;
@@ -88,7 +88,7 @@ impl WsSession {
         &self,
         ctx: &mut ws::WebsocketContext<Self>,
         event: EventName,
-        data: &serde_json::Value,
+        data: &impl Serialize,
         id: Option<u64>,
     ) {
         ctx.text(Frame::encode_reply(event, data, id).0);
@@ -146,7 +146,7 @@ impl WsSession {
         let user_before = self.state.identity.user.clone();
         match self
             .state
-            .apply(op, &self.deps.auth, self.deps.config.limits)
+            .apply(op, &*self.deps.auth, self.deps.config.limits)
         {
             Ok(applied) => {
                 if applied.changed {
@@ -187,13 +187,7 @@ impl Actor for WsSession {
         if self.state.identity.user.is_some() {
             self.announce_user(self.state.identity.user.clone());
         }
-        let confirmed = json!({
-            "session_id": self.id,
-            "user_id": self.state.identity.user,
-            "roles": self.state.roles(),
-            "server_time": EpochMillis::now(),
-            "topics": self.state.topic_names(),
-        });
+        let confirmed = self.state.connection_confirmed(self.id, EpochMillis::now());
         self.send_reply(ctx, EventName::ConnectionConfirmed, &confirmed, None);
         let config = self.deps.config;
         ctx.run_interval(config.heartbeat_interval, move |act, ctx| {

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# ab-campaign.sh [A_BIN [B_BIN [OUTDIR]]]: A/B of two tickrouter server binaries on the issue-7
+# scenarios 1, 2 and 6, each run REPEATS times per build, interleaved A,B,A,B,... per scenario so
+# that drift of the machine over the campaign falls on both builds alike. Every run uses the
+# issue-7 campaign's noise handling (bench/campaign-lib.sh: --quiet-wait 120 --retries 2
+# --max-other-cores 0.25, steal recorded and repeated), appends its JSON line to OUTDIR/ab-s<N>.jsonl
+# labelled with its build, and at the end bench/ab-summary.sh prints the medians as Markdown
+# (also saved to OUTDIR/summary.md). The load generator is this checkout's release
+# tickrouter-bench (built first) unless BENCH_BIN names one.
+#
+#   A_BIN, B_BIN       server binaries (or the first two arguments); required
+#   A_LABEL, B_LABEL   their names in the output (default: A, B)
+#   REPEATS            runs per scenario and build (default 3)
+#   SCENARIOS          default "1 2 6"; "stalled-burst" may be added (the slow-consumer check)
+#   S1_ARGS S2_ARGS S6_ARGS SB_ARGS   extra tickrouter-bench flags per scenario
+#   TB_FLAGS, TB_TIMEOUT               see bench/campaign-lib.sh (TB_TIMEOUT defaults to 900 here)
+#
+#   A_BIN=/work/bin/tickrouter-baseline A_LABEL=baseline \
+#   B_BIN=/path/to/candidate/tickrouter B_LABEL=redesign bench/ab-campaign.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+A_BIN="${1:-${A_BIN:-}}"
+B_BIN="${2:-${B_BIN:-}}"
+OUT="${3:-${OUT:-/tmp/tickrouter-ab-$(date -u +%Y%m%dT%H%M%SZ)}}"
+A_LABEL="${A_LABEL:-A}"
+B_LABEL="${B_LABEL:-B}"
+REPEATS="${REPEATS:-3}"
+SCENARIOS="${SCENARIOS:-1 2 6}"
+export TB_TIMEOUT="${TB_TIMEOUT:-900}"
+for bin in "$A_BIN" "$B_BIN"; do
+  if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+    echo "usage: A_BIN=server-a B_BIN=server-b [A_LABEL=.. B_LABEL=..] $0 [A_BIN B_BIN [OUTDIR]]" >&2
+    echo "ab-campaign.sh: not an executable: '${bin}'" >&2
+    exit 2
+  fi
+done
+if [ -z "${BENCH_BIN:-}" ]; then
+  cargo build --release --quiet --bin tickrouter-bench || exit 1
+fi
+# shellcheck source=bench/campaign-lib.sh
+. bench/campaign-lib.sh  # OUT, B, T, log, tb
+{
+  echo "A $A_LABEL $A_BIN $(sha256sum "$A_BIN" | cut -c1-16)"
+  echo "B $B_LABEL $B_BIN $(sha256sum "$B_BIN" | cut -c1-16)"
+  echo "bench ${B[0]} $(git rev-parse --short HEAD) repeats=$REPEATS scenarios=$SCENARIOS"
+  echo "flags ${T[*]}"
+} >>"$OUT/builds.txt"
+
+run_one() {  # run_one SCENARIO LABEL BIN
+  local s="$1" label="$2" bin="$3" extra
+  case "$s" in
+    1) read -ra extra <<<"${S1_ARGS:-}" ;;
+    2) read -ra extra <<<"${S2_ARGS:-}" ;;
+    6) read -ra extra <<<"${S6_ARGS:-}" ;;
+    stalled-burst) read -ra extra <<<"${SB_ARGS:-}" ;;
+    *) log "unknown scenario $s"; return ;;
+  esac
+  if [ "$s" = stalled-burst ]; then
+    BIN="$bin" tb ab-stalled-burst.jsonl stalled-burst --label "$label" "${extra[@]}"
+  else
+    BIN="$bin" tb "ab-s$s.jsonl" scenario "$s" --label "$label" "${extra[@]}"
+  fi
+}
+
+for r in $(seq "$REPEATS"); do
+  for s in $SCENARIOS; do
+    log "repeat $r/$REPEATS, scenario $s"
+    run_one "$s" "$A_LABEL" "$A_BIN"
+    run_one "$s" "$B_LABEL" "$B_BIN"
+  done
+done
+A_LABEL="$A_LABEL" B_LABEL="$B_LABEL" bench/ab-summary.sh "$OUT" | tee "$OUT/summary.md"
+log "done: $OUT"

@@ -1,0 +1,33 @@
+//! Who a session or request is: the user a verified token names, and whether it has the admin
+//! role. Verifying the token itself (JWT, keys, expiry) is the `auth` module's job; the session
+//! rules reach it only through [`VerifyToken`], so the domain stays free of crypto and I/O.
+
+use super::ids::UserId;
+use super::protocol::ProtocolError;
+
+/// The role a token must carry for the admin topic and the admin-only endpoints.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// Anonymous by default: no user, no admin role.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub user: Option<UserId>,
+    pub admin: bool,
+}
+
+impl Identity {
+    /// The role names sent to clients (`connection_confirmed`, the `auth` ack).
+    pub fn roles(&self) -> Vec<&'static str> {
+        if self.admin {
+            vec![ADMIN_ROLE]
+        } else {
+            vec![]
+        }
+    }
+}
+
+/// Turns a client's token into an identity, or refuses it with the error code the client is
+/// told. A refused token is an error, never an anonymous or different identity.
+pub trait VerifyToken {
+    fn verify_token(&self, token: &str) -> Result<Identity, ProtocolError>;
+}

@@ -1,0 +1,120 @@
+//! The `data` of every frame the server sends in answer to a session: `connection_confirmed`,
+//! `pong`, and the `ack` of each op. Each shape is one type here.
+//!
+//! Fields are declared in alphabetical order, which is the order clients have always received
+//! them (the replies used to be built with `json!`, whose maps sort their keys); the tests pin
+//! the exact bytes.
+
+use serde::Serialize;
+
+use super::event::EpochMillis;
+use super::ids::{SessionId, Symbol, UserId};
+
+/// The op an `ack` answers, by its wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Auth,
+    Subscribe,
+    Unsubscribe,
+    Watchlist,
+    PatternSubscriptions,
+}
+
+/// The answer to one client op.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Reply {
+    /// `pong`: the server's clock, so the client can measure latency and skew.
+    Pong { server_time: EpochMillis },
+    /// `ack` of `auth`: the new identity and the topics it left the session with.
+    Identity {
+        op: Op,
+        roles: Vec<&'static str>,
+        topics: Vec<String>,
+        user_id: Option<UserId>,
+    },
+    /// `ack` of `subscribe` and `unsubscribe`: the topics the session now receives.
+    Topics { op: Op, topics: Vec<String> },
+    /// `ack` of `watchlist`: the symbols now watched.
+    Symbols { op: Op, symbols: Vec<Symbol> },
+    /// `ack` of `pattern_subscriptions`: how many subscriptions the filter now holds.
+    Count { count: usize, op: Op },
+}
+
+/// The first frame of every session: who the server thinks the client is and what it receives.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionConfirmed {
+    pub roles: Vec<&'static str>,
+    pub server_time: EpochMillis,
+    pub session_id: SessionId,
+    pub topics: Vec<String>,
+    pub user_id: Option<UserId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(value: &impl Serialize) -> String {
+        serde_json::to_string(value).unwrap()
+    }
+
+    #[test]
+    fn replies_keep_their_bytes() {
+        let topics = || vec!["patterns".to_owned(), "symbol:AAPL".to_owned()];
+        let user = UserId::new("7");
+        let cases = [
+            (
+                Reply::Pong {
+                    server_time: EpochMillis(5),
+                },
+                r#"{"server_time":5}"#,
+            ),
+            (
+                Reply::Identity {
+                    op: Op::Auth,
+                    roles: vec!["admin"],
+                    topics: topics(),
+                    user_id: user.clone(),
+                },
+                r#"{"op":"auth","roles":["admin"],"topics":["patterns","symbol:AAPL"],"user_id":"7"}"#,
+            ),
+            (
+                Reply::Topics {
+                    op: Op::Unsubscribe,
+                    topics: topics(),
+                },
+                r#"{"op":"unsubscribe","topics":["patterns","symbol:AAPL"]}"#,
+            ),
+            (
+                Reply::Symbols {
+                    op: Op::Watchlist,
+                    symbols: Symbol::new("msft").into_iter().collect(),
+                },
+                r#"{"op":"watchlist","symbols":["MSFT"]}"#,
+            ),
+            (
+                Reply::Count {
+                    count: 2,
+                    op: Op::PatternSubscriptions,
+                },
+                r#"{"count":2,"op":"pattern_subscriptions"}"#,
+            ),
+        ];
+        for (reply, expected) in cases {
+            assert_eq!(text(&reply), expected);
+        }
+        let confirmed = ConnectionConfirmed {
+            roles: vec![],
+            server_time: EpochMillis(9),
+            session_id: SessionId(3),
+            topics: topics(),
+            user_id: None,
+        };
+        assert_eq!(
+            text(&confirmed),
+            r#"{"roles":[],"server_time":9,"session_id":3,"topics":["patterns","symbol:AAPL"],"user_id":null}"#
+        );
+    }
+}
