@@ -263,7 +263,7 @@ impl Traffic {
         let mut batch = Batch::default();
         let payload =
             payloads::session_started(&self.session_id, self.market.count(), self.started_at);
-        batch.publish(channel::SESSION_STARTED, payload);
+        batch.publish(channel::STREAMING_SESSION_STARTED, payload);
         batch
     }
 
@@ -294,7 +294,7 @@ impl Traffic {
     pub fn closing(&self, now: f64) -> Batch {
         let mut batch = Batch::default();
         batch.publish(
-            channel::SESSION_STOPPED,
+            channel::STREAMING_SESSION_STOPPED,
             payloads::session_stopped(&self.report(now), now),
         );
         batch
@@ -661,7 +661,7 @@ mod tests {
         assert!((24..=25).contains(&count(channel::SUMMARY)));
         assert!((23..=24).contains(&count(channel::STREAM_HEALTH)));
         assert!((12..=13).contains(&count(channel::SYSTEM_HEALTH)));
-        assert_eq!(channels[channel::SESSION_STARTED].len(), 1);
+        assert_eq!(channels[channel::STREAMING_SESSION_STARTED].len(), 1);
         assert!(!channels[channel::VOLUME].is_empty());
         assert!(!channels[channel::INDICATOR_ALERTS].is_empty());
         let heartbeats = sent

@@ -187,12 +187,12 @@ pub struct CriticalAlertBody {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", content = "session", rename_all = "snake_case")]
 pub enum StreamingSession {
-    StreamingSessionStarted(SessionStarted),
-    StreamingSessionStopped(SessionStopped),
+    StreamingSessionStarted(StreamingSessionStart),
+    StreamingSessionStopped(StreamingSessionStop),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionStarted {
+pub struct StreamingSessionStart {
     pub session_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub universe: Option<String>,
@@ -206,7 +206,7 @@ pub struct SessionStarted {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionStopped {
+pub struct StreamingSessionStop {
     pub session_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<EpochMillis>,

@@ -53,8 +53,14 @@ pub const DEFAULT_CHANNELS: &[(&str, EventKind)] = &[
     (channel::BACKTEST_PROGRESS, EventKind::BacktestProgress),
     (channel::BACKTEST_RESULTS, EventKind::BacktestResult),
     (channel::SYSTEM_HEALTH, EventKind::SystemHealth),
-    (channel::SESSION_STARTED, EventKind::StreamingSessionStarted),
-    (channel::SESSION_STOPPED, EventKind::StreamingSessionStopped),
+    (
+        channel::STREAMING_SESSION_STARTED,
+        EventKind::StreamingSessionStarted,
+    ),
+    (
+        channel::STREAMING_SESSION_STOPPED,
+        EventKind::StreamingSessionStopped,
+    ),
     (channel::STREAM_HEALTH, EventKind::StreamingHealth),
     (channel::STREAMING_PATTERNS, EventKind::StreamingPattern),
     (channel::PATTERNS_DETECTED, EventKind::StreamingPattern),

@@ -9,8 +9,8 @@ pub mod channel {
     pub const BACKTEST_PROGRESS: &str = "tickstock.events.backtesting.progress";
     pub const BACKTEST_RESULTS: &str = "tickstock.events.backtesting.results";
     pub const SYSTEM_HEALTH: &str = "tickstock.health.status";
-    pub const SESSION_STARTED: &str = "tickstock:streaming:session_started";
-    pub const SESSION_STOPPED: &str = "tickstock:streaming:session_stopped";
+    pub const STREAMING_SESSION_STARTED: &str = "tickstock:streaming:session_started";
+    pub const STREAMING_SESSION_STOPPED: &str = "tickstock:streaming:session_stopped";
     pub const STREAM_HEALTH: &str = "tickstock:streaming:health";
     pub const STREAMING_PATTERNS: &str = "tickstock:patterns:streaming";
     pub const PATTERNS_DETECTED: &str = "tickstock:patterns:detected";

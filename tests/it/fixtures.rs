@@ -39,8 +39,8 @@ channel_tests! {
     tickstock_events_backtesting_progress: BACKTEST_PROGRESS,
     tickstock_events_backtesting_results: BACKTEST_RESULTS,
     tickstock_health_status: SYSTEM_HEALTH,
-    tickstock_streaming_session_started: SESSION_STARTED,
-    tickstock_streaming_session_stopped: SESSION_STOPPED,
+    tickstock_streaming_session_started: STREAMING_SESSION_STARTED,
+    tickstock_streaming_session_stopped: STREAMING_SESSION_STOPPED,
     tickstock_streaming_health: STREAM_HEALTH,
     tickstock_patterns_streaming: STREAMING_PATTERNS,
     tickstock_patterns_detected: PATTERNS_DETECTED,
@@ -263,30 +263,30 @@ const TABLE: &[(&str, &str, Outcome)] = &[
     (SYSTEM_HEALTH, "invalid_json", Dropped("invalid_json")),
     (SYSTEM_HEALTH, "json_string_literal_not_object", Dropped("not_an_object")),
 
-    (SESSION_STARTED, "sprint40_contract", delivered(SESSION_EV, Topic, &[
+    (STREAMING_SESSION_STARTED, "sprint40_contract", delivered(SESSION_EV, Topic, &[
         ("/type", S("streaming_session_started")), ("/session/session_id", S(SESSION)),
         ("/session/universe", S("market_leaders:top_500")), ("/session/symbol_count", I(500)),
         ("/session/start_time", I(1_760_535_000_000)), ("/session/status", S("active"))])),
-    (SESSION_STARTED, "alias_keys_inside_session", delivered(SESSION_EV, Topic, &[
+    (STREAMING_SESSION_STARTED, "alias_keys_inside_session", delivered(SESSION_EV, Topic, &[
         ("/session/universe", S("nasdaq100")), ("/session/start_time", I(1_760_535_000_000)),
         ("/session/status", S("unknown"))])),
-    (SESSION_STARTED, "phase5_data_wrapper", delivered(SESSION_EV, Topic, &[
+    (STREAMING_SESSION_STARTED, "phase5_data_wrapper", delivered(SESSION_EV, Topic, &[
         ("/session/session_id", S(SESSION)),
         ("/session/universe", S("market_leaders:top_500"))])),
-    (SESSION_STARTED, "missing_session_id", Dropped("missing_field")),
-    (SESSION_STARTED, "invalid_json", Dropped("invalid_json")),
+    (STREAMING_SESSION_STARTED, "missing_session_id", Dropped("missing_field")),
+    (STREAMING_SESSION_STARTED, "invalid_json", Dropped("invalid_json")),
 
-    (SESSION_STOPPED, "sprint40_contract", delivered(SESSION_EV, Topic, &[
+    (STREAMING_SESSION_STOPPED, "sprint40_contract", delivered(SESSION_EV, Topic, &[
         ("/type", S("streaming_session_stopped")), ("/session/session_id", S(SESSION)),
         ("/session/total_patterns", I(1250)), ("/session/final_status", S("completed"))])),
-    (SESSION_STOPPED, "flat_no_wrapper", delivered(SESSION_EV, Topic, &[
+    (STREAMING_SESSION_STOPPED, "flat_no_wrapper", delivered(SESSION_EV, Topic, &[
         ("/session/session_id", S(SESSION)), ("/session/final_status", S("stopped"))])),
-    (SESSION_STOPPED, "phase5_data_wrapper", delivered(SESSION_EV, Topic, &[
+    (STREAMING_SESSION_STOPPED, "phase5_data_wrapper", delivered(SESSION_EV, Topic, &[
         ("/session/session_id", S(SESSION)), ("/session/stopped_at", I(1_760_558_400_000)),
         ("/session/final_status", S("unknown"))])),
-    (SESSION_STOPPED, "mock_status_not_final_status", delivered(SESSION_EV, Topic, &[
+    (STREAMING_SESSION_STOPPED, "mock_status_not_final_status", delivered(SESSION_EV, Topic, &[
         ("/session/final_status", S("completed"))])),
-    (SESSION_STOPPED, "invalid_json", Dropped("invalid_json")),
+    (STREAMING_SESSION_STOPPED, "invalid_json", Dropped("invalid_json")),
 
     (STREAM_HEALTH, "sprint40_nested_health", delivered("streaming_health", Topic, &[
         ("/health/status", S("healthy")), ("/health/active_symbols", I(70)),
@@ -631,7 +631,9 @@ fn sentinel(channel: &'static str, n: u64, user: Option<&str>) -> Sentinel {
             json!({"job_id": t, "status": "completed", "results": {}}),
         ),
         SYSTEM_HEALTH => (channel, json!({"status": t})),
-        SESSION_STARTED | SESSION_STOPPED => (channel, json!({"session": {"session_id": t}})),
+        STREAMING_SESSION_STARTED | STREAMING_SESSION_STOPPED => {
+            (channel, json!({"session": {"session_id": t}}))
+        }
         STREAM_HEALTH => (
             channel,
             json!({"health": {"status": "healthy", "session_id": t}}),

@@ -135,25 +135,25 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
     (SYSTEM_HEALTH, "invalid_json", Dropped(R::InvalidJson)),
     (SYSTEM_HEALTH, "json_string_literal_not_object", Dropped(R::NotAnObject)),
 
-    (SESSION_STARTED, "sprint40_contract", Events(1, &[
+    (STREAMING_SESSION_STARTED, "sprint40_contract", Events(1, &[
         ("/0/event", S("StreamingSession")), ("/0/data/type", S("streaming_session_started")),
         ("/0/data/session/session_id", S(SESSION)),
         ("/0/data/session/universe", S("market_leaders:top_500")),
         ("/0/data/session/start_time", I(1_760_535_000_000)),
         ("/0/data/session/symbol_count", I(500)), ("/0/data/session/status", S("active"))])),
-    (SESSION_STARTED, "alias_keys_inside_session", Events(1, &[
+    (STREAMING_SESSION_STARTED, "alias_keys_inside_session", Events(1, &[
         ("/0/data/session/universe", S("nasdaq100")),
         ("/0/data/session/start_time", I(1_760_535_000_000)),
         ("/0/data/session/symbol_count", I(102)), ("/0/data/session/status", S("unknown"))])),
-    (SESSION_STARTED, "phase5_data_wrapper", Events(1, &[
+    (STREAMING_SESSION_STARTED, "phase5_data_wrapper", Events(1, &[
         ("/0/data/session/session_id", S(SESSION)),
         ("/0/data/session/universe", S("market_leaders:top_500")),
         ("/0/data/session/trigger_type", S("scheduled")),
         ("/0/data/session/symbol_count", I(0))])),
-    (SESSION_STARTED, "missing_session_id", Dropped(R::MissingField)),
-    (SESSION_STARTED, "invalid_json", Dropped(R::InvalidJson)),
+    (STREAMING_SESSION_STARTED, "missing_session_id", Dropped(R::MissingField)),
+    (STREAMING_SESSION_STARTED, "invalid_json", Dropped(R::InvalidJson)),
 
-    (SESSION_STOPPED, "sprint40_contract", Events(1, &[
+    (STREAMING_SESSION_STOPPED, "sprint40_contract", Events(1, &[
         ("/0/data/type", S("streaming_session_stopped")),
         ("/0/data/session/session_id", S(SESSION)),
         ("/0/data/session/stopped_at", I(1_760_558_400_000)),
@@ -161,18 +161,18 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
         ("/0/data/session/total_patterns", I(1250)),
         ("/0/data/session/total_indicators", I(45000)),
         ("/0/data/session/final_status", S("completed"))])),
-    (SESSION_STOPPED, "flat_no_wrapper", Events(1, &[
+    (STREAMING_SESSION_STOPPED, "flat_no_wrapper", Events(1, &[
         ("/0/data/session/final_status", S("stopped")),
         ("/0/data/session/total_patterns", I(1250))])),
-    (SESSION_STOPPED, "phase5_data_wrapper", Events(1, &[
+    (STREAMING_SESSION_STOPPED, "phase5_data_wrapper", Events(1, &[
         ("/0/data/session/session_id", S(SESSION)),
         ("/0/data/session/stopped_at", I(1_760_558_400_000)),
         ("/0/data/session/reason", S("market_close")),
         ("/0/data/session/final_status", S("unknown"))])),
-    (SESSION_STOPPED, "mock_status_not_final_status", Events(1, &[
+    (STREAMING_SESSION_STOPPED, "mock_status_not_final_status", Events(1, &[
         ("/0/data/session/final_status", S("completed")),
         ("/0/data/session/duration_seconds", F(0.0))])),
-    (SESSION_STOPPED, "invalid_json", Dropped(R::InvalidJson)),
+    (STREAMING_SESSION_STOPPED, "invalid_json", Dropped(R::InvalidJson)),
 
     (STREAM_HEALTH, "sprint40_nested_health", Events(1, &[
         ("/0/event", S("StreamingHealth")), ("/0/data/type", S("streaming_health")),

@@ -93,8 +93,14 @@ fn family(kind: EventKind) -> (&'static Shape, Build) {
         ),
         K::IndicatorAlert => (&alerts::INDICATOR_ALERT_SHAPE, alerts::indicator_alert),
         K::CriticalAlert => (&alerts::CRITICAL_ALERT_SHAPE, alerts::critical_alert),
-        K::StreamingSessionStarted => (&streaming::SESSION_SHAPE, streaming::session_started),
-        K::StreamingSessionStopped => (&streaming::SESSION_SHAPE, streaming::session_stopped),
+        K::StreamingSessionStarted => (
+            &streaming::STREAMING_SESSION_SHAPE,
+            streaming::streaming_session_started,
+        ),
+        K::StreamingSessionStopped => (
+            &streaming::STREAMING_SESSION_SHAPE,
+            streaming::streaming_session_stopped,
+        ),
         K::StreamingHealth => (
             &streaming::STREAMING_HEALTH_SHAPE,
             streaming::streaming_health,

@@ -4,13 +4,13 @@ use serde_json::Value;
 
 use super::super::drop::DropReason;
 use super::super::event::{
-    EpochMillis, Event, JsonMap, SessionStarted, SessionStopped, StreamingHealth,
-    StreamingHealthBody, StreamingSession, SystemHealth,
+    EpochMillis, Event, JsonMap, StreamingHealth, StreamingHealthBody, StreamingSession,
+    StreamingSessionStart, StreamingSessionStop, SystemHealth,
 };
 use super::layers::{Msg, Shape, TIMESTAMP};
 use super::value::{self as v, Res};
 
-pub(super) const SESSION_SHAPE: Shape = Shape {
+pub(super) const STREAMING_SESSION_SHAPE: Shape = Shape {
     wrappers: &["session", "event"],
     key_fields: &[&["session_id"]],
     batch: None,
@@ -39,9 +39,9 @@ fn text_or(m: &Msg<'_>, aliases: &[&str], default: &str) -> Res<String> {
 }
 
 /// `tickstock:streaming:session_started`, from `session`, `data` or the top level.
-pub(super) fn session_started(m: &Msg<'_>, _received_at: EpochMillis) -> Res<Event> {
+pub(super) fn streaming_session_started(m: &Msg<'_>, _received_at: EpochMillis) -> Res<Event> {
     Ok(Event::StreamingSession(
-        StreamingSession::StreamingSessionStarted(SessionStarted {
+        StreamingSession::StreamingSessionStarted(StreamingSessionStart {
             session_id: session_id(m)?,
             universe: v::text(m.own(&["universe", "symbol_universe_key"]))?,
             start_time: v::timestamp(m.own(&["start_time", "started_at"]))?,
@@ -53,9 +53,9 @@ pub(super) fn session_started(m: &Msg<'_>, _received_at: EpochMillis) -> Res<Eve
 }
 
 /// `tickstock:streaming:session_stopped`, from `session`, `data` or the top level.
-pub(super) fn session_stopped(m: &Msg<'_>, _received_at: EpochMillis) -> Res<Event> {
+pub(super) fn streaming_session_stopped(m: &Msg<'_>, _received_at: EpochMillis) -> Res<Event> {
     Ok(Event::StreamingSession(
-        StreamingSession::StreamingSessionStopped(SessionStopped {
+        StreamingSession::StreamingSessionStopped(StreamingSessionStop {
             session_id: session_id(m)?,
             stopped_at: v::timestamp(m.own(&["stopped_at", "stop_time"]))?,
             duration_seconds: v::number(m.own(&["duration_seconds"]))?.unwrap_or(0.0),
