@@ -148,7 +148,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains(r#"tickrouter_events_dropped_total{reason="invalid_json",channel="tickstock.market.prices"} 1"#),
+            text.contains(r#"tickrouter_dropped_events_total{reason="invalid_json",channel="tickstock.market.prices"} 1"#),
             "{text}"
         );
         assert!(

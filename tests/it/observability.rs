@@ -82,14 +82,14 @@ fn metrics_parse_and_move_as_events_flow_and_drop() {
     );
     redis.publish("tickstock.market.prices", "not json");
     client.expect("dashboard_price_update");
-    let invalid = r#"tickrouter_events_dropped_total{reason="invalid_json",channel="tickstock.market.prices"}"#;
+    let invalid = r#"tickrouter_dropped_events_total{reason="invalid_json",channel="tickstock.market.prices"}"#;
     let after = wait_for("the drop to be counted", WAIT, || {
         let m = metrics(&app);
         (m.get(invalid) == Some(&1.0)).then_some(m)
     });
     assert_eq!(after["tickrouter_messages_received_total"], 2.0);
     assert_eq!(
-        after[r#"tickrouter_channel_messages_received_total{channel="tickstock.market.prices"}"#],
+        after[r#"tickrouter_channel_received_messages_total{channel="tickstock.market.prices"}"#],
         2.0
     );
     assert!(after["tickrouter_frames_delivered_total"] >= 1.0);
