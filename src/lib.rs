@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod freed_memory;
 pub mod http;
 pub mod net;
 pub mod open_files;

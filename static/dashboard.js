@@ -805,7 +805,7 @@ function renderDashboardSummary(summary, timestamp) {
 // the page's token; their progress and results arrive live as `backtest_progress` and
 // `backtest_result`, which the server sends to the job owner only.
 
-/** The alert manager's 11 patterns, which backtests offer (seed-spec g1; src/domain/alert_rules.rs CATALOGUE). */
+/** The alert manager's 11 patterns, which backtests offer (src/domain/alert_rules.rs CATALOGUE; docs/PRODUCERS.md#alert-rules). */
 const PATTERN_CATALOGUE = [
   'Doji', 'Hammer', 'ShootingStar', 'Engulfing', 'Harami', 'MorningStar', 'EveningStar',
   'ThreeWhiteSoldiers', 'ThreeBlackCrows', 'PiercingLine', 'DarkCloudCover',

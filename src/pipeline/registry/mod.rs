@@ -30,6 +30,7 @@ use crate::domain::filter::SessionFilter;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::outbound::Frame;
 use crate::domain::stream::{Stream, StreamIndex};
+use crate::freed_memory::{self, Trimmer};
 use crate::net::ConnCloser;
 use crate::telemetry::events::{
     EventDropped, FramesDelivered, SessionOpened, SessionsChanged, SlowConsumerDetected,
@@ -98,6 +99,7 @@ pub struct RoomRegistry {
     users: Users,
     stats: Arc<Stats>,
     config: RegistryConfig,
+    trimmer: Trimmer,
 }
 
 impl RoomRegistry {
@@ -108,12 +110,16 @@ impl RoomRegistry {
             users: Users::default(),
             stats,
             config,
+            trimmer: Trimmer::default(),
         }
     }
 
     fn remove(&mut self, session: SessionId) -> Option<Member> {
         self.streams.remove(session);
         let member = self.members.remove(&session);
+        if member.is_some() {
+            self.trimmer.session_ended(Instant::now());
+        }
         if let Some(user) = member.as_ref().and_then(|m| m.user.as_ref()) {
             self.users.detach(user, session);
         }
@@ -180,6 +186,9 @@ impl RoomRegistry {
             if let Some(closer) = member.closer {
                 closer.abort();
             }
+        }
+        if self.trimmer.due(now) {
+            freed_memory::trim();
         }
     }
 
