@@ -57,14 +57,7 @@ impl Stalled {
                     return End::Closed(frame.map(|f| f.reason.to_string()).unwrap_or_default())
                 }
                 Ok(_) => continue,
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue
-                }
+                Err(e) if util::read_timed_out(&e) => continue,
                 Err(e) => return End::Reset(e.to_string()),
             }
         }

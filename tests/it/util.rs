@@ -316,6 +316,14 @@ pub fn http_request(
     (status, body)
 }
 
+/// Whether a WebSocket read only ran into the socket's read timeout (nothing arrived yet).
+pub fn read_timed_out(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Io(e) if matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ))
+}
+
 /// A real WebSocket client (tungstenite) reading with a timeout.
 pub struct Client {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
@@ -372,14 +380,7 @@ impl Client {
                     return Some(serde_json::from_str(&t).expect("server sent invalid JSON"))
                 }
                 Ok(_) => continue,
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue
-                }
+                Err(e) if read_timed_out(&e) => continue,
                 Err(e) => panic!("WebSocket read failed: {e}"),
             }
         }
@@ -396,14 +397,7 @@ impl Client {
                 }
                 Ok(Message::Close(None)) => return (1005, String::new()),
                 Ok(_) => continue,
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue
-                }
+                Err(e) if read_timed_out(&e) => continue,
                 Err(e) => panic!("connection ended without a close frame: {e}"),
             }
         }

@@ -123,6 +123,13 @@ pub struct Published {
     pub error: Option<String>,
 }
 
+impl Published {
+    /// Subscribers each message reached, on average (1 per server instance subscribed).
+    pub fn receivers_avg(&self) -> Option<f64> {
+        (self.published > 0).then(|| self.receivers as f64 / self.published as f64)
+    }
+}
+
 const MAX_BATCH: u64 = 512;
 
 pub fn publish(plan: &Plan, payload: &mut dyn Payload) -> Published {

@@ -318,14 +318,8 @@ impl Bench {
             "published_per_s".into(),
             json!(round(published.published as f64 / pub_s, 1)),
         );
-        if published.published > 0 {
-            m.insert(
-                "redis_receivers_avg".into(),
-                json!(round(
-                    published.receivers as f64 / published.published as f64,
-                    2
-                )),
-            );
+        if let Some(avg) = published.receivers_avg() {
+            m.insert("redis_receivers_avg".into(), json!(round(avg, 2)));
         }
         m.insert("expected_deliveries".into(), json!(expected));
         m.insert("received".into(), json!(received));

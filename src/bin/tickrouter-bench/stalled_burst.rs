@@ -352,14 +352,8 @@ pub fn run(
         "burst_s".into(),
         json!(round(published.elapsed.as_secs_f64(), 3)),
     );
-    if published.published > 0 {
-        out.insert(
-            "redis_receivers_avg".into(),
-            json!(round(
-                published.receivers as f64 / published.published as f64,
-                2
-            )),
-        );
+    if let Some(avg) = published.receivers_avg() {
+        out.insert("redis_receivers_avg".into(), json!(round(avg, 2)));
     }
     out.insert("rss_peak_during_burst_mb".into(), json!(burst_peak));
 
