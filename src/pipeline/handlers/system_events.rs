@@ -138,6 +138,42 @@ impl Handler<Flush> for SystemEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::event::{CriticalAlertBody, SystemHealth};
+    use crate::domain::stream::{Stream, Topic};
+
+    #[test]
+    fn health_and_alerts_are_public_and_the_admin_feed_is_for_admins() {
+        let health = SystemInput::Health(SystemHealth {
+            overall_status: "healthy".into(),
+            timestamp: EpochMillis(0),
+            source: None,
+            message: None,
+            metrics: None,
+            components: None,
+        });
+        assert_eq!(publication(&health).stream, Stream::Topic(Topic::System));
+        assert!(!publication(&health).targeted);
+        let critical = SystemInput::Critical(CriticalAlert {
+            alert: CriticalAlertBody {
+                alert_type: "HIGH_LAG".into(),
+                message: "lag".into(),
+                severity: "critical".into(),
+                is_recovery: false,
+                timestamp: EpochMillis(0),
+                component: None,
+                action_required: None,
+                recovery: None,
+                data: Default::default(),
+            },
+        });
+        assert_eq!(publication(&critical).stream, Stream::Topic(Topic::Alerts));
+        let tick = SystemInput::AdminTick(Tick::sample());
+        assert_eq!(publication(&tick).stream, Stream::Topic(Topic::Admin));
+        assert!(publication(&tick)
+            .frame
+            .0
+            .starts_with(r#"{"event":"tick_update""#));
+    }
 
     #[test]
     fn the_heartbeat_key_gives_the_producers_age_or_says_why_not() {
