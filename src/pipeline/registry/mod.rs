@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use log::{debug, info, warn};
+use log::{debug, info};
 use tokio::sync::mpsc::error::TrySendError;
 
 pub use messages::{
@@ -33,7 +33,8 @@ use crate::domain::stream::{Stream, StreamIndex};
 use crate::freed_memory::{self, Trimmer};
 use crate::net::ConnCloser;
 use crate::telemetry::events::{
-    EventDropped, FramesDelivered, SessionOpened, SessionsChanged, SlowConsumerDetected,
+    EventDropped, FramesDelivered, SessionOpened, SessionReset, SessionsChanged,
+    SlowConsumerDetected,
 };
 use crate::telemetry::Stats;
 
@@ -179,10 +180,10 @@ impl RoomRegistry {
             let Some(member) = self.remove(id) else {
                 continue;
             };
-            warn!(
-                "Resetting the connection of session {id}: {} (it did not close by itself).",
-                reason.description()
-            );
+            self.stats.emit(SessionReset {
+                session: id,
+                reason,
+            });
             if let Some(closer) = member.closer {
                 closer.abort();
             }

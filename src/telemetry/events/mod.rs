@@ -21,7 +21,7 @@ pub use reader::{
 };
 pub use routing::{EventDropped, EventRouted, FramePublished};
 pub use sessions::{
-    ClientError, FramesDelivered, SessionOpened, SessionRefused, SessionsChanged,
+    ClientError, FramesDelivered, SessionOpened, SessionRefused, SessionReset, SessionsChanged,
     SlowConsumerDetected,
 };
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 use log::{debug, warn};
 
 use super::InternalEvent;
+use crate::domain::close::CloseReason;
 use crate::domain::ids::SessionId;
 use crate::domain::protocol::ProtocolError;
 use crate::telemetry::{Scalar, Stats};
@@ -73,6 +74,24 @@ impl InternalEvent for SlowConsumerDetected {
             self.session, self.grace
         );
         stats.add(Scalar::SlowConsumerCloses, 1);
+    }
+}
+
+/// The registry reset a session's connection: a slow consumer still there at the end of its
+/// grace, or a session silent past its idle limit, neither of which closed by itself (counted
+/// already when it became a slow consumer; idle resets are only logged).
+pub struct SessionReset {
+    pub session: SessionId,
+    pub reason: CloseReason,
+}
+
+impl InternalEvent for SessionReset {
+    fn emit(self, _: &Stats) {
+        warn!(
+            "Resetting the connection of session {}: {} (it did not close by itself).",
+            self.session,
+            self.reason.description()
+        );
     }
 }
 
