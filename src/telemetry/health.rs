@@ -1,5 +1,5 @@
 //! What the background health probe last saw: the producer heartbeat and recent Redis
-//! connection errors. The System handler writes it on its own schedule and `/health` reads it,
+//! connection errors. The SystemEvents handler writes it on its own schedule and `/health` reads it,
 //! so it lives here, between the two, rather than in either.
 
 use std::sync::Mutex;
@@ -19,7 +19,7 @@ pub enum ProducerHeartbeat {
     Unreadable,
 }
 
-/// Written by the System handler's periodic probe, read by `/health`.
+/// Written by the SystemEvents handler's periodic probe, read by `/health`.
 pub struct HealthState {
     inner: Mutex<Probe>,
 }

@@ -1,7 +1,7 @@
 //! Telemetry: the internal events every stage emits (`events`), the counters they write
 //! (`stats`, private to this module), the one table (`table`) that names each counter in
 //! `/stats` and `/metrics` (`metrics`), and the health probe's findings (`health`), which the
-//! System handler writes and `/health` reads.
+//! SystemEvents handler writes and `/health` reads.
 
 pub mod events;
 pub mod health;

@@ -21,7 +21,7 @@ pub const SYMBOL: &str = "BENCH";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum UserEvent {
-    /// `dashboard_alert` with a `user_id` on tickstock.dashboard.alerts (MarketData handler).
+    /// `dashboard_alert` with a `user_id` on tickstock.dashboard.alerts (Market handler).
     Alert,
     /// `backtest_progress` on tickstock.events.backtesting.progress (Backtest handler, owner
     /// read once per job from tickstock:jobs:{id}).
