@@ -1,7 +1,9 @@
 //! Why an inbound message (or one item of a batch) did not become a delivery.
 //!
-//! Every drop is counted by reason and channel (see `telemetry::Stats`); nothing is dropped
-//! without one of these names.
+//! Every such outcome is counted by reason and channel (see `telemetry::Stats`); nothing goes
+//! without one of these names. Each reason belongs to one of two families (`Family`): *filtered*
+//! (nobody wanted it: normal operation) or *dropped* (it was lost: something is wrong), so an
+//! alert on dropped events stays silent on a healthy server.
 
 use serde::Serialize;
 use strum::{EnumCount, IntoStaticStr, VariantArray};
@@ -47,9 +49,39 @@ pub enum DropReason {
     Overloaded,
 }
 
+/// Whether a reason is normal filtering or a loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Nobody wanted it: no recipient, below a threshold, not an event at all.
+    Filtered,
+    /// It was lost: invalid, too large, unroutable, or shed by a full queue.
+    Dropped,
+}
+
 impl DropReason {
     pub fn as_str(self) -> &'static str {
         self.into()
+    }
+
+    pub fn family(self) -> Family {
+        use DropReason as R;
+        match self {
+            R::Probe | R::NotAnEvent | R::EmptyBatch | R::BelowThreshold | R::NoRecipients => {
+                Family::Filtered
+            }
+            R::InvalidJson
+            | R::NotAnObject
+            | R::TooLarge
+            | R::MissingSymbol
+            | R::MissingName
+            | R::MissingJobId
+            | R::MissingUserId
+            | R::MissingField
+            | R::InvalidValue
+            | R::UnknownJob
+            | R::JobLookupFailed
+            | R::Overloaded => Family::Dropped,
+        }
     }
 
     /// Position in `VARIANTS`, used to index counter arrays of length `COUNT`.
@@ -61,6 +93,24 @@ impl DropReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normal_filtering_is_not_a_loss() {
+        for r in [
+            DropReason::NoRecipients,
+            DropReason::BelowThreshold,
+            DropReason::Probe,
+        ] {
+            assert_eq!(r.family(), Family::Filtered, "{r:?}");
+        }
+        for r in [
+            DropReason::InvalidJson,
+            DropReason::Overloaded,
+            DropReason::UnknownJob,
+        ] {
+            assert_eq!(r.family(), Family::Dropped, "{r:?}");
+        }
+    }
 
     #[test]
     fn index_matches_position_in_variants() {

@@ -18,10 +18,11 @@ use strum::VariantArray;
 use super::histogram::Histogram;
 use super::table::{
     Family, Kind, ALERTS_REFUSED, BATCH_SIZE_ITEMS, CACHE_LOOKUPS, CHANNEL_MESSAGES_RECEIVED,
-    EVENTS_DROPPED, PROCESSING_SECONDS, SCALARS, STREAMING_FLUSHES, STREAMING_ITEMS,
+    EVENTS_DROPPED, EVENTS_FILTERED, PROCESSING_SECONDS, SCALARS, STREAMING_FLUSHES,
+    STREAMING_ITEMS,
 };
 use super::Stats;
-use crate::domain::drop::DropReason;
+use crate::domain::drop::{DropReason, Family as DropFamily};
 
 /// The registry behind `/metrics`, holding one collector over the shared `Stats`.
 pub struct Metrics {
@@ -90,15 +91,17 @@ impl Collector for StatsCollector {
         for (channel, n, _) in s.channel_rows().filter(|(name, ..)| *name != "(none)") {
             ConstCounter::new(n).encode(received.encode_family(&[("channel", channel)])?)?;
         }
-        let mut dropped = family(&mut e, &EVENTS_DROPPED, MetricType::Counter)?;
-        for (channel, _, drops) in s.channel_rows() {
-            for (reason, n) in DropReason::VARIANTS
-                .iter()
-                .zip(drops)
-                .filter(|(_, n)| *n > 0)
-            {
-                let labels = [("reason", reason.as_str()), ("channel", channel)];
-                ConstCounter::new(n).encode(dropped.encode_family(&labels)?)?;
+        for (name, of) in [
+            (&EVENTS_DROPPED, DropFamily::Dropped),
+            (&EVENTS_FILTERED, DropFamily::Filtered),
+        ] {
+            let mut metric = family(&mut e, name, MetricType::Counter)?;
+            for (channel, _, drops) in s.channel_rows() {
+                let reasons = DropReason::VARIANTS.iter().zip(drops);
+                for (reason, n) in reasons.filter(|(r, n)| r.family() == of && *n > 0) {
+                    let labels = [("reason", reason.as_str()), ("channel", channel)];
+                    ConstCounter::new(n).encode(metric.encode_family(&labels)?)?;
+                }
             }
         }
         let mut refused = family(&mut e, &ALERTS_REFUSED, MetricType::Counter)?;

@@ -18,7 +18,7 @@ use super::histogram::{self, Histogram};
 use super::mirrored::{BufferStats, CacheStats};
 use super::table::{Kind, Scalar, SCALARS};
 use crate::domain::alert_rules::Refusal;
-use crate::domain::drop::DropReason;
+use crate::domain::drop::{DropReason, Family};
 use crate::domain::event::EpochMillis;
 
 /// Index of a subscribed channel or pattern, in the order of the names given to `Stats::new`.
@@ -127,10 +127,12 @@ impl Stats {
         self.alert_refusals[refusal as usize].fetch_add(1, Relaxed);
     }
 
-    pub fn drops_total(&self) -> u64 {
-        self.drop_rows()
-            .flat_map(|row| row.iter())
-            .map(|n| n.load(Relaxed))
+    /// Everything of one family (filtered or dropped), all reasons and channels.
+    pub fn total(&self, family: Family) -> u64 {
+        DropReason::VARIANTS
+            .iter()
+            .filter(|r| r.family() == family)
+            .map(|r| self.drops_for(*r))
             .sum()
     }
 
@@ -176,32 +178,22 @@ impl Stats {
             };
             insert(&mut root, row.path, value);
         }
-        let by_reason: Map<String, Value> = DropReason::VARIANTS
-            .iter()
-            .map(|r| (r.as_str().to_owned(), json!(self.drops_for(*r))))
+        let received_by_channel: Map<String, Value> = (self.channel_names.iter())
+            .zip(&self.channels)
+            .map(|(name, c)| (name.clone(), json!(c.received.load(Relaxed))))
             .collect();
-        let mut by_channel = Map::new();
-        let mut received_by_channel = Map::new();
-        for (name, c) in self.channel_names.iter().zip(&self.channels) {
-            received_by_channel.insert(name.clone(), json!(c.received.load(Relaxed)));
-            let reasons = nonzero(&c.drops);
-            if !reasons.is_empty() {
-                by_channel.insert(name.clone(), Value::Object(reasons));
-            }
-        }
-        let unattributed = nonzero(&self.unattributed);
-        if !unattributed.is_empty() {
-            by_channel.insert("(none)".to_owned(), Value::Object(unattributed));
-        }
         let refused: Map<String, Value> = self
             .refusals()
             .map(|(r, n)| (r.as_str().to_owned(), json!(n)))
             .collect();
         for (path, value) in [
             ("uptime_seconds", json!(self.uptime_secs())),
-            ("events.dropped", json!(self.drops_total())),
-            ("drops_by_reason", Value::Object(by_reason)),
-            ("drops_by_channel", Value::Object(by_channel)),
+            ("events.dropped", json!(self.total(Family::Dropped))),
+            ("events.filtered", json!(self.total(Family::Filtered))),
+            ("dropped_by_reason", self.by_reason(Family::Dropped)),
+            ("dropped_by_channel", self.by_channel(Family::Dropped)),
+            ("filtered_by_reason", self.by_reason(Family::Filtered)),
+            ("filtered_by_channel", self.by_channel(Family::Filtered)),
             ("received_by_channel", Value::Object(received_by_channel)),
             ("alert_rules.refused", Value::Object(refused)),
             ("streaming_buffer", self.streaming_buffer.snapshot()),
@@ -215,6 +207,24 @@ impl Stats {
             insert(&mut root, path, value);
         }
         Value::Object(root)
+    }
+}
+
+impl Stats {
+    /// Every reason of the family, with its count (zeros included, so the keys are stable).
+    fn by_reason(&self, family: Family) -> Value {
+        let reasons = DropReason::VARIANTS.iter().filter(|r| r.family() == family);
+        let counts = reasons.map(|r| (r.as_str().to_owned(), json!(self.drops_for(*r))));
+        Value::Object(counts.collect())
+    }
+
+    /// Per channel (and `(none)`), the family's reasons that happened.
+    fn by_channel(&self, family: Family) -> Value {
+        let rows = self.channel_rows().filter_map(|(name, _, drops)| {
+            let reasons = nonzero(&drops, family);
+            (!reasons.is_empty()).then(|| (name.to_owned(), Value::Object(reasons)))
+        });
+        Value::Object(rows.collect())
     }
 }
 
@@ -232,14 +242,12 @@ fn insert(root: &mut Map<String, Value>, path: &str, value: Value) {
     map.insert(leaf.to_owned(), value);
 }
 
-fn nonzero(row: &[AtomicU64; REASONS]) -> Map<String, Value> {
+fn nonzero(row: &[u64; REASONS], family: Family) -> Map<String, Value> {
     DropReason::VARIANTS
         .iter()
         .zip(row)
-        .filter_map(|(r, n)| {
-            let n = n.load(Relaxed);
-            (n > 0).then(|| (r.as_str().to_owned(), json!(n)))
-        })
+        .filter(|(r, n)| r.family() == family && **n > 0)
+        .map(|(r, n)| (r.as_str().to_owned(), json!(n)))
         .collect()
 }
 
@@ -262,11 +270,27 @@ mod tests {
         drop(&stats, Some(1), DropReason::InvalidJson);
         drop(&stats, None, DropReason::Overloaded);
         let snap = stats.snapshot();
-        assert_eq!(snap["drops_by_reason"]["invalid_json"], 2);
-        assert_eq!(snap["drops_by_channel"]["b"]["invalid_json"], 2);
-        assert!(snap["drops_by_channel"].get("a").is_none());
-        assert_eq!(snap["drops_by_channel"]["(none)"]["overloaded"], 1);
+        assert_eq!(snap["dropped_by_reason"]["invalid_json"], 2);
+        assert_eq!(snap["dropped_by_channel"]["b"]["invalid_json"], 2);
+        assert!(snap["dropped_by_channel"].get("a").is_none());
+        assert_eq!(snap["dropped_by_channel"]["(none)"]["overloaded"], 1);
         assert_eq!(snap["events"]["dropped"], 3);
+        assert_eq!(snap["events"]["filtered"], 0);
+    }
+
+    #[test]
+    fn normal_filtering_is_counted_apart_from_losses() {
+        let stats = Stats::new(vec!["prices".into()]);
+        drop(&stats, Some(0), DropReason::NoRecipients);
+        drop(&stats, Some(0), DropReason::BelowThreshold);
+        drop(&stats, Some(0), DropReason::TooLarge);
+        let snap = stats.snapshot();
+        assert_eq!(snap["events"]["filtered"], 2);
+        assert_eq!(snap["events"]["dropped"], 1);
+        assert_eq!(snap["filtered_by_channel"]["prices"]["below_threshold"], 1);
+        assert!(snap["dropped_by_reason"].get("no_recipients").is_none());
+        assert!(snap["filtered_by_reason"].get("too_large").is_none());
+        assert_eq!(snap["dropped_by_channel"]["prices"]["too_large"], 1);
     }
 
     /// The `/stats` keys the dashboard, the debug page and the integration tests read.
@@ -284,9 +308,11 @@ mod tests {
                 &[
                     "alert_rules",
                     "alert_rules_cache",
-                    "drops_by_channel",
-                    "drops_by_reason",
+                    "dropped_by_channel",
+                    "dropped_by_reason",
                     "events",
+                    "filtered_by_channel",
+                    "filtered_by_reason",
                     "monitor_skipped",
                     "prices_conflated",
                     "received_by_channel",
@@ -312,6 +338,7 @@ mod tests {
                 &[
                     "delivered",
                     "dropped",
+                    "filtered",
                     "parsed",
                     "published",
                     "received",

@@ -81,7 +81,11 @@ pub const CHANNEL_MESSAGES_RECEIVED: Family = Family {
 };
 pub const EVENTS_DROPPED: Family = Family {
     metric: "dropped_events",
-    help: "Messages or items dropped, by reason and channel.",
+    help: "Messages or items lost (invalid, too large, unroutable, overloaded), by reason and channel.",
+};
+pub const EVENTS_FILTERED: Family = Family {
+    metric: "filtered_events",
+    help: "Messages or items nobody wanted (no recipients, below a threshold, not an event), by reason and channel.",
 };
 pub const ALERTS_REFUSED: Family = Family {
     metric: "alerts_refused",
@@ -128,6 +132,7 @@ mod tests {
         let families = [
             CHANNEL_MESSAGES_RECEIVED,
             EVENTS_DROPPED,
+            EVENTS_FILTERED,
             ALERTS_REFUSED,
             STREAMING_ITEMS,
             STREAMING_FLUSHES,

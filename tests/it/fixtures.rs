@@ -123,7 +123,7 @@ enum Outcome {
         to: To,
         checks: &'static [Check],
     },
-    /// `drops_by_channel[channel][reason]` rises by exactly one and no session gets anything.
+    /// the channel's count for the reason (`filtered_by_channel` or `dropped_by_channel`) rises by exactly one and no session gets anything.
     Dropped(&'static str),
     /// Consumed without a browser event and without a drop.
     NoEvent,
@@ -925,14 +925,7 @@ impl Run {
 
     /// This channel's drop counters by reason.
     fn drops(&self) -> BTreeMap<String, u64> {
-        let stats = self.app.stats();
-        let Some(reasons) = stats["drops_by_channel"][self.channel].as_object() else {
-            return BTreeMap::new();
-        };
-        reasons
-            .iter()
-            .map(|(reason, n)| (reason.clone(), n.as_u64().unwrap()))
-            .collect()
+        crate::util::outcomes_of_channel(&self.app.stats(), self.channel)
     }
 
     fn received(&self) -> u64 {

@@ -1,6 +1,7 @@
 //! `/metrics` (Prometheus/OpenMetrics text) and, later, the debug monitor.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 
@@ -178,4 +179,47 @@ fn the_monitor_shows_invalid_messages_with_their_reason_to_admins_only() {
         status, 200,
         "the page itself holds no data and loads for anyone"
     );
+}
+
+/// A healthy server fed realistic traffic (the demo producer) filters plenty and loses nothing,
+/// so an alert on `tickrouter_dropped_events_total` stays silent.
+#[test]
+fn a_healthy_demo_run_filters_but_drops_nothing() {
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    let _dashboard = app.ws();
+    let stop = AtomicBool::new(false);
+    let stats = std::thread::scope(|scope| {
+        let url = redis.url();
+        let options = tickrouter::demo::DemoOptions {
+            rate: 200.0,
+            symbols: 12,
+        };
+        let stop = &stop;
+        scope.spawn(move || tickrouter::demo::run(&url, &options, stop).unwrap());
+        let stats = wait_for("demo traffic to be filtered", WAIT * 3, || {
+            let stats = app.stats();
+            let busy = stats["events"]["received"].as_u64().unwrap_or(0) >= 500;
+            (busy && stats["events"]["filtered"].as_u64().unwrap_or(0) > 0).then_some(stats)
+        });
+        stop.store(true, Ordering::Relaxed);
+        stats
+    });
+    assert_eq!(
+        stats["events"]["dropped"], 0,
+        "lost: {}",
+        stats["dropped_by_reason"]
+    );
+    let text = app.get("/metrics").1;
+    assert!(
+        text.contains("# TYPE tickrouter_dropped_events counter"),
+        "{text}"
+    );
+    assert!(!text.contains("tickrouter_dropped_events_total{"), "{text}");
+    let filtered = metrics(&app)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("tickrouter_filtered_events_total{"))
+        .map(|(_, n)| n)
+        .sum::<f64>();
+    assert!(filtered > 0.0, "{text}");
 }

@@ -230,8 +230,9 @@ impl App {
     }
 
     pub fn drops(&self, channel: &str, reason: &str) -> u64 {
-        self.stats()["drops_by_channel"][channel][reason]
-            .as_u64()
+        outcomes_of_channel(&self.stats(), channel)
+            .get(reason)
+            .copied()
             .unwrap_or(0)
     }
 
@@ -271,6 +272,30 @@ impl Drop for App {
             let _ = t.join();
         }
     }
+}
+
+/// The two families of reasons in `/stats`: events nobody wanted, and events lost.
+const OUTCOME_FAMILIES: [&str; 2] = ["filtered", "dropped"];
+
+/// How many messages or items ended for `reason`, whichever family it belongs to.
+pub fn outcome(stats: &Value, reason: &str) -> u64 {
+    OUTCOME_FAMILIES
+        .iter()
+        .find_map(|f| stats[format!("{f}_by_reason")][reason].as_u64())
+        .unwrap_or(0)
+}
+
+/// A channel's reasons (both families) with their counts, those that happened.
+pub fn outcomes_of_channel(
+    stats: &Value,
+    channel: &str,
+) -> std::collections::BTreeMap<String, u64> {
+    OUTCOME_FAMILIES
+        .iter()
+        .filter_map(|f| stats[format!("{f}_by_channel")][channel].as_object())
+        .flatten()
+        .map(|(reason, n)| (reason.clone(), n.as_u64().unwrap_or(0)))
+        .collect()
 }
 
 /// A minimal HTTP/1.1 GET (the tests need status and body only).

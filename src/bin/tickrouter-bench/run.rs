@@ -222,6 +222,7 @@ impl Bench {
             "routed",
             "published",
             "delivered",
+            "filtered",
             "dropped",
         ] {
             s.insert(k.into(), json!(d(&["events", k])));
@@ -231,9 +232,9 @@ impl Bench {
         }
         s.insert("redis_reconnects".into(), json!(d(&["redis", "connects"])));
         let mut drops = Map::new();
-        if let Some(reasons) = b["drops_by_reason"].as_object() {
-            for r in reasons.keys() {
-                let n = d(&["drops_by_reason", r]);
+        for family in ["filtered_by_reason", "dropped_by_reason"] {
+            for r in b[family].as_object().into_iter().flat_map(|m| m.keys()) {
+                let n = d(&[family, r]);
                 if n != 0 {
                     drops.insert(r.clone(), json!(n));
                 }

@@ -16,6 +16,7 @@ use redis::AsyncCommands;
 
 use super::{Flush, Input, Outlet, HANDLER_QUEUE};
 use crate::domain::audience;
+use crate::domain::drop::Family;
 use crate::domain::event::{
     CriticalAlert, EpochMillis, ErrorReport, MonitoringEvent, StreamingHealth, StreamingSession,
     SystemHealth, Tick,
@@ -88,10 +89,11 @@ impl SystemEvents {
             "DISCONNECTED"
         };
         info!(
-            "Heartbeat: {} received, {} delivered, {} dropped, {} sessions, {} slow-consumer closes, Redis {redis}.",
+            "Heartbeat: {} received, {} delivered, {} filtered, {} dropped, {} sessions, {} slow-consumer closes, Redis {redis}.",
             s.get(Scalar::MessagesReceived),
             s.get(Scalar::FramesDelivered),
-            s.drops_total(),
+            s.total(Family::Filtered),
+            s.total(Family::Dropped),
             s.get(Scalar::SessionsActive),
             s.get(Scalar::SlowConsumerCloses),
         );
