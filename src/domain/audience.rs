@@ -6,9 +6,9 @@
 //! Each frame is encoded once here and shared by every session it reaches.
 
 use super::event::{
-    BacktestProgress, BacktestResult, CriticalAlert, ErrorReport, IndicatorAlert, MarketEvent,
-    MarketSummary, MonitoringEvent, OhlcvUpdate, PatternAlert, PriceUpdate, StreamingHealth,
-    StreamingIndicator, StreamingPattern, StreamingSession, SystemHealth, Tick,
+    BacktestProgress, BacktestResult, CriticalAlert, ErrorReport, IndicatorAlert, IndicatorUpdate,
+    MarketEvent, MarketSummary, MonitoringEvent, OhlcvUpdate, PatternAlert, PriceUpdate,
+    StreamingHealth, StreamingIndicator, StreamingPattern, StreamingSession, SystemHealth, Tick,
 };
 use super::filter::AlertKey;
 use super::ids::UserId;
@@ -48,6 +48,11 @@ pub fn streaming_pattern(item: &StreamingPattern) -> Publication {
 /// One streaming indicator sent alone (the streaming buffer is off).
 pub fn streaming_indicator(item: &StreamingIndicator) -> Publication {
     Publication::broadcast(Topic::Streaming, EventName::StreamingIndicator, item)
+}
+
+/// An indicator value of `tickstock.events.indicators`, to the `streaming` topic at once.
+pub fn indicator_update(update: &IndicatorUpdate) -> Publication {
+    Publication::broadcast(Topic::Streaming, EventName::IndicatorUpdate, update)
 }
 
 pub fn indicator_alert(alert: &IndicatorAlert) -> Publication {
@@ -142,6 +147,7 @@ mod tests {
             source: None,
             tier: None,
             timeframe: None,
+            direction: None,
             flow_id: None,
             current_price: None,
             price_change: None,

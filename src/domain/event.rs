@@ -32,6 +32,7 @@ pub enum Event {
     PatternAlert(PatternAlert),
     StreamingPattern(StreamingPattern),
     StreamingIndicator(StreamingIndicator),
+    IndicatorUpdate(IndicatorUpdate),
     IndicatorAlert(IndicatorAlert),
     CriticalAlert(CriticalAlert),
     StreamingSession(StreamingSession),
@@ -66,6 +67,9 @@ pub struct PatternAlert {
     pub tier: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeframe: Option<String>,
+    /// What the pattern implies (`reversal`, `bullish`, `bearish`, ...), when the producer says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,6 +136,25 @@ pub struct Calculation {
     pub metadata: Option<JsonMap>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+}
+
+/// `indicator_update`: one indicator value from `tickstock.events.indicators`, sent at once to
+/// the `streaming` topic (never batched).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndicatorUpdate {
+    pub indicator: String,
+    pub symbol: Symbol,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Multi-valued indicators (MACD, Bollinger); `{}` when absent.
+    pub values: JsonMap,
+    pub timestamp: EpochMillis,
+    /// Defaults to `"1min"`.
+    pub timeframe: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<JsonMap>,
 }
 
 /// `indicator_alert`: `{"type": "indicator_alert", "alert": {...}}`.

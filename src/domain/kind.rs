@@ -25,6 +25,7 @@ pub enum EventKind {
     StreamingHealth,
     StreamingPattern,
     StreamingIndicator,
+    IndicatorUpdate,
     IndicatorAlert,
     CriticalAlert,
     PriceUpdate,
@@ -53,6 +54,8 @@ pub const DEFAULT_CHANNELS: &[(&str, EventKind)] = &[
     (channel::BACKTEST_PROGRESS, EventKind::BacktestProgress),
     (channel::BACKTEST_RESULTS, EventKind::BacktestResult),
     (channel::SYSTEM_HEALTH, EventKind::SystemHealth),
+    (channel::SYSTEM_HEALTH_EVENTS, EventKind::SystemHealth),
+    (channel::INDICATOR_EVENTS, EventKind::IndicatorUpdate),
     (
         channel::STREAMING_SESSION_STARTED,
         EventKind::StreamingSessionStarted,

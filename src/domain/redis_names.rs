@@ -9,6 +9,10 @@ pub mod channel {
     pub const BACKTEST_PROGRESS: &str = "tickstock.events.backtesting.progress";
     pub const BACKTEST_RESULTS: &str = "tickstock.events.backtesting.results";
     pub const SYSTEM_HEALTH: &str = "tickstock.health.status";
+    /// The integration brief's name for the same system health reports.
+    pub const SYSTEM_HEALTH_EVENTS: &str = "tickstock.events.system.health";
+    /// The integration brief's indicator values, one per message.
+    pub const INDICATOR_EVENTS: &str = "tickstock.events.indicators";
     pub const STREAMING_SESSION_STARTED: &str = "tickstock:streaming:session_started";
     pub const STREAMING_SESSION_STOPPED: &str = "tickstock:streaming:session_stopped";
     pub const STREAM_HEALTH: &str = "tickstock:streaming:health";

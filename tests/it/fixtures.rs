@@ -39,6 +39,8 @@ channel_tests! {
     tickstock_events_backtesting_progress: BACKTEST_PROGRESS,
     tickstock_events_backtesting_results: BACKTEST_RESULTS,
     tickstock_health_status: SYSTEM_HEALTH,
+    tickstock_events_system_health: SYSTEM_HEALTH_EVENTS,
+    tickstock_events_indicators: INDICATOR_EVENTS,
     tickstock_streaming_session_started: STREAMING_SESSION_STARTED,
     tickstock_streaming_session_stopped: STREAMING_SESSION_STOPPED,
     tickstock_streaming_health: STREAM_HEALTH,
@@ -123,7 +125,8 @@ enum Outcome {
         to: To,
         checks: &'static [Check],
     },
-    /// the channel's count for the reason (`filtered_by_channel` or `dropped_by_channel`) rises by exactly one and no session gets anything.
+    /// The channel's count for the reason (`filtered_by_channel` or `dropped_by_channel`) rises
+    /// by exactly one and no session gets anything.
     Dropped(&'static str),
     /// Consumed without a browser event and without a drop.
     NoEvent,
@@ -174,6 +177,7 @@ const B_RESULT: &str = "backtest_result";
 const SESSION_EV: &str = "streaming_session";
 const P_BATCH: &str = "streaming_patterns_batch";
 const I_BATCH: &str = "streaming_indicators_batch";
+const INDICATOR: &str = "indicator_update";
 const MARKET_EV: &str = "dashboard_market_event";
 const SESSION: &str = "df4f5558-c1d6-496f-9b43-6849a55838aa";
 const JOB: &str = "backtest_1760556900_9f3a1c2e";
@@ -187,6 +191,8 @@ const TABLE: &[(&str, &str, Outcome)] = &[
     (PATTERN_EVENTS, "canonical_single_nested", delivered(ALERT, Topic, &[
         ("/symbol", S("NVDA")), ("/pattern", S("Engulfing")), ("/confidence", F(0.88)),
         ("/tier", S("daily")), ("/timestamp", I(1_760_557_167_942))])),
+    (PATTERN_EVENTS, "brief_flat_with_direction", delivered(ALERT, Topic, &[
+        ("/symbol", S("AAPL")), ("/pattern", S("Doji")), ("/direction", S("reversal"))])),
     (PATTERN_EVENTS, "flat_sprint10_test_shape", delivered(ALERT, Topic, &[
         ("/symbol", S("AAPL")), ("/pattern", S("Doji")), ("/confidence", F(0.85))])),
     (PATTERN_EVENTS, "flat_with_cache_fields_tier_in_source", delivered(ALERT, Topic, &[
@@ -262,6 +268,18 @@ const TABLE: &[(&str, &str, Outcome)] = &[
     (SYSTEM_HEALTH, "startup_validator_probe", Dropped("probe")),
     (SYSTEM_HEALTH, "invalid_json", Dropped("invalid_json")),
     (SYSTEM_HEALTH, "json_string_literal_not_object", Dropped("not_an_object")),
+    (SYSTEM_HEALTH_EVENTS, "brief_flat_system_health", delivered("system_health", Topic, &[
+        ("/overall_status", S("warning")), ("/components/database", S("healthy"))])),
+    (SYSTEM_HEALTH_EVENTS, "startup_validator_probe", Dropped("probe")),
+    (SYSTEM_HEALTH_EVENTS, "json_array_not_object", Dropped("not_an_object")),
+    (INDICATOR_EVENTS, "brief_flat_indicator_calculated", delivered(INDICATOR, Topic, &[
+        ("/indicator", S("RSI")), ("/symbol", S("AAPL")), ("/value", F(65.5)),
+        ("/source", S("tickstock_pl")), ("/metadata/period", I(14))])),
+    (INDICATOR_EVENTS, "multi_valued_nested_in_data", delivered(INDICATOR, Topic, &[
+        ("/indicator", S("MACD")), ("/symbol", S("MSFT")), ("/values/histogram", F(0.3))])),
+    (INDICATOR_EVENTS, "missing_symbol", Dropped("missing_symbol")),
+    (INDICATOR_EVENTS, "startup_validator_probe", Dropped("probe")),
+    (INDICATOR_EVENTS, "invalid_json", Dropped("invalid_json")),
 
     (STREAMING_SESSION_STARTED, "sprint40_contract", delivered(SESSION_EV, Topic, &[
         ("/type", S("streaming_session_started")), ("/session/session_id", S(SESSION)),
@@ -630,7 +648,11 @@ fn sentinel(channel: &'static str, n: u64, user: Option<&str>) -> Sentinel {
             channel,
             json!({"job_id": t, "status": "completed", "results": {}}),
         ),
-        SYSTEM_HEALTH => (channel, json!({"status": t})),
+        SYSTEM_HEALTH | SYSTEM_HEALTH_EVENTS => (channel, json!({"status": t})),
+        INDICATOR_EVENTS => (
+            channel,
+            json!({"indicator": "Sentinel", "symbol": t, "value": 1.0}),
+        ),
         STREAMING_SESSION_STARTED | STREAMING_SESSION_STOPPED => {
             (channel, json!({"session": {"session_id": t}}))
         }

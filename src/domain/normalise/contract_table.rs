@@ -42,6 +42,12 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
         ("/0/data/tier", S("daily")), ("/0/data/current_price", F(188.42)),
         ("/0/data/volume", F(1_250_000.0)), ("/0/data/timestamp", I(T0 - 400)),
         ("/0/data/source", S("TickStockPL"))])),
+    (PATTERN_EVENTS, "brief_flat_with_direction", Events(1, &[
+        ("/0/data/pattern", S("Doji")), ("/0/data/symbol", S("AAPL")),
+        ("/0/data/direction", S("reversal")), ("/0/data/confidence", F(0.85)),
+        ("/0/data/timeframe", S("1min")), ("/0/data/source", S("tickstock_pl")),
+        ("/0/data/metadata/price", F(150.25)), ("/0/data/timestamp", I(T0)),
+        ("/0/data/event_type", Absent)])),
     (PATTERN_EVENTS, "flat_sprint10_test_shape", Events(1, &[
         ("/0/data/pattern", S("Doji")), ("/0/data/symbol", S("AAPL")),
         ("/0/data/confidence", F(0.85)), ("/0/data/details/detection_method", S("ML_model_v2")),
@@ -134,6 +140,26 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
     (SYSTEM_HEALTH, "startup_validator_probe", Dropped(R::Probe)),
     (SYSTEM_HEALTH, "invalid_json", Dropped(R::InvalidJson)),
     (SYSTEM_HEALTH, "json_string_literal_not_object", Dropped(R::NotAnObject)),
+
+    (SYSTEM_HEALTH_EVENTS, "brief_flat_system_health", Events(1, &[
+        ("/0/event", S("SystemHealth")), ("/0/data/overall_status", S("warning")),
+        ("/0/data/components/redis", S("warning")), ("/0/data/timestamp", I(T0))])),
+    (SYSTEM_HEALTH_EVENTS, "startup_validator_probe", Dropped(R::Probe)),
+    (SYSTEM_HEALTH_EVENTS, "json_array_not_object", Dropped(R::NotAnObject)),
+
+    (INDICATOR_EVENTS, "brief_flat_indicator_calculated", Events(1, &[
+        ("/0/event", S("IndicatorUpdate")), ("/0/data/indicator", S("RSI")),
+        ("/0/data/symbol", S("AAPL")), ("/0/data/value", F(65.5)),
+        ("/0/data/values", Len(0)), ("/0/data/timeframe", S("1min")),
+        ("/0/data/source", S("tickstock_pl")), ("/0/data/metadata/period", I(14)),
+        ("/0/data/timestamp", I(T0)), ("/0/data/event_type", Absent)])),
+    (INDICATOR_EVENTS, "multi_valued_nested_in_data", Events(1, &[
+        ("/0/data/indicator", S("MACD")), ("/0/data/symbol", S("MSFT")),
+        ("/0/data/values/signal", F(0.9)), ("/0/data/value", Absent),
+        ("/0/data/timeframe", S("1min")), ("/0/data/timestamp", I(T_ISO))])),
+    (INDICATOR_EVENTS, "missing_symbol", Dropped(R::MissingSymbol)),
+    (INDICATOR_EVENTS, "startup_validator_probe", Dropped(R::Probe)),
+    (INDICATOR_EVENTS, "invalid_json", Dropped(R::InvalidJson)),
 
     (STREAMING_SESSION_STARTED, "sprint40_contract", Events(1, &[
         ("/0/event", S("StreamingSession")), ("/0/data/type", S("streaming_session_started")),

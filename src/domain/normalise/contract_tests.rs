@@ -23,6 +23,7 @@ fn wire(event: &Event) -> Value {
         Event::PatternAlert(p) => ("PatternAlert", serde_json::to_value(p)),
         Event::StreamingPattern(p) => ("StreamingPattern", serde_json::to_value(p)),
         Event::StreamingIndicator(p) => ("StreamingIndicator", serde_json::to_value(p)),
+        Event::IndicatorUpdate(p) => ("IndicatorUpdate", serde_json::to_value(p)),
         Event::IndicatorAlert(p) => ("IndicatorAlert", serde_json::to_value(p)),
         Event::CriticalAlert(p) => ("CriticalAlert", serde_json::to_value(p)),
         Event::StreamingSession(p) => ("StreamingSession", serde_json::to_value(p)),

@@ -4,7 +4,8 @@ use serde_json::Value;
 
 use super::super::drop::DropReason;
 use super::super::event::{
-    Calculation, Detection, EpochMillis, Event, PatternAlert, StreamingIndicator, StreamingPattern,
+    Calculation, Detection, EpochMillis, Event, IndicatorUpdate, PatternAlert, StreamingIndicator,
+    StreamingPattern,
 };
 use super::layers::{Msg, Shape, INDICATOR_NAME, PATTERN_NAME, SYMBOL};
 use super::value::{self as v, Res};
@@ -45,6 +46,7 @@ pub(super) fn pattern_alert(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event>
         source: v::text(m.get(&["source"]))?,
         tier: v::text(m.own(&["tier"]))?,
         timeframe: v::text(m.get(&["timeframe"]))?,
+        direction: v::text(m.get(&["direction"]))?,
         flow_id: v::text(m.get(&["flow_id"]))?,
         current_price: v::number(m.own(&["current_price"]))?,
         price_change: v::number(m.own(&["price_change"]))?,
@@ -86,6 +88,21 @@ pub(super) fn streaming_indicator(m: &Msg<'_>, received_at: EpochMillis) -> Res<
             metadata: v::object_if_any(m.own(&["metadata"])),
             session_id: v::text(m.get(&["session_id"]))?,
         },
+    }))
+}
+
+/// `tickstock.events.indicators` -> `indicator_update`: the same aliases and values as a
+/// streaming indicator, one per message.
+pub(super) fn indicator_update(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
+    Ok(Event::IndicatorUpdate(IndicatorUpdate {
+        indicator: m.name(INDICATOR_NAME)?,
+        symbol: m.symbol()?,
+        value: v::number(m.own(&["value"]))?,
+        values: v::object_or_empty(m.own(&["values"]))?,
+        timestamp: m.time(received_at)?,
+        timeframe: timeframe(m)?,
+        source: v::text(m.get(&["source"]))?,
+        metadata: v::object_if_any(m.own(&["metadata"])),
     }))
 }
 

@@ -91,6 +91,7 @@ fn family(kind: EventKind) -> (&'static Shape, Build) {
             &detections::INDICATOR_SHAPE,
             detections::streaming_indicator,
         ),
+        K::IndicatorUpdate => (&detections::INDICATOR_SHAPE, detections::indicator_update),
         K::IndicatorAlert => (&alerts::INDICATOR_ALERT_SHAPE, alerts::indicator_alert),
         K::CriticalAlert => (&alerts::CRITICAL_ALERT_SHAPE, alerts::critical_alert),
         K::StreamingSessionStarted => (

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use super::shell::{Logic, Out, Shell};
 use super::Input;
 use crate::domain::audience;
-use crate::domain::event::{EpochMillis, IndicatorAlert, StreamingIndicator, StreamingPattern};
+use crate::domain::event::{
+    EpochMillis, IndicatorAlert, IndicatorUpdate, StreamingIndicator, StreamingPattern,
+};
 use crate::domain::publication::Publication;
 use crate::domain::streaming_buffer::{
     Batch, BufferCounters, IndicatorsBatch, PatternsBatch, RecentDetections, StreamingBuffer,
@@ -23,6 +25,8 @@ const RECENT_DETECTIONS: usize = 20_000;
 pub enum StreamingInput {
     Pattern(StreamingPattern),
     Indicator(StreamingIndicator),
+    /// An indicator value of the brief's channel: never buffered.
+    IndicatorUpdate(IndicatorUpdate),
     IndicatorAlert(IndicatorAlert),
 }
 
@@ -115,6 +119,9 @@ impl Logic for StreamingLogic {
             }
             StreamingInput::Indicator(item) => {
                 vec![(audience::streaming_indicator(&item), origin)]
+            }
+            StreamingInput::IndicatorUpdate(update) => {
+                vec![(audience::indicator_update(&update), origin)]
             }
             StreamingInput::IndicatorAlert(alert) => {
                 vec![(audience::indicator_alert(&alert), origin)]
@@ -225,6 +232,35 @@ mod tests {
         assert!(flushed[0].0.frame.0.contains("streaming_indicators_batch"));
         assert!(logic.flush().is_empty());
         assert_eq!(logic.batch_sizes, [2, 1]);
+    }
+
+    #[test]
+    fn indicator_updates_are_sent_at_once_even_with_the_buffer_on() {
+        let mut logic = StreamingLogic::new(config(true));
+        let update = IndicatorUpdate {
+            indicator: "RSI".into(),
+            symbol: Symbol::new("AAPL").unwrap(),
+            value: Some(65.5),
+            values: Default::default(),
+            timestamp: EpochMillis(1),
+            timeframe: "1min".into(),
+            source: None,
+            metadata: None,
+        };
+        let out = logic.on_event(input(StreamingInput::IndicatorUpdate(update.clone())));
+        assert_eq!(out.len(), 1);
+        assert!(out[0]
+            .0
+            .frame
+            .0
+            .starts_with(r#"{"event":"indicator_update","data":{"indicator":"RSI""#));
+        assert_eq!(
+            logic
+                .on_event(input(StreamingInput::IndicatorUpdate(update)))
+                .len(),
+            1
+        );
+        assert!(logic.flush().is_empty(), "nothing was buffered");
     }
 
     #[test]

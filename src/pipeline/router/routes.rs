@@ -21,6 +21,7 @@ pub fn route(event: Event) -> Route {
         Event::WatchlistChanged(e) => Route::Users(UsersInput::WatchlistChanged(e)),
         Event::StreamingPattern(e) => Route::Streaming(StreamingInput::Pattern(e)),
         Event::StreamingIndicator(e) => Route::Streaming(StreamingInput::Indicator(e)),
+        Event::IndicatorUpdate(e) => Route::Streaming(StreamingInput::IndicatorUpdate(e)),
         Event::IndicatorAlert(e) => Route::Streaming(StreamingInput::IndicatorAlert(e)),
         Event::PriceUpdate(e) => Route::Market(MarketInput::Price(e)),
         Event::OhlcvUpdate(e) => Route::Market(MarketInput::Ohlcv(e)),
