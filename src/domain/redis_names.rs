@@ -36,6 +36,8 @@ pub mod channel {
     /// Outbound: backtest requests and cancels for the backtester.
     pub const JOBS_BACKTEST: &str = "tickstock.jobs.backtest";
     pub const JOBS_CANCEL: &str = "tickstock.jobs.cancel";
+    /// Outbound: system commands for backtesters written to the integration brief (job cancels).
+    pub const JOBS_SYSTEM: &str = "tickstock.jobs.system";
 }
 
 /// Epoch seconds (a float, as a string), written by the producer every 60 s.

@@ -20,7 +20,8 @@ use super::error::ApiError;
 use super::AppState;
 use crate::auth::AuthError;
 use crate::domain::backtest::{
-    cancel_request, new_job_id, BacktestConfig, CancelRefused, FieldErrors, JobRecord,
+    cancel_command, cancel_request, new_job_id, BacktestConfig, CancelRefused, FieldErrors,
+    JobRecord,
 };
 use crate::domain::event::EpochMillis;
 use crate::domain::ids::{JobId, UserId};
@@ -128,11 +129,18 @@ async fn cancel_as(user: &UserId, job: &JobId, state: &AppState) -> Result<HttpR
         .await;
     match outcome {
         Ok(Update::Saved(record) | Update::Unchanged(record)) => {
-            let message = cancel_request(&record.job_id, EpochMillis::now().0);
-            if let Err(e) = store.publish(channel::JOBS_CANCEL, &message).await {
-                // The record says cancelled, and later reports cannot change that; only the
-                // backtester keeps working on it.
-                warn!("Job {job} cancelled, but the cancel could not be published: {e}.");
+            let now = EpochMillis::now().0;
+            // Both dialects' backtesters hear it. If a publish fails, the record still says
+            // cancelled and later reports cannot change that; only the backtester keeps working.
+            for (on, message) in [
+                (channel::JOBS_CANCEL, cancel_request(&record.job_id, now)),
+                (channel::JOBS_SYSTEM, cancel_command(&record.job_id, now)),
+            ] {
+                if let Err(e) = store.publish(on, &message).await {
+                    warn!(
+                        "Job {job} cancelled, but the cancel could not be published on {on}: {e}."
+                    );
+                }
             }
             Ok(HttpResponse::Ok().json(record))
         }

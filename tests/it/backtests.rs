@@ -12,7 +12,7 @@ use crate::util::{http_request, wait_for, App, Client, Redis, SECRET, WAIT};
 
 use tickrouter::domain::redis_names::channel::{
     BACKTEST_PROGRESS as PROGRESS, BACKTEST_RESULTS as RESULTS, JOBS_BACKTEST as JOBS,
-    JOBS_CANCEL as CANCELS, SYSTEM_HEALTH,
+    JOBS_CANCEL as CANCELS, JOBS_SYSTEM, SYSTEM_HEALTH,
 };
 
 const DAY: i64 = 24 * 3600;
@@ -348,6 +348,8 @@ fn submission_stores_the_legacy_layout_and_publishes_the_request() {
         json!({
             "initial_capital": 25_000.0, "commission_rate": 0.002, "slippage_rate": 0.0005,
             "max_position_size": 0.1, "stop_loss_pct": 0.05, "take_profit_pct": 0.1,
+            // the integration brief's name for max_position_size
+            "position_size": 0.1,
         })
     );
     let timestamp = published["timestamp"]
@@ -568,6 +570,41 @@ fn failed_and_cancelled_results_map_to_their_status() {
     for id in [&failing, &cancelled, &canceled] {
         assert!(!in_active_set(&redis, id));
     }
+}
+
+/// A backtester written to the integration brief listens on `tickstock.jobs.backtest` (reading
+/// `job_type` and `parameters.position_size`) and `tickstock.jobs.system` (cancel commands), and
+/// reports on the same progress and result channels.
+#[test]
+fn a_backtester_of_the_briefs_dialect_gets_the_request_and_the_cancel() {
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    let mut requests = Listener::on(&redis, JOBS);
+    let mut commands = Listener::on(&redis, JOBS_SYSTEM);
+    let mut body = request();
+    body["max_position_size"] = json!(0.25);
+    let id = submit(&app, "alice", &body);
+    let job = requests.next(WAIT).expect("the request");
+    assert_eq!(job["job_type"], "backtest");
+    assert_eq!(job["job_id"], id.as_str());
+    assert_eq!(job["user_id"], "alice");
+    assert_eq!(job["parameters"]["position_size"], 0.25);
+    assert_eq!(job["parameters"]["initial_capital"], json!(100_000.0));
+
+    let mut alice = app.ws_as("alice", &[]);
+    publish_progress(&redis, &id, 0.3, "AAPL");
+    assert_eq!(
+        alice.expect("backtest_progress")["data"]["job_id"],
+        id.as_str()
+    );
+    let (status, record) = cancel(&app, "alice", &id);
+    assert_eq!(status, 200, "{record}");
+    let command = commands
+        .next(WAIT)
+        .expect("the cancel on tickstock.jobs.system");
+    assert_eq!(command["command"], "cancel_job");
+    assert_eq!(command["job_id"], id.as_str());
+    assert!(command["timestamp"].as_f64().unwrap() > 0.0);
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod messages;
 mod record;
 mod request;
 
-pub use messages::cancel_request;
+pub use messages::{cancel_command, cancel_request};
 pub use record::{
     new_job_id, CancelRefused, JobRecord, JobStatus, JOB_TTL_SECS, LIST_LIMIT, USER_JOBS_TTL_SECS,
 };
