@@ -1,8 +1,13 @@
 //! User-level pattern alert rules, read from the legacy records
-//! (`tickstock:alerts:prefs:{user}`, `tickstock:alerts:subscriptions:{user}`; their fields and
-//! defaults are in docs/PRODUCERS.md#alert-rules), and evaluated in the right order: every
-//! filter first, the hourly cap last, so only alerts that pass the user's rules use up the budget
-//! (the legacy code charged filtered alerts too).
+//! (`tickstock:alerts:prefs:{user}`, `tickstock:alerts:subscriptions:{user}`; their fields are in
+//! docs/PRODUCERS.md#alert-rules), and evaluated in the right order: every filter first, the
+//! hourly cap last, so only alerts that pass the user's rules use up the budget (the legacy code
+//! charged filtered alerts too).
+//!
+//! Only what a user stored applies: with no records, a signed-in user gets every pattern alert,
+//! as an anonymous session does; with no subscriptions record, every pattern; without a cap or
+//! quiet hours in their preferences, none. (The legacy system applied defaults nobody chose: 11
+//! catalogue patterns at confidence 0.5, 50 alerts an hour.)
 
 use std::collections::HashMap;
 
@@ -13,7 +18,7 @@ use strum::{EnumCount, IntoStaticStr, VariantArray};
 use super::filter::AlertKey;
 use super::ids::Symbol;
 
-/// The legacy catalogue every user is subscribed to by default.
+/// The legacy alert manager's pattern catalogue (the demo publishes these names).
 pub const CATALOGUE: [&str; 11] = [
     "Doji",
     "Hammer",
@@ -27,8 +32,8 @@ pub const CATALOGUE: [&str; 11] = [
     "PiercingLine",
     "DarkCloudCover",
 ];
+/// The threshold of a stored subscription entry that names none (the legacy records' default).
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
-pub const DEFAULT_MAX_PER_HOUR: u32 = 50;
 
 /// Why a user's rules refused an alert (counted per reason in `/stats`, indexed by `r as usize`,
 /// so `VARIANTS` is in declaration order). `VARIANTS`, `COUNT` and the names are derived.
@@ -56,7 +61,8 @@ impl Refusal {
 #[serde(default)]
 pub struct AlertPrefs {
     pub global_enabled: bool,
-    pub max_alerts_per_hour: u32,
+    /// No cap unless set.
+    pub max_alerts_per_hour: Option<u32>,
     /// "HH:MM", server local time; both ends inclusive; start > end wraps past midnight.
     pub quiet_hours_start: Option<String>,
     pub quiet_hours_end: Option<String>,
@@ -66,7 +72,7 @@ impl Default for AlertPrefs {
     fn default() -> Self {
         AlertPrefs {
             global_enabled: true,
-            max_alerts_per_hour: DEFAULT_MAX_PER_HOUR,
+            max_alerts_per_hour: None,
             quiet_hours_start: None,
             quiet_hours_end: None,
         }
@@ -96,13 +102,14 @@ fn default_threshold() -> f64 {
     DEFAULT_THRESHOLD
 }
 
-/// A user's compiled rules.
+/// A user's compiled rules. The default (nothing stored) accepts every alert.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRules {
     enabled: bool,
-    max_per_hour: u32,
+    max_per_hour: Option<u32>,
     quiet: Option<(NaiveTime, NaiveTime)>,
-    subscriptions: HashMap<String, Compiled>,
+    /// `None`: every pattern, at any confidence, on any symbol.
+    subscriptions: Option<HashMap<String, Compiled>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,30 +125,17 @@ pub struct InvalidRecord(pub String);
 
 impl Default for UserRules {
     fn default() -> Self {
-        let subscriptions = CATALOGUE
-            .iter()
-            .map(|p| {
-                (
-                    p.to_string(),
-                    Compiled {
-                        enabled: true,
-                        threshold: DEFAULT_THRESHOLD,
-                        symbols: vec![],
-                    },
-                )
-            })
-            .collect();
         UserRules {
             enabled: true,
-            max_per_hour: DEFAULT_MAX_PER_HOUR,
+            max_per_hour: None,
             quiet: None,
-            subscriptions,
+            subscriptions: None,
         }
     }
 }
 
 impl UserRules {
-    /// Builds rules from the two raw records (`None` = key absent: defaults apply).
+    /// Builds rules from the two raw records (`None` = key absent: nothing of it applies).
     pub fn from_records(
         prefs: Option<&str>,
         subscriptions: Option<&str>,
@@ -160,7 +154,7 @@ impl UserRules {
         if let Some(text) = subscriptions {
             let map: HashMap<String, UserSubscription> = serde_json::from_str(text)
                 .map_err(|e| InvalidRecord(format!("subscriptions: {e}")))?;
-            rules.subscriptions = map
+            let compiled = map
                 .into_iter()
                 .map(|(pattern, sub)| {
                     if !(0.0..=1.0).contains(&sub.confidence_threshold) {
@@ -184,6 +178,7 @@ impl UserRules {
                     ))
                 })
                 .collect::<Result<_, _>>()?;
+            rules.subscriptions = Some(compiled);
         }
         Ok(rules)
     }
@@ -208,8 +203,10 @@ impl UserRules {
                 return Err(Refusal::QuietHours);
             }
         }
-        let sub = self
-            .subscriptions
+        let Some(subscriptions) = &self.subscriptions else {
+            return Ok(());
+        };
+        let sub = subscriptions
             .get(&alert.pattern)
             .ok_or(Refusal::NotSubscribed)?;
         if !sub.enabled {
@@ -224,7 +221,8 @@ impl UserRules {
         Ok(())
     }
 
-    pub fn max_per_hour(&self) -> u32 {
+    /// `None`: no cap.
+    pub fn max_per_hour(&self) -> Option<u32> {
         self.max_per_hour
     }
 }
@@ -242,12 +240,12 @@ pub struct HourlyCount {
 }
 
 impl HourlyCount {
-    /// Takes one unit of budget for `hour`, or refuses when the cap is reached.
-    pub fn take(&mut self, hour: i64, max: u32) -> Result<(), Refusal> {
+    /// Takes one unit of budget for `hour`, or refuses when the cap (if any) is reached.
+    pub fn take(&mut self, hour: i64, max: Option<u32>) -> Result<(), Refusal> {
         if self.hour != hour {
             *self = HourlyCount { hour, sent: 0 };
         }
-        if self.sent >= max {
+        if max.is_some_and(|max| self.sent >= max) {
             return Err(Refusal::RateLimited);
         }
         self.sent += 1;
@@ -281,18 +279,23 @@ mod tests {
     }
 
     #[test]
-    fn defaults_cover_the_catalogue_at_half_confidence() {
+    fn nothing_stored_means_every_alert_and_no_cap() {
         let rules = UserRules::from_records(None, None).unwrap();
-        assert_eq!(rules.check(&key("Doji", "AAPL", 0.5), noon()), Ok(()));
-        assert_eq!(
-            rules.check(&key("Doji", "AAPL", 0.49), noon()),
-            Err(Refusal::BelowThreshold)
-        );
+        assert_eq!(rules, UserRules::default());
+        assert_eq!(rules.check(&key("Doji", "AAPL", 0.0), noon()), Ok(()));
         assert_eq!(
             rules.check(&key("High_Volume_Surge", "AAPL", 0.9), noon()),
-            Err(Refusal::NotSubscribed)
+            Ok(())
         );
-        assert_eq!(rules.max_per_hour(), 50);
+        assert_eq!(rules.max_per_hour(), None);
+        let prefs_only = UserRules::from_records(Some(r#"{"global_enabled": true}"#), None);
+        let prefs_only = prefs_only.unwrap();
+        assert_eq!(prefs_only.max_per_hour(), None, "a cap only when set");
+        assert_eq!(
+            prefs_only.check(&key("Anything", "AAPL", 0.1), noon()),
+            Ok(()),
+            "every pattern without a subscriptions record"
+        );
     }
 
     #[test]
@@ -362,9 +365,14 @@ mod tests {
     #[test]
     fn hourly_cap_counts_per_hour() {
         let mut count = HourlyCount::default();
-        assert_eq!(count.take(10, 2), Ok(()));
-        assert_eq!(count.take(10, 2), Ok(()));
-        assert_eq!(count.take(10, 2), Err(Refusal::RateLimited));
-        assert_eq!(count.take(11, 2), Ok(()));
+        assert_eq!(count.take(10, Some(2)), Ok(()));
+        assert_eq!(count.take(10, Some(2)), Ok(()));
+        assert_eq!(count.take(10, Some(2)), Err(Refusal::RateLimited));
+        assert_eq!(count.take(11, Some(2)), Ok(()));
+        assert_eq!(count.take(11, None), Ok(()));
+        assert_eq!(
+            count.sent, 2,
+            "counted even without a cap (mirrored in Redis)"
+        );
     }
 }

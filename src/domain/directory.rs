@@ -92,7 +92,7 @@ impl Directory {
     }
 
     /// A user's alert records as read, with the count other instances and earlier runs have
-    /// stored for `hour`. Invalid records mean the defaults (and the error is returned to log).
+    /// stored for `hour`. Invalid records count as none stored (and the error is returned to log).
     pub fn rules_loaded(
         &mut self,
         user: UserId,
@@ -270,8 +270,9 @@ mod tests {
         dir.session_user(SessionId(1), Some(a.clone()), now);
         dir.session_user(SessionId(2), Some(b.clone()), now);
         let prefs = r#"{"max_alerts_per_hour": 1}"#;
-        let one_an_hour = UserRules::from_records(Some(prefs), None);
-        dir.rules_loaded(b.clone(), one_an_hour, 0, 7, now).unwrap();
+        let doji_only = r#"{"Doji": {"confidence_threshold": 0.5}}"#;
+        let b_rules = UserRules::from_records(Some(prefs), Some(doji_only));
+        dir.rules_loaded(b.clone(), b_rules, 0, 7, now).unwrap();
         let mut refusals = Vec::new();
         let mut accepting = |dir: &mut Directory, key| {
             let mut users = dir.accepting(&key, noon(), 7, |o| {
@@ -288,7 +289,11 @@ mod tests {
             std::slice::from_ref(&a),
             "b's budget is spent"
         );
-        assert_eq!(accepting(&mut dir, doji(0.1)), Vec::<UserId>::new());
+        assert_eq!(
+            accepting(&mut dir, doji(0.1)),
+            std::slice::from_ref(&a),
+            "a stored nothing: every alert, as an anonymous session"
+        );
         dir.session_user(SessionId(1), None, now);
         assert_eq!(accepting(&mut dir, doji(0.9)), Vec::<UserId>::new());
         assert!(refusals.contains(&Refusal::RateLimited));
@@ -312,7 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn invalid_records_mean_the_defaults() {
+    fn invalid_records_count_as_none_stored() {
         let (mut dir, now) = (Directory::new(TTL, TTL), Instant::now());
         let u = user("u");
         dir.session_user(SessionId(1), Some(u.clone()), now);

@@ -64,6 +64,30 @@ fn a_user_with_two_sessions_gets_each_alert_on_both() {
     }
 }
 
+/// Signing in never means receiving fewer alerts by itself: a user who stored no rules gets
+/// exactly what an anonymous session gets (no catalogue, threshold or hourly cap nobody chose).
+#[test]
+fn a_user_with_nothing_stored_gets_what_an_anonymous_session_gets() {
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    let mut signed_in = connect_loaded(&app, "frank");
+    let mut anonymous = app.ws();
+    let mut alerts = Vec::new();
+    alerts.extend([("AAPL", "High_Volume_Surge", 0.9); 5]);
+    alerts.extend([("AAPL", "Doji", 0.3); 5]);
+    alerts.extend([("AAPL", "Doji", 0.9); 60]);
+    let got = alerts_received(&redis, &mut signed_in, &alerts);
+    assert_eq!(got.len(), 70, "{got:?}");
+    let anonymous_got =
+        confidences(&anonymous.frames_until("sentinel", |f| f["data"]["symbol"] == "ZZZ"));
+    assert_eq!(got, anonymous_got);
+    assert_eq!(
+        app.stats()["alert_rules"]["passed"],
+        71,
+        "70 and the sentinel"
+    );
+}
+
 #[test]
 fn user_thresholds_and_symbol_lists_from_redis_apply() {
     let redis = Redis::start();
@@ -109,6 +133,10 @@ fn the_hourly_cap_counts_only_alerts_that_passed_and_quiet_hours_silence() {
     redis.set(
         "tickstock:alerts:prefs:carol",
         r#"{"global_enabled": true, "max_alerts_per_hour": 3}"#,
+    );
+    redis.set(
+        "tickstock:alerts:subscriptions:carol",
+        r#"{"Doji": {"pattern": "Doji", "enabled": true, "confidence_threshold": 0.5}}"#,
     );
     redis.set(
         "tickstock:alerts:prefs:dave",

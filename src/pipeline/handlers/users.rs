@@ -155,7 +155,7 @@ impl Users {
                     .rules_loaded(user.clone(), rules, sent, hour, Instant::now());
             if let Err(e) = loaded {
                 warn!(
-                    "Alert records of user {user} are invalid ({}); using the defaults.",
+                    "Alert records of user {user} are invalid ({}); treating them as absent.",
                     e.0
                 );
             }
