@@ -29,7 +29,7 @@ use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
 use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
 use crate::pipeline::router::{Handlers, Router};
 use crate::pipeline::session::{SessionConfig, SessionDeps};
-use crate::telemetry::health::HealthState;
+use crate::telemetry::health::{HealthState, LatencyWatch};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::Stats;
 
@@ -144,12 +144,13 @@ impl Pipeline {
             conflation: (settings.market.conflation_ms > 0)
                 .then(|| Duration::from_millis(settings.market.conflation_ms)),
         };
+        let probe_every = Duration::from_secs(settings.health.probe_interval_secs);
         let handlers = Handlers {
             streaming: Streaming::new(StreamingLogic::new(streaming), outlet.clone()).start(),
             users: Users::new(users, commands.clone(), outlet.clone()).start(),
             market: Market::new(MarketLogic::new(market), outlet.clone()).start(),
             backtest: Backtest::new(commands.clone(), outlet.clone()).start(),
-            system: SystemEvents::new(commands, health.clone(), outlet).start(),
+            system: SystemEvents::new(commands, health.clone(), probe_every, outlet).start(),
         };
         let router = Router::new(handlers.clone(), stats.clone()).start_inbox();
         // The reader gets its own thread: parsing is the heaviest per-message work, and Redis
@@ -257,7 +258,10 @@ pub async fn run(
                 .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT)),
         )
         .map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
-    let health = Arc::new(HealthState::default());
+    let health = Arc::new(HealthState::new(LatencyWatch {
+        warn_above: Duration::from_millis(settings.health.redis_latency_warn_ms),
+        for_at_least: Duration::from_secs(settings.health.redis_latency_window_secs),
+    }));
     let monitor = Arc::new(Mutex::new(Monitor::default()));
     let pipeline = Pipeline::start(
         &settings,

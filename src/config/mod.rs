@@ -34,6 +34,7 @@ pub struct Settings {
     pub streaming: StreamingSettings,
     pub market: MarketSettings,
     pub alerts: AlertSettings,
+    pub health: HealthSettings,
     pub channels: ChannelSettings,
 }
 
@@ -245,6 +246,30 @@ pub struct AlertSettings {
 impl Default for AlertSettings {
     fn default() -> Self {
         Self { rules_ttl_secs: 60 }
+    }
+}
+
+/// What `/health` watches besides the subscription: the producer heartbeat and Redis itself.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSettings {
+    /// Seconds between two probes (producer heartbeat key, Redis PING and INFO). 1 to 3600.
+    pub probe_interval_secs: u64,
+    /// A Redis PING round trip above this many ms, for `redis_latency_window_secs`, makes
+    /// `/health` a warning. 1 to 60000.
+    pub redis_latency_warn_ms: u64,
+    /// How long the latency must stay above `redis_latency_warn_ms` before it is a warning, in
+    /// seconds, so one slow PING is not. 1 to 3600.
+    pub redis_latency_window_secs: u64,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            probe_interval_secs: 10,
+            redis_latency_warn_ms: 50,
+            redis_latency_window_secs: 60,
+        }
     }
 }
 

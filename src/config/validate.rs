@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::fmt::Display;
 
 use super::{
-    redis_url, ChannelSettings, ConfigError, MarketSettings, RedisSettings, ServerSettings,
-    SessionSettings, Settings, StreamingSettings,
+    redis_url, ChannelSettings, ConfigError, HealthSettings, MarketSettings, RedisSettings,
+    ServerSettings, SessionSettings, Settings, StreamingSettings,
 };
 use crate::domain::kind::DEFAULT_CHANNELS;
 
@@ -27,6 +27,7 @@ impl Settings {
             streaming,
             market,
             alerts,
+            health,
             channels,
         } = self;
         validate_server(server)?;
@@ -35,8 +36,30 @@ impl Settings {
         validate_streaming(streaming)?;
         validate_market(market)?;
         between("alerts.rules_ttl_secs", alerts.rules_ttl_secs, 1, 86_400)?;
+        validate_health(health)?;
         validate_channels(channels)
     }
+}
+
+fn validate_health(health: &HealthSettings) -> Result<(), ConfigError> {
+    let HealthSettings {
+        probe_interval_secs,
+        redis_latency_warn_ms,
+        redis_latency_window_secs,
+    } = health;
+    between("health.probe_interval_secs", *probe_interval_secs, 1, 3600)?;
+    between(
+        "health.redis_latency_warn_ms",
+        *redis_latency_warn_ms,
+        1,
+        60_000,
+    )?;
+    between(
+        "health.redis_latency_window_secs",
+        *redis_latency_window_secs,
+        1,
+        3600,
+    )
 }
 
 fn validate_server(server: &ServerSettings) -> Result<(), ConfigError> {
@@ -369,6 +392,14 @@ mod tests {
                 "market.watchlist_ttl_secs",
             ),
             ("[alerts]\nrules_ttl_secs = 0", "alerts.rules_ttl_secs"),
+            (
+                "[health]\nredis_latency_warn_ms = 0",
+                "health.redis_latency_warn_ms",
+            ),
+            (
+                "[health]\nprobe_interval_secs = 0",
+                "health.probe_interval_secs",
+            ),
             (
                 "[market]\nprice_change_threshold_pct = nan",
                 "market.price_change_threshold_pct",

@@ -1,14 +1,16 @@
 //! `GET /health`: the service's own status, by the legacy health rules done right
 //! (docs/PRODUCERS.md#heartbeat): a live Redis subscription, *recent* (not lifetime) connection
-//! errors, the producer heartbeat key instead of our own cache keys, and recent traffic. Every
-//! non-healthy status says why.
+//! errors, Redis's own latency and figures, the producer heartbeat key instead of our own cache
+//! keys, and recent traffic. Every non-healthy status says why.
+
+use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::AppState;
 use crate::domain::event::EpochMillis;
-use crate::telemetry::health::ProducerHeartbeat;
+use crate::telemetry::health::{LatencyWatch, ProducerHeartbeat, RedisFigures, RedisProbe};
 use crate::telemetry::{Scalar, Stats};
 
 /// Connection errors within the probe's error window (`health::ERROR_WINDOW_SECS`) beyond which the
@@ -37,9 +39,36 @@ pub struct Report {
     pub last_event_age_seconds: Option<f64>,
     pub uptime_seconds: f64,
     pub sessions: u64,
+    /// What the last probe saw of Redis; `null` before the first.
+    pub redis: Option<RedisReport>,
 }
 
-pub fn assess(stats: &Stats, heartbeat: ProducerHeartbeat, recent_errors: u64) -> Report {
+#[derive(Debug, Serialize)]
+pub struct RedisReport {
+    /// The PING round trip; `null` when PING failed.
+    pub latency_ms: Option<f64>,
+    #[serde(flatten)]
+    pub figures: RedisFigures,
+}
+
+/// What the probes found, for `assess`.
+pub struct Probed {
+    pub heartbeat: ProducerHeartbeat,
+    pub recent_errors: u64,
+    pub redis: Option<RedisProbe>,
+    /// How long Redis has been slow, when that is long enough to warn.
+    pub redis_slow_for: Option<Duration>,
+    pub latency_watch: LatencyWatch,
+}
+
+pub fn assess(stats: &Stats, probed: Probed) -> Report {
+    let Probed {
+        heartbeat,
+        recent_errors,
+        redis,
+        redis_slow_for,
+        latency_watch,
+    } = probed;
     let now = EpochMillis::now().0;
     let last_event_age = stats
         .last_event_at()
@@ -55,6 +84,18 @@ pub fn assess(stats: &Stats, heartbeat: ProducerHeartbeat, recent_errors: u64) -
             Status::Degraded,
             format!("{recent_errors} Redis connection errors in the last 5 minutes"),
         ));
+    }
+    if let (Some(slow_for), Some(probe)) = (redis_slow_for, &redis) {
+        let reason = match probe.latency {
+            Some(latency) => format!(
+                "Redis PING took {} ms, over {} ms for {} s",
+                latency.as_millis(),
+                latency_watch.warn_above.as_millis(),
+                slow_for.as_secs()
+            ),
+            None => format!("Redis has not answered PING for {} s", slow_for.as_secs()),
+        };
+        findings.push((Status::Warning, reason));
     }
     match heartbeat {
         ProducerHeartbeat::Age(age) if age <= HEARTBEAT_FRESH_SECS => {}
@@ -96,14 +137,26 @@ pub fn assess(stats: &Stats, heartbeat: ProducerHeartbeat, recent_errors: u64) -
         last_event_age_seconds: last_event_age,
         uptime_seconds: uptime,
         sessions: stats.get(Scalar::SessionsActive),
+        redis: redis.map(|probe| RedisReport {
+            latency_ms: probe.latency.map(|l| l.as_secs_f64() * 1000.0),
+            figures: probe.figures,
+        }),
     }
 }
 
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let (heartbeat, recent) = state
+    let (heartbeat, recent_errors) = state
         .health
         .read(state.stats.get(Scalar::RedisConnectionErrors));
-    let report = assess(&state.stats, heartbeat, recent);
+    let (redis, redis_slow_for) = state.health.redis(Instant::now());
+    let probed = Probed {
+        heartbeat,
+        recent_errors,
+        redis,
+        redis_slow_for,
+        latency_watch: state.health.latency_watch(),
+    };
+    let report = assess(&state.stats, probed);
     if report.status == Status::Error {
         HttpResponse::ServiceUnavailable().json(report)
     } else {
@@ -138,10 +191,25 @@ mod tests {
     use super::*;
     use crate::telemetry::events::RedisConnected;
 
+    const WATCH: LatencyWatch = LatencyWatch {
+        warn_above: Duration::from_millis(50),
+        for_at_least: Duration::from_secs(60),
+    };
+
+    fn probed(heartbeat: ProducerHeartbeat, recent_errors: u64) -> Probed {
+        Probed {
+            heartbeat,
+            recent_errors,
+            redis: None,
+            redis_slow_for: None,
+            latency_watch: WATCH,
+        }
+    }
+
     #[test]
     fn disconnected_redis_is_an_error_and_says_why() {
         let stats = Stats::new(vec![]);
-        let r = assess(&stats, ProducerHeartbeat::Age(1.0), 0);
+        let r = assess(&stats, probed(ProducerHeartbeat::Age(1.0), 0));
         assert_eq!(r.status, Status::Error);
         assert!(r.reasons[0].contains("not connected"));
     }
@@ -151,19 +219,46 @@ mod tests {
         let stats = Stats::new(vec![]);
         stats.emit(RedisConnected { subscriptions: 0 });
         assert_eq!(
-            assess(&stats, ProducerHeartbeat::Age(5.0), 0).status,
+            assess(&stats, probed(ProducerHeartbeat::Age(5.0), 0)).status,
             Status::Healthy
         );
         assert_eq!(
-            assess(&stats, ProducerHeartbeat::Age(61.0), 0).status,
+            assess(&stats, probed(ProducerHeartbeat::Age(61.0), 0)).status,
             Status::Warning
         );
         assert_eq!(
-            assess(&stats, ProducerHeartbeat::Missing, 0).status,
+            assess(&stats, probed(ProducerHeartbeat::Missing, 0)).status,
             Status::Warning
         );
-        let r = assess(&stats, ProducerHeartbeat::Missing, 6);
+        let r = assess(&stats, probed(ProducerHeartbeat::Missing, 6));
         assert_eq!(r.status, Status::Degraded);
         assert_eq!(r.reasons.len(), 2);
+    }
+
+    #[test]
+    fn redis_slow_for_the_window_warns_with_its_latency() {
+        let stats = Stats::new(vec![]);
+        stats.emit(RedisConnected { subscriptions: 0 });
+        let probe = RedisProbe {
+            latency: Some(Duration::from_millis(120)),
+            figures: RedisFigures {
+                connected_clients: Some(3),
+                ..RedisFigures::default()
+            },
+            slow_since: None,
+        };
+        let r = assess(
+            &stats,
+            Probed {
+                redis: Some(probe),
+                redis_slow_for: Some(Duration::from_secs(61)),
+                ..probed(ProducerHeartbeat::Age(1.0), 0)
+            },
+        );
+        assert_eq!(r.status, Status::Warning);
+        assert_eq!(r.reasons, ["Redis PING took 120 ms, over 50 ms for 61 s"]);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["redis"]["latency_ms"], 120.0);
+        assert_eq!(json["redis"]["connected_clients"], 3);
     }
 }

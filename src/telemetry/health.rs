@@ -1,8 +1,12 @@
-//! What the background health probe last saw: the producer heartbeat and recent Redis
-//! connection errors. The SystemEvents handler writes it on its own schedule and `/health` reads it,
-//! so it lives here, between the two, rather than in either.
+//! What the background health probe last saw: the producer heartbeat, recent Redis connection
+//! errors, and Redis itself (PING round trip, `INFO` figures). The SystemEvents handler writes it
+//! on its own schedule and `/health` reads it, so it lives here, between the two, rather than in
+//! either.
 
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
 
 use crate::domain::event::EpochMillis;
 
@@ -19,25 +23,108 @@ pub enum ProducerHeartbeat {
     Unreadable,
 }
 
+/// The Redis figures operators watch, from `INFO` (absent when Redis did not say).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RedisFigures {
+    pub connected_clients: Option<u64>,
+    pub used_memory_human: Option<String>,
+    pub keyspace_hits: Option<u64>,
+    pub keyspace_misses: Option<u64>,
+}
+
+impl RedisFigures {
+    /// Reads the figures out of `INFO`'s `name:value` lines.
+    pub fn from_info(info: &str) -> Self {
+        let field = |name: &str| {
+            info.lines()
+                .filter_map(|line| line.trim_end().split_once(':'))
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_owned())
+        };
+        let number = |name: &str| field(name).and_then(|v| v.parse().ok());
+        RedisFigures {
+            connected_clients: number("connected_clients"),
+            used_memory_human: field("used_memory_human"),
+            keyspace_hits: number("keyspace_hits"),
+            keyspace_misses: number("keyspace_misses"),
+        }
+    }
+}
+
+/// Whether Redis has been slow for long enough to say so: one slow PING is not a finding.
+#[derive(Debug, Clone, Copy)]
+pub struct LatencyWatch {
+    pub warn_above: Duration,
+    pub for_at_least: Duration,
+}
+
+/// What the last Redis probe found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RedisProbe {
+    /// The PING round trip; `None` when PING failed or timed out.
+    pub latency: Option<Duration>,
+    pub figures: RedisFigures,
+    /// Since when every PING has been slow (or failed), if the last one was.
+    pub slow_since: Option<Instant>,
+}
+
 /// Written by the SystemEvents handler's periodic probe, read by `/health`.
 pub struct HealthState {
     inner: Mutex<Probe>,
+    latency_watch: LatencyWatch,
 }
 
 struct Probe {
     heartbeat: ProducerHeartbeat,
     /// (time, cumulative connection errors) samples, oldest first, covering the error window.
     error_samples: Vec<(i64, u64)>,
+    redis: Option<RedisProbe>,
 }
 
-impl Default for HealthState {
-    fn default() -> Self {
+impl HealthState {
+    pub fn new(latency_watch: LatencyWatch) -> Self {
         HealthState {
             inner: Mutex::new(Probe {
                 heartbeat: ProducerHeartbeat::NotCheckedYet,
                 error_samples: Vec::new(),
+                redis: None,
             }),
+            latency_watch,
         }
+    }
+
+    /// A Redis probe's PING round trip (`None`: failed) and `INFO` figures (`None`: unreadable,
+    /// the previous ones are kept).
+    pub fn record_redis(
+        &self,
+        latency: Option<Duration>,
+        figures: Option<RedisFigures>,
+        now: Instant,
+    ) {
+        let mut probe = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = probe.redis.take().unwrap_or_default();
+        let slow = latency.is_none_or(|l| l > self.latency_watch.warn_above);
+        probe.redis = Some(RedisProbe {
+            latency,
+            figures: figures.unwrap_or(previous.figures),
+            slow_since: slow.then(|| previous.slow_since.unwrap_or(now)),
+        });
+    }
+
+    /// The last Redis probe, and how long Redis has been slow if that is long enough to warn.
+    pub fn redis(&self, now: Instant) -> (Option<RedisProbe>, Option<Duration>) {
+        let probe = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let redis = probe.redis.clone();
+        let slow_for = redis
+            .as_ref()
+            .and_then(|r| r.slow_since)
+            .map(|since| now.saturating_duration_since(since))
+            .filter(|slow_for| *slow_for >= self.latency_watch.for_at_least);
+        (redis, slow_for)
+    }
+
+    pub fn latency_watch(&self) -> LatencyWatch {
+        self.latency_watch
     }
 }
 
@@ -64,9 +151,55 @@ impl HealthState {
 mod tests {
     use super::*;
 
+    const WATCH: LatencyWatch = LatencyWatch {
+        warn_above: Duration::from_millis(50),
+        for_at_least: Duration::from_secs(60),
+    };
+
+    #[test]
+    fn info_figures_are_read_by_name() {
+        let info = "# Clients\r\nconnected_clients:7\r\nblocked_clients:0\r\n# Memory\r\n\
+                    used_memory:1048576\r\nused_memory_human:1.00M\r\n# Stats\r\n\
+                    keyspace_hits:120\r\nkeyspace_misses:3\r\n";
+        assert_eq!(
+            RedisFigures::from_info(info),
+            RedisFigures {
+                connected_clients: Some(7),
+                used_memory_human: Some("1.00M".into()),
+                keyspace_hits: Some(120),
+                keyspace_misses: Some(3),
+            }
+        );
+        assert_eq!(RedisFigures::from_info("garbage"), RedisFigures::default());
+    }
+
+    #[test]
+    fn redis_is_slow_only_when_every_ping_for_the_window_was() {
+        let h = HealthState::new(WATCH);
+        let t0 = Instant::now();
+        let fast = Some(Duration::from_millis(2));
+        let slow = Some(Duration::from_millis(80));
+        h.record_redis(fast, Some(RedisFigures::default()), t0);
+        assert_eq!(h.redis(t0).1, None);
+        h.record_redis(slow, None, t0 + Duration::from_secs(10));
+        h.record_redis(None, None, t0 + Duration::from_secs(40));
+        assert_eq!(h.redis(t0 + Duration::from_secs(69)).1, None, "slow 59 s");
+        assert_eq!(
+            h.redis(t0 + Duration::from_secs(70)).1,
+            Some(Duration::from_secs(60))
+        );
+        h.record_redis(fast, None, t0 + Duration::from_secs(80));
+        assert_eq!(h.redis(t0 + Duration::from_secs(200)).1, None, "fast again");
+        assert_eq!(
+            h.redis(t0).0.unwrap().figures,
+            RedisFigures::default(),
+            "figures kept when INFO failed"
+        );
+    }
+
     #[test]
     fn error_window_counts_only_recent_errors() {
-        let h = HealthState::default();
+        let h = HealthState::new(WATCH);
         h.record(ProducerHeartbeat::Missing, 10);
         let (_, recent) = h.read(13);
         assert_eq!(recent, 3);

@@ -186,3 +186,60 @@ fn an_ingest_burst_beyond_the_queues_is_fully_accounted_for() {
     assert_eq!(stats["events"]["received"], SENT, "{stats}");
     assert_eq!(stats["redis"]["connection_errors"], 0, "{stats}");
 }
+
+/// `/health` reports Redis's latency and `INFO` figures, warns when Redis stays slow for the
+/// window (here: a client keeping the server busy with `DEBUG SLEEP`), and recovers after.
+#[test]
+fn health_reports_redis_figures_and_warns_while_redis_is_slow() {
+    let redis = Redis::start_with(&["--enable-debug-command", "yes"]);
+    let mut settings = crate::util::settings_for(&redis);
+    settings.health.probe_interval_secs = 1;
+    settings.health.redis_latency_warn_ms = 50;
+    settings.health.redis_latency_window_secs = 1;
+    // The subscriber's own keep-alive must not take the slow server for a dead one.
+    settings.redis.keepalive_secs = 30;
+    let app = App::start_with(settings);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    redis.set("tickstock:producer:heartbeat", &now.to_string());
+    let health = || -> serde_json::Value { serde_json::from_str(&app.get("/health").1).unwrap() };
+    let report = wait_for("a healthy report with Redis figures", WAIT * 2, || {
+        let h = health();
+        let probed = h["redis"]["latency_ms"].is_number() && h["status"] == "healthy";
+        probed.then_some(h)
+    });
+    assert!(
+        report["redis"]["connected_clients"].as_u64().unwrap() >= 2,
+        "{report}"
+    );
+    assert!(report["redis"]["used_memory_human"].is_string(), "{report}");
+    assert!(report["redis"]["keyspace_hits"].is_u64(), "{report}");
+    assert!(report["redis"]["keyspace_misses"].is_u64(), "{report}");
+
+    let slow = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut conn = redis.conn();
+            while slow.load(std::sync::atomic::Ordering::Relaxed) {
+                let _: () = redis::cmd("DEBUG")
+                    .arg("SLEEP")
+                    .arg(0.2)
+                    .query(&mut conn)
+                    .unwrap();
+            }
+        });
+        let report = wait_for("a warning about Redis latency", WAIT * 3, || {
+            let h = health();
+            (h["status"] == "warning").then_some(h)
+        });
+        slow.store(false, std::sync::atomic::Ordering::Relaxed);
+        let reasons = report["reasons"].to_string();
+        assert!(reasons.contains("Redis PING took"), "{report}");
+        assert_eq!(report["redis_connected"], true, "{report}");
+    });
+    wait_for("healthy again", WAIT * 3, || {
+        (health()["status"] == "healthy").then_some(())
+    });
+}

@@ -2,12 +2,12 @@
 //! (public topics), and errors, monitoring and the raw tick feed (admin topic), each through its
 //! audience in `domain::audience`. (Named so it cannot be mistaken for `actix::System`.)
 //!
-//! It also probes the producer heartbeat key for `/health`, on its own connection and schedule,
-//! so a health request never touches Redis and never publishes anything; and logs a heartbeat
-//! line a minute.
+//! It also probes for `/health`, on its own connection and schedule (`health.probe_interval_secs`),
+//! so a health request never touches Redis and never publishes anything: the producer heartbeat
+//! key, a timed PING and `INFO`. And it logs a heartbeat line a minute.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use log::info;
@@ -23,10 +23,9 @@ use crate::domain::event::{
 };
 use crate::domain::publication::Publication;
 use crate::domain::redis_names::PRODUCER_HEARTBEAT_KEY;
-use crate::telemetry::health::{HealthState, ProducerHeartbeat};
+use crate::telemetry::health::{HealthState, ProducerHeartbeat, RedisFigures};
 use crate::telemetry::Scalar;
 
-const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 const HEARTBEAT_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, PartialEq)]
@@ -69,14 +68,21 @@ pub struct SystemEvents {
     outlet: Outlet,
     redis: ConnectionManager,
     health: Arc<HealthState>,
+    probe_every: Duration,
 }
 
 impl SystemEvents {
-    pub fn new(redis: ConnectionManager, health: Arc<HealthState>, outlet: Outlet) -> Self {
+    pub fn new(
+        redis: ConnectionManager,
+        health: Arc<HealthState>,
+        probe_every: Duration,
+        outlet: Outlet,
+    ) -> Self {
         SystemEvents {
             outlet,
             redis,
             health,
+            probe_every,
         }
     }
 
@@ -101,13 +107,28 @@ impl SystemEvents {
 
     fn probe(&mut self, ctx: &mut Context<Self>) {
         let mut redis = self.redis.clone();
-        let read = async move { redis.get::<_, Option<String>>(PRODUCER_HEARTBEAT_KEY).await };
-        ctx.spawn(read.into_actor(self).map(|res, act, _| {
-            let now = EpochMillis::now().0 as f64 / 1000.0;
-            let heartbeat = producer_heartbeat(res.map_err(|_| ()), now);
-            let errors = act.outlet.stats().get(Scalar::RedisConnectionErrors);
-            act.health.record(heartbeat, errors);
-        }));
+        let read = async move {
+            let heartbeat = redis.get::<_, Option<String>>(PRODUCER_HEARTBEAT_KEY).await;
+            let sent = Instant::now();
+            let pong = redis::cmd("PING").query_async::<String>(&mut redis).await;
+            let latency = pong.ok().map(|_| sent.elapsed());
+            let info = redis::cmd("INFO").query_async::<String>(&mut redis).await;
+            (
+                heartbeat,
+                latency,
+                info.ok().map(|i| RedisFigures::from_info(&i)),
+            )
+        };
+        ctx.spawn(
+            read.into_actor(self)
+                .map(|(heartbeat, latency, figures), act, _| {
+                    let now = EpochMillis::now().0 as f64 / 1000.0;
+                    let heartbeat = producer_heartbeat(heartbeat.map_err(|_| ()), now);
+                    let errors = act.outlet.stats().get(Scalar::RedisConnectionErrors);
+                    act.health.record(heartbeat, errors);
+                    act.health.record_redis(latency, figures, Instant::now());
+                }),
+        );
     }
 }
 
@@ -117,7 +138,7 @@ impl Actor for SystemEvents {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(HANDLER_QUEUE);
         self.probe(ctx);
-        ctx.run_interval(PROBE_INTERVAL, |act, ctx| act.probe(ctx));
+        ctx.run_interval(self.probe_every, |act, ctx| act.probe(ctx));
         ctx.run_interval(HEARTBEAT_LOG_INTERVAL, |act, _| act.log_heartbeat());
     }
 }
