@@ -14,6 +14,7 @@ pub mod ids;
 pub mod kind;
 pub mod monitor;
 pub mod normalise;
+pub mod operations_log;
 pub mod outbound;
 pub mod protocol;
 pub mod publication;

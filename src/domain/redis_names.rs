@@ -47,6 +47,9 @@ pub const PRODUCER_HEARTBEAT_KEY: &str = "tickstock:producer:heartbeat";
 pub mod key {
     use super::{JobId, UserId};
 
+    /// A stream of producer errors and monitoring reports (`domain::operations_log`).
+    pub const OPERATIONS_LOG: &str = "tickrouter:operations_log";
+
     /// A sorted set of the job ids that are queued or running.
     pub const ACTIVE_JOBS: &str = "tickstock:active_jobs";
 

@@ -1,5 +1,6 @@
 //! The HTTP surface: one route table, reused by the server and the tests.
 
+mod admin;
 pub mod auth;
 mod backtests;
 mod dashboard;
@@ -58,6 +59,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(backtests::list))
                 .route(web::post().to(backtests::submit)),
         )
+        .route("/api/admin/errors", web::get().to(admin::errors))
         .route("/api/backtests/{id}", web::get().to(backtests::get))
         .route(
             "/api/backtests/{id}/cancel",

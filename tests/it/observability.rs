@@ -223,3 +223,52 @@ fn a_healthy_demo_run_filters_but_drops_nothing() {
         .sum::<f64>();
     assert!(filtered > 0.0, "{text}");
 }
+
+/// A producer error published while no admin is connected is kept, and an admin reads it later
+/// from `/api/admin/errors`, filtered by severity or source; nobody else may.
+#[test]
+fn producer_errors_are_kept_for_admins_who_were_not_connected() {
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    let admin = tickrouter::auth::issue_token(crate::util::SECRET, "root", &["admin"], 300);
+    let user = tickrouter::auth::issue_token(crate::util::SECRET, "u1", &[], 300);
+    redis.publish(
+        "tickstock:errors",
+        json!({"error_id": "err-42", "source": "TickStockPL", "severity": "critical",
+               "message": "disk full", "timestamp": 1760557168.342, "api_secret": "x"})
+        .to_string(),
+    );
+    redis.publish(
+        "tickstock:monitoring",
+        json!({"event_type": "METRIC_UPDATE", "metrics": {"cpu": 0.5}}).to_string(),
+    );
+    let errors = wait_for("both reports in the log", WAIT, || {
+        let (status, body) = request(&app, "GET", "/api/admin/errors", Some(&admin));
+        (status == 200 && body["errors"].as_array().is_some_and(|e| e.len() == 2)).then_some(body)
+    });
+    let newest = &errors["errors"][0];
+    assert_eq!(newest["event"], "monitoring_event", "{errors}");
+    let error = &errors["errors"][1];
+    assert_eq!(error["event"], "system_error");
+    assert_eq!(error["severity"], "critical");
+    assert_eq!(error["data"]["error_id"], "err-42");
+    assert_eq!(error["data"]["message"], "disk full");
+    assert!(!errors.to_string().contains("api_secret"), "{errors}");
+
+    let only = |query: &str| {
+        let path = format!("/api/admin/errors?{query}");
+        let (status, body) = request(&app, "GET", &path, Some(&admin));
+        assert_eq!(status, 200, "{body}");
+        body["errors"].as_array().unwrap().len()
+    };
+    assert_eq!(only("severity=critical"), 1);
+    assert_eq!(only("severity=warning"), 0);
+    assert_eq!(only("source=TickStockPL"), 1);
+    assert_eq!(only("limit=1"), 1);
+    assert_eq!(only("since=99999999999999"), 0);
+    assert_eq!(request(&app, "GET", "/api/admin/errors", None).0, 401);
+    assert_eq!(
+        request(&app, "GET", "/api/admin/errors", Some(&user)).0,
+        403
+    );
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use log::info;
+use log::{info, warn};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
@@ -21,8 +21,10 @@ use crate::domain::event::{
     CriticalAlert, EpochMillis, ErrorReport, MonitoringEvent, StreamingHealth, StreamingSession,
     SystemHealth, Tick,
 };
+use crate::domain::operations_log::{self, LogEntry};
 use crate::domain::publication::Publication;
-use crate::domain::redis_names::PRODUCER_HEARTBEAT_KEY;
+use crate::domain::redis_names::{key, PRODUCER_HEARTBEAT_KEY};
+use crate::telemetry::events::{MonitoringReported, ProducerErrorReported};
 use crate::telemetry::health::{HealthState, ProducerHeartbeat, RedisFigures};
 use crate::telemetry::Scalar;
 
@@ -105,6 +107,35 @@ impl SystemEvents {
         );
     }
 
+    /// Adds a producer report to the operations log, trimmed to its size and age.
+    fn keep(&self, entry: LogEntry, ctx: &mut Context<Self>) {
+        let mut redis = self.redis.clone();
+        let oldest = EpochMillis::now().0 - operations_log::MAX_AGE_MS;
+        let write = async move {
+            let mut add = redis::cmd("XADD");
+            add.arg(key::OPERATIONS_LOG)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(operations_log::MAX_ENTRIES)
+                .arg("*");
+            for (field, value) in entry.fields() {
+                add.arg(field).arg(value);
+            }
+            let trim = redis::cmd("XTRIM")
+                .arg(key::OPERATIONS_LOG)
+                .arg("MINID")
+                .arg("~")
+                .arg(oldest)
+                .to_owned();
+            let mut pipe = redis::pipe();
+            pipe.add_command(add).ignore().add_command(trim).ignore();
+            if let Err(e) = pipe.query_async::<()>(&mut redis).await {
+                warn!("Cannot keep a producer report in the operations log: {e}.");
+            }
+        };
+        ctx.spawn(write.into_actor(self));
+    }
+
     fn probe(&mut self, ctx: &mut Context<Self>) {
         let mut redis = self.redis.clone();
         let read = async move {
@@ -146,7 +177,22 @@ impl Actor for SystemEvents {
 impl Handler<Input<SystemInput>> for SystemEvents {
     type Result = ();
 
-    fn handle(&mut self, msg: Input<SystemInput>, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Input<SystemInput>, ctx: &mut Self::Context) {
+        let stats = self.outlet.stats();
+        let kept = match &msg.item {
+            SystemInput::Error(report) => {
+                stats.emit(ProducerErrorReported(report));
+                Some(LogEntry::of_error(report))
+            }
+            SystemInput::Monitoring(event) => {
+                stats.emit(MonitoringReported(event));
+                Some(LogEntry::of_monitoring(event))
+            }
+            _ => None,
+        };
+        if let Some(entry) = kept {
+            self.keep(entry, ctx);
+        }
         self.outlet.send(publication(&msg.item), msg.origin());
     }
 }

@@ -1,10 +1,41 @@
 //! The handlers' events: what their buffers, conflation windows, caches and alert rules did.
 
+use log::{error, info, warn};
+
 use super::InternalEvent;
 use crate::domain::alert_rules::Refusal;
+use crate::domain::event::{ErrorReport, MonitoringEvent};
 use crate::domain::streaming_buffer::BufferCounters;
 use crate::domain::user_cache::CacheCounters;
 use crate::telemetry::{Scalar, Stats};
+
+/// A producer reported an error (`tickstock:errors`): logged at its severity, so it is seen even
+/// when no admin is connected.
+pub struct ProducerErrorReported<'a>(pub &'a ErrorReport);
+
+impl InternalEvent for ProducerErrorReported<'_> {
+    fn emit(self, _: &Stats) {
+        let e = self.0;
+        let line = format!(
+            "Producer error {} from {} ({}): {}",
+            e.error_id, e.source, e.severity, e.message
+        );
+        match e.severity.to_ascii_lowercase().as_str() {
+            "critical" | "error" | "fatal" => error!("{line}"),
+            "warning" | "warn" => warn!("{line}"),
+            _ => info!("{line}"),
+        }
+    }
+}
+
+/// A producer's monitoring report (`tickstock:monitoring`), logged for the record.
+pub struct MonitoringReported<'a>(pub &'a MonitoringEvent);
+
+impl InternalEvent for MonitoringReported<'_> {
+    fn emit(self, _: &Stats) {
+        info!("Monitoring report {}.", self.0.event_type);
+    }
+}
 
 /// A streaming batch of `items` left the buffer.
 pub struct StreamingBatchSent {

@@ -13,7 +13,8 @@ mod routing;
 mod sessions;
 
 pub use handlers::{
-    AlertFiltered, PricesConflated, StreamingBatchSent, StreamingBufferChanged, UserCachesChanged,
+    AlertFiltered, MonitoringReported, PricesConflated, ProducerErrorReported, StreamingBatchSent,
+    StreamingBufferChanged, UserCachesChanged,
 };
 pub use reader::{
     InboundQueueFull, MessageNormalised, MonitorSkipped, RedisConnected, RedisConnectionFailed,
