@@ -50,7 +50,7 @@
  *   unsubscribe(topics)          -> Promise<{op: 'unsubscribe', topics}>
  *   setWatchlist(symbols)        -> Promise<{op: 'watchlist', symbols}>
  *   setPatternSubscriptions(subs)-> Promise<{op: 'pattern_subscriptions', count}>
- *   auth(token)                  -> Promise<{op: 'auth', user_id, roles}>  (used on reconnects)
+ *   auth(token)                  -> Promise<{op: 'auth', user_id, roles, topics}>  (used on reconnects)
  *   ping()                       -> Promise<{server_time}>
  *   close()                      closes for good; no reconnect.
  *   status, sessionId, userId, roles, topics   last known values (read-only).

@@ -347,6 +347,19 @@ mod tests {
     }
 
     #[test]
+    fn unsubscribing_what_is_not_held_is_ignored_but_not_a_bogus_name() {
+        let mut state = SessionState::new(Identity::default());
+        let unsubscribe = |names: &[&str]| ClientOp::Unsubscribe {
+            topics: names.iter().map(|n| n.to_string()).collect(),
+        };
+        assert!(state
+            .apply(unsubscribe(&["symbol:ZZZ", "patterns"]), &Tokens, LIMITS)
+            .is_ok());
+        let bogus = state.apply(unsubscribe(&["everything"]), &Tokens, LIMITS);
+        assert_eq!(bogus.err().unwrap().code, ErrorCode::UnknownTopic);
+    }
+
+    #[test]
     fn anyone_may_unsubscribe_from_admin() {
         let mut state = SessionState::new(Identity::default());
         let op = ClientOp::Unsubscribe {
