@@ -96,9 +96,9 @@ fn check(out: &[Result<Event, DropReason>], expect: &Expect) -> Result<(), Strin
 }
 
 /// One channel fixture: (channel, kind, [(case name, published bytes)]).
-type Fixture = (String, EventKind, Vec<(String, Vec<u8>)>);
+pub(super) type Fixture = (String, EventKind, Vec<(String, Vec<u8>)>);
 
-fn fixtures() -> Vec<Fixture> {
+pub(super) fn fixtures() -> Vec<Fixture> {
     let mut files: Vec<_> = std::fs::read_dir(FIXTURES)
         .expect("fixtures directory")
         .map(|entry| {

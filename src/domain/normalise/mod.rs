@@ -21,6 +21,8 @@ mod value;
 mod contract_table;
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+mod protocol_doc_tests;
 
 use serde_json::Value;
 
