@@ -121,8 +121,9 @@ impl Pipeline {
         let registry = RegistryConfig {
             limits: fanout::Limits {
                 slow_consumer_grace: Duration::from_millis(s.slow_consumer_grace_ms),
-                // By then the session's own heartbeat would have closed it, if it could run.
-                idle: Duration::from_secs(s.client_timeout_secs + s.heartbeat_interval_secs),
+                // The session's own heartbeat closes a silent client (with a close frame) at its
+                // first tick past the timeout; a whole tick later it cannot run at all.
+                idle: Duration::from_secs(s.client_timeout_secs + 2 * s.heartbeat_interval_secs),
             },
             max_queued_bytes: s.outbound_queue_bytes,
         };
