@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use socket2::{Domain, Socket, Type};
 use tungstenite::{Message, WebSocket};
 
-use util::{wait_for, App, Redis};
+use util::{wait_for, App, Redis, WAIT};
 
 const CRITICAL: &str = "tickstock:alerts:critical";
 
@@ -40,7 +40,7 @@ impl Stalled {
             .ws
             .send(Message::Text(op.to_string().into()))
             .unwrap();
-        let deadline = Instant::now() + util::WAIT;
+        let deadline = Instant::now() + WAIT;
         while let End::Frame(frame) = client.next(deadline) {
             if frame["id"] == 1 {
                 return client;
@@ -146,6 +146,11 @@ fn a_short_burst_closes_a_stalled_client_within_the_grace_and_leaves_no_gap() {
     // 6,000 alerts of 2 KB (12 MB), over well before the grace period ends, so no later frame
     // can be what judges the session.
     burst(&redis.url(), 6_000, 2_000);
+    // Every frame the session could be offered has been offered (and the first shed one with
+    // them) once the server has routed the whole burst: the grace runs from before this point.
+    wait_for("the burst to be routed", WAIT, || {
+        (app.stats()["events"]["routed"] == 6_000).then_some(())
+    });
     let burst_end = Instant::now();
     wait_for(
         "the stalled session to be closed",
@@ -155,7 +160,10 @@ fn a_short_burst_closes_a_stalled_client_within_the_grace_and_leaves_no_gap() {
     let stats = app.stats();
     assert_eq!(stats["sessions"]["slow_consumer_closes"], 1);
     assert!(stats["sessions"]["frames_shed"].as_u64().unwrap() > 0);
-    eprintln!("closed {:?} after the burst", burst_end.elapsed());
+    eprintln!(
+        "closed {:?} after the burst was routed",
+        burst_end.elapsed()
+    );
 
     // Reading again, it finds what it was sent before the gap, then the end; never more.
     let (seen, end) = stalled.read_to_end(Duration::ZERO);
