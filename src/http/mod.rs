@@ -67,15 +67,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// The demo user's token, so the bundled dashboard works without a login. 404 unless demo mode.
-async fn demo_token(state: web::Data<AppState>) -> HttpResponse {
-    match &state.demo_secret {
-        Some(secret) => {
-            let token = crate::auth::issue_token(secret, DEMO_USER, &[], DEMO_TOKEN_TTL_SECS);
-            HttpResponse::Ok().json(serde_json::json!({"token": token, "user_id": DEMO_USER}))
-        }
-        None => HttpResponse::NotFound().finish(),
-    }
+#[derive(serde::Deserialize)]
+struct DemoTokenQuery {
+    role: Option<String>,
+}
+
+/// The demo user's token, so the bundled dashboard works without a login; `?role=admin` adds
+/// the admin role, so the admin panel can be tried too. 404 unless demo mode.
+async fn demo_token(state: web::Data<AppState>, q: web::Query<DemoTokenQuery>) -> HttpResponse {
+    let Some(secret) = &state.demo_secret else {
+        return HttpResponse::NotFound().finish();
+    };
+    let roles: &[&str] = match q.role.as_deref() {
+        Some("admin") => &["admin"],
+        _ => &[],
+    };
+    let token = crate::auth::issue_token(secret, DEMO_USER, roles, DEMO_TOKEN_TTL_SECS);
+    HttpResponse::Ok().json(serde_json::json!({"token": token, "user_id": DEMO_USER}))
 }
 
 const DEMO_USER: &str = "demo";
