@@ -7,13 +7,15 @@
  *   const client = connect('wss://example.com/ws', {
  *     token,                                    // optional HS256 JWT; omit for an anonymous session
  *     topics: ['patterns', 'streaming'],        // optional; omitted = the server's default topics
- *     watchlist: ['AAPL', 'NVDA'],              // optional; symbol rooms (prices, OHLCV, ticks)
+ *     watchlist: ['AAPL', 'NVDA'],              // optional; this session's own symbols (prices,
+ *                                               // OHLCV, ticks). Omit it to follow the user's
+ *                                               // stored watchlist (signed-in sessions).
  *     patternSubscriptions: [{ pattern: 'Doji', min_confidence: 0.7 }],  // optional
  *     onStatus: (status, detail) => console.log(status, detail),
  *   });
  *   const off = client.on('pattern_alert', (data) => console.log(data.symbol, data.pattern));
  *   client.on('*', (data, event) => {});          // every frame, replies included
- *   await client.setWatchlist(['MSFT']);          // resolves with the ack data: {op, symbols}
+ *   await client.setWatchlist(['MSFT']);          // resolves with the ack data: {op, source, symbols}
  *   client.close();
  *
  * connect(url, options) -> TickrouterClient
@@ -24,6 +26,12 @@
  *                                                 The first `subscribe` REPLACES the server's
  *                                                 default topics; omit it to keep the defaults.
  *            watchlist             string[]       applied with `watchlist` on every (re)connect.
+ *                                                 A session that sends `watchlist` watches exactly
+ *                                                 those symbols from then on; a signed-in session
+ *                                                 that never does follows its user's STORED
+ *                                                 watchlist (GET/PUT /api/me/watchlist), so omit
+ *                                                 this option (and never call setWatchlist) to
+ *                                                 follow it.
  *            patternSubscriptions  object[]       applied with `pattern_subscriptions`.
  *            onStatus(status, detail)             status is one of:
  *              'connecting'   {url, attempt}            a socket is being opened (first try)
@@ -48,12 +56,18 @@
  *   off(event, handler)
  *   subscribe(topics)            -> Promise<{op: 'subscribe', topics}>
  *   unsubscribe(topics)          -> Promise<{op: 'unsubscribe', topics}>
- *   setWatchlist(symbols)        -> Promise<{op: 'watchlist', symbols}>
+ *   setWatchlist(symbols)        -> Promise<{op: 'watchlist', source: 'session', symbols}>
+ *                                   From then on (and after reconnects) the session watches
+ *                                   exactly these symbols, no longer the stored watchlist.
  *   setPatternSubscriptions(subs)-> Promise<{op: 'pattern_subscriptions', count}>
- *   auth(token)                  -> Promise<{op: 'auth', user_id, roles, topics}>  (used on reconnects)
+ *   auth(token)                  -> Promise<{op: 'auth', user_id, roles, topics, watchlist}>  (used on reconnects)
  *   ping()                       -> Promise<{server_time}>
  *   close()                      closes for good; no reconnect.
  *   status, sessionId, userId, roles, topics   last known values (read-only).
+ *   watchlist                    {symbols, source} | null: the symbols the session watches and
+ *                                where they come from, 'stored' (the user's stored watchlist,
+ *                                kept up to date from `preferences_changed`) or 'session' (its
+ *                                own list), from connection_confirmed and the acks (read-only).
  *
  *   Every op carries a fresh numeric `id`; its Promise resolves with the `ack` / `pong` data or
  *   rejects with the `error` data `{code, message}`. Client-side rejections use the codes
@@ -65,7 +79,9 @@
  *   Exponential backoff with jitter: 0.5 s doubling up to 30 s (each delay is drawn from
  *   [d/2, d]), reset once a connection is confirmed by the server. After every reconnect the
  *   client re-applies the topics, watchlist and pattern subscriptions the server last
- *   acknowledged (or those given to connect()), then sends any queued ops.
+ *   acknowledged (or those given to connect()), then sends any queued ops. A session that
+ *   followed its user's stored watchlist is not given a watchlist on reconnect (it follows the
+ *   stored one again); only the `symbol:` topics it subscribed itself are re-subscribed.
  *   The browser WebSocket API hides HTTP status codes, so a refused token (HTTP 401) shows up as a
  *   socket that closes before it opens. When a token is in use, `maxHandshakeFailures` such
  *   immediate pre-open closes in a row end the client with onStatus('closed', {fatal: true}).
@@ -119,10 +135,15 @@ export class TickrouterClient {
       }
     }
     let symbols = Array.isArray(options.watchlist) ? options.watchlist.map(String) : null;
-    if (symbolTopics.length) symbols = [...(symbols ?? []), ...symbolTopics];
+    if (symbolTopics.length && symbols !== null) symbols = [...symbols, ...symbolTopics];
     this._want = {
       topics,
+      // The session's own symbol list (sent with `watchlist`), or null: never set, so a
+      // signed-in session follows its user's stored watchlist.
       symbols,
+      // `symbol:` topics subscribed while `symbols` is null: re-subscribed after a reconnect
+      // without replacing the stored watchlist.
+      symbolTopics: symbols === null ? symbolTopics.map(normaliseSymbol) : [],
       patterns: Array.isArray(options.patternSubscriptions) ? options.patternSubscriptions : null,
     };
 
@@ -141,6 +162,7 @@ export class TickrouterClient {
     this.userId = null;
     this.roles = [];
     this.topics = [];
+    this.watchlist = null;
     this._open(false);
   }
 
@@ -161,12 +183,14 @@ export class TickrouterClient {
 
   subscribe(topics) {
     const list = toStrings(topics);
-    return list ? this._request('subscribe', { topics: list }) : badArgument('topics');
+    if (!list) return badArgument('topics');
+    return this._request('subscribe', { topics: list }, () => this._trackSymbolTopics(list, true));
   }
 
   unsubscribe(topics) {
     const list = toStrings(topics);
-    return list ? this._request('unsubscribe', { topics: list }) : badArgument('topics');
+    if (!list) return badArgument('topics');
+    return this._request('unsubscribe', { topics: list }, () => this._trackSymbolTopics(list, false));
   }
 
   setWatchlist(symbols) {
@@ -350,9 +374,12 @@ export class TickrouterClient {
 
   /** Re-sends the session state after a (re)connect; replies flow through the usual handlers. */
   _reapply() {
-    const { topics, symbols, patterns } = this._want;
+    const { topics, symbols, symbolTopics, patterns } = this._want;
     const quiet = (p) => p.catch(() => {}); // errors are still delivered to on('error')
-    if (topics !== null) quiet(this._transmit(this._makeRequest('subscribe', { topics })));
+    if (topics !== null) {
+      const all = symbols === null ? [...topics, ...symbolTopics.map((s) => `symbol:${s}`)] : topics;
+      quiet(this._transmit(this._makeRequest('subscribe', { topics: all })));
+    }
     if (symbols !== null) quiet(this._transmit(this._makeRequest('watchlist', { symbols })));
     if (patterns !== null) {
       quiet(this._transmit(this._makeRequest('pattern_subscriptions', { subscriptions: patterns })));
@@ -420,6 +447,12 @@ export class TickrouterClient {
       this.userId = data.user_id ?? null;
       this.roles = Array.isArray(data.roles) ? data.roles : [];
       this.topics = Array.isArray(data.topics) ? data.topics : [];
+      this.watchlist = readWatchlist(data.watchlist);
+    } else if (event === 'preferences_changed' && data) {
+      const stored = data.changed === 'watchlist' && data.watchlist;
+      if (stored && Array.isArray(stored.symbols) && this.watchlist && this.watchlist.source === 'stored') {
+        this.watchlist = { source: 'stored', symbols: [...stored.symbols].map(String).sort() };
+      }
     } else if (REPLY_EVENTS.has(event)) {
       this._settle(event, data, frame.id);
     }
@@ -458,15 +491,43 @@ export class TickrouterClient {
         else topics.push(t);
       }
       this._want.topics = topics;
-      if (symbols.length || this._want.symbols !== null) this._want.symbols = symbols;
+      if (this.watchlist) this.watchlist = { source: this.watchlist.source, symbols: [...symbols].sort() };
+      // While the session follows the stored watchlist, the acked symbols are the stored ones
+      // (plus its own symbol: topics, tracked apart): adopting them as the session's own list
+      // would make the next reconnect send `watchlist` and stop following the stored one.
+      if (!this._followsStored() && (symbols.length || this._want.symbols !== null)) {
+        this._want.symbols = symbols;
+      }
     } else if (data.op === 'watchlist' && Array.isArray(data.symbols)) {
       this._want.symbols = data.symbols;
+      this._want.symbolTopics = [];
+      this.watchlist = { source: typeof data.source === 'string' ? data.source : 'session', symbols: data.symbols };
       const plain = this.topics.filter((t) => !t.startsWith('symbol:'));
       this.topics = [...plain, ...data.symbols.map((s) => `symbol:${s}`)];
     } else if (data.op === 'auth') {
       this.userId = data.user_id ?? null;
       this.roles = Array.isArray(data.roles) ? data.roles : [];
+      if (Array.isArray(data.topics)) this.topics = data.topics;
+      if (data.watchlist) this.watchlist = readWatchlist(data.watchlist);
     }
+  }
+
+  /** Whether the session follows its user's stored watchlist (it never sent its own). */
+  _followsStored() {
+    return this._want.symbols === null && this.watchlist !== null && this.watchlist.source === 'stored';
+  }
+
+  /** Remembers the `symbol:` topics the caller (un)subscribed while it has no list of its own. */
+  _trackSymbolTopics(list, add) {
+    if (this._want.symbols !== null) return;
+    const mine = new Set(this._want.symbolTopics);
+    for (const t of list) {
+      if (!t.startsWith('symbol:')) continue;
+      const s = normaliseSymbol(t.slice(7));
+      if (add) mine.add(s);
+      else mine.delete(s);
+    }
+    this._want.symbolTopics = [...mine];
   }
 
   _emit(event, data, frame) {
@@ -518,6 +579,16 @@ function detach(ws) {
 function toStrings(list) {
   if (typeof list === 'string') return [list];
   return Array.isArray(list) ? list.map(String) : null;
+}
+
+/** connection_confirmed's / the auth ack's `watchlist` as {source, symbols}, or null (older servers). */
+function readWatchlist(w) {
+  if (!w || typeof w !== 'object' || !Array.isArray(w.symbols)) return null;
+  return { source: w.source === 'stored' ? 'stored' : 'session', symbols: w.symbols.map(String) };
+}
+
+function normaliseSymbol(s) {
+  return String(s).trim().toUpperCase();
 }
 
 function badArgument(name) {
