@@ -18,6 +18,9 @@ const SPARK_POINTS = 60;
 const MAX_JOBS = 20;
 const SYMBOL_RE = /^[A-Za-z0-9.\-_/:^=]{1,32}$/;
 const REPLIES = new Set(['ack', 'pong', 'error', 'connection_confirmed']);
+const MAX_OPS_ENTRIES = 200;
+/** `/?admin=1`: in demo mode, ask for a demo token with the admin role (the errors panel). */
+const WANT_ADMIN = ['1', 'true', 'yes'].includes(new URLSearchParams(location.search).get('admin') ?? '');
 
 const $ = (id) => document.getElementById(id);
 
@@ -192,8 +195,19 @@ const state = {
   eventsThisSecond: 0,
   usingToken: false,
   tokenRetried: false,
-  /** The page's token (the demo token in demo mode), also used for the backtest API. */
+  /** The page's token (the demo token in demo mode), also used for the HTTP APIs. */
   token: null,
+  /** From connection_confirmed: null for an anonymous session. */
+  userId: null,
+  roles: [],
+  /** Where the watched symbols come from: 'stored' (the user's stored watchlist), 'session' (this tab's own list), null (not known yet). */
+  watchSource: null,
+  /** The user's stored watchlist as last read (GET/PUT /api/me/watchlist, preferences_changed), or null. */
+  storedWatchlist: null,
+  /** The alert rules last rendered in the preferences form, and whether the form has unsaved edits. */
+  prefs: null,
+  prefsDirty: false,
+  patternAlertsTotal: 0,
 };
 state.watchOrder = [...state.watchlist];
 
@@ -230,9 +244,25 @@ async function onFatalClose(detail) {
 
 function onConnectionConfirmed(data) {
   state.tokenRetried = false;
-  const user = data.user_id == null ? 'anonymous' : String(data.user_id);
-  const roles = Array.isArray(data.roles) && data.roles.length ? ` (${data.roles.join(', ')})` : '';
+  state.userId = data.user_id == null ? null : String(data.user_id);
+  state.roles = Array.isArray(data.roles) ? data.roles.map(String) : [];
+  const user = state.userId ?? 'anonymous';
+  const roles = state.roles.length ? ` (${state.roles.join(', ')})` : '';
   setText('user-id', user + roles);
+  // A signed-in session sends no watchlist: it follows the stored one, which this reports. An
+  // anonymous session's own list is re-sent on every connect and its ack follows.
+  if (state.userId != null && data.watchlist && Array.isArray(data.watchlist.symbols)) {
+    applyEffectiveWatchlist(data.watchlist.symbols, data.watchlist.source === 'stored' ? 'stored' : 'session');
+  } else if (state.userId == null) {
+    state.storedWatchlist = null;
+  }
+  $('watchlist-submit').textContent = state.userId != null ? 'Save my watchlist' : 'Set watchlist';
+  $('watchlist-submit').title = state.userId != null
+    ? 'Stores it for your user (PUT /api/me/watchlist): every session of yours that follows it updates'
+    : "Sets this tab's own list";
+  renderWatchSource();
+  showPreferencesPanel(state.userId != null);
+  showAdminPanel(state.roles.includes('admin'));
   setNote(
     'backtests-note',
     data.user_id == null
@@ -250,6 +280,8 @@ function countEvent(_data, event) {
 // ---- pattern alerts ----------------------------------------------------------------------
 
 function onPatternAlert(a) {
+  state.patternAlertsTotal += 1;
+  $('pattern-alerts-body').dataset.total = String(state.patternAlertsTotal);
   const pct = confPct(a.confidence);
   const tierTf = [a.tier, a.timeframe].filter(Boolean).join(' / ') || '–';
   const extra = [
@@ -430,12 +462,59 @@ function orderedSymbols(acked) {
   return [...first, ...acked.filter((s) => !first.includes(s))];
 }
 
-function onWatchlistAck(ack) {
-  state.watchlist = orderedSymbols(ack.symbols);
-  saveJson(STORAGE_WATCHLIST, state.watchlist);
+/**
+ * The symbols the session watches now (the price tiles follow them) and their source:
+ * 'stored' while it follows the user's stored watchlist, 'session' for its own list.
+ */
+function applyEffectiveWatchlist(symbols, source) {
+  state.watchSource = source;
+  state.watchlist = orderedSymbols(symbols.map((s) => String(s).toUpperCase()));
+  // Only an anonymous tab's own list is kept in this browser; a user's is stored on the server.
+  if (source === 'session' && state.userId == null) saveJson(STORAGE_WATCHLIST, state.watchlist);
+  if (source === 'stored') state.storedWatchlist = [...state.watchlist];
   syncTiles(state.watchlist);
   const input = $('watchlist-input');
-  if (document.activeElement !== input) input.value = state.watchlist.join(', ');
+  if (document.activeElement !== input) {
+    // An empty stored list: offer this browser's last list (or the defaults) to save.
+    input.value = (state.watchlist.length || source !== 'stored' ? state.watchlist : loadWatchlist()).join(', ');
+  }
+  renderWatchSource();
+}
+
+function renderWatchSource() {
+  const node = $('watchlist-source');
+  const list = state.watchlist.length ? state.watchlist.join(', ') : 'no symbols';
+  let text;
+  if (state.watchSource === 'stored') {
+    text = state.watchlist.length
+      ? `following your stored watchlist: ${list}`
+      : 'following your stored watchlist, which is empty: type symbols above and save them';
+  } else if (state.watchSource === 'session') {
+    text = state.userId != null
+      ? `this tab's own list: ${list} (your stored watchlist no longer moves this tab)`
+      : `this tab's own list: ${list}`;
+  } else {
+    text = '';
+  }
+  node.textContent = text;
+  node.dataset.source = state.watchSource ?? '';
+  node.dataset.symbols = state.watchlist.join(',');
+}
+
+function onWatchlistAck(ack) {
+  applyEffectiveWatchlist(ack.symbols, ack.source === 'stored' ? 'stored' : 'session');
+}
+
+/** The user's stored watchlist changed (our PUT, another tab, another service). */
+function onStoredWatchlist(watchlist) {
+  if (!watchlist || !Array.isArray(watchlist.symbols)) return;
+  state.storedWatchlist = watchlist.symbols.map(String);
+  if (state.watchSource === 'stored' || state.watchSource === null) {
+    applyEffectiveWatchlist(state.storedWatchlist, 'stored');
+  } else {
+    setNote('watchlist-status',
+      `your stored watchlist changed (${state.storedWatchlist.length} symbols); this tab keeps its own list`);
+  }
 }
 
 function onWatchlistSubmit(ev) {
@@ -444,6 +523,10 @@ function onWatchlistSubmit(ev) {
   const { valid, invalid } = parseSymbols($('watchlist-input').value);
   if (invalid.length) return setNote('watchlist-status', `invalid symbol(s): ${invalid.join(', ')}`, true);
   state.watchOrder = valid;
+  if (state.userId != null && state.token) {
+    saveStoredWatchlist(valid);
+    return;
+  }
   setNote('watchlist-status', 'updating…');
   client
     .setWatchlist(valid)
@@ -452,6 +535,38 @@ function onWatchlistSubmit(ev) {
       setNote('watchlist-status', `watching ${ack.symbols.length} symbol(s)`);
     })
     .catch((err) => setNote('watchlist-status', `not updated: ${describeError(err)}`, true));
+}
+
+/**
+ * A signed-in session stores the list (PUT /api/me/watchlist) instead of sending `watchlist`:
+ * it follows the stored list, and so do the user's other sessions that never sent their own.
+ */
+async function saveStoredWatchlist(symbols) {
+  const button = $('watchlist-submit');
+  button.disabled = true;
+  setNote('watchlist-status', 'saving your stored watchlist…');
+  try {
+    const r = await api('PUT', '/api/me/watchlist', { symbols });
+    if (r.status === 200 && r.data && Array.isArray(r.data.symbols)) {
+      onStoredWatchlist(r.data);
+      $('watchlist-input').value = orderedSymbols(r.data.symbols).join(', ');
+      const n = r.data.symbols.length;
+      setNote('watchlist-status', `saved your stored watchlist (${n} symbol${n === 1 ? '' : 's'}) at ${fmtTime(Date.now())}`);
+      $('watchlist-status').dataset.state = 'saved';
+    } else if (r.status === 400 && r.data && r.data.fields) {
+      const why = Object.entries(r.data.fields).map(([f, m]) => `${f}: ${m}`).join('; ');
+      setNote('watchlist-status', `not saved: ${why}`, true);
+      $('watchlist-status').dataset.state = 'invalid';
+    } else {
+      setNote('watchlist-status', `not saved: ${apiMessage(r)}`, true);
+      $('watchlist-status').dataset.state = 'error';
+    }
+  } catch (err) {
+    setNote('watchlist-status', `not saved: ${describeError(err)}`, true);
+    $('watchlist-status').dataset.state = 'error';
+  } finally {
+    button.disabled = false;
+  }
 }
 
 /**
@@ -799,6 +914,381 @@ function renderDashboardSummary(summary, timestamp) {
   kvList($('dashboard-summary'), entries);
 }
 
+// ---- my alert rules (preferences) --------------------------------------------------------
+//
+// A signed-in user's stored alert rules (docs/PROTOCOL.md section 12): loaded with
+// GET /api/me/alert-rules, saved with PUT (which replaces them all), and re-rendered from every
+// `preferences_changed` event (another tab, another instance or a producer changed them).
+
+/** Renders the rules object of GET/PUT /api/me/alert-rules (or of a preferences_changed event). */
+function renderPrefs(rules, origin) {
+  if (!rules || typeof rules !== 'object') return;
+  state.prefs = rules;
+  const form = $('prefs-form');
+  form.elements.enabled.checked = rules.enabled !== false;
+  form.elements.max_alerts_per_hour.value = isNum(rules.max_alerts_per_hour) ? String(rules.max_alerts_per_hour) : '';
+  const quiet = rules.quiet_hours && typeof rules.quiet_hours === 'object' ? rules.quiet_hours : null;
+  form.elements.quiet_start.value = quiet && typeof quiet.start === 'string' ? quiet.start : '';
+  form.elements.quiet_end.value = quiet && typeof quiet.end === 'string' ? quiet.end : '';
+  form.elements.quiet_time_zone.value = quiet && typeof quiet.time_zone === 'string' ? quiet.time_zone : '';
+  $('prefs-subs').replaceChildren();
+  for (const sub of Array.isArray(rules.subscriptions) ? rules.subscriptions : []) addSubRow(sub);
+  renumberSubRows();
+  showPrefsErrors({});
+  state.prefsDirty = false;
+
+  const badge = $('prefs-stored');
+  const stored = rules.stored === true;
+  badge.textContent = stored ? 'rules stored' : 'no rules stored';
+  badge.dataset.level = stored ? 'good' : 'unknown';
+  badge.title = stored ? 'These rules filter the pattern alerts of all your sessions' : 'Nothing stored: every pattern alert reaches you';
+  const panel = $('preferences');
+  panel.dataset.origin = origin;
+  panel.dataset.stored = String(stored);
+}
+
+/** One editable row of `subscriptions`; its error slots are named by renumberSubRows(). */
+function addSubRow(sub = {}) {
+  const input = (type, name, value, label) => {
+    const node = el('input');
+    node.type = type;
+    node.name = name;
+    node.setAttribute('aria-label', label);
+    if (type === 'checkbox') node.checked = value;
+    else node.value = value;
+    return node;
+  };
+  const pattern = input('text', 'sub_pattern', typeof sub.pattern === 'string' ? sub.pattern : '', 'Pattern name (exact)');
+  pattern.setAttribute('list', 'prefs-pattern-names');
+  pattern.spellcheck = false;
+  pattern.placeholder = 'e.g. Doji';
+  const min = input('number', 'sub_min_confidence', isNum(sub.min_confidence) ? String(sub.min_confidence) : '0', 'Minimum confidence (0 to 1)');
+  min.min = '0';
+  min.max = '1';
+  min.step = '0.01';
+  const symbols = input('text', 'sub_symbols', Array.isArray(sub.symbols) ? sub.symbols.join(', ') : '', 'Symbols (empty: every symbol)');
+  symbols.spellcheck = false;
+  symbols.placeholder = 'all symbols';
+  const enabled = input('checkbox', 'sub_enabled', sub.enabled !== false, 'Entry enabled');
+  const remove = el('button', { className: 'link', text: '×', title: 'Remove this pattern' });
+  remove.type = 'button';
+  const slot = (key) => el('span', { className: 'field-error', dataset: { key } });
+  const row = el(
+    'tr',
+    { className: 'sub-row' },
+    el('td', {}, pattern, slot('pattern'), slot('')),
+    el('td', {}, min, slot('min_confidence')),
+    el('td', {}, symbols, slot('symbols')),
+    el('td', {}, enabled, slot('enabled')),
+    el('td', {}, remove),
+  );
+  remove.addEventListener('click', () => {
+    row.remove();
+    renumberSubRows();
+    showPrefsErrors({}); // the server's indices no longer match the rows
+    state.prefsDirty = true;
+  });
+  $('prefs-subs').append(row);
+  return row;
+}
+
+/** Names each row's error slots after its index: `subscriptions[2].min_confidence`, ... */
+function renumberSubRows() {
+  const rows = [...$('prefs-subs').rows];
+  rows.forEach((row, i) => {
+    row.dataset.index = String(i);
+    for (const slot of row.querySelectorAll('.field-error')) {
+      slot.dataset.field = slot.dataset.key ? `subscriptions[${i}].${slot.dataset.key}` : `subscriptions[${i}]`;
+    }
+  });
+  $('prefs-subs-empty').hidden = rows.length > 0;
+}
+
+/** The form as a PUT /api/me/alert-rules body. Values are sent as typed: the server validates. */
+function prefsRequest(form) {
+  const maxRaw = String(form.elements.max_alerts_per_hour.value).trim();
+  const start = String(form.elements.quiet_start.value).trim();
+  const end = String(form.elements.quiet_end.value).trim();
+  const zone = String(form.elements.quiet_time_zone.value).trim();
+  let quiet = null;
+  if (start || end || zone) {
+    quiet = { start, end };
+    if (zone) quiet.time_zone = zone;
+  }
+  const subscriptions = [...$('prefs-subs').rows].map((row) => {
+    const minRaw = String(row.querySelector('[name="sub_min_confidence"]').value).trim();
+    return {
+      pattern: String(row.querySelector('[name="sub_pattern"]').value).trim(),
+      min_confidence: minRaw === '' ? 0 : Number(minRaw),
+      symbols: String(row.querySelector('[name="sub_symbols"]').value).split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean),
+      enabled: row.querySelector('[name="sub_enabled"]').checked,
+    };
+  });
+  return {
+    enabled: form.elements.enabled.checked,
+    max_alerts_per_hour: maxRaw === '' ? null : Number(maxRaw),
+    quiet_hours: quiet,
+    subscriptions,
+  };
+}
+
+/** The slot for a server field name: exact, else its closest parent (`subscriptions[0].symbols[3]` -> `subscriptions[0].symbols`). */
+function prefsErrorSlot(form, field) {
+  let name = field;
+  while (name) {
+    const slot = [...form.querySelectorAll('.field-error')].find((n) => n.dataset.field === name);
+    if (slot) return slot;
+    const cut = Math.max(name.lastIndexOf('.'), name.lastIndexOf('['));
+    if (cut <= 0) break;
+    name = name.slice(0, cut);
+  }
+  return null;
+}
+
+/** Shows every field error of a 400 next to its field; the ones with no slot are listed below the form. */
+function showPrefsErrors(fields) {
+  const form = $('prefs-form');
+  for (const node of form.querySelectorAll('.field-error')) node.textContent = '';
+  for (const control of form.querySelectorAll('[aria-invalid]')) control.removeAttribute('aria-invalid');
+  const other = [];
+  for (const [field, message] of Object.entries(fields || {})) {
+    const slot = prefsErrorSlot(form, field);
+    if (!slot) {
+      other.push(el('li', { text: `${field}: ${message}`, dataset: { field } }));
+      continue;
+    }
+    slot.textContent = slot.textContent ? `${slot.textContent}; ${message}` : String(message);
+    const control = slot.parentElement.querySelector('input, select');
+    if (control) control.setAttribute('aria-invalid', 'true');
+  }
+  $('prefs-other-errors').replaceChildren(...other);
+}
+
+function setPrefsStatus(text, stateName, isError = false) {
+  setNote('prefs-status', text, isError);
+  $('prefs-status').dataset.state = stateName;
+}
+
+async function loadPreferences({ force = false } = {}) {
+  if (!state.token) return;
+  setPrefsStatus('loading your preferences…', 'loading');
+  const failed = (err) => ({ status: 0, data: { message: describeError(err) } });
+  const [rules, watchlist] = await Promise.all([
+    api('GET', '/api/me/alert-rules').catch(failed),
+    api('GET', '/api/me/watchlist').catch(failed),
+  ]);
+  if (watchlist.status === 200 && watchlist.data) {
+    // Older servers do not report the session's watchlist at connect: the stored one is it.
+    if (state.watchSource === null) onStoredWatchlist(watchlist.data);
+    else state.storedWatchlist = Array.isArray(watchlist.data.symbols) ? watchlist.data.symbols.map(String) : null;
+  }
+  if (rules.status !== 200 || !rules.data) {
+    setPrefsStatus(`could not load your alert rules: ${apiMessage(rules)}`, 'error', true);
+    return;
+  }
+  if (state.prefsDirty && !force) {
+    setPrefsStatus('you have unsaved changes: the server copy was not loaded over them (Discard changes loads it)', 'dirty');
+    return;
+  }
+  renderPrefs(rules.data, 'get');
+  setPrefsStatus(rules.data.stored ? 'your stored rules' : 'no rules stored: every pattern alert reaches you', 'loaded');
+}
+
+async function savePrefs(body, doneText) {
+  const buttons = ['prefs-save', 'prefs-clear', 'prefs-reload'].map($);
+  for (const b of buttons) b.disabled = true;
+  setPrefsStatus('saving…', 'saving');
+  try {
+    const r = await api('PUT', '/api/me/alert-rules', body);
+    if (r.status === 200 && r.data) {
+      renderPrefs(r.data, 'put');
+      setPrefsStatus(`${doneText} at ${fmtTime(Date.now())}`, 'saved');
+    } else if (r.status === 400 && r.data && r.data.fields) {
+      showPrefsErrors(r.data.fields);
+      const n = Object.keys(r.data.fields).length;
+      setPrefsStatus(`not saved: ${n} field${n === 1 ? '' : 's'} to fix (marked in red)`, 'invalid', true);
+    } else {
+      setPrefsStatus(`not saved: ${apiMessage(r)}`, 'error', true);
+    }
+  } catch (err) {
+    setPrefsStatus(`not saved: ${describeError(err)}`, 'error', true);
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+function onPrefsSubmit(ev) {
+  ev.preventDefault();
+  if (!state.token) return setPrefsStatus('alert rules need a signed-in session (a token)', 'error', true);
+  savePrefs(prefsRequest(ev.currentTarget), 'saved');
+}
+
+/** `preferences_changed`: the new state, whoever changed it (this tab's save included). */
+function onPreferencesChanged(d) {
+  if (!d || typeof d !== 'object') return;
+  if (d.changed === 'watchlist') {
+    onStoredWatchlist(d.watchlist);
+    return;
+  }
+  if (d.changed !== 'alert_rules' || !d.alert_rules) return;
+  const hadEdits = state.prefsDirty;
+  renderPrefs(d.alert_rules, 'event');
+  const panel = $('preferences');
+  panel.dataset.eventRenders = String(Number(panel.dataset.eventRenders || 0) + 1);
+  setText('prefs-updated', `rules changed at ${fmtTime(Date.now())}: shown as stored now` +
+    (hadEdits ? ' (your unsaved edits were replaced)' : ''));
+}
+
+function showPreferencesPanel(signedIn) {
+  const panel = $('preferences');
+  const wasHidden = panel.hidden;
+  panel.hidden = !signedIn;
+  // After every (re)connect: changes made while disconnected arrive with no event.
+  if (signedIn) loadPreferences({ force: wasHidden });
+}
+
+function bindPreferences() {
+  $('prefs-pattern-names').replaceChildren(...PATTERN_CATALOGUE.map((name) => {
+    const option = el('option');
+    option.value = name;
+    return option;
+  }));
+  let zones = [];
+  try {
+    zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+  } catch (_) {
+    zones = [];
+  }
+  $('prefs-time-zones').replaceChildren(...['UTC', ...zones.filter((z) => z !== 'UTC')].map((zone) => {
+    const option = el('option');
+    option.value = zone;
+    return option;
+  }));
+  const form = $('prefs-form');
+  form.addEventListener('submit', onPrefsSubmit);
+  form.addEventListener('input', () => (state.prefsDirty = true));
+  $('prefs-add-sub').addEventListener('click', () => {
+    const row = addSubRow({});
+    renumberSubRows();
+    state.prefsDirty = true;
+    row.querySelector('input').focus();
+  });
+  $('prefs-reload').addEventListener('click', () => loadPreferences({ force: true }));
+  $('prefs-clear').addEventListener('click', () => savePrefs({}, 'all rules removed: every pattern alert reaches you'));
+  renumberSubRows();
+}
+
+// ---- admin: producer errors and monitoring reports ---------------------------------------
+//
+// GET /api/admin/errors (the operations log, newest first) with its severity / source filters,
+// plus the live `system_error` and `monitoring_event` frames of the `admin` topic.
+
+function opsFilter() {
+  return {
+    severity: String($('admin-severity').value).trim().toLowerCase(),
+    source: String($('admin-source').value).trim(),
+  };
+}
+
+/** One log entry or live frame. `event` is `system_error` or `monitoring_event`. */
+function opsItem(event, data, origin, id) {
+  const d = data && typeof data === 'object' ? data : {};
+  let level;
+  let label;
+  let text;
+  let detail;
+  if (event === 'system_error') {
+    const severity = String(d.severity ?? '').toLowerCase();
+    level = severity || 'error';
+    label = severity ? severity.toUpperCase() : 'ERROR';
+    text = `${d.source ?? 'unknown source'}: ${d.message ?? ''}`;
+    detail = [
+      d.category ? `category ${d.category}` : '',
+      d.component ? `component ${d.component}` : '',
+      d.context ? compactObject(d.context) : '',
+      d.error_id ? `id ${d.error_id}` : '',
+    ].filter(Boolean).join(' · ');
+  } else {
+    level = 'info';
+    label = 'MONITOR';
+    text = String(d.event_type ?? event ?? 'monitoring event');
+    detail = compactObject(d.fields);
+  }
+  return el(
+    'li',
+    { dataset: { level, event: String(event), origin, id: id ?? '', severity: d.severity ?? '', source: d.source ?? '' } },
+    el('span', { className: 'time', text: fmtDateTime(d.timestamp) }),
+    el('span', { className: 'label', text: label }),
+    el('span', { className: 'message', text }),
+    el('span', { className: 'origin', text: origin === 'live' ? 'live' : 'log', title: origin === 'live' ? 'received live' : `from the log, entry ${id}` }),
+    detail ? el('span', { className: 'detail', text: detail }) : null,
+  );
+}
+
+function updateOpsCount() {
+  const n = $('admin-errors-list').children.length;
+  setText('admin-count', n ? `${n} shown` : '');
+}
+
+let opsRequests = 0;
+
+async function loadOpsLog() {
+  if (!state.token || !state.roles.includes('admin')) return;
+  const seq = ++opsRequests;
+  const { severity, source } = opsFilter();
+  const query = new URLSearchParams({ limit: '100' });
+  if (severity) query.set('severity', severity);
+  if (source) query.set('source', source);
+  const status = $('admin-status');
+  setNote('admin-status', 'loading the operations log…');
+  const r = await api('GET', `/api/admin/errors?${query}`).catch((err) => ({ status: 0, data: { message: describeError(err) } }));
+  if (seq !== opsRequests) return; // a newer request (other filters) answers instead
+  if (r.status !== 200 || !r.data || !Array.isArray(r.data.errors)) {
+    setNote('admin-status', `could not load the operations log: ${apiMessage(r)}`, true);
+    status.dataset.state = 'error';
+    return;
+  }
+  $('admin-errors-list').replaceChildren(
+    ...r.data.errors.map((e) => opsItem(e.event, e.data, 'log', e.id)),
+  );
+  updateOpsCount();
+  const n = r.data.errors.length;
+  const filters = [severity && `severity ${severity}`, source && `source ${source}`].filter(Boolean).join(', ');
+  setNote('admin-status', `${n ? `${n} logged entr${n === 1 ? 'y' : 'ies'}, newest first` : 'nothing logged'}` +
+    `${filters ? ` (${filters})` : ''}; refreshed ${fmtTime(Date.now())}. New ones appear live.`);
+  status.dataset.state = 'loaded';
+  status.dataset.refreshes = String(Number(status.dataset.refreshes || 0) + 1);
+}
+
+/** A live frame, shown when it passes the filters (monitoring events have no severity or source, as in the API). */
+function onOpsEvent(event, d) {
+  if ($('admin').hidden || !d) return;
+  const { severity, source } = opsFilter();
+  if (severity && String(d.severity ?? '').toLowerCase() !== severity) return;
+  if (source && d.source !== source) return;
+  const list = $('admin-errors-list');
+  list.prepend(opsItem(event, d, 'live'));
+  while (list.children.length > MAX_OPS_ENTRIES) list.lastElementChild.remove();
+  updateOpsCount();
+}
+
+function showAdminPanel(isAdmin) {
+  $('admin').hidden = !isAdmin;
+  if (!isAdmin || !client) return;
+  // The dashboard subscribes to the public topics only (no raw tick feed); admins add `admin`
+  // for system_error / monitoring_event. A later subscribe adds to the topics held.
+  client.subscribe(['admin']).catch((err) => setNote('admin-status', `no live errors: ${describeError(err)}`, true));
+  loadOpsLog();
+}
+
+function bindAdmin() {
+  $('admin-filter').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    loadOpsLog();
+  });
+  $('admin-severity').addEventListener('change', loadOpsLog);
+}
+
 // ---- backtests ---------------------------------------------------------------------------
 //
 // Jobs are submitted and listed over the JSON API (docs/PROTOCOL.md, "Backtest job API") with
@@ -817,8 +1307,8 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 /** @type {Map<string, object>} job_id -> job card, oldest first */
 const jobs = new Map();
 
-/** Calls the backtest API with the page's token; a refused demo token is renewed once. */
-async function backtestApi(method, path, body) {
+/** Calls the JSON APIs (backtests, preferences, admin) with the page's token; a refused demo token is renewed once. */
+async function api(method, path, body) {
   const send = () =>
     fetch(path, {
       method,
@@ -995,7 +1485,7 @@ function onBacktestResult(d) {
 /** The user's jobs, newest first, after every (re)connect: events missed meanwhile are in them. */
 async function loadJobs() {
   if (!state.token) return;
-  const r = await backtestApi('GET', '/api/backtests').catch((err) => ({ status: 0, data: { message: String(err) } }));
+  const r = await api('GET', '/api/backtests').catch((err) => ({ status: 0, data: { message: String(err) } }));
   if (r.status !== 200 || !r.data || !Array.isArray(r.data.jobs)) {
     setNote('backtest-form-status', `could not load your backtests: ${apiMessage(r)}`, true);
     return;
@@ -1047,7 +1537,7 @@ async function onBacktestSubmit(ev) {
   button.disabled = true;
   setNote('backtest-form-status', 'submitting…');
   try {
-    const r = await backtestApi('POST', '/api/backtests', backtestRequest(form));
+    const r = await api('POST', '/api/backtests', backtestRequest(form));
     if (r.status === 201 && r.data && r.data.job_id) {
       showFieldErrors({});
       const id = String(r.data.job_id);
@@ -1055,7 +1545,7 @@ async function onBacktestSubmit(ev) {
       if (!jobs.has(id)) jobCard(id).detail.textContent = 'queued: waiting for the backtester';
       setNote('backtest-form-status', `submitted ${r.data.job_id}`);
       // The record has the normalised config (upper-case symbols, defaults).
-      backtestApi('GET', `/api/backtests/${encodeURIComponent(r.data.job_id)}`)
+      api('GET', `/api/backtests/${encodeURIComponent(r.data.job_id)}`)
         .then((got) => got.status === 200 && setJobSummary(jobCard(got.data.job_id), got.data.config))
         .catch(() => {});
     } else if (r.status === 400 && r.data && r.data.fields) {
@@ -1074,7 +1564,7 @@ async function onBacktestSubmit(ev) {
 async function cancelJob(job) {
   job.cancel.disabled = true;
   try {
-    const r = await backtestApi('POST', `/api/backtests/${encodeURIComponent(job.id)}/cancel`);
+    const r = await api('POST', `/api/backtests/${encodeURIComponent(job.id)}/cancel`);
     if (r.status === 200) renderJobRecord(r.data);
     else if (r.status === 409 && r.data && r.data.status) setJobStatus(job, String(r.data.status));
     else job.detail.textContent = `cancel failed: ${apiMessage(r)}`;
@@ -1126,6 +1616,9 @@ const HANDLERS = {
   dashboard_market_summary: onMarketSummary,
   backtest_progress: onBacktestProgress,
   backtest_result: onBacktestResult,
+  preferences_changed: onPreferencesChanged,
+  system_error: (d) => onOpsEvent('system_error', d),
+  monitoring_event: (d) => onOpsEvent('monitoring_event', d),
   ack: (d) => {
     if (d && d.op === 'watchlist' && Array.isArray(d.symbols)) onWatchlistAck(d);
   },
@@ -1136,10 +1629,10 @@ function wsUrl() {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 }
 
-/** The demo token when the server runs in demo mode (200 {token}); null otherwise (404). */
+/** The demo token when the server runs in demo mode (200 {token}); null otherwise (404). `/?admin=1` asks for the admin role. */
 async function fetchDemoToken() {
   try {
-    const res = await fetch('/api/demo-token', { cache: 'no-store', credentials: 'same-origin' });
+    const res = await fetch(WANT_ADMIN ? '/api/demo-token?role=admin' : '/api/demo-token', { cache: 'no-store', credentials: 'same-origin' });
     if (!res.ok) return null;
     const body = await res.json();
     return body && typeof body.token === 'string' && body.token ? body.token : null;
@@ -1155,7 +1648,9 @@ function start(token) {
   client = connect(wsUrl(), {
     token,
     topics: TOPICS,
-    watchlist: state.watchlist,
+    // A signed-in session sends no watchlist: it follows the user's stored one (PUT
+    // /api/me/watchlist). Sending one would pin this tab to its own list until it reconnects.
+    watchlist: token ? undefined : state.watchlist,
     patternSubscriptions: state.patternSubs.length ? state.patternSubs : undefined,
     onStatus,
   });
@@ -1164,7 +1659,6 @@ function start(token) {
 }
 
 function bindUi() {
-  syncTiles(state.watchlist);
   $('watchlist-input').value = state.watchlist.join(', ');
   $('watchlist-form').addEventListener('submit', onWatchlistSubmit);
   $('confidence-filter').addEventListener('input', applyConfidenceFilter);
@@ -1174,6 +1668,8 @@ function bindUi() {
   applyConfidenceFilter();
   renderStreamingCounters();
   bindBacktestForm();
+  bindPreferences();
+  bindAdmin();
   setInterval(() => {
     setText('events-per-second', state.eventsThisSecond.toLocaleString());
     state.eventsThisSecond = 0;
@@ -1182,7 +1678,11 @@ function bindUi() {
 
 async function main() {
   bindUi();
-  start(await fetchDemoToken());
+  const token = await fetchDemoToken();
+  // An anonymous tab shows its own list at once; a signed-in one waits for the server to say
+  // which symbols it follows (connection_confirmed).
+  if (!token) syncTiles(state.watchlist);
+  start(token);
 }
 
 main();
