@@ -207,6 +207,8 @@ const state = {
   /** The alert rules last rendered in the preferences form, and whether the form has unsaved edits. */
   prefs: null,
   prefsDirty: false,
+  /** A PUT is in flight: a preferences_changed meanwhile is most likely its own echo. */
+  prefsSaving: false,
   patternAlertsTotal: 0,
 };
 state.watchOrder = [...state.watchlist];
@@ -1057,8 +1059,11 @@ function showPrefsErrors(fields) {
       other.push(el('li', { text: `${field}: ${message}`, dataset: { field } }));
       continue;
     }
-    slot.textContent = slot.textContent ? `${slot.textContent}; ${message}` : String(message);
-    const control = slot.parentElement.querySelector('input, select');
+    const text = slot.dataset.label ? `${slot.dataset.label}: ${message}` : String(message);
+    slot.textContent = slot.textContent ? `${slot.textContent}; ${text}` : text;
+    const control = slot.dataset.control
+      ? form.elements[slot.dataset.control]
+      : slot.parentElement.querySelector('input, select');
     if (control) control.setAttribute('aria-invalid', 'true');
   }
   $('prefs-other-errors').replaceChildren(...other);
@@ -1097,6 +1102,7 @@ async function loadPreferences({ force = false } = {}) {
 async function savePrefs(body, doneText) {
   const buttons = ['prefs-save', 'prefs-clear', 'prefs-reload'].map($);
   for (const b of buttons) b.disabled = true;
+  state.prefsSaving = true;
   setPrefsStatus('saving…', 'saving');
   try {
     const r = await api('PUT', '/api/me/alert-rules', body);
@@ -1113,6 +1119,7 @@ async function savePrefs(body, doneText) {
   } catch (err) {
     setPrefsStatus(`not saved: ${describeError(err)}`, 'error', true);
   } finally {
+    state.prefsSaving = false;
     for (const b of buttons) b.disabled = false;
   }
 }
@@ -1131,7 +1138,7 @@ function onPreferencesChanged(d) {
     return;
   }
   if (d.changed !== 'alert_rules' || !d.alert_rules) return;
-  const hadEdits = state.prefsDirty;
+  const hadEdits = state.prefsDirty && !state.prefsSaving;
   renderPrefs(d.alert_rules, 'event');
   const panel = $('preferences');
   panel.dataset.eventRenders = String(Number(panel.dataset.eventRenders || 0) + 1);
