@@ -2,7 +2,8 @@
 # The dashboard in a real browser: installs Debian's chromium and redis-server when missing and
 # playwright-core (tests/browser), builds tickrouter (debug, the profile `cargo test` uses),
 # starts a private redis-server, tickrouter in demo mode and the demo producer, then runs
-# tests/browser/dashboard.test.mjs against Debian's chromium, headless. It saves a screenshot
+# tests/browser/dashboard.test.mjs against Debian's chromium, headless (REDIS_SOCKET tells it
+# where to publish a producer error). It saves a screenshot
 # of the dashboard to docs/dashboard.png. Everything it started is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,4 +70,5 @@ RUST_LOG=info "$bin" demo --redis-url "$redis_url" >"$work/demo.log" 2>&1 &
 pids+=($!)
 
 echo "==> Playwright (playwright-core) driving $CHROMIUM"
-TICKROUTER_URL="$url" CHROMIUM="$CHROMIUM" node tests/browser/dashboard.test.mjs
+# REDIS_SOCKET: the test publishes a producer error there (redis-cli) for the admin panel.
+TICKROUTER_URL="$url" CHROMIUM="$CHROMIUM" REDIS_SOCKET="$socket" node tests/browser/dashboard.test.mjs

@@ -3,9 +3,13 @@
 // scripts/browser-test.sh starts everything and runs this; it exits non-zero on any failure.
 //
 // Environment: TICKROUTER_URL (required, e.g. http://127.0.0.1:8080), CHROMIUM (default
-// /usr/bin/chromium), SCREENSHOT (default docs/dashboard.png from the repository root).
+// /usr/bin/chromium), SCREENSHOT (default docs/dashboard.png from the repository root), and the
+// Redis tickrouter reads, for publishing a producer error: REDIS_SOCKET (a Unix socket path, as
+// scripts/browser-test.sh gives) or REDIS_URL (redis://host:port), used through redis-cli.
 
 import { chromium } from 'playwright-core';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -30,29 +34,50 @@ if (!BASE) {
 const started = Date.now();
 const step = (what) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
 
+const WATCHLIST = ['AAPL', 'MSFT', 'NVDA', 'TSLA', 'AMZN', 'GOOGL'];
+
 async function main() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
   const problems = [];
-  let expected400 = 0;
-  try {
+  // Chromium logs every non-2xx fetch; the deliberate 400s below are expected, per page.
+  const expected400 = new Map();
+  const openPage = async (name) => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
     page.setDefaultTimeout(30_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    expected400.set(page, 0);
+    page.on('pageerror', (err) => problems.push(`${name}: page error: ${err.message}`));
     page.on('console', (msg) => {
       if (msg.type() !== 'error') return;
-      // Chromium logs every non-2xx fetch; the one deliberate 400 below is expected.
-      if (expected400 > 0 && /status of 400/.test(msg.text())) {
-        expected400 -= 1;
+      if (expected400.get(page) > 0 && /status of 400/.test(msg.text())) {
+        expected400.set(page, expected400.get(page) - 1);
         return;
       }
-      problems.push(`console error: ${msg.text()}`);
+      problems.push(`${name}: console error: ${msg.text()}`);
     });
+    return page;
+  };
+  const expect400 = (page) => expected400.set(page, expected400.get(page) + 1);
+  try {
+    const page = await openPage('dashboard');
 
     step(`opening ${BASE}/`);
     await page.goto(`${BASE}/`);
     await page.waitForSelector('#status[data-status="open"]');
     step('connected (status pill open)');
     await page.waitForFunction(() => document.getElementById('user-id').textContent.startsWith('demo'));
+    check(await page.$eval('#admin', (n) => n.hidden), 'no admin panel without the admin role');
+    await page.waitForSelector('#preferences:not([hidden]) #prefs-status[data-state="loaded"]');
+    step('signed in as demo: preferences panel loaded, no admin panel');
+
+    // The same user in a second tab, with the admin role: the errors panel, and the other end
+    // of every preferences_changed below.
+    const admin = await openPage('admin tab');
+    await admin.goto(`${BASE}/?admin=1`);
+    await admin.waitForSelector('#status[data-status="open"]');
+    await admin.waitForFunction(() => document.getElementById('user-id').textContent === 'demo (admin)');
+    await admin.waitForSelector('#admin:not([hidden]) #admin-status[data-state="loaded"]');
+    await admin.waitForSelector('#preferences:not([hidden]) #prefs-status[data-state="loaded"]');
+    step('second tab /?admin=1: signed in as demo (admin), errors panel loaded');
 
     // Pattern alerts from the demo's engine (one every ~2 s).
     await page.waitForFunction(() => document.querySelectorAll('#pattern-alerts-body tr').length >= 2);
@@ -61,6 +86,40 @@ async function main() {
     check(/%$/.test(alert[3]), `pattern alert confidence column: ${alert}`);
     step(`pattern alerts arriving, e.g. ${alert.slice(1, 4).join(' ')}`);
 
+    // A signed-in session follows its user's stored watchlist, empty for a new user: the form
+    // stores one (PUT /api/me/watchlist), and every session that follows it moves.
+    await page.waitForSelector('#watchlist-source[data-source="stored"]');
+    check(
+      (await page.$$('#price-tiles .tile')).length === 0,
+      'no tiles while the stored watchlist is empty',
+    );
+    await page.fill('#watchlist-input', WATCHLIST.map((s) => s.toLowerCase()).join(', '));
+    await page.click('#watchlist-submit');
+    await page.waitForSelector('#watchlist-status[data-state="saved"]');
+    // The tiles and the source line show exactly `symbols` (sorted), from the stored watchlist.
+    const tilesFollow = (symbols) => {
+      const shown = [...document.querySelectorAll('#price-tiles .tile')].map((t) => t.dataset.symbol).sort();
+      const source = document.getElementById('watchlist-source');
+      return source.dataset.source === 'stored' && source.dataset.symbols.split(',').sort().join() === symbols.join() &&
+        shown.join() === symbols.join();
+    };
+    const sorted = [...WATCHLIST].sort();
+    await page.waitForFunction(tilesFollow, sorted);
+    await admin.waitForFunction(tilesFollow, sorted);
+    check(
+      /stored watchlist/.test(await page.textContent('#watchlist-source')),
+      `the source says stored: ${await page.textContent('#watchlist-source')}`,
+    );
+    step(`stored watchlist saved from the form; both tabs follow it: ${sorted.join(' ')}`);
+
+    // Changed in the other tab: this one follows too (preferences_changed).
+    const moved = [...sorted, 'META'].sort();
+    await admin.fill('#watchlist-input', moved.join(', '));
+    await admin.click('#watchlist-submit');
+    await admin.waitForSelector('#watchlist-status[data-state="saved"]');
+    await page.waitForFunction(tilesFollow, moved);
+    step('stored watchlist changed in the other tab: tiles follow (META added)');
+
     // Every watchlist tile gets a price.
     await page.waitForFunction(() => {
       const prices = [...document.querySelectorAll('#price-tiles .tile .price')];
@@ -68,15 +127,18 @@ async function main() {
     });
     step('every price tile filled');
 
+    await alertRulesRoundTrip(page, admin, expect400);
+    await adminErrors(admin);
+
     // A 400 from the API shows next to each field it names.
     await page.fill('#backtest-form input[name="initial_capital"]', '0');
     await page.fill('#backtest-form input[name="commission_rate"]', '0.5');
-    expected400 = 1;
+    expect400(page);
     await page.click('#backtest-submit');
     await page.waitForFunction(() =>
       document.querySelector('.field-error[data-field="initial_capital"]').textContent &&
       document.querySelector('.field-error[data-field="commission_rate"]').textContent);
-    const fieldErrors = await page.$$eval('.field-error', (nodes) =>
+    const fieldErrors = await page.$$eval('#backtest-form .field-error', (nodes) =>
       nodes.filter((n) => n.textContent).map((n) => n.dataset.field));
     check(fieldErrors.join() === 'initial_capital,commission_rate', `field errors shown: ${fieldErrors}`);
     step(`invalid submission refused, errors on ${fieldErrors.join(' and ')}`);
@@ -122,16 +184,206 @@ async function main() {
     await page.waitForSelector(`${card}[data-status="completed"][data-progress="100"] .results[data-ready="true"]`);
     await page.waitForSelector(`${longCard}[data-status="cancelled"]`);
     step('after a reload both jobs are listed from GET /api/backtests');
+    await page.waitForSelector('#preferences #prefs-status[data-state="loaded"]');
+    await page.waitForFunction(tilesFollow, moved);
+    step('after a reload the page still follows the stored watchlist and shows the stored rules');
 
-    // Let the panels fill for the picture: producer health comes every 10 s.
-    await page.waitForSelector('#system-health-status:not([data-level="unknown"])');
-    await page.waitForFunction(() => document.querySelectorAll('#pattern-alerts-body tr').length >= 5);
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    step(`screenshot saved to ${path.relative(ROOT, SCREENSHOT)}`);
+    // The picture is of the admin tab, which has every panel; a few stored rules show the
+    // rules editor (the checks are done, so filtering alerts no longer matters). Producer health
+    // comes every 10 s.
+    await admin.bringToFront();
+    for (const [pattern, min, symbols] of [['Doji', '0.6', ''], ['Hammer', '0.5', 'AAPL, MSFT']]) {
+      await admin.click('#prefs-add-sub');
+      await admin.fill('#prefs-subs tr:last-child [name="sub_pattern"]', pattern);
+      await admin.fill('#prefs-subs tr:last-child [name="sub_min_confidence"]', min);
+      await admin.fill('#prefs-subs tr:last-child [name="sub_symbols"]', symbols);
+    }
+    await admin.fill('#prefs-form [name="max_alerts_per_hour"]', '500');
+    await admin.click('#prefs-save');
+    await admin.waitForSelector('#prefs-status[data-state="saved"]');
+    await admin.waitForSelector('#system-health-status:not([data-level="unknown"])');
+    await admin.waitForFunction(() => document.querySelectorAll('#pattern-alerts-body tr').length >= 5);
+    await admin.waitForFunction(() => {
+      const prices = [...document.querySelectorAll('#price-tiles .tile .price')];
+      return prices.length >= 6 && prices.every((p) => /\d/.test(p.textContent));
+    });
+    await admin.evaluate(() => window.scrollTo(0, 0)); // else the sticky header lands mid-picture
+    await admin.screenshot({ path: SCREENSHOT, fullPage: true });
+    step(`screenshot of the admin tab saved to ${path.relative(ROOT, SCREENSHOT)}`);
   } finally {
     await browser.close();
   }
   if (problems.length) throw new Error(`the page reported problems:\n  ${problems.join('\n  ')}`);
+}
+
+/** Reads the preferences form as the user sees it. */
+function readPrefsForm(page) {
+  return page.evaluate(() => {
+    const form = document.getElementById('prefs-form');
+    return {
+      enabled: form.elements.enabled.checked,
+      max: form.elements.max_alerts_per_hour.value,
+      quiet: [form.elements.quiet_start.value, form.elements.quiet_end.value, form.elements.quiet_time_zone.value],
+      rows: [...document.querySelectorAll('#prefs-subs tr')].map((row) => ({
+        pattern: row.querySelector('[name="sub_pattern"]').value,
+        min: Number(row.querySelector('[name="sub_min_confidence"]').value),
+        symbols: row.querySelector('[name="sub_symbols"]').value,
+        enabled: row.querySelector('[name="sub_enabled"]').checked,
+      })),
+      stored: document.getElementById('preferences').dataset.stored,
+      renders: Number(document.getElementById('preferences').dataset.eventRenders),
+    };
+  });
+}
+
+const eventRenders = (page) =>
+  page.$eval('#preferences', (panel) => Number(panel.dataset.eventRenders));
+
+/** Waits for a preferences_changed re-render past `before` whose form matches `ok`. */
+async function waitForEventRender(page, before, ok, what) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const form = await readPrefsForm(page);
+    if (form.renders > before && ok(form)) return form;
+    if (Date.now() > deadline) throw new Error(`check failed: no preferences_changed re-render (${what}): ${JSON.stringify(form)}`);
+    await page.waitForFunction((n) => Number(document.getElementById('preferences').dataset.eventRenders) > n,
+      form.renders, { timeout: Math.max(1, deadline - Date.now()) }).catch(() => {});
+  }
+}
+
+/** Alerts keep arriving: at least `n` more pattern_alert frames within the timeout. */
+async function alertsKeepArriving(page, n, what) {
+  const total = () => Number(document.getElementById('pattern-alerts-body').dataset.total || 0);
+  const before = await page.evaluate(total);
+  await page.waitForFunction(([target]) =>
+    Number(document.getElementById('pattern-alerts-body').dataset.total || 0) >= target, [before + n], { timeout: 45_000 })
+    .catch(() => { throw new Error(`check failed: fewer than ${n} new pattern alerts in 45 s ${what}`); });
+  step(`pattern alerts keep arriving ${what} (${before} -> ${await page.evaluate(total)})`);
+}
+
+/** (a) and (d): alert rules saved through the form, refused field by field, then removed. */
+async function alertRulesRoundTrip(page, other, expect400) {
+  const doji = (f) => f.rows.length === 1 && f.rows[0].pattern === 'Doji' && f.rows[0].min === 0.8 &&
+    f.rows[0].symbols === 'AAPL' && f.rows[0].enabled && f.stored === 'true';
+
+  // Doji >= 0.8 on AAPL, saved with the form.
+  const before = await eventRenders(page);
+  const otherBefore = await eventRenders(other);
+  await page.click('#prefs-add-sub');
+  const row = '#prefs-subs tr:last-child';
+  await page.fill(`${row} [name="sub_pattern"]`, 'Doji');
+  await page.fill(`${row} [name="sub_min_confidence"]`, '0.8');
+  await page.fill(`${row} [name="sub_symbols"]`, 'aapl');
+  await page.click('#prefs-save');
+  await page.waitForSelector('#prefs-status[data-state="saved"]');
+  const saved = await readPrefsForm(page);
+  check(doji(saved), `the saved form shows the stored rule: ${JSON.stringify(saved)}`);
+  step('alert rule Doji >= 0.8 on AAPL saved from the form (PUT /api/me/alert-rules)');
+  await waitForEventRender(page, before, doji, 'this tab');
+  await waitForEventRender(other, otherBefore, doji, 'the other tab');
+  step('preferences_changed re-rendered the rules in both tabs');
+
+  // Two invalid fields: both shown, by field name, and nothing saved.
+  await page.fill('#prefs-subs tr:first-child [name="sub_min_confidence"]', '2');
+  await page.fill('#prefs-form [name="quiet_start"]', '22:00');
+  await page.fill('#prefs-form [name="quiet_end"]', '06:30');
+  await page.fill('#prefs-form [name="quiet_time_zone"]', 'Mars/Olympus');
+  expect400(page);
+  await page.click('#prefs-save');
+  await page.waitForSelector('#prefs-status[data-state="invalid"]');
+  const errors = await page.$$eval('#prefs-form .field-error', (nodes) =>
+    Object.fromEntries(nodes.filter((n) => n.textContent).map((n) => [n.dataset.field, n.textContent])));
+  const others = await page.$$eval('#prefs-other-errors li', (items) => items.map((i) => i.textContent));
+  check(
+    'subscriptions[0].min_confidence' in errors && 'quiet_hours.time_zone' in errors && others.length === 0,
+    `field errors shown next to their fields: ${JSON.stringify(errors)} ${JSON.stringify(others)}`,
+  );
+  check(/Mars\/Olympus/.test(errors['quiet_hours.time_zone']), `the time zone error names it: ${errors['quiet_hours.time_zone']}`);
+  const got = await page.evaluate(async () => {
+    const { token } = await (await fetch('/api/demo-token')).json();
+    return (await fetch('/api/me/alert-rules', { headers: { Authorization: `Bearer ${token}` } })).json();
+  });
+  check(got.subscriptions.length === 1 && got.subscriptions[0].min_confidence === 0.8 && got.quiet_hours === null,
+    `a refused PUT changed nothing: ${JSON.stringify(got)}`);
+  step(`invalid rules refused, errors shown on ${Object.keys(errors).join(' and ')}`);
+
+  // All patterns under a generous hourly cap: alerts must keep coming (the cap once froze the panel).
+  await page.click('#prefs-reload');
+  await page.waitForFunction(() => document.getElementById('prefs-status').dataset.state === 'loaded' &&
+    !document.querySelector('#prefs-form .field-error:not(:empty)'));
+  await page.click('#prefs-subs tr:first-child button');
+  await page.fill('#prefs-form [name="max_alerts_per_hour"]', '5000');
+  await page.click('#prefs-save');
+  await page.waitForSelector('#prefs-status[data-state="saved"]');
+  const capped = await readPrefsForm(page);
+  check(capped.max === '5000' && capped.rows.length === 0, `cap saved: ${JSON.stringify(capped)}`);
+  await alertsKeepArriving(page, 3, 'under max_alerts_per_hour 5000');
+
+  // Restore: no rules at all, so the later checks see every alert.
+  const beforeClear = await eventRenders(other);
+  await page.click('#prefs-clear');
+  await page.waitForFunction(() => document.getElementById('prefs-status').dataset.state === 'saved' &&
+    document.getElementById('preferences').dataset.stored === 'false');
+  const cleared = (f) => f.rows.length === 0 && f.max === '' && f.stored === 'false' && f.enabled;
+  check(cleared(await readPrefsForm(page)), 'the form shows no rules after removing them');
+  await waitForEventRender(other, beforeClear, cleared, 'the other tab, rules removed');
+  step('all rules removed (PUT {}); the other tab re-rendered');
+  await alertsKeepArriving(page, 3, 'after the preferences round trip');
+}
+
+/** (c): the admin errors panel shows a producer error live and, after Refresh, from the API. */
+async function adminErrors(admin) {
+  const message = `disk full (browser test ${Date.now()})`;
+  const report = {
+    error_id: `browser-test-${Date.now()}`,
+    source: 'browser-test',
+    severity: 'error',
+    message,
+    category: 'storage',
+    timestamp: Date.now() / 1000,
+  };
+  const receivers = await redisPublish('tickstock:errors', JSON.stringify(report));
+  check(receivers >= 1, `tickrouter listens on tickstock:errors (${receivers} subscribers)`);
+  const entry = (origin) => `#admin-errors-list li[data-origin="${origin}"][data-event="system_error"]`;
+  await admin.waitForFunction(([sel, text]) =>
+    [...document.querySelectorAll(sel)].some((li) => li.textContent.includes(text)), [entry('live'), message]);
+  step('the producer error appeared live in the admin panel');
+
+  const refreshes = await admin.$eval('#admin-status', (n) => Number(n.dataset.refreshes));
+  await admin.click('#admin-refresh');
+  await admin.waitForFunction((n) => Number(document.getElementById('admin-status').dataset.refreshes) > n, refreshes);
+  const logged = await admin.$$eval(entry('log'), (items, text) =>
+    items.filter((li) => li.textContent.includes(text)).map((li) => ({ id: li.dataset.id, severity: li.dataset.severity })), message);
+  check(logged.length === 1 && /^\d+-\d+$/.test(logged[0].id) && logged[0].severity === 'error',
+    `after Refresh the error is listed from GET /api/admin/errors: ${JSON.stringify(logged)}`);
+  check(
+    (await admin.$eval('#admin-errors-list li', (li) => li.textContent)).includes(message),
+    'the newest entry comes first',
+  );
+  step(`after Refresh the error is listed from the log (entry ${logged[0].id})`);
+
+  // The filters go to the API: another severity hides it, its source finds it.
+  await admin.selectOption('#admin-severity', 'critical');
+  await admin.waitForFunction((n) => Number(document.getElementById('admin-status').dataset.refreshes) > n + 1, refreshes);
+  check(!(await admin.textContent('#admin-errors-list')).includes(message), 'severity filter critical hides it');
+  await admin.selectOption('#admin-severity', '');
+  await admin.waitForFunction((n) => Number(document.getElementById('admin-status').dataset.refreshes) > n + 2, refreshes);
+  await admin.fill('#admin-source', 'browser-test');
+  await admin.click('#admin-refresh');
+  await admin.waitForFunction((n) => Number(document.getElementById('admin-status').dataset.refreshes) > n + 3, refreshes);
+  const sources = await admin.$$eval('#admin-errors-list li', (items) => items.map((li) => li.dataset.source));
+  check(sources.length >= 1 && sources.every((s) => s === 'browser-test'), `source filter: ${sources}`);
+  step('severity and source filters applied through the API');
+}
+
+/** PUBLISH on the Redis tickrouter reads; returns the number of subscribers that got it. */
+async function redisPublish(channel, message) {
+  const target = process.env.REDIS_SOCKET
+    ? ['-s', process.env.REDIS_SOCKET]
+    : process.env.REDIS_URL ? ['-u', process.env.REDIS_URL] : null;
+  if (!target) throw new Error('REDIS_SOCKET or REDIS_URL must say where tickrouter\'s Redis is');
+  const { stdout } = await promisify(execFile)('redis-cli', [...target, 'publish', channel, message]);
+  return Number(stdout.trim());
 }
 
 async function submitBacktest(page) {
