@@ -66,7 +66,7 @@ async function main() {
     step('connected (status pill open)');
     await page.waitForFunction(() => document.getElementById('user-id').textContent.startsWith('demo'));
     check(await page.$eval('#admin', (n) => n.hidden), 'no admin panel without the admin role');
-    await page.waitForSelector('#preferences:not([hidden]) #prefs-status[data-state="loaded"]');
+    await prefsLoaded(page);
     step('signed in as demo: preferences panel loaded, no admin panel');
 
     // The same user in a second tab, with the admin role: the errors panel, and the other end
@@ -76,7 +76,7 @@ async function main() {
     await admin.waitForSelector('#status[data-status="open"]');
     await admin.waitForFunction(() => document.getElementById('user-id').textContent === 'demo (admin)');
     await admin.waitForSelector('#admin:not([hidden]) #admin-status[data-state="loaded"]');
-    await admin.waitForSelector('#preferences:not([hidden]) #prefs-status[data-state="loaded"]');
+    await prefsLoaded(admin);
     step('second tab /?admin=1: signed in as demo (admin), errors panel loaded');
 
     // Pattern alerts from the demo's engine (one every ~2 s).
@@ -184,7 +184,7 @@ async function main() {
     await page.waitForSelector(`${card}[data-status="completed"][data-progress="100"] .results[data-ready="true"]`);
     await page.waitForSelector(`${longCard}[data-status="cancelled"]`);
     step('after a reload both jobs are listed from GET /api/backtests');
-    await page.waitForSelector('#preferences #prefs-status[data-state="loaded"]');
+    await prefsLoaded(page);
     await page.waitForFunction(tilesFollow, moved);
     step('after a reload the page still follows the stored watchlist and shows the stored rules');
 
@@ -214,6 +214,13 @@ async function main() {
     await browser.close();
   }
   if (problems.length) throw new Error(`the page reported problems:\n  ${problems.join('\n  ')}`);
+}
+
+/** The preferences panel is shown and loaded (GET /api/me/alert-rules answered 200). */
+async function prefsLoaded(page) {
+  await page.waitForSelector('#preferences:not([hidden]) #prefs-status:is([data-state="loaded"], [data-state="error"])');
+  const status = await page.$eval('#prefs-status', (n) => [n.dataset.state, n.textContent]);
+  check(status[0] === 'loaded', `the preferences panel loads: ${status[1]}`);
 }
 
 /** Reads the preferences form as the user sees it. */
