@@ -1,22 +1,21 @@
-//! User-level pattern alert rules, read from the legacy records
-//! (`tickstock:alerts:prefs:{user}`, `tickstock:alerts:subscriptions:{user}`; their fields are in
-//! docs/PRODUCERS.md#alert-rules), and evaluated in the right order: every filter first, the
-//! hourly cap last, so only alerts that pass the user's rules use up the budget (the legacy code
-//! charged filtered alerts too).
+//! What a user's alert rules (`preferences::AlertRules`, the records they stored) decide for a
+//! pattern alert, in the right order: every filter first, the hourly cap last, so only alerts
+//! that pass the user's rules use up the budget (the legacy code charged filtered alerts too).
 //!
-//! Only what a user stored applies: with no records, a signed-in user gets every pattern alert,
-//! as an anonymous session does; with no subscriptions record, every pattern; without a cap or
-//! quiet hours in their preferences, none. (The legacy system applied defaults nobody chose: 11
-//! catalogue patterns at confidence 0.5, 50 alerts an hour.)
+//! Only what a user stored applies: with nothing stored, a signed-in user gets every pattern
+//! alert, as an anonymous session does; without a cap or quiet hours, none. (The legacy system
+//! applied defaults nobody chose: 11 catalogue patterns at confidence 0.5, 50 alerts an hour,
+//! quiet hours in server time.) Quiet hours are on the user's own clock.
 
 use std::collections::HashMap;
 
-use chrono::{NaiveTime, Timelike};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Timelike, Utc};
+use serde::Serialize;
 use strum::{EnumCount, IntoStaticStr, VariantArray};
 
 use super::filter::AlertKey;
 use super::ids::Symbol;
+use super::preferences::{AlertRules, QuietHours};
 
 /// The legacy alert manager's pattern catalogue (the demo publishes these names).
 pub const CATALOGUE: [&str; 11] = [
@@ -32,8 +31,6 @@ pub const CATALOGUE: [&str; 11] = [
     "PiercingLine",
     "DarkCloudCover",
 ];
-/// The threshold of a stored subscription entry that names none (the legacy records' default).
-pub const DEFAULT_THRESHOLD: f64 = 0.5;
 
 /// Why a user's rules refused an alert (counted per reason in `/stats`, indexed by `r as usize`,
 /// so `VARIANTS` is in declaration order). `VARIANTS`, `COUNT` and the names are derived.
@@ -56,58 +53,11 @@ impl Refusal {
     }
 }
 
-/// `tickstock:alerts:prefs:{user}`; absent fields take the legacy defaults.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct AlertPrefs {
-    pub global_enabled: bool,
-    /// No cap unless set.
-    pub max_alerts_per_hour: Option<u32>,
-    /// "HH:MM", server local time; both ends inclusive; start > end wraps past midnight.
-    pub quiet_hours_start: Option<String>,
-    pub quiet_hours_end: Option<String>,
-}
-
-impl Default for AlertPrefs {
-    fn default() -> Self {
-        AlertPrefs {
-            global_enabled: true,
-            max_alerts_per_hour: None,
-            quiet_hours_start: None,
-            quiet_hours_end: None,
-        }
-    }
-}
-
-/// One entry of `tickstock:alerts:subscriptions:{user}` (a JSON map pattern -> entry).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct UserSubscription {
-    #[serde(default = "enabled")]
-    pub enabled: bool,
-    /// 0..1, inclusive: an alert passes when `confidence >= confidence_threshold`.
-    #[serde(default = "default_threshold")]
-    pub confidence_threshold: f64,
-    #[serde(default)]
-    pub notification_types: Vec<String>,
-    /// Empty or null means every symbol.
-    #[serde(default)]
-    pub symbols: Option<Vec<String>>,
-}
-
-fn enabled() -> bool {
-    true
-}
-
-fn default_threshold() -> f64 {
-    DEFAULT_THRESHOLD
-}
-
-/// A user's compiled rules. The default (nothing stored) accepts every alert.
-#[derive(Debug, Clone, PartialEq)]
+/// A user's compiled rules, with the rules they were compiled from. The default (nothing
+/// stored) accepts every alert.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct UserRules {
-    enabled: bool,
-    max_per_hour: Option<u32>,
-    quiet: Option<(NaiveTime, NaiveTime)>,
+    source: AlertRules,
     /// `None`: every pattern, at any confidence, on any symbol.
     subscriptions: Option<HashMap<String, Compiled>>,
 }
@@ -119,89 +69,37 @@ struct Compiled {
     symbols: Vec<Symbol>,
 }
 
-/// A record that exists but cannot be used; the user then keeps the previous or default rules.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InvalidRecord(pub String);
-
-impl Default for UserRules {
-    fn default() -> Self {
+impl From<AlertRules> for UserRules {
+    fn from(source: AlertRules) -> Self {
+        let subscriptions = (!source.subscriptions.is_empty()).then(|| {
+            source
+                .subscriptions
+                .iter()
+                .map(|s| {
+                    let compiled = Compiled {
+                        enabled: s.enabled,
+                        threshold: s.min_confidence,
+                        symbols: s.symbols.clone(),
+                    };
+                    (s.pattern.clone(), compiled)
+                })
+                .collect()
+        });
         UserRules {
-            enabled: true,
-            max_per_hour: None,
-            quiet: None,
-            subscriptions: None,
+            source,
+            subscriptions,
         }
     }
 }
 
 impl UserRules {
-    /// Builds rules from the two raw records (`None` = key absent: nothing of it applies).
-    pub fn from_records(
-        prefs: Option<&str>,
-        subscriptions: Option<&str>,
-    ) -> Result<UserRules, InvalidRecord> {
-        let mut rules = UserRules::default();
-        if let Some(text) = prefs {
-            let prefs: AlertPrefs =
-                serde_json::from_str(text).map_err(|e| InvalidRecord(format!("prefs: {e}")))?;
-            rules.enabled = prefs.global_enabled;
-            rules.max_per_hour = prefs.max_alerts_per_hour;
-            rules.quiet = match (&prefs.quiet_hours_start, &prefs.quiet_hours_end) {
-                (Some(start), Some(end)) => Some((hh_mm(start)?, hh_mm(end)?)),
-                _ => None,
-            };
-        }
-        if let Some(text) = subscriptions {
-            let map: HashMap<String, UserSubscription> = serde_json::from_str(text)
-                .map_err(|e| InvalidRecord(format!("subscriptions: {e}")))?;
-            let compiled = map
-                .into_iter()
-                .map(|(pattern, sub)| {
-                    if !(0.0..=1.0).contains(&sub.confidence_threshold) {
-                        return Err(InvalidRecord(format!(
-                            "{pattern}: confidence_threshold must be 0..1"
-                        )));
-                    }
-                    let symbols = sub
-                        .symbols
-                        .iter()
-                        .flatten()
-                        .filter_map(|s| Symbol::new(s))
-                        .collect();
-                    Ok((
-                        pattern,
-                        Compiled {
-                            enabled: sub.enabled,
-                            threshold: sub.confidence_threshold,
-                            symbols,
-                        },
-                    ))
-                })
-                .collect::<Result<_, _>>()?;
-            rules.subscriptions = Some(compiled);
-        }
-        Ok(rules)
-    }
-
     /// Every rule except the hourly cap, in the documented order.
-    pub fn check(&self, alert: &AlertKey, now: NaiveTime) -> Result<(), Refusal> {
-        if !self.enabled {
+    pub fn check(&self, alert: &AlertKey, now: DateTime<Utc>) -> Result<(), Refusal> {
+        if !self.source.enabled {
             return Err(Refusal::AlertsDisabled);
         }
-        if let Some((start, end)) = self.quiet {
-            // HH:MM bounds are whole minutes: "23:59" includes 23:59:59.
-            let now = now
-                .with_second(0)
-                .and_then(|t| t.with_nanosecond(0))
-                .unwrap_or(now);
-            let inside = if start <= end {
-                now >= start && now <= end
-            } else {
-                now >= start || now <= end
-            };
-            if inside {
-                return Err(Refusal::QuietHours);
-            }
+        if self.source.quiet_hours.is_some_and(|q| quiet_at(q, now)) {
+            return Err(Refusal::QuietHours);
         }
         let Some(subscriptions) = &self.subscriptions else {
             return Ok(());
@@ -223,13 +121,25 @@ impl UserRules {
 
     /// `None`: no cap.
     pub fn max_per_hour(&self) -> Option<u32> {
-        self.max_per_hour
+        self.source.max_alerts_per_hour
+    }
+
+    pub fn source(&self) -> &AlertRules {
+        &self.source
     }
 }
 
-fn hh_mm(text: &str) -> Result<NaiveTime, InvalidRecord> {
-    NaiveTime::parse_from_str(text.trim(), "%H:%M")
-        .map_err(|_| InvalidRecord(format!("quiet hours {text:?} must be HH:MM")))
+/// Whether `now` falls in the quiet hours, on the user's clock. HH:MM bounds are whole minutes
+/// ("23:59" includes 23:59:59); `start` after `end` wraps past midnight.
+fn quiet_at(q: QuietHours, now: DateTime<Utc>) -> bool {
+    let local = now.with_timezone(&q.time_zone).time();
+    let minute = local.with_second(0).and_then(|t| t.with_nanosecond(0));
+    let now = minute.unwrap_or(local);
+    if q.start <= q.end {
+        now >= q.start && now <= q.end
+    } else {
+        now >= q.start || now <= q.end
+    }
 }
 
 /// Alerts sent to one user in the current clock hour (the legacy key is per epoch hour).
@@ -255,6 +165,8 @@ impl HourlyCount {
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
 
     fn key(pattern: &str, symbol: &str, confidence: f64) -> AlertKey {
@@ -265,8 +177,16 @@ mod tests {
         }
     }
 
-    fn noon() -> NaiveTime {
-        NaiveTime::from_hms_opt(12, 0, 0).unwrap()
+    fn noon() -> DateTime<Utc> {
+        utc(12, 0, 0)
+    }
+
+    fn utc(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 7, 1, h, m, s).unwrap()
+    }
+
+    fn rules(prefs: Option<&str>, subs: Option<&str>) -> UserRules {
+        UserRules::from(AlertRules::from_records(prefs, subs).unwrap())
     }
 
     #[test]
@@ -280,21 +200,25 @@ mod tests {
 
     #[test]
     fn nothing_stored_means_every_alert_and_no_cap() {
-        let rules = UserRules::from_records(None, None).unwrap();
-        assert_eq!(rules, UserRules::default());
-        assert_eq!(rules.check(&key("Doji", "AAPL", 0.0), noon()), Ok(()));
+        let none = rules(None, None);
+        assert_eq!(none, UserRules::default());
+        assert_eq!(none.check(&key("Doji", "AAPL", 0.0), noon()), Ok(()));
         assert_eq!(
-            rules.check(&key("High_Volume_Surge", "AAPL", 0.9), noon()),
+            none.check(&key("High_Volume_Surge", "AAPL", 0.9), noon()),
             Ok(())
         );
-        assert_eq!(rules.max_per_hour(), None);
-        let prefs_only = UserRules::from_records(Some(r#"{"global_enabled": true}"#), None);
-        let prefs_only = prefs_only.unwrap();
+        assert_eq!(none.max_per_hour(), None);
+        let prefs_only = rules(Some(r#"{"global_enabled": true}"#), None);
         assert_eq!(prefs_only.max_per_hour(), None, "a cap only when set");
         assert_eq!(
             prefs_only.check(&key("Anything", "AAPL", 0.1), noon()),
             Ok(()),
             "every pattern without a subscriptions record"
+        );
+        assert_eq!(
+            rules(None, Some("{}")).check(&key("Anything", "AAPL", 0.1), noon()),
+            Ok(()),
+            "an empty subscriptions record is every pattern too"
         );
     }
 
@@ -304,7 +228,7 @@ mod tests {
                        "notification_types": ["in_app"], "symbols": null, "created_at": "x"},
                       "Hammer": {"pattern": "Hammer", "enabled": true, "confidence_threshold": 0.3, "symbols": ["nvda"]},
                       "Harami": {"pattern": "Harami", "enabled": false, "confidence_threshold": 0.1}}"#;
-        let rules = UserRules::from_records(None, Some(subs)).unwrap();
+        let rules = rules(None, Some(subs));
         assert_eq!(rules.check(&key("Doji", "AAPL", 0.8), noon()), Ok(()));
         assert_eq!(rules.check(&key("Doji", "AAPL", 0.95), noon()), Ok(()));
         assert_eq!(
@@ -328,38 +252,44 @@ mod tests {
 
     #[test]
     fn prefs_disable_and_quiet_hours_wrap_midnight() {
-        let off = UserRules::from_records(Some(r#"{"global_enabled": false}"#), None).unwrap();
+        let off = rules(Some(r#"{"global_enabled": false}"#), None);
         assert_eq!(
             off.check(&key("Doji", "AAPL", 0.9), noon()),
             Err(Refusal::AlertsDisabled)
         );
-        let night = UserRules::from_records(
+        let night = rules(
             Some(r#"{"quiet_hours_start": "22:00", "quiet_hours_end": "06:30"}"#),
             None,
-        )
-        .unwrap();
-        let at = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
-        assert_eq!(
-            night.check(&key("Doji", "AAPL", 0.9), at(23, 0)),
-            Err(Refusal::QuietHours)
         );
+        let doji = key("Doji", "AAPL", 0.9);
+        assert_eq!(night.check(&doji, utc(23, 0, 0)), Err(Refusal::QuietHours));
+        assert_eq!(night.check(&doji, utc(6, 30, 0)), Err(Refusal::QuietHours));
+        assert_eq!(night.check(&doji, utc(6, 31, 0)), Ok(()));
         assert_eq!(
-            night.check(&key("Doji", "AAPL", 0.9), at(6, 30)),
-            Err(Refusal::QuietHours)
-        );
-        assert_eq!(night.check(&key("Doji", "AAPL", 0.9), at(6, 31)), Ok(()));
-        let late = NaiveTime::from_hms_opt(6, 30, 59).unwrap();
-        assert_eq!(
-            night.check(&key("Doji", "AAPL", 0.9), late),
+            night.check(&doji, utc(6, 30, 59)),
             Err(Refusal::QuietHours),
             "the end minute is whole"
         );
-        assert!(UserRules::from_records(
-            Some(r#"{"quiet_hours_start": "25:00", "quiet_hours_end": "1"}"#),
-            None
-        )
-        .is_err());
-        assert!(UserRules::from_records(None, Some("not json")).is_err());
+    }
+
+    #[test]
+    fn quiet_hours_follow_the_users_time_zone_and_its_daylight_saving() {
+        let ny = rules(
+            Some(
+                r#"{"quiet_hours_start": "22:00", "quiet_hours_end": "06:30",
+                    "time_zone": "America/New_York"}"#,
+            ),
+            None,
+        );
+        let doji = key("Doji", "AAPL", 0.9);
+        // July: New York is UTC-4. 02:30 UTC is 22:30 there; 12:00 UTC is 08:00.
+        assert_eq!(ny.check(&doji, utc(2, 30, 0)), Err(Refusal::QuietHours));
+        assert_eq!(ny.check(&doji, noon()), Ok(()));
+        assert_eq!(ny.check(&doji, utc(10, 30, 0)), Err(Refusal::QuietHours));
+        assert_eq!(ny.check(&doji, utc(10, 31, 0)), Ok(()));
+        // January: UTC-5, so the same wall-clock end is an hour later in UTC.
+        let january = Utc.with_ymd_and_hms(2026, 1, 15, 11, 30, 0).unwrap();
+        assert_eq!(ny.check(&doji, january), Err(Refusal::QuietHours));
     }
 
     #[test]

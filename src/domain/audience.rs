@@ -13,6 +13,7 @@ use super::event::{
 use super::filter::AlertKey;
 use super::ids::UserId;
 use super::outbound::{EventName, Frame};
+use super::preferences::PreferencesChanged;
 use super::publication::{FilterKey, Publication};
 use super::stream::{Stream, Topic};
 use super::streaming_buffer::{IndicatorsBatch, PatternsBatch};
@@ -100,6 +101,11 @@ pub fn backtest_progress(owner: &UserId, progress: &BacktestProgress) -> Publica
 
 pub fn backtest_result(owner: &UserId, result: &BacktestResult) -> Publication {
     Publication::for_user(owner, EventName::BacktestResult, result)
+}
+
+/// A user's preferences changed: every session of the user hears of it, whatever its topics.
+pub fn preferences_changed(change: &PreferencesChanged) -> Publication {
+    Publication::for_user(&change.user_id, EventName::PreferencesChanged, change)
 }
 
 pub fn system_health(health: &SystemHealth) -> Publication {

@@ -7,20 +7,23 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use chrono::NaiveTime;
+use chrono::{DateTime, Utc};
 
-use super::alert_rules::{HourlyCount, InvalidRecord, Refusal, UserRules};
+use super::alert_rules::{HourlyCount, Refusal, UserRules};
 use super::filter::AlertKey;
 use super::ids::{SessionId, Symbol, UserId};
+use super::preferences::{AlertRules, Preference, PreferencesChanged};
 use super::user_cache::{CacheCounters, UserCache};
 
-/// Work the directory needs done outside (Redis reads, telling the registry).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Work the directory needs done outside (Redis reads, telling the registry and the user).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     LoadRules(UserId),
     LoadWatchlist(UserId),
-    /// Every session of this user follows these symbols, besides its own.
+    /// Every session of this user that follows its stored watchlist watches these symbols.
     ShareWatchlist(UserId, HashSet<Symbol>),
+    /// Tell the user's sessions (`preferences_changed`).
+    Announce(PreferencesChanged),
 }
 
 #[derive(Debug)]
@@ -32,6 +35,10 @@ pub struct Directory {
     rules: UserCache<UserRules>,
     sent_this_hour: HashMap<UserId, HourlyCount>,
     watchlists: UserCache<HashSet<Symbol>>,
+    /// Changes announced by a producer or an instance, not yet reloaded. They are announced
+    /// after the reload even when nothing differs from what was cached, because the cached copy
+    /// may already be the new one (a first load that raced the change).
+    signalled: HashSet<(UserId, Preference)>,
 }
 
 impl Directory {
@@ -42,6 +49,7 @@ impl Directory {
             rules: UserCache::new(rules_ttl),
             sent_this_hour: HashMap::new(),
             watchlists: UserCache::new(watchlist_ttl),
+            signalled: HashSet::new(),
         }
     }
 
@@ -91,26 +99,35 @@ impl Directory {
         self.online.contains_key(user)
     }
 
-    /// A user's alert records as read, with the count other instances and earlier runs have
-    /// stored for `hour`. Invalid records count as none stored (and the error is returned to log).
+    /// The user's stored watchlist as last read (perhaps being read again); `None` until the
+    /// first read.
+    pub fn stored_watchlist(&self, user: &UserId) -> Option<&HashSet<Symbol>> {
+        self.watchlists.peek(user)
+    }
+
+    /// A user's alert rules as read (invalid records count as none stored), with the count
+    /// other instances and earlier runs have stored for `hour`.
     pub fn rules_loaded(
         &mut self,
         user: UserId,
-        rules: Result<UserRules, InvalidRecord>,
+        rules: AlertRules,
         sent: u32,
         hour: i64,
         now: Instant,
-    ) -> Result<(), InvalidRecord> {
+    ) -> Option<Action> {
         let count = self.sent_this_hour.entry(user.clone()).or_default();
         if count.hour != hour || count.sent < sent {
             *count = HourlyCount { hour, sent };
         }
-        let (rules, outcome) = match rules {
-            Ok(rules) => (rules, Ok(())),
-            Err(e) => (UserRules::default(), Err(e)),
-        };
-        self.rules.insert(user, rules, now);
-        outcome
+        let changed = self.rules.peek(&user).is_some_and(|r| r.source() != &rules);
+        let signalled = self
+            .signalled
+            .remove(&(user.clone(), Preference::AlertRules));
+        let announce = (changed || signalled).then(|| {
+            Action::Announce(PreferencesChanged::alert_rules(user.clone(), rules.clone()))
+        });
+        self.rules.insert(user, UserRules::from(rules), now);
+        announce
     }
 
     pub fn watchlist_loaded(
@@ -118,15 +135,36 @@ impl Directory {
         user: UserId,
         symbols: HashSet<Symbol>,
         now: Instant,
-    ) -> Action {
+    ) -> Vec<Action> {
+        let changed = self.watchlists.peek(&user).is_some_and(|w| *w != symbols);
+        let signalled = self
+            .signalled
+            .remove(&(user.clone(), Preference::Watchlist));
+        let mut actions = Vec::new();
+        if changed || signalled {
+            let change = PreferencesChanged::watchlist(user.clone(), &symbols);
+            actions.push(Action::Announce(change));
+        }
         self.watchlists.insert(user.clone(), symbols.clone(), now);
-        Action::ShareWatchlist(user, symbols)
+        actions.insert(0, Action::ShareWatchlist(user, symbols));
+        actions
     }
 
-    /// The stored watchlist changed: forget it, and read it again if the user is online.
-    pub fn watchlist_changed(&mut self, user: UserId) -> Option<Action> {
-        self.watchlists.invalidate(&user);
-        self.is_online(&user).then_some(Action::LoadWatchlist(user))
+    /// A stored preference changed: the cached copy is stale (still used until the new one is
+    /// read), and is read again at once if the user is online.
+    pub fn changed(&mut self, user: UserId, what: Preference) -> Option<Action> {
+        match what {
+            Preference::AlertRules => self.rules.expire(&user),
+            Preference::Watchlist => self.watchlists.expire(&user),
+        }
+        if !self.is_online(&user) {
+            return None;
+        }
+        self.signalled.insert((user.clone(), what));
+        Some(match what {
+            Preference::AlertRules => Action::LoadRules(user),
+            Preference::Watchlist => Action::LoadWatchlist(user),
+        })
     }
 
     /// Records of online users that are older than their time to live.
@@ -145,15 +183,15 @@ impl Directory {
     pub fn accepting(
         &mut self,
         alert: &AlertKey,
-        local_time: NaiveTime,
-        hour: i64,
+        now: DateTime<Utc>,
         mut record: impl FnMut(Result<(), Refusal>),
     ) -> Vec<UserId> {
+        let hour = epoch_hour(now);
         let defaults = UserRules::default();
         let mut accepted = Vec::new();
         for user in self.online.keys() {
             let rules = self.rules.peek(user).unwrap_or(&defaults);
-            let outcome = rules.check(alert, local_time).and_then(|()| {
+            let outcome = rules.check(alert, now).and_then(|()| {
                 self.sent_this_hour
                     .entry(user.clone())
                     .or_default()
@@ -176,6 +214,11 @@ impl Directory {
     }
 }
 
+/// The clock hour an alert is counted in, the legacy key's `{epoch_hour}`.
+pub fn epoch_hour(now: DateTime<Utc>) -> i64 {
+    now.timestamp().div_euclid(3600)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,8 +237,13 @@ mod tests {
         }
     }
 
-    fn noon() -> NaiveTime {
-        NaiveTime::from_hms_opt(12, 0, 0).unwrap()
+    /// Noon UTC in epoch hour `hour`.
+    fn at_hour(hour: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(hour * 3600, 0).unwrap()
+    }
+
+    fn rules(prefs: Option<&str>, subs: Option<&str>) -> AlertRules {
+        AlertRules::from_records(prefs, subs).unwrap()
     }
 
     #[test]
@@ -226,26 +274,69 @@ mod tests {
         let symbols: HashSet<Symbol> = [Symbol::new("MSFT").unwrap()].into();
         assert_eq!(
             dir.watchlist_loaded(u.clone(), symbols.clone(), now),
-            Action::ShareWatchlist(u.clone(), symbols.clone())
+            [Action::ShareWatchlist(u.clone(), symbols.clone())],
+            "a first load is not a change"
         );
-        let rules = UserRules::from_records(None, None);
-        dir.rules_loaded(u.clone(), rules, 0, 1, now).unwrap();
+        assert_eq!(
+            dir.rules_loaded(u.clone(), rules(None, None), 0, 1, now),
+            None
+        );
         dir.session_user(SessionId(1), None, now);
         assert_eq!(
             dir.session_user(SessionId(2), Some(u.clone()), now),
-            [Action::ShareWatchlist(u, symbols)]
+            [Action::ShareWatchlist(u.clone(), symbols.clone())]
+        );
+        assert_eq!(dir.stored_watchlist(&u), Some(&symbols));
+    }
+
+    #[test]
+    fn a_signalled_change_is_reloaded_for_online_users_and_announced() {
+        let (mut dir, now) = (Directory::new(TTL, TTL), Instant::now());
+        assert_eq!(dir.changed(user("away"), Preference::Watchlist), None);
+        let u = user("here");
+        dir.session_user(SessionId(1), Some(u.clone()), now);
+        let msft: HashSet<Symbol> = [Symbol::new("MSFT").unwrap()].into();
+        dir.watchlist_loaded(u.clone(), msft.clone(), now);
+        assert_eq!(
+            dir.changed(u.clone(), Preference::Watchlist),
+            Some(Action::LoadWatchlist(u.clone()))
+        );
+        assert_eq!(dir.stored_watchlist(&u), Some(&msft), "kept until reloaded");
+        assert_eq!(
+            dir.watchlist_loaded(u.clone(), msft.clone(), now),
+            [
+                Action::ShareWatchlist(u.clone(), msft.clone()),
+                Action::Announce(PreferencesChanged::watchlist(u.clone(), &msft))
+            ],
+            "announced even when the cached copy was already the new one"
+        );
+        let doji = rules(None, Some(r#"{"Doji": {"confidence_threshold": 0.8}}"#));
+        dir.rules_loaded(u.clone(), rules(None, None), 0, 1, now);
+        assert_eq!(
+            dir.changed(u.clone(), Preference::AlertRules),
+            Some(Action::LoadRules(u.clone()))
+        );
+        assert_eq!(
+            dir.rules_loaded(u.clone(), doji.clone(), 0, 1, now),
+            Some(Action::Announce(PreferencesChanged::alert_rules(u, doji)))
         );
     }
 
     #[test]
-    fn a_changed_watchlist_is_reloaded_only_for_online_users() {
+    fn a_change_found_by_a_refresh_is_announced_and_an_unchanged_record_is_not() {
         let (mut dir, now) = (Directory::new(TTL, TTL), Instant::now());
-        assert_eq!(dir.watchlist_changed(user("away")), None);
-        dir.session_user(SessionId(1), Some(user("here")), now);
+        let u = user("u");
+        dir.session_user(SessionId(1), Some(u.clone()), now);
+        dir.watchlist_loaded(u.clone(), HashSet::new(), now);
         assert_eq!(
-            dir.watchlist_changed(user("here")),
-            Some(Action::LoadWatchlist(user("here")))
+            dir.watchlist_loaded(u.clone(), HashSet::new(), now).len(),
+            1,
+            "only shared"
         );
+        let aapl: HashSet<Symbol> = [Symbol::new("AAPL").unwrap()].into();
+        assert!(dir
+            .watchlist_loaded(u.clone(), aapl.clone(), now)
+            .contains(&Action::Announce(PreferencesChanged::watchlist(u, &aapl))));
     }
 
     #[test]
@@ -254,8 +345,7 @@ mod tests {
         let u = user("u");
         dir.session_user(SessionId(1), Some(u.clone()), t0);
         dir.watchlist_loaded(u.clone(), HashSet::new(), t0);
-        dir.rules_loaded(u.clone(), Ok(UserRules::default()), 0, 1, t0)
-            .unwrap();
+        dir.rules_loaded(u.clone(), AlertRules::default(), 0, 1, t0);
         assert!(dir.refresh(t0 + Duration::from_secs(299)).is_empty());
         assert_eq!(
             dir.refresh(t0 + TTL),
@@ -271,11 +361,10 @@ mod tests {
         dir.session_user(SessionId(2), Some(b.clone()), now);
         let prefs = r#"{"max_alerts_per_hour": 1}"#;
         let doji_only = r#"{"Doji": {"confidence_threshold": 0.5}}"#;
-        let b_rules = UserRules::from_records(Some(prefs), Some(doji_only));
-        dir.rules_loaded(b.clone(), b_rules, 0, 7, now).unwrap();
+        dir.rules_loaded(b.clone(), rules(Some(prefs), Some(doji_only)), 0, 7, now);
         let mut refusals = Vec::new();
         let mut accepting = |dir: &mut Directory, key| {
-            let mut users = dir.accepting(&key, noon(), 7, |o| {
+            let mut users = dir.accepting(&key, at_hour(7), |o| {
                 if let Err(r) = o {
                     refusals.push(r)
                 }
@@ -306,27 +395,12 @@ mod tests {
         let u = user("u");
         dir.session_user(SessionId(1), Some(u.clone()), now);
         let prefs = r#"{"max_alerts_per_hour": 2}"#;
-        let rules = UserRules::from_records(Some(prefs), None);
-        dir.rules_loaded(u.clone(), rules, 2, 7, now).unwrap();
-        assert!(dir.accepting(&doji(0.9), noon(), 7, |_| {}).is_empty());
+        dir.rules_loaded(u.clone(), rules(Some(prefs), None), 2, 7, now);
+        assert!(dir.accepting(&doji(0.9), at_hour(7), |_| {}).is_empty());
         assert_eq!(
-            dir.accepting(&doji(0.9), noon(), 8, |_| {}),
+            dir.accepting(&doji(0.9), at_hour(8), |_| {}),
             [u],
             "a new hour"
         );
-    }
-
-    #[test]
-    fn invalid_records_count_as_none_stored() {
-        let (mut dir, now) = (Directory::new(TTL, TTL), Instant::now());
-        let u = user("u");
-        dir.session_user(SessionId(1), Some(u.clone()), now);
-        let off = UserRules::from_records(Some(r#"{"global_enabled": false}"#), None);
-        dir.rules_loaded(u.clone(), off, 0, 7, now).unwrap();
-        let bad = UserRules::from_records(Some("not json"), None);
-        assert!(dir.rules_loaded(u, bad, 0, 7, now).is_err());
-        let mut outcomes = Vec::new();
-        dir.accepting(&doji(0.9), noon(), 7, |o| outcomes.push(o));
-        assert_eq!(outcomes, [Ok(())]);
     }
 }

@@ -44,7 +44,7 @@ pub enum Event {
     OhlcvUpdate(OhlcvUpdate),
     MarketSummary(MarketSummary),
     MarketEvent(MarketEvent),
-    WatchlistChanged(WatchlistChanged),
+    PreferenceSignal(PreferenceSignal),
     ErrorReport(ErrorReport),
     Monitoring(MonitoringEvent),
     /// `tickstock.all_ticks`: delivered to the symbol's watchers.
@@ -422,10 +422,20 @@ pub struct DashboardAlertBody {
     pub show_notification: bool,
 }
 
-/// `tickstock.dashboard.watchlist`: no browser event; invalidates the user's watchlist cache.
+/// Which of a user's stored preferences changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preference {
+    AlertRules,
+    Watchlist,
+}
+
+/// `tickstock.dashboard.watchlist` or `tickstock.jobs.alerts`: a user's stored watchlist or
+/// alert rules changed, so every instance reads them again (and tells the user's sessions).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WatchlistChanged {
+pub struct PreferenceSignal {
     pub user_id: UserId,
+    pub what: Preference,
 }
 
 /// `system_error` (admin topic) from `tickstock:errors`, validated as the producers' ErrorMessage.

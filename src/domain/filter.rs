@@ -8,6 +8,13 @@ use serde::Deserialize;
 use super::event::PatternAlert;
 use super::ids::Symbol;
 
+/// At most this many pattern subscriptions, in the `pattern_subscriptions` op and a user's
+/// stored alert rules.
+pub const MAX_SUBSCRIPTIONS: usize = 256;
+/// Longest accepted pattern name; the catalogue's longest (`alert_rules::CATALOGUE`) is 18
+/// characters. Names outside the catalogue are the producers' to judge.
+pub const MAX_PATTERN_NAME: usize = 64;
+
 /// One entry of the `pattern_subscriptions` op.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,11 +74,18 @@ pub struct InvalidSubscription(pub String);
 
 impl PatternFilter {
     pub fn compile(subs: &[PatternSubscription]) -> Result<PatternFilter, InvalidSubscription> {
+        if subs.len() > MAX_SUBSCRIPTIONS {
+            return Err(InvalidSubscription(format!(
+                "at most {MAX_SUBSCRIPTIONS} subscriptions, not {}",
+                subs.len()
+            )));
+        }
         let mut rules = Vec::with_capacity(subs.len());
         for (i, sub) in subs.iter().enumerate() {
-            if sub.pattern.trim().is_empty() {
+            if sub.pattern.trim().is_empty() || sub.pattern.len() > MAX_PATTERN_NAME {
                 return Err(InvalidSubscription(format!(
-                    "subscriptions[{i}].pattern is empty"
+                    "subscriptions[{i}].pattern must not be blank, at most {MAX_PATTERN_NAME} \
+                     characters"
                 )));
             }
             if !(0.0..=1.0).contains(&sub.min_confidence) {

@@ -38,6 +38,9 @@ pub mod channel {
     pub const JOBS_CANCEL: &str = "tickstock.jobs.cancel";
     /// Outbound: system commands for backtesters written to the integration brief (job cancels).
     pub const JOBS_SYSTEM: &str = "tickstock.jobs.system";
+    /// Both ways: a user's alert rules changed (published by the preferences API, for producers
+    /// and every instance).
+    pub const JOBS_ALERTS: &str = "tickstock.jobs.alerts";
 }
 
 /// Epoch seconds (a float, as a string), written by the producer every 60 s.

@@ -27,17 +27,22 @@ pub enum Op {
 pub enum Reply {
     /// `pong`: the server's clock, so the client can measure latency and skew.
     Pong { server_time: EpochMillis },
-    /// `ack` of `auth`: the new identity and the topics it left the session with.
+    /// `ack` of `auth`: the new identity and the topics and watchlist it left the session with.
     Identity {
         op: Op,
         roles: Vec<&'static str>,
         topics: Vec<String>,
         user_id: Option<UserId>,
+        watchlist: Watchlist,
     },
     /// `ack` of `subscribe` and `unsubscribe`: the topics the session now receives.
     Topics { op: Op, topics: Vec<String> },
-    /// `ack` of `watchlist`: the symbols now watched.
-    Symbols { op: Op, symbols: Vec<Symbol> },
+    /// `ack` of `watchlist`: the symbols now watched, and that they are the session's own.
+    Symbols {
+        op: Op,
+        source: WatchlistSource,
+        symbols: Vec<Symbol>,
+    },
     /// `ack` of `pattern_subscriptions`: how many subscriptions the filter now holds.
     Count { count: usize, op: Op },
 }
@@ -50,6 +55,24 @@ pub struct ConnectionConfirmed {
     pub session_id: SessionId,
     pub topics: Vec<String>,
     pub user_id: Option<UserId>,
+    pub watchlist: Watchlist,
+}
+
+/// The symbols a session watches and where they come from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Watchlist {
+    pub source: WatchlistSource,
+    /// Sorted.
+    pub symbols: Vec<Symbol>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchlistSource {
+    /// The user's stored watchlist (and any `symbol:` topics the session added).
+    Stored,
+    /// What the session sent with `watchlist` (always, for an anonymous session).
+    Session,
 }
 
 #[cfg(test)]
@@ -64,6 +87,10 @@ mod tests {
     fn replies_keep_their_bytes() {
         let topics = || vec!["patterns".to_owned(), "symbol:AAPL".to_owned()];
         let user = UserId::new("7");
+        let watchlist = || Watchlist {
+            source: WatchlistSource::Stored,
+            symbols: Symbol::new("nvda").into_iter().collect(),
+        };
         let cases = [
             (
                 Reply::Pong {
@@ -77,8 +104,9 @@ mod tests {
                     roles: vec!["admin"],
                     topics: topics(),
                     user_id: user.clone(),
+                    watchlist: watchlist(),
                 },
-                r#"{"op":"auth","roles":["admin"],"topics":["patterns","symbol:AAPL"],"user_id":"7"}"#,
+                r#"{"op":"auth","roles":["admin"],"topics":["patterns","symbol:AAPL"],"user_id":"7","watchlist":{"source":"stored","symbols":["NVDA"]}}"#,
             ),
             (
                 Reply::Topics {
@@ -90,9 +118,10 @@ mod tests {
             (
                 Reply::Symbols {
                     op: Op::Watchlist,
+                    source: WatchlistSource::Session,
                     symbols: Symbol::new("msft").into_iter().collect(),
                 },
-                r#"{"op":"watchlist","symbols":["MSFT"]}"#,
+                r#"{"op":"watchlist","source":"session","symbols":["MSFT"]}"#,
             ),
             (
                 Reply::Count {
@@ -111,10 +140,11 @@ mod tests {
             session_id: SessionId(3),
             topics: topics(),
             user_id: None,
+            watchlist: watchlist(),
         };
         assert_eq!(
             text(&confirmed),
-            r#"{"roles":[],"server_time":9,"session_id":3,"topics":["patterns","symbol:AAPL"],"user_id":null}"#
+            r#"{"roles":[],"server_time":9,"session_id":3,"topics":["patterns","symbol:AAPL"],"user_id":null,"watchlist":{"source":"stored","symbols":["NVDA"]}}"#
         );
     }
 }

@@ -10,7 +10,7 @@ use super::identity::{Identity, VerifyToken};
 use super::ids::{SessionId, Symbol};
 use super::outbound::EventName;
 use super::protocol::{ClientOp, ErrorCode, ProtocolError};
-use super::replies::{ConnectionConfirmed, Op, Reply};
+use super::replies::{ConnectionConfirmed, Op, Reply, Watchlist, WatchlistSource};
 use super::stream::{Stream, Topic, TopicName};
 
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +33,11 @@ pub struct SessionState {
     symbols: BTreeSet<Symbol>,
     /// False until the first `subscribe`, which replaces the default topics.
     explicit_topics: bool,
+    /// True until the first `watchlist` op: a signed-in session watches its user's stored
+    /// watchlist besides its own `symbol:` topics (the registry adds those streams).
+    follows_stored: bool,
+    /// The user's stored watchlist as last heard, for the replies that show it.
+    stored: BTreeSet<Symbol>,
     pub filter: PatternFilter,
 }
 
@@ -52,6 +57,8 @@ impl SessionState {
             topics: BTreeSet::new(),
             symbols: BTreeSet::new(),
             explicit_topics: false,
+            follows_stored: true,
+            stored: BTreeSet::new(),
             filter: PatternFilter::default(),
         };
         state.topics = state.default_topics();
@@ -80,6 +87,42 @@ impl SessionState {
         streams
     }
 
+    /// Whether the registry adds the user's stored watchlist to this session's streams.
+    pub fn follows_stored(&self) -> bool {
+        self.follows_stored
+    }
+
+    /// The user's stored watchlist, as the Users handler read it.
+    pub fn set_stored_watchlist(&mut self, symbols: impl IntoIterator<Item = Symbol>) {
+        self.stored = symbols.into_iter().collect();
+    }
+
+    /// The symbols the session watches now, and where they come from.
+    pub fn watchlist(&self) -> Watchlist {
+        if self.identity.user.is_some() && self.follows_stored {
+            Watchlist {
+                source: WatchlistSource::Stored,
+                symbols: self.stored.union(&self.symbols).cloned().collect(),
+            }
+        } else {
+            Watchlist {
+                source: WatchlistSource::Session,
+                symbols: self.symbols.iter().cloned().collect(),
+            }
+        }
+    }
+
+    /// The `auth` ack: the identity and what the session receives now.
+    pub fn identity_reply(&self) -> Reply {
+        Reply::Identity {
+            op: Op::Auth,
+            roles: self.identity.roles(),
+            topics: self.topic_names(),
+            user_id: self.identity.user.clone(),
+            watchlist: self.watchlist(),
+        }
+    }
+
     pub fn apply(
         &mut self,
         op: ClientOp,
@@ -100,18 +143,16 @@ impl SessionState {
                     self.topics.remove(&Topic::Admin);
                 }
                 let was_default = !self.explicit_topics;
+                if identity.user != self.identity.user {
+                    self.stored.clear();
+                }
                 self.identity = identity;
                 if was_default {
                     self.topics = self.default_topics();
                 }
                 Ok(Applied {
                     event: EventName::Ack,
-                    reply: Reply::Identity {
-                        op: Op::Auth,
-                        roles: self.identity.roles(),
-                        topics: self.topic_names(),
-                        user_id: self.identity.user.clone(),
-                    },
+                    reply: self.identity_reply(),
                     changed: true,
                 })
             }
@@ -171,11 +212,14 @@ impl SessionState {
                     parsed.insert(sym);
                 }
                 self.set_symbols(parsed, limits)?;
+                self.follows_stored = false;
+                let Watchlist { source, symbols } = self.watchlist();
                 Ok(Applied {
                     event: EventName::Ack,
                     reply: Reply::Symbols {
                         op: Op::Watchlist,
-                        symbols: self.symbols.iter().cloned().collect(),
+                        source,
+                        symbols,
                     },
                     changed: true,
                 })
@@ -266,6 +310,7 @@ impl SessionState {
             session_id: session,
             topics: self.topic_names(),
             user_id: self.identity.user.clone(),
+            watchlist: self.watchlist(),
         }
     }
 }
@@ -315,6 +360,45 @@ mod tests {
         let streams = state.streams();
         assert!(streams.contains(&Stream::Topic(Topic::Patterns)));
         assert!(!streams.contains(&Stream::Topic(Topic::Admin)));
+    }
+
+    #[test]
+    fn a_session_follows_the_stored_watchlist_until_it_sends_its_own() {
+        let mut state = SessionState::new(Identity {
+            user: UserId::new("u"),
+            admin: false,
+        });
+        let sym = |s: &str| Symbol::new(s).unwrap();
+        state.set_stored_watchlist([sym("NVDA"), sym("AAPL")]);
+        subscribe(&mut state, &["symbol:tsla"]).map(|_| ()).unwrap();
+        assert!(state.follows_stored());
+        let confirmed = state.connection_confirmed(SessionId(1), EpochMillis(0));
+        assert_eq!(
+            confirmed.watchlist,
+            Watchlist {
+                source: WatchlistSource::Stored,
+                symbols: vec![sym("AAPL"), sym("NVDA"), sym("TSLA")],
+            }
+        );
+        let op = ClientOp::Watchlist {
+            symbols: vec!["msft".into()],
+        };
+        let applied = state
+            .apply(op, &Tokens, LIMITS)
+            .map_err(|e| e.message)
+            .unwrap();
+        assert_eq!(
+            applied.reply,
+            Reply::Symbols {
+                op: Op::Watchlist,
+                source: WatchlistSource::Session,
+                symbols: vec![sym("MSFT")],
+            },
+            "exactly what it sent"
+        );
+        assert!(!state.follows_stored());
+        let anonymous = SessionState::new(Identity::default());
+        assert_eq!(anonymous.watchlist().source, WatchlistSource::Session);
     }
 
     #[test]

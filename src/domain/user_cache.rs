@@ -20,8 +20,22 @@ pub struct CacheCounters {
 #[derive(Debug)]
 pub struct UserCache<V> {
     ttl: Duration,
-    entries: HashMap<UserId, (V, Instant)>,
+    entries: HashMap<UserId, Entry<V>>,
     pub counters: CacheCounters,
+}
+
+#[derive(Debug)]
+struct Entry<V> {
+    value: V,
+    loaded: Instant,
+    /// Changed at the source since it was loaded.
+    expired: bool,
+}
+
+impl<V> Entry<V> {
+    fn fresh(&self, now: Instant, ttl: Duration) -> bool {
+        !self.expired && now.duration_since(self.loaded) < ttl
+    }
 }
 
 impl<V> UserCache<V> {
@@ -35,11 +49,10 @@ impl<V> UserCache<V> {
 
     /// A fresh entry (a hit), or `None` (a miss: the caller loads and `insert`s).
     pub fn get(&mut self, user: &UserId, now: Instant) -> Option<&V> {
-        let ttl = self.ttl;
         match self.entries.get(user) {
-            Some((_, at)) if now.duration_since(*at) < ttl => {
+            Some(e) if e.fresh(now, self.ttl) => {
                 self.counters.hits += 1;
-                self.entries.get(user).map(|(v, _)| v)
+                Some(&e.value)
             }
             _ => {
                 self.counters.misses += 1;
@@ -50,25 +63,29 @@ impl<V> UserCache<V> {
 
     /// The entry, fresh or stale, without counting: what to use while a reload is under way.
     pub fn peek(&self, user: &UserId) -> Option<&V> {
-        self.entries.get(user).map(|(v, _)| v)
+        self.entries.get(user).map(|e| &e.value)
     }
 
     pub fn insert(&mut self, user: UserId, value: V, now: Instant) {
         self.counters.loads += 1;
-        self.entries.insert(user, (value, now));
+        let entry = Entry {
+            value,
+            loaded: now,
+            expired: false,
+        };
+        self.entries.insert(user, entry);
     }
 
-    /// Forgets a user's entry because it changed at the source.
-    pub fn invalidate(&mut self, user: &UserId) {
+    /// Marks a user's entry stale because it changed at the source: the next `get` misses, and
+    /// `peek` still has the old value to use until the new one is read.
+    pub fn expire(&mut self, user: &UserId) {
         self.counters.invalidations += 1;
-        self.entries.remove(user);
+        if let Some(e) = self.entries.get_mut(user) {
+            e.expired = true;
+        }
     }
 
-    pub fn remove(&mut self, user: &UserId) {
-        self.entries.remove(user);
-    }
-
-    /// The given users whose entry is missing or older than the TTL.
+    /// The given users whose entry is missing or stale.
     pub fn stale<'a>(
         &self,
         users: impl IntoIterator<Item = &'a UserId>,
@@ -76,11 +93,7 @@ impl<V> UserCache<V> {
     ) -> Vec<UserId> {
         users
             .into_iter()
-            .filter(|u| {
-                self.entries
-                    .get(*u)
-                    .is_none_or(|(_, at)| now.duration_since(*at) >= self.ttl)
-            })
+            .filter(|u| self.entries.get(*u).is_none_or(|e| !e.fresh(now, self.ttl)))
             .cloned()
             .collect()
     }
@@ -104,16 +117,18 @@ mod tests {
             cache.stale([&alice], t0 + Duration::from_secs(301)),
             vec![alice.clone()]
         );
-        cache.invalidate(&alice);
+        cache.insert(alice.clone(), 2, t0);
+        cache.expire(&alice);
+        assert!(cache.get(&alice, t0).is_none(), "expired at once");
+        assert_eq!(cache.peek(&alice), Some(&2), "kept until reloaded");
         assert_eq!(
             cache.counters,
             CacheCounters {
                 hits: 1,
-                misses: 2,
+                misses: 3,
                 invalidations: 1,
-                loads: 1
+                loads: 2
             }
         );
-        assert!(cache.peek(&alice).is_none());
     }
 }

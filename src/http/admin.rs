@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,13 +56,7 @@ pub async fn errors(
         .arg(MAX_ENTRIES)
         .query_async(&mut state.commands.clone())
         .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "redis_unavailable",
-                format!("cannot read the operations log: {e}"),
-            )
-        })?;
+        .map_err(|e| ApiError::redis_unavailable("Operations log API", e))?;
     let entries: Vec<Entry> = newest_first
         .iter()
         .filter(|(id, fields)| query.admits(id, fields))

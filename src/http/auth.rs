@@ -4,8 +4,9 @@
 use actix_web::HttpRequest;
 
 use super::error::ApiError;
-use crate::auth::Authenticator;
+use crate::auth::{AuthError, Authenticator};
 use crate::domain::identity::Identity;
+use crate::domain::ids::UserId;
 
 /// The caller's identity from the bearer token; 401 without a valid one.
 pub fn bearer(req: &HttpRequest, auth: &Authenticator) -> Result<Identity, ApiError> {
@@ -18,6 +19,14 @@ pub fn bearer(req: &HttpRequest, auth: &Authenticator) -> Result<Identity, ApiEr
         .filter(|t| !t.is_empty())
         .ok_or_else(ApiError::missing_token)?;
     auth.verify(token).map_err(ApiError::from)
+}
+
+/// The user a valid bearer token names.
+pub fn user(req: &HttpRequest, auth: &Authenticator) -> Result<UserId, ApiError> {
+    // A verified token always names a user; treat anything else as an invalid token.
+    bearer(req, auth)?
+        .user
+        .ok_or_else(|| AuthError::Invalid("no user".into()).into())
 }
 
 /// Like `bearer`, and the identity must have the admin role (403 otherwise).

@@ -18,12 +18,11 @@ use serde_json::{json, Value};
 use super::auth;
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::AuthError;
 use crate::domain::backtest::{
-    cancel_command, cancel_request, new_job_id, BacktestConfig, CancelRefused, FieldErrors,
-    JobRecord,
+    cancel_command, cancel_request, new_job_id, BacktestConfig, CancelRefused, JobRecord,
 };
 use crate::domain::event::EpochMillis;
+use crate::domain::fields::FieldErrors;
 use crate::domain::ids::{JobId, UserId};
 use crate::domain::redis_names::channel;
 use crate::pipeline::job_store::{JobStore, StoreError, Update};
@@ -157,13 +156,8 @@ fn store(state: &AppState) -> JobStore {
     JobStore::new(state.commands.clone())
 }
 
-/// The user a valid bearer token names (the same HS256 tokens as `/ws`).
 fn caller(req: &HttpRequest, state: &AppState) -> Result<UserId, ApiError> {
-    let identity = auth::bearer(req, &state.sessions.auth)?;
-    // A verified token always names a user; treat anything else as an invalid token.
-    identity
-        .user
-        .ok_or_else(|| AuthError::Invalid("no user".into()).into())
+    auth::user(req, &state.sessions.auth)
 }
 
 /// Also the answer for another user's job, so job ids cannot be probed.
@@ -172,12 +166,7 @@ fn not_found() -> ApiError {
 }
 
 fn unavailable(e: redis::RedisError) -> ApiError {
-    warn!("Backtest API: Redis error: {e}.");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "redis_unavailable",
-        e.to_string(),
-    )
+    ApiError::redis_unavailable("Backtest API", e)
 }
 
 fn store_failed(e: StoreError) -> ApiError {

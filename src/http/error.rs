@@ -10,7 +10,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth::AuthError;
-use crate::domain::backtest::{FieldErrors, JobStatus};
+use crate::domain::backtest::JobStatus;
+use crate::domain::fields::FieldErrors;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -61,6 +62,17 @@ impl ApiError {
             detail: Detail::Fields(fields),
             retry_after: None,
         }
+    }
+
+    /// 503: Redis, which holds what the endpoint reads or writes, did not answer. Logged, since
+    /// the client cannot fix it.
+    pub fn redis_unavailable(api: &str, e: redis::RedisError) -> Self {
+        log::warn!("{api}: Redis error: {e}.");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "redis_unavailable",
+            e.to_string(),
+        )
     }
 
     /// 401 for a request without a bearer token.

@@ -7,6 +7,7 @@ mod dashboard;
 mod debug;
 mod error;
 mod health;
+mod preferences;
 mod ws;
 
 use std::sync::atomic::AtomicU64;
@@ -60,6 +61,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(backtests::submit)),
         )
         .route("/api/admin/errors", web::get().to(admin::errors))
+        .service(
+            web::resource("/api/me/alert-rules")
+                .route(web::get().to(preferences::get_alert_rules))
+                .route(web::put().to(preferences::put_alert_rules)),
+        )
+        .service(
+            web::resource("/api/me/watchlist")
+                .route(web::get().to(preferences::get_watchlist))
+                .route(web::put().to(preferences::put_watchlist)),
+        )
         .route("/api/backtests/{id}", web::get().to(backtests::get))
         .route(
             "/api/backtests/{id}/cancel",

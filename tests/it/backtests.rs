@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tickrouter::auth::issue_token;
 
-use crate::util::{http_request, wait_for, App, Client, Redis, SECRET, WAIT};
+use crate::util::{api, raw_api, token, wait_for, App, Client, Listener, Redis, SECRET, WAIT};
 
 use tickrouter::domain::redis_names::channel::{
     BACKTEST_PROGRESS as PROGRESS, BACKTEST_RESULTS as RESULTS, JOBS_BACKTEST as JOBS,
@@ -16,48 +16,6 @@ use tickrouter::domain::redis_names::channel::{
 };
 
 const DAY: i64 = 24 * 3600;
-
-fn token(user: &str) -> String {
-    issue_token(SECRET, user, &[], 300)
-}
-
-/// Calls the API as `user` (no Authorization header when `None`); the body parsed as JSON.
-fn api(
-    app: &App,
-    method: &str,
-    path: &str,
-    user: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let bearer = user.map(|u| format!("Bearer {}", token(u)));
-    let headers: Vec<(&str, &str)> = bearer
-        .iter()
-        .map(|b| ("Authorization", b.as_str()))
-        .collect();
-    raw_api(
-        app,
-        method,
-        path,
-        &headers,
-        body.map(Value::to_string).as_deref(),
-    )
-}
-
-fn raw_api(
-    app: &App,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> (u16, Value) {
-    let (status, text) = http_request(app.addr, method, path, headers, body);
-    let value = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
-    };
-    (status, value)
-}
 
 fn request() -> Value {
     json!({
@@ -103,39 +61,6 @@ fn query<T: redis::FromRedisValue>(redis: &Redis, cmd: &[&str]) -> T {
         c.arg(*arg);
     }
     c.query(&mut redis.conn()).unwrap()
-}
-
-/// A subscription to one channel, read with a timeout.
-struct Listener {
-    pubsub: redis::PubSub<'static>,
-}
-
-impl Listener {
-    fn on(redis: &Redis, channel: &str) -> Listener {
-        // The connection must outlive the PubSub borrowing it; a test-long leak is fine.
-        let conn: &'static mut redis::Connection = Box::leak(Box::new(redis.conn()));
-        let mut pubsub = conn.as_pubsub();
-        pubsub.subscribe(channel).unwrap();
-        pubsub
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        Listener { pubsub }
-    }
-
-    fn next(&mut self, timeout: Duration) -> Option<Value> {
-        let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline {
-            match self.pubsub.get_message() {
-                Ok(msg) => {
-                    let text: String = msg.get_payload().unwrap();
-                    return Some(serde_json::from_str(&text).unwrap());
-                }
-                Err(e) if e.is_timeout() => continue,
-                Err(e) => panic!("subscription failed: {e}"),
-            }
-        }
-        None
-    }
 }
 
 fn publish_progress(redis: &Redis, job: &str, progress: f64, symbol: &str) {

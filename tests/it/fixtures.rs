@@ -55,6 +55,7 @@ channel_tests! {
     tickstock_market_summary: SUMMARY,
     tickstock_market_symbols: MARKET_SYMBOLS,
     tickstock_dashboard_watchlist: WATCHLIST,
+    tickstock_jobs_alerts: JOBS_ALERTS,
     tickstock_dashboard_alerts: DASHBOARD_ALERTS,
     tickstock_dashboard_summary: DASHBOARD_SUMMARY,
     tickstock_errors: ERRORS,
@@ -470,6 +471,9 @@ const TABLE: &[(&str, &str, Outcome)] = &[
     (WATCHLIST, "integer_user_id", NoEvent),
     (WATCHLIST, "missing_user_id", Dropped("missing_user_id")),
     (WATCHLIST, "invalid_json", Dropped("invalid_json")),
+    (JOBS_ALERTS, "subscriptions_changed", NoEvent),
+    (JOBS_ALERTS, "integer_user_id", NoEvent),
+    (JOBS_ALERTS, "missing_user_id", Dropped("missing_user_id")),
 
     (DASHBOARD_ALERTS, "market_alert", delivered(MARKET_EV, Topic, &[
         ("/type", S("dashboard_alert")), ("/alert/id", S("alrt-20251015-0007")),
@@ -678,7 +682,7 @@ fn sentinel(channel: &'static str, n: u64, user: Option<&str>) -> Sentinel {
             channel,
             json!({"symbol": t, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0}),
         ),
-        VOLUME | WATCHLIST => (VOLUME, json!({"symbol": t, "volume_data": {}})),
+        VOLUME | WATCHLIST | JOBS_ALERTS => (VOLUME, json!({"symbol": t, "volume_data": {}})),
         SUMMARY => {
             // A market summary carries no free text, so a unique count marks it.
             let count = 9_000_000 + n;

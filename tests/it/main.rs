@@ -5,6 +5,7 @@ mod check;
 mod fixtures;
 mod observability;
 mod pipeline;
+mod preferences;
 mod protocol;
 mod resilience;
 mod user_filters;

@@ -472,3 +472,78 @@ impl Client {
         }
     }
 }
+
+pub fn token(user: &str) -> String {
+    tickrouter::auth::issue_token(SECRET, user, &[], 300)
+}
+
+/// Calls the HTTP API as `user` (no Authorization header when `None`); the body parsed as JSON.
+pub fn api(
+    app: &App,
+    method: &str,
+    path: &str,
+    user: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let bearer = user.map(|u| format!("Bearer {}", token(u)));
+    let headers: Vec<(&str, &str)> = bearer
+        .iter()
+        .map(|b| ("Authorization", b.as_str()))
+        .collect();
+    raw_api(
+        app,
+        method,
+        path,
+        &headers,
+        body.map(Value::to_string).as_deref(),
+    )
+}
+
+pub fn raw_api(
+    app: &App,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, Value) {
+    let (status, text) = http_request(app.addr, method, path, headers, body);
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
+    };
+    (status, value)
+}
+
+/// A subscription to one channel, read with a timeout.
+pub struct Listener {
+    pubsub: redis::PubSub<'static>,
+}
+
+impl Listener {
+    pub fn on(redis: &Redis, channel: &str) -> Listener {
+        // The connection must outlive the PubSub borrowing it; a test-long leak is fine.
+        let conn: &'static mut redis::Connection = Box::leak(Box::new(redis.conn()));
+        let mut pubsub = conn.as_pubsub();
+        pubsub.subscribe(channel).unwrap();
+        pubsub
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        Listener { pubsub }
+    }
+
+    pub fn next(&mut self, timeout: Duration) -> Option<Value> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            match self.pubsub.get_message() {
+                Ok(msg) => {
+                    let text: String = msg.get_payload().unwrap();
+                    return Some(serde_json::from_str(&text).unwrap());
+                }
+                Err(e) if e.is_timeout() => continue,
+                Err(e) => panic!("subscription failed: {e}"),
+            }
+        }
+        None
+    }
+}

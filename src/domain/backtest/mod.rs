@@ -13,7 +13,7 @@ pub use messages::{cancel_command, cancel_request};
 pub use record::{
     new_job_id, CancelRefused, JobRecord, JobStatus, JOB_TTL_SECS, LIST_LIMIT, USER_JOBS_TTL_SECS,
 };
-pub use request::{BacktestConfig, FieldErrors};
+pub use request::BacktestConfig;
 
 /// Test data shared by the three parts.
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //! the backtester receives, or every invalid field with a message for the user. Unknown fields
 //! are ignored; `null` means "use the default".
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::fields::{keep, FieldErrors};
+use crate::domain::filter::MAX_PATTERN_NAME;
 use crate::domain::ids::Symbol;
 
 /// Request limits, the legacy ones (docs/PRODUCERS.md#backtest-jobs).
@@ -15,9 +15,6 @@ pub const MAX_SYMBOLS: usize = 50;
 pub const MAX_RANGE_DAYS: i64 = 1825;
 /// Commission and slippage are fractions of the traded value, at most 1 %.
 pub const MAX_COST_RATE: f64 = 0.01;
-/// Longest accepted pattern name; the catalogue's longest (`alert_rules::CATALOGUE`) is 18
-/// characters. Names outside the catalogue are the backtester's to judge.
-pub const MAX_PATTERN_NAME: usize = 64;
 
 /// Defaults for the optional parameters, the legacy ones (docs/PRODUCERS.md#backtest-jobs).
 pub const DEFAULT_INITIAL_CAPITAL: f64 = 100_000.0;
@@ -43,9 +40,6 @@ pub struct BacktestConfig {
     pub stop_loss_pct: f64,
     pub take_profit_pct: f64,
 }
-
-/// Every invalid field of a request, by field name, with a message for the user.
-pub type FieldErrors = BTreeMap<String, String>;
 
 impl BacktestConfig {
     /// Validates a `POST /api/backtests` body, collecting every invalid field rather than
@@ -127,13 +121,6 @@ impl BacktestConfig {
             _ => Err(errors),
         }
     }
-}
-
-/// The value when valid; otherwise records the field's message.
-fn keep<T>(errors: &mut FieldErrors, field: &str, result: Result<T, String>) -> Option<T> {
-    result
-        .map_err(|message| errors.insert(field.to_owned(), message))
-        .ok()
 }
 
 fn symbols(v: Option<&Value>) -> Result<Vec<Symbol>, String> {

@@ -417,10 +417,16 @@ pub(super) const TABLE: &[(&str, &str, Expect)] = &[
     (VOLUME, "missing_symbol", Dropped(R::MissingSymbol)),
 
     (WATCHLIST, "user_watchlist_changed", Events(1, &[
-        ("/0/event", S("WatchlistChanged")), ("/0/data/user_id", S("42"))])),
+        ("/0/event", S("PreferenceSignal")), ("/0/data/user_id", S("42")), ("/0/data/what", S("watchlist"))])),
     (WATCHLIST, "integer_user_id", Events(1, &[("/0/data/user_id", S("42"))])),
     (WATCHLIST, "missing_user_id", Dropped(R::MissingUserId)),
     (WATCHLIST, "invalid_json", Dropped(R::InvalidJson)),
+
+    (JOBS_ALERTS, "subscriptions_changed", Events(1, &[
+        ("/0/event", S("PreferenceSignal")), ("/0/data/user_id", S("42")),
+        ("/0/data/what", S("alert_rules"))])),
+    (JOBS_ALERTS, "integer_user_id", Events(1, &[("/0/data/user_id", S("42"))])),
+    (JOBS_ALERTS, "missing_user_id", Dropped(R::MissingUserId)),
 
     (DASHBOARD_ALERTS, "market_alert", Events(1, &[
         ("/0/data/type", S("dashboard_alert")), ("/0/data/alert/id", S("alrt-20251015-0007")),

@@ -35,7 +35,7 @@ fn wire(event: &Event) -> Value {
         Event::OhlcvUpdate(p) => ("OhlcvUpdate", serde_json::to_value(p)),
         Event::MarketSummary(p) => ("MarketSummary", serde_json::to_value(p)),
         Event::MarketEvent(p) => ("MarketEvent", serde_json::to_value(p)),
-        Event::WatchlistChanged(p) => ("WatchlistChanged", serde_json::to_value(p)),
+        Event::PreferenceSignal(p) => ("PreferenceSignal", serde_json::to_value(p)),
         Event::ErrorReport(p) => ("ErrorReport", serde_json::to_value(p)),
         Event::Monitoring(p) => ("Monitoring", serde_json::to_value(p)),
         Event::Tick(p) => ("Tick", serde_json::to_value(p)),

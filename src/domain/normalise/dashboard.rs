@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::super::drop::DropReason;
 use super::super::event::{
-    DashboardAlertBody, EpochMillis, Event, JsonMap, MarketEvent, WatchlistChanged,
+    DashboardAlertBody, EpochMillis, Event, JsonMap, MarketEvent, Preference, PreferenceSignal,
 };
 use super::super::ids::UserId;
 use super::layers::{Msg, Shape, SYMBOL};
@@ -42,7 +42,8 @@ pub(super) const DASHBOARD_SUMMARY_SHAPE: Shape = Shape {
     batch: None,
 };
 
-pub(super) const WATCHLIST_SHAPE: Shape = Shape {
+/// The user-signal channels (`tickstock.dashboard.watchlist`, `tickstock.jobs.alerts`).
+pub(super) const USER_SIGNAL_SHAPE: Shape = Shape {
     wrappers: &["event"],
     key_fields: &[&["user_id"]],
     batch: None,
@@ -116,8 +117,18 @@ pub(super) fn dashboard_summary(m: &Msg<'_>, received_at: EpochMillis) -> Res<Ev
 
 /// `tickstock.dashboard.watchlist`: only the user id matters (cache invalidation).
 pub(super) fn watchlist_changed(m: &Msg<'_>, _received_at: EpochMillis) -> Res<Event> {
+    preference_signal(m, Preference::Watchlist)
+}
+
+/// `tickstock.jobs.alerts` (`alert_subscriptions_changed`): only the user id matters; the rules
+/// are read from their records, the one copy every instance agrees on.
+pub(super) fn alert_rules_changed(m: &Msg<'_>, _received_at: EpochMillis) -> Res<Event> {
+    preference_signal(m, Preference::AlertRules)
+}
+
+fn preference_signal(m: &Msg<'_>, what: Preference) -> Res<Event> {
     let user_id = user_id(m)?.ok_or(DropReason::MissingUserId)?;
-    Ok(Event::WatchlistChanged(WatchlistChanged { user_id }))
+    Ok(Event::PreferenceSignal(PreferenceSignal { user_id, what }))
 }
 
 #[cfg(test)]
@@ -184,7 +195,9 @@ mod tests {
     #[test]
     fn watchlist_needs_a_user() {
         let out = run(EventKind::WatchlistUpdate, json!({"user_id": 42}));
-        assert!(matches!(&out[..], [Ok(Event::WatchlistChanged(w))] if w.user_id.as_str() == "42"));
+        assert!(
+            matches!(&out[..], [Ok(Event::PreferenceSignal(w))] if w.user_id.as_str() == "42" && w.what == Preference::Watchlist)
+        );
         let none = json!({"user_id": ""});
         assert_eq!(
             run(EventKind::WatchlistUpdate, none),

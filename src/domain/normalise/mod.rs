@@ -129,7 +129,11 @@ fn family(kind: EventKind) -> (&'static Shape, Build) {
             &dashboard::DASHBOARD_SUMMARY_SHAPE,
             dashboard::dashboard_summary,
         ),
-        K::WatchlistUpdate => (&dashboard::WATCHLIST_SHAPE, dashboard::watchlist_changed),
+        K::WatchlistUpdate => (&dashboard::USER_SIGNAL_SHAPE, dashboard::watchlist_changed),
+        K::AlertRulesUpdate => (
+            &dashboard::USER_SIGNAL_SHAPE,
+            dashboard::alert_rules_changed,
+        ),
         K::ErrorReport => (&ops::ERROR_SHAPE, ops::error_report),
         K::Monitoring => (&ops::MONITORING_SHAPE, ops::monitoring),
     }

@@ -11,9 +11,11 @@ use serde_json::Value;
 use super::contract_tests::fixtures;
 use super::normalise;
 use crate::domain::audience;
-use crate::domain::event::{EpochMillis, Event};
-use crate::domain::ids::UserId;
+use crate::domain::event::{EpochMillis, Event, Preference, PreferenceSignal};
+use crate::domain::ids::{Symbol, UserId};
 use crate::domain::outbound::Frame;
+use crate::domain::preferences::{AlertRules, PreferencesChanged};
+use crate::domain::publication::Publication;
 use crate::domain::streaming_buffer::{IndicatorsBatch, PatternsBatch};
 
 const PROTOCOL: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"));
@@ -81,13 +83,40 @@ fn frames(event: &Event) -> Vec<Frame> {
         Event::OhlcvUpdate(e) => vec![audience::ohlcv(e)],
         Event::MarketSummary(e) => vec![audience::market_summary(e)],
         Event::MarketEvent(e) => vec![audience::market_event(e)],
-        Event::WatchlistChanged(_) => vec![],
+        Event::PreferenceSignal(e) => preferences_changed(e),
         Event::ErrorReport(e) => vec![audience::error_report(e)],
         Event::Monitoring(e) => vec![audience::monitoring(e)],
         Event::Tick(e) => vec![audience::tick(e)],
         Event::AdminTick(e) => vec![audience::admin_tick(e)],
     };
     publications.into_iter().map(|p| p.frame).collect()
+}
+
+/// A signal makes no frame itself; the `preferences_changed` that follows it carries what the
+/// reload found: here the defaults and rules with every field set.
+fn preferences_changed(signal: &PreferenceSignal) -> Vec<Publication> {
+    let user = signal.user_id.clone();
+    let changes = match signal.what {
+        Preference::AlertRules => {
+            let all_set = AlertRules::from_records(
+                Some(
+                    r#"{"max_alerts_per_hour": 5, "quiet_hours_start": "22:00",
+                         "quiet_hours_end": "06:00", "time_zone": "Europe/Berlin"}"#,
+                ),
+                Some(r#"{"Doji": {"confidence_threshold": 0.8, "symbols": ["AAPL"]}}"#),
+            )
+            .unwrap();
+            vec![
+                PreferencesChanged::alert_rules(user.clone(), AlertRules::default()),
+                PreferencesChanged::alert_rules(user, all_set),
+            ]
+        }
+        Preference::Watchlist => {
+            let symbols = [Symbol::new("AAPL").unwrap()];
+            vec![PreferencesChanged::watchlist(user, &symbols)]
+        }
+    };
+    changes.iter().map(audience::preferences_changed).collect()
 }
 
 fn type_of(v: &Value) -> &'static str {

@@ -1,30 +1,33 @@
 //! Users: the actor around `domain::directory`, the one owner of who is online and what they
-//! want. Sessions tell it their user (`SessionUser`); it reads each online user's alert records
-//! and stored watchlist from Redis, keeps them fresh, and tells the registry the watchlist.
+//! want. Sessions tell it their user (`SessionUser`) and hear back the user's stored watchlist;
+//! it reads each online user's alert records and stored watchlist from Redis, keeps them fresh,
+//! and tells the registry the watchlist.
 //!
 //! It handles the events whose audience depends on those facts: a `pattern_alert` goes to the
 //! users whose rules accept it (and to anonymous sessions), each such user's hourly count is
-//! mirrored in Redis for other instances; `tickstock.dashboard.watchlist` makes it re-read a
-//! user's watchlist.
+//! mirrored in Redis for other instances. `tickstock.dashboard.watchlist` and
+//! `tickstock.jobs.alerts` make it read a user's records again; a change it finds is announced
+//! to the user's sessions (`preferences_changed`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::Local;
+use chrono::Utc;
 use log::{debug, warn};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
+use tokio::sync::oneshot;
 
 use super::{Flush, Input, Outlet, HANDLER_QUEUE};
-use crate::domain::alert_rules::UserRules;
 use crate::domain::audience;
-use crate::domain::directory::{Action, Directory};
-use crate::domain::event::{EpochMillis, PatternAlert, WatchlistChanged};
+use crate::domain::directory::{epoch_hour, Action, Directory};
+use crate::domain::event::{PatternAlert, PreferenceSignal};
 use crate::domain::filter::AlertKey;
 use crate::domain::ids::{SessionId, Symbol, UserId};
+use crate::domain::preferences::AlertRules;
 use crate::domain::redis_names::key;
-use crate::pipeline::registry::SetUserSymbols;
+use crate::pipeline::registry::{Origin, SetUserSymbols};
 use crate::telemetry::events::{AlertFiltered, UserCachesChanged};
 
 /// How often online users' records are checked for expiry.
@@ -38,7 +41,7 @@ const RATE_KEY_TTL_SECS: i64 = 3600;
 #[derive(Debug, PartialEq)]
 pub enum UsersInput {
     PatternAlert(PatternAlert),
-    WatchlistChanged(WatchlistChanged),
+    PreferenceSignal(PreferenceSignal),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -47,9 +50,10 @@ pub struct UsersConfig {
     pub watchlist_ttl: Duration,
 }
 
-/// A session started or signed in as `user`, or ended (`None`).
+/// A session started or signed in as `user`, or ended (`None`). The answer is the user's
+/// stored watchlist, sorted, once known (`None` for no user, or when it could not be read).
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
-#[rtype(result = "()")]
+#[rtype(result = "Option<Vec<Symbol>>")]
 pub struct SessionUser {
     pub session: SessionId,
     pub user: Option<UserId>,
@@ -59,10 +63,14 @@ pub struct Users {
     directory: Directory,
     redis: ConnectionManager,
     outlet: Outlet,
+    /// Sessions waiting for a user's first watchlist read.
+    waiting: HashMap<UserId, Vec<oneshot::Sender<Vec<Symbol>>>>,
 }
 
-fn current_hour() -> i64 {
-    EpochMillis::now().0 / 3_600_000
+fn sorted(symbols: &HashSet<Symbol>) -> Vec<Symbol> {
+    let mut list: Vec<Symbol> = symbols.iter().cloned().collect();
+    list.sort();
+    list
 }
 
 impl Users {
@@ -71,6 +79,7 @@ impl Users {
             directory: Directory::new(config.rules_ttl, config.watchlist_ttl),
             redis,
             outlet,
+            waiting: HashMap::new(),
         }
     }
 
@@ -79,10 +88,22 @@ impl Users {
             match action {
                 Action::LoadRules(user) => self.load_rules(user, ctx),
                 Action::LoadWatchlist(user) => self.load_watchlist(user, ctx),
-                Action::ShareWatchlist(user, symbols) => self
-                    .outlet
-                    .registry()
-                    .do_send(SetUserSymbols { user, symbols }),
+                Action::ShareWatchlist(user, symbols) => {
+                    for waiter in self.waiting.remove(&user).into_iter().flatten() {
+                        let _ = waiter.send(sorted(&symbols));
+                    }
+                    self.outlet
+                        .registry()
+                        .do_send(SetUserSymbols { user, symbols })
+                }
+                Action::Announce(change) => {
+                    let origin = Origin {
+                        channel: None,
+                        received_at: Instant::now(),
+                    };
+                    self.outlet
+                        .send(audience::preferences_changed(&change), origin)
+                }
             }
         }
         self.outlet.stats().emit(UserCachesChanged {
@@ -93,15 +114,15 @@ impl Users {
 
     fn on_alert(&mut self, input: Input<PatternAlert>, ctx: &mut Context<Self>) {
         let origin = input.origin();
-        let (now, hour) = (Local::now().time(), current_hour());
+        let now = Utc::now();
         let stats = self.outlet.stats();
         let users = self
             .directory
-            .accepting(&AlertKey::from(&input.item), now, hour, |outcome| {
+            .accepting(&AlertKey::from(&input.item), now, |outcome| {
                 stats.emit(AlertFiltered(outcome))
             });
         for user in &users {
-            self.count_in_redis(key::alert_rate(user, hour), ctx);
+            self.count_in_redis(key::alert_rate(user, epoch_hour(now)), ctx);
         }
         let publications = audience::pattern_alert(&input.item, &users);
         self.outlet
@@ -126,7 +147,7 @@ impl Users {
     /// Reads a user's two alert records and this hour's counter.
     fn load_rules(&mut self, user: UserId, ctx: &mut Context<Self>) {
         let mut redis = self.redis.clone();
-        let hour = current_hour();
+        let hour = epoch_hour(Utc::now());
         let keys = [
             key::alert_prefs(&user),
             key::alert_subscriptions(&user),
@@ -148,18 +169,19 @@ impl Users {
                 }
             };
             let field = |i: usize| records.get(i).cloned().flatten();
-            let rules = UserRules::from_records(field(0).as_deref(), field(1).as_deref());
+            let rules = AlertRules::from_records(field(0).as_deref(), field(1).as_deref())
+                .unwrap_or_else(|e| {
+                    warn!(
+                        "Alert records of user {user} are invalid ({}); treating them as absent.",
+                        e.0
+                    );
+                    AlertRules::default()
+                });
             let sent = field(2).and_then(|n| n.parse().ok()).unwrap_or(0);
-            let loaded =
-                act.directory
-                    .rules_loaded(user.clone(), rules, sent, hour, Instant::now());
-            if let Err(e) = loaded {
-                warn!(
-                    "Alert records of user {user} are invalid ({}); treating them as absent.",
-                    e.0
-                );
-            }
-            act.act([], ctx);
+            let announce = act
+                .directory
+                .rules_loaded(user, rules, sent, hour, Instant::now());
+            act.act(announce, ctx);
         }));
     }
 
@@ -177,12 +199,14 @@ impl Users {
                         members.len() - symbols.len()
                     );
                 }
-                let share = act
+                let actions = act
                     .directory
                     .watchlist_loaded(user, symbols, Instant::now());
-                act.act([share], ctx);
+                act.act(actions, ctx);
             }
             Err(e) => {
+                // Sessions waiting for it confirm without it rather than wait on.
+                act.waiting.remove(&user);
                 warn!("Cannot read the watchlist of user {user}, keeping the previous one: {e}.")
             }
         }));
@@ -202,13 +226,23 @@ impl Actor for Users {
 }
 
 impl Handler<SessionUser> for Users {
-    type Result = ();
+    type Result = ResponseFuture<Option<Vec<Symbol>>>;
 
-    fn handle(&mut self, msg: SessionUser, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: SessionUser, ctx: &mut Self::Context) -> Self::Result {
         let actions = self
             .directory
-            .session_user(msg.session, msg.user, Instant::now());
+            .session_user(msg.session, msg.user.clone(), Instant::now());
         self.act(actions, ctx);
+        let Some(user) = msg.user else {
+            return Box::pin(async { None });
+        };
+        if let Some(symbols) = self.directory.stored_watchlist(&user) {
+            let symbols = sorted(symbols);
+            return Box::pin(async move { Some(symbols) });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiting.entry(user).or_default().push(tx);
+        Box::pin(async move { rx.await.ok() })
     }
 }
 
@@ -230,8 +264,8 @@ impl Handler<Input<UsersInput>> for Users {
                 },
                 ctx,
             ),
-            UsersInput::WatchlistChanged(change) => {
-                let reload = self.directory.watchlist_changed(change.user_id);
+            UsersInput::PreferenceSignal(signal) => {
+                let reload = self.directory.changed(signal.user_id, signal.what);
                 self.act(reload, ctx);
             }
         }

@@ -99,6 +99,8 @@ pub struct Connect {
     pub closer: Option<ConnCloser>,
     pub streams: HashSet<Stream>,
     pub filter: PatternFilter,
+    /// Whether its user's stored watchlist is added to `streams`.
+    pub follows_stored: bool,
 }
 
 /// The session's streams or pattern filter changed (the full new state, not a diff).
@@ -108,6 +110,7 @@ pub struct UpdateSession {
     pub session: SessionId,
     pub streams: HashSet<Stream>,
     pub filter: PatternFilter,
+    pub follows_stored: bool,
 }
 
 #[derive(Message)]
@@ -133,8 +136,8 @@ pub struct Publish {
     pub origin: Origin,
 }
 
-/// A user's stored watchlist: every session of that user follows exactly these `symbol:{SYM}`
-/// streams, in addition to the ones it asked for itself.
+/// A user's stored watchlist: every session of that user that follows it (has not sent its
+/// own `watchlist`) receives these `symbol:{SYM}` streams, besides its own.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetUserSymbols {

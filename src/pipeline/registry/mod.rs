@@ -86,8 +86,10 @@ impl Outbound for SessionQueue {
 struct Member {
     /// The session's user, read from its `user:{id}` stream.
     user: Option<UserId>,
-    /// The streams the session asked for; its user's watchlist symbols are added to these.
+    /// The streams the session asked for; its user's watchlist symbols are added to these
+    /// while it follows the stored watchlist.
     own_streams: HashSet<Stream>,
+    follows_stored: bool,
     queue: SessionQueue,
     closer: Option<ConnCloser>,
     filter: SessionFilter,
@@ -157,7 +159,7 @@ impl RoomRegistry {
             return;
         };
         let mut streams = member.own_streams.clone();
-        if let Some(user) = &member.user {
+        if let Some(user) = member.user.as_ref().filter(|_| member.follows_stored) {
             streams.extend(self.users.symbol_streams(user));
         }
         self.streams.set_streams(session, streams);
@@ -217,6 +219,7 @@ impl Handler<Connect> for RoomRegistry {
         let member = Member {
             user: None,
             own_streams: HashSet::new(),
+            follows_stored: msg.follows_stored,
             queue: SessionQueue {
                 outbox: msg.outbox,
                 shared: msg.shared,
@@ -241,6 +244,7 @@ impl Handler<UpdateSession> for RoomRegistry {
     fn handle(&mut self, msg: UpdateSession, _: &mut Self::Context) {
         if let Some(member) = self.members.get_mut(&msg.session) {
             member.filter.patterns = msg.filter;
+            member.follows_stored = msg.follows_stored;
             self.set_own_streams(msg.session, msg.streams);
         }
     }

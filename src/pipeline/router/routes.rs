@@ -18,7 +18,7 @@ pub enum Route {
 pub fn route(event: Event) -> Route {
     match event {
         Event::PatternAlert(e) => Route::Users(UsersInput::PatternAlert(e)),
-        Event::WatchlistChanged(e) => Route::Users(UsersInput::WatchlistChanged(e)),
+        Event::PreferenceSignal(e) => Route::Users(UsersInput::PreferenceSignal(e)),
         Event::StreamingPattern(e) => Route::Streaming(StreamingInput::Pattern(e)),
         Event::StreamingIndicator(e) => Route::Streaming(StreamingInput::Indicator(e)),
         Event::IndicatorUpdate(e) => Route::Streaming(StreamingInput::IndicatorUpdate(e)),
@@ -43,7 +43,7 @@ pub fn route(event: Event) -> Route {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{Tick, WatchlistChanged};
+    use crate::domain::event::{Preference, PreferenceSignal, Tick};
     use crate::domain::ids::UserId;
 
     #[test]
@@ -57,12 +57,13 @@ mod tests {
             route(Event::AdminTick(tick)),
             Route::System(SystemInput::AdminTick(_))
         ));
-        let w = WatchlistChanged {
+        let w = PreferenceSignal {
             user_id: UserId::new("1").unwrap(),
+            what: Preference::AlertRules,
         };
         assert!(matches!(
-            route(Event::WatchlistChanged(w)),
-            Route::Users(UsersInput::WatchlistChanged(_))
+            route(Event::PreferenceSignal(w)),
+            Route::Users(UsersInput::PreferenceSignal(_))
         ));
     }
 }

@@ -18,6 +18,7 @@ use crate::domain::event::EpochMillis;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::outbound::{EventName, Frame};
 use crate::domain::protocol::{parse_request, ErrorCode, ProtocolError, Request};
+use crate::domain::replies::Reply;
 use crate::domain::session_state::{Limits, SessionState};
 use crate::net::ConnCloser;
 use crate::pipeline::handlers::{SessionUser, Users};
@@ -26,6 +27,10 @@ use crate::pipeline::registry::{
 };
 use crate::telemetry::events::ClientError;
 use crate::telemetry::Stats;
+
+/// How long a signing-in session waits for its user's stored watchlist (one Redis read, unless
+/// cached) before it confirms without it.
+const STORED_WATCHLIST_WAIT: Duration = Duration::from_secs(2);
 
 /// Session settings resolved from the config once at startup.
 #[derive(Debug, Clone, Copy)]
@@ -111,11 +116,52 @@ impl WsSession {
         ctx.stop();
     }
 
-    /// Tells the Users handler who this session's user is now (`None` when it ends).
-    fn announce_user(&self, user: Option<UserId>) {
+    /// Tells the Users handler who this session's user is now, and holds every other event of
+    /// the session (client frames, outbound frames) until it answers with the user's stored
+    /// watchlist or `STORED_WATCHLIST_WAIT` passes; then `reply` sends what needs it.
+    fn sign_in(
+        &mut self,
+        user: UserId,
+        ctx: &mut ws::WebsocketContext<Self>,
+        reply: impl FnOnce(&mut Self, &mut ws::WebsocketContext<Self>) + 'static,
+    ) {
+        let ask = self.deps.users.send(SessionUser {
+            session: self.id,
+            user: Some(user),
+        });
+        let answer = async move {
+            match tokio::time::timeout(STORED_WATCHLIST_WAIT, ask).await {
+                Ok(Ok(stored)) => stored,
+                _ => None,
+            }
+        };
+        ctx.wait(answer.into_actor(self).map(move |stored, act, ctx| {
+            match stored {
+                Some(symbols) => act.state.set_stored_watchlist(symbols),
+                None => debug!(
+                    "Session {}: the stored watchlist is not known yet; confirming without it.",
+                    act.id
+                ),
+            }
+            reply(act, ctx);
+        }));
+    }
+
+    /// Tells the Users handler this session has no user any more.
+    fn sign_out(&self) {
         self.deps.users.do_send(SessionUser {
             session: self.id,
-            user,
+            user: None,
+        });
+    }
+
+    /// The registry's view of this session: its streams, filter and watchlist source.
+    fn update_registry(&self) {
+        self.deps.registry.do_send(UpdateSession {
+            session: self.id,
+            streams: self.state.streams(),
+            filter: self.state.filter.clone(),
+            follows_stored: self.state.follows_stored(),
         });
     }
 
@@ -150,16 +196,22 @@ impl WsSession {
         {
             Ok(applied) => {
                 if applied.changed {
-                    self.deps.registry.do_send(UpdateSession {
-                        session: self.id,
-                        streams: self.state.streams(),
-                        filter: self.state.filter.clone(),
-                    });
+                    self.update_registry();
                 }
-                if self.state.identity.user != user_before {
-                    self.announce_user(self.state.identity.user.clone());
+                let signed_in = matches!(applied.reply, Reply::Identity { .. });
+                match self.state.identity.user.clone() {
+                    // The `auth` ack shows the user's stored watchlist as it is now.
+                    Some(user) if signed_in => self.sign_in(user, ctx, move |act, ctx| {
+                        let reply = act.state.identity_reply();
+                        act.send_reply(ctx, applied.event, &reply, id);
+                    }),
+                    user => {
+                        if user != user_before {
+                            self.sign_out();
+                        }
+                        self.send_reply(ctx, applied.event, &applied.reply, id);
+                    }
                 }
-                self.send_reply(ctx, applied.event, &applied.reply, id);
             }
             Err(err) => self.send_error(ctx, ProtocolError { id, ..err }),
         }
@@ -183,12 +235,16 @@ impl Actor for WsSession {
             closer: self.closer.take(),
             streams: self.state.streams(),
             filter: self.state.filter.clone(),
+            follows_stored: self.state.follows_stored(),
         });
-        if self.state.identity.user.is_some() {
-            self.announce_user(self.state.identity.user.clone());
+        let confirm = |act: &mut Self, ctx: &mut ws::WebsocketContext<Self>| {
+            let confirmed = act.state.connection_confirmed(act.id, EpochMillis::now());
+            act.send_reply(ctx, EventName::ConnectionConfirmed, &confirmed, None);
+        };
+        match self.state.identity.user.clone() {
+            Some(user) => self.sign_in(user, ctx, confirm),
+            None => confirm(self, ctx),
         }
-        let confirmed = self.state.connection_confirmed(self.id, EpochMillis::now());
-        self.send_reply(ctx, EventName::ConnectionConfirmed, &confirmed, None);
         let config = self.deps.config;
         ctx.run_interval(config.heartbeat_interval, move |act, ctx| {
             if act.shared.silent_for(Instant::now()) > config.client_timeout {
@@ -202,7 +258,7 @@ impl Actor for WsSession {
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
         self.deps.registry.do_send(Disconnect { session: self.id });
         if self.state.identity.user.is_some() {
-            self.announce_user(None);
+            self.sign_out();
         }
         Running::Stop
     }
