@@ -290,6 +290,24 @@ async function alertRulesRoundTrip(page, other, expect400) {
   await waitForEventRender(other, otherBefore, doji, 'the other tab');
   step('preferences_changed re-rendered the rules in both tabs');
 
+  // The rule is in force on the server: it refuses alerts (/stats), and every alert the page
+  // gets after the re-render is a Doji on AAPL at 80 % or more.
+  const total = () => Number(document.getElementById('pattern-alerts-body').dataset.total || 0);
+  const refused = () => fetch('/stats', { cache: 'no-store' }).then((r) => r.json()).then((s) =>
+    Object.values(s.alert_rules.refused).reduce((a, b) => a + b, 0));
+  const total0 = await page.evaluate(total);
+  const refused0 = await page.evaluate(refused);
+  for (const deadline = Date.now() + 45_000; (await page.evaluate(refused)) < refused0 + 3;) {
+    check(Date.now() < deadline, 'the server refused 3 alerts under the rule within 45 s');
+    await page.waitForTimeout(250); // polling /stats: the server's count, not a page condition
+  }
+  const fresh = (await page.evaluate(total)) - total0;
+  const passed = await page.$$eval('#pattern-alerts-body tr', (rows, n) => rows.slice(0, n).map((r) =>
+    [r.dataset.symbol, r.cells[2].textContent, Number(r.dataset.confidence)]), fresh);
+  check(passed.every(([sym, pattern, pct]) => sym === 'AAPL' && pattern === 'Doji' && pct >= 80),
+    `only Doji >= 0.8 on AAPL reaches the page under the rule: ${JSON.stringify(passed)}`);
+  step(`the server applies the rule: ${(await page.evaluate(refused)) - refused0} alerts refused, ${fresh} delivered`);
+
   // Two invalid fields: both shown, by field name, and nothing saved.
   await page.fill('#prefs-subs tr:first-child [name="sub_min_confidence"]', '2');
   await page.fill('#prefs-form [name="quiet_start"]', '22:00');
