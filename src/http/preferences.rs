@@ -48,11 +48,7 @@ pub async fn put_alert_rules(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth::user(&req, &state.sessions.auth)?;
-    let max_symbols = state.sessions.config.limits.max_symbols;
-    let rules = json_body(&body)
-        .and_then(|body| AlertRules::from_request(&body, max_symbols))
-        .map_err(ApiError::invalid_request)?;
+    let (user, rules) = request(&req, &state, &body, AlertRules::from_request)?;
     let (prefs, subscriptions) = rules.to_records();
     let notice = SubscriptionsNotice::new(&user, &rules, EpochMillis::now());
     let mut pipe = redis::pipe();
@@ -94,11 +90,7 @@ pub async fn put_watchlist(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth::user(&req, &state.sessions.auth)?;
-    let max_symbols = state.sessions.config.limits.max_symbols;
-    let symbols = json_body(&body)
-        .and_then(|body| watchlist_from_request(&body, max_symbols))
-        .map_err(ApiError::invalid_request)?;
+    let (user, symbols) = request(&req, &state, &body, watchlist_from_request)?;
     let set = key::watchlist(&user);
     let mut pipe = redis::pipe();
     pipe.atomic().del(&set).ignore();
@@ -119,7 +111,18 @@ fn watchlist_notice(user: &UserId) -> String {
     serde_json::json!({"type": "watchlist_update", "user_id": user}).to_string()
 }
 
-fn json_body(body: &[u8]) -> Result<Value, FieldErrors> {
-    serde_json::from_slice(body)
+/// The caller and their validated request body, with the session's symbol limit.
+fn request<T>(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+    validate: fn(&Value, usize) -> Result<T, FieldErrors>,
+) -> Result<(UserId, T), ApiError> {
+    let user = auth::user(req, &state.sessions.auth)?;
+    let max_symbols = state.sessions.config.limits.max_symbols;
+    let parsed = serde_json::from_slice(body)
         .map_err(|e| FieldErrors::from([("body".to_owned(), format!("not valid JSON: {e}"))]))
+        .and_then(|body| validate(&body, max_symbols))
+        .map_err(ApiError::invalid_request)?;
+    Ok((user, parsed))
 }
