@@ -12,6 +12,7 @@ use actix_web_actors::ws;
 use log::debug;
 use serde::Serialize;
 
+use crate::access::AddressSlot;
 use crate::auth::Authenticator;
 use crate::domain::close::CloseReason;
 use crate::domain::event::EpochMillis;
@@ -69,6 +70,8 @@ pub struct WsSession {
     closer: Option<ConnCloser>,
     shared: Arc<SessionShared>,
     rate: OpRate,
+    /// This session's share of its client address's session limit, released with the session.
+    _address: Option<AddressSlot>,
 }
 
 impl WsSession {
@@ -77,6 +80,7 @@ impl WsSession {
         state: SessionState,
         deps: Arc<SessionDeps>,
         closer: Option<ConnCloser>,
+        address: Option<AddressSlot>,
     ) -> Self {
         let rate = OpRate::new(deps.config.max_ops_per_second);
         WsSession {
@@ -86,6 +90,7 @@ impl WsSession {
             closer,
             shared: SessionShared::new(Instant::now()),
             rate,
+            _address: address,
         }
     }
 
