@@ -114,6 +114,7 @@ fn client(cfg: &mut web::ServiceConfig, origins: OriginPolicy) {
         .service(
             web::scope("/api")
                 .wrap(cors(origins))
+                .service(resource("/info", "GET, HEAD").route(get().to(info)))
                 .service(resource("/demo-token", "GET, HEAD").route(get().to(demo_token)))
                 .service(
                     resource("/backtests", "GET, HEAD, POST")
@@ -179,6 +180,15 @@ pub fn security_headers() -> DefaultHeaders {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; frame-ancestors 'none'",
         ))
+}
+
+/// What a page needs to know before it signs in: whether tokens are checked at all, and whether
+/// demo tokens are handed out (so the dashboard does not probe `/api/demo-token` for a 404).
+async fn info(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "auth": state.sessions.auth.enabled(),
+        "demo_mode": state.demo_secret.is_some(),
+    }))
 }
 
 #[derive(serde::Deserialize)]

@@ -286,4 +286,10 @@ fn wrong_methods_get_405_head_works_and_answers_carry_security_headers() {
         missing.body
     );
     let _: Value = serde_json::from_str(&wrong.body).expect("a JSON error body");
+    let (status, info) = app.get("/api/info");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&info).unwrap(),
+        json!({"auth": true, "demo_mode": false})
+    );
 }
