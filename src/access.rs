@@ -157,6 +157,12 @@ impl AddressCounts {
     }
 }
 
+impl AddressSlot {
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+}
+
 impl Drop for AddressSlot {
     fn drop(&mut self) {
         let mut counts = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());

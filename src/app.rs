@@ -47,6 +47,7 @@ pub enum StartupError {
     InvalidRedisUrl(String),
     Io(std::io::Error),
     AdminBind(std::net::SocketAddr, std::io::Error),
+    Tls(crate::tls::TlsError),
 }
 
 impl fmt::Display for StartupError {
@@ -54,6 +55,7 @@ impl fmt::Display for StartupError {
         match self {
             StartupError::InvalidRedisUrl(e) => write!(f, "[config] invalid Redis URL: {e}"),
             StartupError::Io(e) => write!(f, "cannot start the HTTP server: {e}"),
+            StartupError::Tls(e) => write!(f, "[config] {e}"),
             StartupError::AdminBind(addr, e) => {
                 write!(
                     f,
@@ -326,10 +328,21 @@ pub async fn run(
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
-    let server = server.listen(listener)?.run();
+    let server = match &settings.server.tls {
+        Some(tls) => {
+            let config = crate::tls::server_config(tls).map_err(StartupError::Tls)?;
+            server.listen_rustls_0_23(listener, config)?
+        }
+        None => server.listen(listener)?,
+    }
+    .run();
     let handle = server.handle();
     let server = actix_web::rt::spawn(server);
-    info!("tickrouter listening on http://{addr} (dashboard at http://{addr}/, WebSocket at ws://{addr}/ws).");
+    let (http, ws) = match settings.server.tls {
+        Some(_) => ("https", "wss"),
+        None => ("http", "ws"),
+    };
+    info!("tickrouter listening on {http}://{addr} (dashboard at {http}://{addr}/, WebSocket at {ws}://{addr}/ws).");
     let admin = match admin_bind {
         Some(bind) => {
             let admin = HttpServer::new(app(Listener::Admin))

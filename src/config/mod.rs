@@ -36,6 +36,7 @@ pub struct Settings {
     pub alerts: AlertSettings,
     pub health: HealthSettings,
     pub jobs: JobSettings,
+    pub log: LogSettings,
     pub channels: ChannelSettings,
 }
 
@@ -71,6 +72,16 @@ pub struct ServerSettings {
     /// Seconds a client has to send the request body it announced; then `408` and the
     /// connection closes. 1 to 300.
     pub body_timeout_secs: u64,
+    /// `[server.tls]`: serve `https://` and `wss://` on `bind` (the admin listener stays plain).
+    pub tls: Option<TlsSettings>,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for ServerSettings {
@@ -86,6 +97,7 @@ impl Default for ServerSettings {
             max_sessions_per_address: 1_000,
             trusted_proxies: Vec::new(),
             body_timeout_secs: 10,
+            tls: None,
         }
     }
 }
@@ -254,6 +266,23 @@ impl Default for MarketSettings {
             watchlist_ttl_secs: 300,
         }
     }
+}
+
+/// The log output (the level comes from `RUST_LOG`, default `info`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// `text`: one readable line per record; `json`: one JSON object per line (`ts`, `level`,
+/// `target`, `message`), for log collectors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Backtest jobs submitted through the API.

@@ -30,6 +30,8 @@ impl Settings {
             alerts,
             health,
             jobs,
+            // Its type admits only valid formats.
+            log: _,
             channels,
         } = self;
         validate_server(server)?;
@@ -82,6 +84,8 @@ fn validate_server(server: &ServerSettings) -> Result<(), ConfigError> {
         max_sessions_per_address,
         trusted_proxies,
         body_timeout_secs,
+        // Read and checked when the listener starts (and by `check`).
+        tls: _,
     } = server;
     at_least("server.max_sessions", *max_sessions, 1)?;
     between("server.workers", *workers, 0, 256)?;

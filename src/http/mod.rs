@@ -75,7 +75,8 @@ pub enum Listener {
 pub fn routes(listener: Listener, origins: OriginPolicy) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let probes = |cfg: &mut web::ServiceConfig| {
-            cfg.service(resource("/health", "GET, HEAD").route(get().to(health::health)))
+            cfg.service(resource("/live", "GET, HEAD").route(get().to(health::live)))
+                .service(resource("/health", "GET, HEAD").route(get().to(health::health)))
                 .service(resource("/ready", "GET, HEAD").route(get().to(health::ready)));
         };
         let operator = |cfg: &mut web::ServiceConfig| {

@@ -9,5 +9,6 @@ mod pipeline;
 mod preferences;
 mod protocol;
 mod resilience;
+mod tls;
 mod user_filters;
 mod util;

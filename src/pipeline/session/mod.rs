@@ -26,7 +26,7 @@ use crate::pipeline::handlers::{SessionUser, Users};
 use crate::pipeline::registry::{
     outbox, Connect, Deliver, Disconnect, RoomRegistry, SessionShared, UpdateSession,
 };
-use crate::telemetry::events::ClientError;
+use crate::telemetry::events::{ClientError, SessionEnded, SessionStarted};
 use crate::telemetry::Stats;
 
 /// How long a signing-in session waits for its user's stored watchlist (one Redis read, unless
@@ -71,7 +71,10 @@ pub struct WsSession {
     shared: Arc<SessionShared>,
     rate: OpRate,
     /// This session's share of its client address's session limit, released with the session.
-    _address: Option<AddressSlot>,
+    address: Option<AddressSlot>,
+    started_at: Instant,
+    /// The reason this server closed the session, if it did.
+    closed_for: Option<CloseReason>,
 }
 
 impl WsSession {
@@ -90,7 +93,9 @@ impl WsSession {
             closer,
             shared: SessionShared::new(Instant::now()),
             rate,
-            _address: address,
+            address,
+            started_at: Instant::now(),
+            closed_for: None,
         }
     }
 
@@ -112,7 +117,8 @@ impl WsSession {
         ctx.text(Frame::encode_reply(EventName::Error, &err, err.id).0);
     }
 
-    fn close(&self, ctx: &mut ws::WebsocketContext<Self>, reason: CloseReason) {
+    fn close(&mut self, ctx: &mut ws::WebsocketContext<Self>, reason: CloseReason) {
+        self.closed_for = Some(reason);
         debug!("Closing session {}: {}.", self.id, reason.description());
         ctx.close(Some(ws::CloseReason {
             code: ws::CloseCode::from(reason.code()),
@@ -227,6 +233,11 @@ impl Actor for WsSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.deps.stats.emit(SessionStarted {
+            session: self.id,
+            user: self.state.identity.user.as_ref(),
+            address: self.address.as_ref().map(AddressSlot::ip),
+        });
         let (outbox, mut frames) = outbox(self.deps.config.outbound_queue_frames);
         // The stream ends when the registry drops the outbox: it has forgotten this session
         // (closed, cut off or shutting down), and StreamHandler's default then stops it.
@@ -261,6 +272,17 @@ impl Actor for WsSession {
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        self.deps.stats.emit(SessionEnded {
+            session: self.id,
+            user: self.state.identity.user.as_ref(),
+            address: self.address.as_ref().map(AddressSlot::ip),
+            duration: self.started_at.elapsed(),
+            // Otherwise the client closed, the connection dropped, or the registry reset it
+            // (which logs why).
+            reason: self
+                .closed_for
+                .map_or("connection closed", CloseReason::description),
+        });
         self.deps.registry.do_send(Disconnect { session: self.id });
         if self.state.identity.user.is_some() {
             self.sign_out();
