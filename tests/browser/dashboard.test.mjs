@@ -66,6 +66,8 @@ async function main() {
     step('connected (status pill open)');
     await page.waitForFunction(() => document.getElementById('user-id').textContent.startsWith('demo'));
     check(await page.$eval('#admin', (n) => n.hidden), 'no admin panel without the admin role');
+    check(await page.$eval('#signin', (n) => n.hidden), 'no sign-in bar in demo mode (the page takes a demo token)');
+    check(await page.$eval('#signout', (n) => n.hidden), 'no Sign out button for the demo token');
     await prefsLoaded(page);
     step('signed in as demo: preferences panel loaded, no admin panel');
 
