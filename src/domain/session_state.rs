@@ -336,6 +336,7 @@ mod tests {
             Ok(Identity {
                 user: UserId::new(user),
                 admin: role == "admin",
+                expires_at: None,
             })
         }
     }
@@ -367,6 +368,7 @@ mod tests {
         let mut state = SessionState::new(Identity {
             user: UserId::new("u"),
             admin: false,
+            expires_at: None,
         });
         let sym = |s: &str| Symbol::new(s).unwrap();
         state.set_stored_watchlist([sym("NVDA"), sym("AAPL")]);

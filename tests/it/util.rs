@@ -13,7 +13,8 @@ use tickrouter::config::Settings;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
-pub const SECRET: &str = "test-secret";
+/// 32+ bytes: shorter secrets are refused unless `auth.allow_short_secret`.
+pub const SECRET: &str = "tickrouter-integration-test-secret";
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// Polls `check` until it returns `Some` or `timeout` passes.
