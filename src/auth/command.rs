@@ -23,9 +23,9 @@ pub enum MintError {
 impl fmt::Display for MintError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MintError::NoSecret => f.write_str(
-                "no secret to sign with: set auth.jwt_secret or TICKROUTER_JWT_SECRET",
-            ),
+            MintError::NoSecret => {
+                f.write_str("no secret to sign with: set auth.jwt_secret or TICKROUTER_JWT_SECRET")
+            }
             MintError::PublicKeyOnly => f.write_str(
                 "this server verifies tokens with a public key (auth.public_key_file or \
                  auth.jwks_url); only the issuer, who holds the private key, can mint them",
@@ -50,10 +50,12 @@ pub fn mint(
     ttl_secs: u64,
 ) -> Result<String, MintError> {
     let Some(secret) = &auth.jwt_secret else {
-        return Err(match auth.public_key_file.is_some() || auth.jwks_url.is_some() {
-            true => MintError::PublicKeyOnly,
-            false => MintError::NoSecret,
-        });
+        return Err(
+            match auth.public_key_file.is_some() || auth.jwks_url.is_some() {
+                true => MintError::PublicKeyOnly,
+                false => MintError::NoSecret,
+            },
+        );
     };
     let max_secs = auth.max_token_lifetime_secs;
     if max_secs > 0 && ttl_secs > max_secs {
@@ -78,7 +80,11 @@ pub fn mint(
 pub fn inspect(auth: &Authenticator, token: &str, now: DateTime<Utc>) -> (bool, String) {
     let verdict = match auth.verify(token) {
         Ok(identity) => {
-            let user = identity.user.as_ref().map(|u| u.as_str()).unwrap_or_default();
+            let user = identity
+                .user
+                .as_ref()
+                .map(|u| u.as_str())
+                .unwrap_or_default();
             let roles = identity.roles().join(", ");
             format!("valid: user {user:?}, roles [{roles}]")
         }

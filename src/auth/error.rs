@@ -18,7 +18,10 @@ pub enum AuthError {
     Malformed(String),
     BadSignature,
     /// The header's `alg` is not one the key may verify (this also stops algorithm confusion).
-    WrongAlgorithm { got: String, accepted: String },
+    WrongAlgorithm {
+        got: String,
+        accepted: String,
+    },
     /// The JWKS has no key with the token's `kid` (even after a refresh).
     UnknownKey(Option<String>),
     Expired,
@@ -29,7 +32,10 @@ pub enum AuthError {
     /// A claim the server requires (`exp`, and `aud`/`iss` when configured) is absent.
     MissingClaim(String),
     /// `exp - iat` (or `exp - now`) is over `auth.max_token_lifetime_secs`.
-    LivesTooLong { lifetime_secs: u64, max_secs: u64 },
+    LivesTooLong {
+        lifetime_secs: u64,
+        max_secs: u64,
+    },
     /// `sub` is not a non-empty string or number.
     BadSubject,
 }
@@ -50,9 +56,9 @@ impl fmt::Display for AuthError {
                 f,
                 "unknown key: the token names key {kid:?}, which is not among the issuer's keys"
             ),
-            AuthError::UnknownKey(None) => f.write_str(
-                "unknown key: the token names no key (kid) and the issuer has several",
-            ),
+            AuthError::UnknownKey(None) => {
+                f.write_str("unknown key: the token names no key (kid) and the issuer has several")
+            }
             AuthError::Expired => f.write_str("token expired"),
             AuthError::NotYetValid => {
                 f.write_str("token not yet valid: its nbf (not before) time is in the future")
@@ -64,7 +70,10 @@ impl fmt::Display for AuthError {
                 f.write_str("wrong issuer: the token's iss is not the issuer this server trusts")
             }
             AuthError::MissingClaim(claim) => {
-                write!(f, "the token has no {claim} claim, which this server requires")
+                write!(
+                    f,
+                    "the token has no {claim} claim, which this server requires"
+                )
             }
             AuthError::LivesTooLong {
                 lifetime_secs,
@@ -170,7 +179,11 @@ mod tests {
     #[test]
     fn only_a_missing_key_is_auth_disabled() {
         assert_eq!(AuthError::Disabled.code(), ErrorCode::AuthDisabled);
-        for e in [AuthError::Expired, AuthError::BadSignature, AuthError::WrongIssuer] {
+        for e in [
+            AuthError::Expired,
+            AuthError::BadSignature,
+            AuthError::WrongIssuer,
+        ] {
             assert_eq!(e.code(), ErrorCode::InvalidToken);
         }
     }

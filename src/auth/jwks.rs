@@ -259,7 +259,10 @@ mod tests {
             !POLICY.should_fetch(Some(t0), Some(s(3599)), true, s(3600)),
             "stale, but a fetch was just attempted"
         );
-        assert!(POLICY.should_fetch(Some(t0), Some(t0), true, s(3600)), "stale");
+        assert!(
+            POLICY.should_fetch(Some(t0), Some(t0), true, s(3600)),
+            "stale"
+        );
         assert!(
             !POLICY.should_fetch(None, Some(t0), false, s(5)),
             "a failed first fetch is retried only after the interval"

@@ -108,7 +108,8 @@ mod tests {
 
     #[test]
     fn private_keys_and_garbage_are_refused_in_words() {
-        let private = b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+        let private =
+            b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
         let err = VerifyKey::from_pem(private).err().unwrap();
         assert!(err.contains("private key"), "{err}");
         let err = VerifyKey::from_pem(b"hello").err().unwrap();

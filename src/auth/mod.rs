@@ -40,11 +40,13 @@ struct Claims {
     sub: Value,
     #[serde(default)]
     roles: Vec<String>,
-    // jsonwebtoken has checked `exp` (required) and `nbf` already; these are read again for the
-    // session's expiry and the lifetime rule. Numbers, since JWT dates may be fractional.
-    exp: f64,
+    // jsonwebtoken checks `exp` (required, a number) and `nbf` after reading these claims, so
+    // they are read loosely here and its checks say what is wrong; they are used again for the
+    // session's expiry and the lifetime rule.
     #[serde(default)]
-    iat: Option<f64>,
+    exp: Value,
+    #[serde(default)]
+    iat: Value,
 }
 
 #[derive(Serialize)]
@@ -169,9 +171,13 @@ impl Authenticator {
         let mut validation = self.validation.clone();
         validation.algorithms = vec![header.alg];
         let claims = decode::<Claims>(token, &key.key, &validation)
-            .map_err(|e| AuthError::from_jwt(e.kind()))?
+            .map_err(|e| refine(AuthError::from_jwt(e.kind()), token))?
             .claims;
-        self.check_lifetime(&claims, now_secs())?;
+        let exp = claims
+            .exp
+            .as_f64()
+            .ok_or_else(|| AuthError::MissingClaim("exp".into()))?;
+        self.check_lifetime(exp, claims.iat.as_f64(), now_secs())?;
         let user = match &claims.sub {
             Value::String(s) => UserId::new(s.as_str()),
             Value::Number(n) => UserId::new(n.to_string()),
@@ -181,7 +187,7 @@ impl Authenticator {
         Ok(Identity {
             user: Some(user),
             admin: claims.roles.iter().any(|r| r == ADMIN_ROLE),
-            expires_at: Some(EpochMillis((claims.exp * 1000.0) as i64)),
+            expires_at: Some(EpochMillis((exp * 1000.0) as i64)),
         })
     }
 
@@ -207,12 +213,12 @@ impl Authenticator {
         self.verify(token)
     }
 
-    fn check_lifetime(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
+    fn check_lifetime(&self, exp: f64, iat: Option<f64>, now: u64) -> Result<(), AuthError> {
         let Some(max_secs) = self.max_lifetime_secs else {
             return Ok(());
         };
-        let from = claims.iat.unwrap_or(now as f64);
-        let lifetime_secs = (claims.exp - from).max(0.0).ceil() as u64;
+        let from = iat.unwrap_or(now as f64);
+        let lifetime_secs = (exp - from).max(0.0).ceil() as u64;
         if lifetime_secs > max_secs {
             return Err(AuthError::LivesTooLong {
                 lifetime_secs,
@@ -220,6 +226,25 @@ impl Authenticator {
             });
         }
         Ok(())
+    }
+}
+
+/// jsonwebtoken reports a date claim of the wrong type (`"exp": "tomorrow"`) as missing; say
+/// what is really wrong. Reading the claims unverified is fine here: the token is refused anyway.
+fn refine(error: AuthError, token: &str) -> AuthError {
+    match error {
+        AuthError::MissingClaim(claim) => {
+            let claims = jsonwebtoken::dangerous::insecure_decode_claims::<Value>(token);
+            match claims.ok().as_ref().and_then(|c| c.get(&claim)) {
+                Some(v) if !v.is_number() && ["exp", "nbf"].contains(&claim.as_str()) => {
+                    AuthError::Malformed(format!(
+                        "claim {claim} has the wrong type (epoch seconds, a number)"
+                    ))
+                }
+                _ => AuthError::MissingClaim(claim),
+            }
+        }
+        other => other,
     }
 }
 
@@ -396,10 +421,7 @@ mod tests {
         }
         // without iat the lifetime counts from now
         let long = without("iat");
-        assert!(matches!(
-            auth.verify(&long),
-            Ok(_),
-        ));
+        assert!(matches!(auth.verify(&long), Ok(_),));
         assert!(auth.verify(&with("nbf", now.into())).is_ok());
         // unconfigured, aud and iss are not required
         let lax = Authenticator::new(Some("s3cret"));
@@ -437,9 +459,7 @@ mod tests {
             public_key_file: Some("/nonexistent/key.pem".into()),
             ..AuthSettings::default()
         };
-        let err = Authenticator::from_settings(&settings, None)
-            .err()
-            .unwrap();
+        let err = Authenticator::from_settings(&settings, None).err().unwrap();
         assert!(
             matches!(&err, ConfigError::Invalid { key, .. } if key == "auth.public_key_file"),
             "{err}"

@@ -146,7 +146,9 @@ fn validate_auth(auth: &AuthSettings, demo_mode: bool) -> Result<(), ConfigError
         return Err(ConfigError::invalid(
             second,
             "set",
-            format_args!("cannot be combined with {first}: tokens are verified with one key source"),
+            format_args!(
+                "cannot be combined with {first}: tokens are verified with one key source"
+            ),
         ));
     }
     require(
@@ -165,7 +167,12 @@ fn validate_auth(auth: &AuthSettings, demo_mode: bool) -> Result<(), ConfigError
              keys fetched over plain HTTP could be replaced on the way",
         )?;
     }
-    between("auth.jwks_min_refresh_secs", *jwks_min_refresh_secs, 1, 3600)?;
+    between(
+        "auth.jwks_min_refresh_secs",
+        *jwks_min_refresh_secs,
+        1,
+        3600,
+    )?;
     between("auth.jwks_max_age_secs", *jwks_max_age_secs, 60, 86_400)?;
     between("auth.expiry_warning_secs", *expiry_warning_secs, 1, 3600)
 }
@@ -514,9 +521,15 @@ mod tests {
                 "[server]\ndemo_mode = true\n[auth]\npublic_key_file = \"k.pem\"",
                 "server.demo_mode",
             ),
-            ("[auth]\njwks_min_refresh_secs = 0", "auth.jwks_min_refresh_secs"),
+            (
+                "[auth]\njwks_min_refresh_secs = 0",
+                "auth.jwks_min_refresh_secs",
+            ),
             ("[auth]\njwks_max_age_secs = 59", "auth.jwks_max_age_secs"),
-            ("[auth]\nexpiry_warning_secs = 0", "auth.expiry_warning_secs"),
+            (
+                "[auth]\nexpiry_warning_secs = 0",
+                "auth.expiry_warning_secs",
+            ),
         ];
         for (toml, expected_key) in cases {
             let (key, text) = rejected(toml);

@@ -54,7 +54,11 @@ mod tests {
     const LEAD: Duration = Duration::from_secs(60);
 
     fn plan(left_ms: i64) -> ExpiryPlan {
-        ExpiryPlan::new(EpochMillis(1_000_000), EpochMillis(1_000_000 + left_ms), LEAD)
+        ExpiryPlan::new(
+            EpochMillis(1_000_000),
+            EpochMillis(1_000_000 + left_ms),
+            LEAD,
+        )
     }
 
     #[test]
