@@ -484,6 +484,31 @@ mod tests {
     }
 
     #[test]
+    fn a_fresh_token_for_the_same_user_keeps_topics_symbols_and_filter() {
+        let mut state = SessionState::new(Identity {
+            user: UserId::new("u"),
+            admin: false,
+            expires_at: Some(EpochMillis(1_000)),
+        });
+        subscribe(&mut state, &["patterns", "symbol:AAPL"])
+            .map(|_| ())
+            .unwrap();
+        let filter = ClientOp::PatternSubscriptions {
+            subscriptions: serde_json::from_str(r#"[{"pattern":"Doji"}]"#).unwrap(),
+        };
+        state.apply(filter, &Tokens, LIMITS).map(|_| ()).unwrap();
+        let (topics, streams) = (state.topic_names(), state.streams());
+        let fresh = ClientOp::Auth {
+            token: "user:u".into(),
+        };
+        state.apply(fresh, &Tokens, LIMITS).map(|_| ()).unwrap();
+        assert_eq!(state.topic_names(), topics);
+        assert_eq!(state.streams(), streams);
+        assert_eq!(state.filter.len(), 1);
+        assert_eq!(state.identity.expires_at, None, "the new token's expiry");
+    }
+
+    #[test]
     fn auth_op_sets_identity_and_rejects_bad_tokens_without_change() {
         let mut state = SessionState::new(Identity::default());
         let bad = state.apply(
