@@ -421,7 +421,7 @@ mod tests {
         }
         // without iat the lifetime counts from now
         let long = without("iat");
-        assert!(matches!(auth.verify(&long), Ok(_),));
+        assert!(auth.verify(&long).is_ok());
         assert!(auth.verify(&with("nbf", now.into())).is_ok());
         // unconfigured, aud and iss are not required
         let lax = Authenticator::new(Some("s3cret"));
