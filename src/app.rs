@@ -13,13 +13,14 @@ use actix_web::{web, App, HttpServer};
 use log::{info, warn};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::access::{OriginPolicy, TrustedProxies};
 use crate::auth::Authenticator;
-use crate::config::{Settings, Subscription};
+use crate::config::{ServerSettings, Settings, Subscription};
 use crate::domain::close::CloseReason;
 use crate::domain::fanout;
 use crate::domain::monitor::Monitor;
 use crate::domain::session_state::Limits;
-use crate::http::{self, AppState};
+use crate::http::{self, Access, AppState, Listener};
 use crate::open_files::{self, Outcome};
 use crate::pipeline::handlers::{
     Backtest, Flush, Market, MarketConfig, MarketLogic, Outlet, Streaming, StreamingConfig,
@@ -47,6 +48,7 @@ pub enum StartupError {
     /// A setting only checkable by using it, such as an unreadable `auth.public_key_file`.
     Config(crate::config::ConfigError),
     Io(std::io::Error),
+    AdminBind(std::net::SocketAddr, std::io::Error),
 }
 
 impl fmt::Display for StartupError {
@@ -55,6 +57,12 @@ impl fmt::Display for StartupError {
             StartupError::InvalidRedisUrl(e) => write!(f, "[config] invalid Redis URL: {e}"),
             StartupError::Config(e) => write!(f, "[config] {e}"),
             StartupError::Io(e) => write!(f, "cannot start the HTTP server: {e}"),
+            StartupError::AdminBind(addr, e) => {
+                write!(
+                    f,
+                    "[config] server.admin_bind: cannot listen on {addr}: {e}"
+                )
+            }
         }
     }
 }
@@ -301,13 +309,29 @@ pub async fn run(
         actors: pipeline.liveness(),
         monitor,
         commands,
+        access: access(&settings.server),
+        body_timeout: Duration::from_secs(settings.server.body_timeout_secs),
+        max_active_jobs: settings.jobs.max_active_per_user,
     });
     let addr = listener.local_addr()?;
-    let mut server =
-        HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
-            .on_connect(crate::net::on_connect)
-            .disable_signals()
-            .shutdown_timeout(3);
+    let origins = OriginPolicy::new(&settings.server.allowed_origins);
+    let admin_bind = settings.server.admin_bind;
+    let client_routes = Listener::Client {
+        with_operator: admin_bind.is_none(),
+    };
+    let app = move |listener: Listener| {
+        let (state, origins) = (state.clone(), origins.clone());
+        move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(http::security_headers())
+                .configure(http::routes(listener, origins.clone()))
+        }
+    };
+    let mut server = HttpServer::new(app(client_routes))
+        .on_connect(crate::net::on_connect)
+        .disable_signals()
+        .shutdown_timeout(3);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
@@ -315,6 +339,20 @@ pub async fn run(
     let handle = server.handle();
     let server = actix_web::rt::spawn(server);
     info!("tickrouter listening on http://{addr} (dashboard at http://{addr}/, WebSocket at ws://{addr}/ws).");
+    let admin = match admin_bind {
+        Some(bind) => {
+            let admin = HttpServer::new(app(Listener::Admin))
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(1)
+                .bind(bind)
+                .map_err(|e| StartupError::AdminBind(bind, e))?
+                .run();
+            info!("Operator endpoints (/metrics, /stats, /debug) on http://{bind} only.");
+            Some((admin.handle(), actix_web::rt::spawn(admin)))
+        }
+        None => None,
+    };
 
     shutdown.await;
     info!("Shutting down: flushing buffers and closing sessions.");
@@ -330,8 +368,22 @@ pub async fn run(
         handle.stop(false).await;
     }
     let _ = server.await;
+    if let Some((handle, server)) = admin {
+        handle.stop(true).await;
+        let _ = server.await;
+    }
     info!("Stopped.");
     Ok(())
+}
+
+fn access(server: &ServerSettings) -> Access {
+    Access {
+        origins: OriginPolicy::new(&server.allowed_origins),
+        // Validated with the settings.
+        proxies: TrustedProxies::parse(&server.trusted_proxies).unwrap_or_default(),
+        addresses: Arc::default(),
+        max_sessions_per_address: server.max_sessions_per_address,
+    }
 }
 
 fn alive<A: Actor>(addr: &Addr<A>) -> http::LivenessCheck {

@@ -1,9 +1,12 @@
-//! `GET /ws`: the WebSocket upgrade. Takes the token from `?token=` (browsers) or
-//! `Authorization: Bearer` (other clients), refuses (never downgrades) a bad one, and refuses new
-//! sessions beyond `server.max_sessions` with 503.
+//! `GET /ws`: the WebSocket upgrade. Refuses a browser page from an origin not allowed
+//! (`server.allowed_origins`) with 403; takes the token from `?token=` (browsers) or
+//! `Authorization: Bearer` (other clients) and refuses (never downgrades) a bad one; and refuses
+//! new sessions beyond `server.max_sessions`, or beyond `server.max_sessions_per_address` from one
+//! client address, with 503.
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use actix_web::http::header::{HeaderName, HOST, ORIGIN, X_FORWARDED_FOR};
 use actix_web::http::StatusCode;
 use actix_web::{web, Error, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
@@ -18,8 +21,12 @@ use crate::domain::protocol::ErrorCode;
 use crate::domain::session_state::SessionState;
 use crate::net::ConnCloser;
 use crate::pipeline::session::WsSession;
-use crate::telemetry::events::SessionRefused;
+use crate::telemetry::events::{RefusedBecause, SessionRefused};
 use crate::telemetry::Scalar;
+
+fn header(req: &HttpRequest, name: HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
 
 #[derive(Deserialize)]
 struct ConnectQuery {
@@ -31,8 +38,16 @@ pub async fn connect(
     stream: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Error> {
+    let access = &state.access;
+    if !access
+        .origins
+        .allows(header(&req, ORIGIN), header(&req, HOST))
+    {
+        state.stats.emit(SessionRefused(RefusedBecause::Origin));
+        return Err(ApiError::forbidden("this page's origin may not connect").into());
+    }
     if state.stats.get(Scalar::SessionsActive) as usize >= state.max_sessions {
-        state.stats.emit(SessionRefused);
+        state.stats.emit(SessionRefused(RefusedBecause::ServerFull));
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too_many_sessions",
@@ -40,6 +55,30 @@ pub async fn connect(
         )
         .into());
     }
+    let peer = req.peer_addr().map(|a| a.ip());
+    let client = peer.map(|ip| {
+        access
+            .proxies
+            .client_address(ip, header(&req, X_FORWARDED_FOR))
+    });
+    let slot = match client {
+        Some(ip) => Some(
+            access
+                .addresses
+                .acquire(ip, access.max_sessions_per_address)
+                .ok_or_else(|| {
+                    state
+                        .stats
+                        .emit(SessionRefused(RefusedBecause::AddressFull));
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "too_many_sessions_from_address",
+                        "this address holds as many sessions as one address may",
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let query = web::Query::<ConnectQuery>::from_query(req.query_string())
         .map_err(|e| actix_web::error::ErrorBadRequest(e.to_string()))?;
     let identity = match connect_token(query.token.as_deref(), bearer_token(&req))? {
@@ -58,6 +97,7 @@ pub async fn connect(
         SessionState::new(identity),
         state.sessions.clone(),
         closer,
+        slot,
     );
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(state.sessions.config.transport_frame_limit())

@@ -1,5 +1,6 @@
 //! Integration tests: tickrouter in-process against a real redis-server, real WebSocket clients.
 
+mod access;
 mod backtests;
 mod check;
 mod fixtures;

@@ -13,6 +13,7 @@ use actix_web_actors::ws;
 use log::debug;
 use serde::Serialize;
 
+use crate::access::AddressSlot;
 use crate::auth::Authenticator;
 use crate::domain::close::CloseReason;
 use crate::domain::event::EpochMillis;
@@ -75,6 +76,8 @@ pub struct WsSession {
     rate: OpRate,
     /// The `token_expiring` and `token_expired` timers of the current token.
     expiry_timers: Vec<SpawnHandle>,
+    /// This session's share of its client address's session limit, released with the session.
+    _address: Option<AddressSlot>,
 }
 
 impl WsSession {
@@ -83,6 +86,7 @@ impl WsSession {
         state: SessionState,
         deps: Arc<SessionDeps>,
         closer: Option<ConnCloser>,
+        address: Option<AddressSlot>,
     ) -> Self {
         let rate = OpRate::new(deps.config.max_ops_per_second);
         WsSession {
@@ -93,6 +97,7 @@ impl WsSession {
             shared: SessionShared::new(Instant::now()),
             rate,
             expiry_timers: Vec::new(),
+            _address: address,
         }
     }
 

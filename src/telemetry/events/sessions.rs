@@ -10,11 +10,23 @@ use crate::domain::ids::SessionId;
 use crate::domain::protocol::ProtocolError;
 use crate::telemetry::{Scalar, Stats};
 
-/// A WebSocket upgrade was refused at the session limit.
-pub struct SessionRefused;
+/// A WebSocket upgrade was refused before it became a session.
+pub struct SessionRefused(pub RefusedBecause);
+
+#[derive(Debug, Clone, Copy)]
+pub enum RefusedBecause {
+    /// `server.max_sessions`.
+    ServerFull,
+    /// `server.max_sessions_per_address`.
+    AddressFull,
+    /// `server.allowed_origins`.
+    Origin,
+}
 
 impl InternalEvent for SessionRefused {
     fn emit(self, stats: &Stats) {
+        // Debug only: a flood of refused upgrades must not flood the log too.
+        debug!("Refused a WebSocket upgrade: {:?}.", self.0);
         stats.add(Scalar::SessionsRefused, 1);
     }
 }
