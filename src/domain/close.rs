@@ -19,6 +19,9 @@ pub enum CloseReason {
     ProtocolError,
     /// Sustained op flooding beyond the rate limit.
     Abuse,
+    /// The session's token reached its `exp` without an `auth` op refreshing it
+    /// (`domain::token_expiry`): reconnect, or send `auth`, with a fresh token.
+    TokenExpired,
 }
 
 impl CloseReason {
@@ -35,6 +38,8 @@ impl CloseReason {
             CloseReason::Shutdown => 1001,
             CloseReason::ProtocolError => 1002,
             CloseReason::Abuse => 1008,
+            // A policy close like `abuse`, but the fix is the client's: a fresh token.
+            CloseReason::TokenExpired => 1008,
         }
     }
 }
@@ -54,6 +59,7 @@ mod tests {
                 CloseReason::Shutdown => "going_away",
                 CloseReason::ProtocolError => "protocol_error",
                 CloseReason::Abuse => "abuse",
+                CloseReason::TokenExpired => "token_expired",
             };
             assert_eq!(r.description(), wire);
         }

@@ -4,6 +4,7 @@ mod access;
 mod backtests;
 mod check;
 mod fixtures;
+mod identity;
 mod observability;
 mod pipeline;
 mod preferences;
