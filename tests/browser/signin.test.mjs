@@ -14,6 +14,7 @@
 
 import { chromium } from 'playwright-core';
 import { createHmac } from 'node:crypto';
+import { checkLayout } from './layout.mjs';
 
 const BASE = process.env.TICKROUTER_URL;
 const NOAUTH = process.env.TICKROUTER_NOAUTH_URL || '';
@@ -89,6 +90,7 @@ async function main() {
     check(await page.$eval('#backtest-submit', (b) => b.disabled), 'backtests cannot be submitted anonymously');
     check(/sign in/i.test(await page.textContent('#backtests-note')), 'the backtests panel says to sign in');
     step('anonymous: the sign-in form is shown; no demo token asked for, no 404, no console error');
+    step(`layout, anonymous with the sign-in bar: ${await checkLayout(page, { width: 1280, height: 900, fold: 'pattern-alerts', label: 'anonymous' })}`);
 
     // Tokens the page can tell are unusable are refused without a round trip.
     await signInWith(page, 'not a token');
@@ -111,6 +113,7 @@ async function main() {
     check((await storedToken(page)) === token, 'the token is kept in sessionStorage');
     check(!(await page.evaluate(() => JSON.stringify({ ...localStorage }))).includes(token), 'the token is not in localStorage');
     step(`signed in by pasting a token: the top bar shows ${user}, the alert rules panel loaded`);
+    step(`layout, signed in: ${await checkLayout(page, { width: 1280, height: 900, fold: 'pattern-alerts', label: 'signed in' })}`);
 
     // ---- a backtest from the form: listed, then progress and results from the backtester ----
     check(!(await page.$eval('#backtest-submit', (b) => b.disabled)), 'backtests can be submitted once signed in');
