@@ -168,6 +168,7 @@ function showNotice(text, sticky = false) {
 function setNote(id, text, isError = false) {
   const node = $(id);
   node.textContent = text;
+  node.title = text; // a note cut short by its line shows in full on hover
   node.classList.toggle('error', isError);
 }
 
@@ -595,6 +596,7 @@ function renderWatchSource() {
     text = '';
   }
   node.textContent = text;
+  node.title = text;
   node.dataset.source = state.watchSource ?? '';
   node.dataset.symbols = state.watchlist.join(',');
 }
