@@ -18,7 +18,15 @@ const PRUNE_ABOVE: usize = 50_000;
 #[derive(Debug)]
 pub struct Snapshots {
     ttl: Duration,
-    latest: HashMap<(Stream, EventName), (Frame, Instant)>,
+    /// Per stream, the latest frame of each kept event (one or two per stream).
+    latest: HashMap<Stream, Vec<Kept>>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    event: EventName,
+    frame: Frame,
+    at: Instant,
 }
 
 impl Snapshots {
@@ -29,18 +37,32 @@ impl Snapshots {
         }
     }
 
-    /// Keeps the publication's frame if it is one its stream keeps.
+    /// Keeps the publication's frame if it is one its stream keeps. A price update per message
+    /// passes here, so the stream is cloned only the first time it is seen.
     pub fn keep(&mut self, publication: &Publication, now: Instant) {
         let Some(event) = publication.latest else {
             return;
         };
+        let kept = Kept {
+            event,
+            frame: publication.frame.clone(),
+            at: now,
+        };
+        if let Some(list) = self.latest.get_mut(&publication.stream) {
+            match list.iter_mut().find(|k| k.event == event) {
+                Some(slot) => *slot = kept,
+                None => list.push(kept),
+            }
+            return;
+        }
         if self.latest.len() >= PRUNE_ABOVE {
             let ttl = self.ttl;
-            self.latest
-                .retain(|_, (_, at)| now.duration_since(*at) < ttl);
+            self.latest.retain(|_, list| {
+                list.retain(|k| now.duration_since(k.at) < ttl);
+                !list.is_empty()
+            });
         }
-        let key = (publication.stream.clone(), event);
-        self.latest.insert(key, (publication.frame.clone(), now));
+        self.latest.insert(publication.stream.clone(), vec![kept]);
     }
 
     /// The snapshot frames of these streams, fresh enough to show.
@@ -49,12 +71,12 @@ impl Snapshots {
         streams: impl IntoIterator<Item = &'a Stream> + 'a,
         now: Instant,
     ) -> impl Iterator<Item = Frame> + 'a {
-        streams.into_iter().flat_map(move |stream| {
-            self.latest
-                .iter()
-                .filter(move |((s, _), (_, at))| s == stream && now.duration_since(*at) < self.ttl)
-                .map(|(_, (frame, _))| frame.as_snapshot())
-        })
+        streams
+            .into_iter()
+            .filter_map(|stream| self.latest.get(stream))
+            .flatten()
+            .filter(move |k| now.duration_since(k.at) < self.ttl)
+            .map(|k| k.frame.as_snapshot())
     }
 }
 
