@@ -294,8 +294,9 @@ function onConnectionConfirmed(data) {
   loadJobs();
 }
 
-function countEvent(_data, event) {
-  if (!REPLIES.has(event)) state.eventsThisSecond += 1;
+function countEvent(_data, event, frame) {
+  // A snapshot is a state seen before, not a new event.
+  if (!REPLIES.has(event) && !(frame && frame.snapshot === true)) state.eventsThisSecond += 1;
 }
 
 // ---- pattern alerts ----------------------------------------------------------------------
@@ -739,8 +740,9 @@ function drawSparkline(t) {
   t.line.setAttribute('points', points.join(' '));
 }
 
-function onPriceUpdate(d) {
-  recordPoint(d.symbol, d.timestamp, d.price, 'price');
+/** `frame.snapshot`: the latest state the server kept, sent when the session starts watching the symbol. */
+function onPriceUpdate(d, _event, frame) {
+  recordPoint(d.symbol, d.timestamp, d.price, frame && frame.snapshot === true ? 'snapshot price' : 'price');
   updatePrice(d.symbol, d.price, {
     day: { change: d.change, changePct: d.change_percent, volume: d.volume },
     timestamp: d.timestamp,
@@ -748,9 +750,9 @@ function onPriceUpdate(d) {
   });
 }
 
-function onOhlcvUpdate(d) {
+function onOhlcvUpdate(d, _event, frame) {
   const o = d.ohlcv || {};
-  recordBar(d.symbol, d.timestamp, o, d.timeframe);
+  recordBar(d.symbol, d.timestamp, o, d.timeframe, frame && frame.snapshot === true);
   updatePrice(d.symbol, o.close, { timestamp: d.timestamp, basis: `bar ${d.timeframe}` });
   const t = tiles.get(d.symbol);
   if (t) {
@@ -766,9 +768,11 @@ function onTickData(d) {
 
 // ---- chart of the selected symbol ----------------------------------------------------------
 //
-// There is no snapshot endpoint yet: the chart is drawn from what this page has received since
+// There is no history endpoint yet: the chart is drawn from what this page has received since
 // it loaded (dashboard_price_update and tick_data as the price line, dashboard_ohlcv_update as
-// candles with their volume below), kept per symbol in `series`. Drawn by hand on a canvas.
+// candles with their volume below), kept per symbol in `series`, starting with the server's
+// snapshot of the symbol (its latest price and bar, `"snapshot": true`, sent when the session
+// starts watching it). Drawn by hand on a canvas.
 
 const MAX_SERIES_POINTS = 4000;
 const MAX_SERIES_BARS = 600;
@@ -796,15 +800,17 @@ function recordPoint(symbol, t, p, kind) {
   // Out-of-order arrivals are placed by time (rare: the feed is in order per symbol).
   let i = s.points.length;
   while (i > 0 && s.points[i - 1].t > t) i -= 1;
+  // A snapshot repeats a state already seen (after a reconnect, a watchlist change).
+  if (i > 0 && s.points[i - 1].t === t && s.points[i - 1].p === p) return;
   s.points.splice(i, 0, { t, p, kind });
   if (s.points.length > MAX_SERIES_POINTS) s.points.splice(0, s.points.length - MAX_SERIES_POINTS);
   if (symbol === chart.symbol) scheduleChart();
 }
 
-function recordBar(symbol, t, o, timeframe) {
+function recordBar(symbol, t, o, timeframe, snapshot = false) {
   if (typeof symbol !== 'string' || !isNum(t) || !o || ![o.open, o.high, o.low, o.close].every(isNum)) return;
   const s = seriesFor(symbol);
-  const bar = { t, o: o.open, h: o.high, l: o.low, c: o.close, v: isNum(o.volume) ? o.volume : 0, tf: String(timeframe ?? '') };
+  const bar = { t, o: o.open, h: o.high, l: o.low, c: o.close, v: isNum(o.volume) ? o.volume : 0, tf: String(timeframe ?? ''), snapshot };
   const last = s.bars[s.bars.length - 1];
   if (last && last.t === t) s.bars[s.bars.length - 1] = bar; // the same bar, updated
   else if (last && last.t > t) return; // a late bar: the chart keeps time order
@@ -1104,10 +1110,12 @@ function setChartNote(sym, s) {
   const bars = s ? s.bars.length : 0;
   const points = s ? s.points.length : 0;
   const node = $('chart-note');
-  node.textContent = `No server snapshot yet: drawn from what this page received since it loaded at ${fmtTime(PAGE_LOADED_AT)}` +
-    (sym ? ` (${sym}: ${bars} bar${bars === 1 ? '' : 's'}, ${points} price${points === 1 ? '' : 's'}).` : '.');
+  node.textContent = `Drawn from what this page received since it loaded at ${fmtTime(PAGE_LOADED_AT)}` +
+    (sym ? ` (${sym}: ${bars} bar${bars === 1 ? '' : 's'}, ${points} price${points === 1 ? '' : 's'})` : '') +
+    ': the server\'s snapshot is the latest price and bar only, no history yet.';
   node.title = 'The line joins price updates and ticks; candles are OHLCV bars with their volume below. ' +
-    'A reload starts empty: the server keeps no history for the page to load.';
+    'The server sends each symbol\'s latest price and bar when the page starts watching it (its snapshot), ' +
+    'but keeps no history: after a reload the chart starts again from those.';
   node.dataset.bars = String(bars);
   node.dataset.points = String(points);
 }
