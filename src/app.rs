@@ -289,10 +289,14 @@ pub async fn run(
         max_sessions: settings.server.max_sessions,
         static_dir: settings.server.static_dir.clone(),
         demo_secret,
+        autobahn_echo: settings.server.autobahn_echo,
         actors: pipeline.liveness(),
         monitor,
         commands,
     });
+    if settings.server.autobahn_echo {
+        warn!("server.autobahn_echo: serving the test-only echo WebSocket /autobahn/echo.");
+    }
     let addr = listener.local_addr()?;
     let mut server =
         HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))

@@ -54,6 +54,10 @@ pub struct ServerSettings {
     pub static_dir: PathBuf,
     /// Exposes the endpoint that issues demo tokens without credentials. Never in production.
     pub demo_mode: bool,
+    /// Test-only, left out of the example file: serves `/autobahn/echo`, a WebSocket that echoes
+    /// every message, for the Autobahn conformance run (scripts/autobahn.sh). Refused unless
+    /// `bind` is a loopback address.
+    pub autobahn_echo: bool,
 }
 
 impl Default for ServerSettings {
@@ -64,6 +68,7 @@ impl Default for ServerSettings {
             workers: 0,
             static_dir: PathBuf::from("static"),
             demo_mode: false,
+            autobahn_echo: false,
         }
     }
 }

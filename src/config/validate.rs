@@ -64,12 +64,22 @@ fn validate_health(health: &HealthSettings) -> Result<(), ConfigError> {
 
 fn validate_server(server: &ServerSettings) -> Result<(), ConfigError> {
     let ServerSettings {
-        bind: _,
+        bind,
         max_sessions,
         workers,
         static_dir: _,
         demo_mode: _,
+        autobahn_echo,
     } = server;
+    require(
+        !autobahn_echo || bind.ip().is_loopback(),
+        "server.autobahn_echo",
+        autobahn_echo,
+        format_args!(
+            "is for the Autobahn conformance run only (scripts/autobahn.sh) and needs a loopback \
+             server.bind, not {bind}"
+        ),
+    )?;
     at_least("server.max_sessions", *max_sessions, 1)?;
     between("server.workers", *workers, 0, 256)
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 pub mod auth;
+mod autobahn;
 mod backtests;
 mod dashboard;
 mod debug;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub static_dir: std::path::PathBuf,
     /// Set only in demo mode: the secret `/api/demo-token` signs with.
     pub demo_secret: Option<String>,
+    /// `server.autobahn_echo` (test-only): whether `/autobahn/echo` exists.
+    pub autobahn_echo: bool,
     /// One check per pipeline actor, for `/ready`.
     pub actors: Vec<(&'static str, LivenessCheck)>,
     pub metrics: Metrics,
@@ -44,6 +47,7 @@ pub type LivenessCheck = Box<dyn Fn() -> bool + Send + Sync>;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws", web::get().to(ws::connect))
+        .route("/autobahn/echo", web::get().to(autobahn::echo))
         .route("/health", web::get().to(health::health))
         .route("/ready", web::get().to(health::ready))
         .route("/stats", web::get().to(stats))

@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, Error, HttpRequest, HttpResponse};
-use actix_web_actors::ws;
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -14,7 +13,7 @@ use crate::domain::identity::Identity;
 use crate::domain::ids::SessionId;
 use crate::domain::session_state::SessionState;
 use crate::net::ConnCloser;
-use crate::pipeline::session::WsSession;
+use crate::pipeline::session::{upgrade, WsSession};
 use crate::telemetry::events::SessionRefused;
 use crate::telemetry::Scalar;
 
@@ -51,7 +50,5 @@ pub async fn connect(
         state.sessions.clone(),
         closer,
     );
-    ws::WsResponseBuilder::new(session, &req, stream)
-        .frame_size(state.sessions.config.transport_frame_limit())
-        .start()
+    upgrade(session, &req, stream, state.sessions.config.frame_limits())
 }
