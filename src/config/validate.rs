@@ -512,4 +512,14 @@ mod tests {
              [[channels.extra]]\nchannel = \"tickstock.market.prices\"\nkind = \"tick_data\"",
         );
     }
+
+    #[test]
+    fn the_test_only_autobahn_echo_needs_a_loopback_bind() {
+        let (key, text) = rejected("[server]\nbind = \"0.0.0.0:8080\"\nautobahn_echo = true");
+        assert_eq!(key, "server.autobahn_echo");
+        assert!(text.contains("loopback"), "{text}");
+        accepted("[server]\nautobahn_echo = true");
+        accepted("[server]\nbind = \"[::1]:0\"\nautobahn_echo = true");
+        accepted("[server]\nbind = \"0.0.0.0:8080\"\nautobahn_echo = false");
+    }
 }

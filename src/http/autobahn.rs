@@ -16,5 +16,10 @@ pub async fn echo(
         return Ok(HttpResponse::NotFound().finish());
     }
     let config = &state.sessions.config;
-    upgrade(EchoSession::new(config), &req, stream, config.frame_limits())
+    upgrade(
+        EchoSession::new(config),
+        &req,
+        stream,
+        config.frame_limits(),
+    )
 }

@@ -3,6 +3,7 @@
 mod backtests;
 mod check;
 mod fixtures;
+mod frames;
 mod observability;
 mod pipeline;
 mod preferences;

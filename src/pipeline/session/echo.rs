@@ -25,7 +25,11 @@ pub struct EchoSession {
 impl EchoSession {
     pub fn new(config: &SessionConfig) -> Self {
         EchoSession {
-            gate: Gate::new(config.max_ops_per_second, config.max_frame_bytes, Instant::now()),
+            gate: Gate::new(
+                config.max_ops_per_second,
+                config.max_frame_bytes,
+                Instant::now(),
+            ),
         }
     }
 }

@@ -204,10 +204,9 @@ mod tests {
             assert_eq!(steps[50], Step::Close(CloseReason::Abuse), "{kind}");
             // Nothing over the limit gets a real answer: no pong, no echo.
             assert!(
-                !steps[5..].iter().any(|s| matches!(
-                    s,
-                    Step::Pong(_) | Step::Text(_) | Step::Binary(_)
-                )),
+                !steps[5..]
+                    .iter()
+                    .any(|s| matches!(s, Step::Pong(_) | Step::Text(_) | Step::Binary(_))),
                 "{kind}"
             );
         }
@@ -270,7 +269,10 @@ mod tests {
         );
         // The next message is delivered again.
         assert_eq!(
-            gate.step(Ok(Inbound::Text("next".into())), later + Duration::from_secs(1)),
+            gate.step(
+                Ok(Inbound::Text("next".into())),
+                later + Duration::from_secs(1)
+            ),
             Step::Text("next".into())
         );
     }

@@ -37,8 +37,8 @@ use crate::telemetry::events::ClientError;
 use crate::telemetry::Stats;
 pub use echo::EchoSession;
 use gate::Gate;
-use inbound::ClientFrames;
 pub use inbound::upgrade;
+use inbound::ClientFrames;
 pub use reader::FrameLimits;
 use reader::{Inbound, Violation};
 

@@ -38,7 +38,9 @@ pub enum Inbound {
     Binary(Bytes),
     /// The last frame of a message over [`FrameLimits::message_bytes`] (its UTF-8 was checked
     /// all the same).
-    TooLarge { bytes: usize },
+    TooLarge {
+        bytes: usize,
+    },
     /// A fragment that does not end its message.
     Fragment,
     Ping(Bytes),
@@ -195,7 +197,11 @@ impl Partial {
             }
         }
         if self.bytes > limit {
-            let keep = if self.text { self.checked } else { self.data.len() };
+            let keep = if self.text {
+                self.checked
+            } else {
+                self.data.len()
+            };
             let _ = self.data.split_to(keep);
             self.checked = 0;
         }
@@ -463,7 +469,10 @@ mod tests {
         unmasked.truncate(2);
         let long_ping = frame(true, PING, &[0; 126][..]);
         for bytes in [reserved, opcode, unmasked, long_ping] {
-            assert!(matches!(read(&[bytes]).as_slice(), [Err(Violation::Protocol(_))]));
+            assert!(matches!(
+                read(&[bytes]).as_slice(),
+                [Err(Violation::Protocol(_))]
+            ));
         }
     }
 
