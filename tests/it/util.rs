@@ -433,7 +433,11 @@ impl Client {
                 Err(e) => panic!("connection ended without a close frame: {e}"),
             }
         }
-        panic!("timed out waiting for the server to close; saw {seen:?}");
+        panic!(
+            "timed out waiting for the server to close; it sent {} messages, the last {:?}",
+            seen.len(),
+            seen.last()
+        );
     }
 
     /// Sends a message or a raw frame as it is: tungstenite checks neither the UTF-8 nor the

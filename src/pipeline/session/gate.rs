@@ -184,16 +184,16 @@ mod tests {
 
     #[test]
     fn every_kind_of_frame_counts_toward_the_rate_limit_and_abuse() {
-        let kinds: [(&str, fn() -> Inbound); 6] = [
-            ("text", || Inbound::Text("{}".into())),
-            ("binary", || Inbound::Binary(Bytes::from_static(b"x"))),
-            ("oversized", || Inbound::TooLarge { bytes: 100 }),
-            ("ping", || Inbound::Ping(Bytes::new())),
-            ("pong", || Inbound::Pong),
-            ("fragment", || Inbound::Fragment),
+        let kinds = [
+            ("text", Inbound::Text("{}".into())),
+            ("binary", Inbound::Binary(Bytes::from_static(b"x"))),
+            ("oversized", Inbound::TooLarge { bytes: 100 }),
+            ("ping", Inbound::Ping(Bytes::new())),
+            ("pong", Inbound::Pong),
+            ("fragment", Inbound::Fragment),
         ];
         for (kind, frame) in kinds {
-            let steps = flood(frame);
+            let steps = flood(|| frame.clone());
             assert_eq!(steps.len(), 51, "{kind}: {steps:?}");
             assert!(
                 steps[5..50]

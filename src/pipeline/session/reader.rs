@@ -30,7 +30,7 @@ pub struct FrameLimits {
 }
 
 /// One frame from the client, as the session sees it.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
     /// A whole text message, valid UTF-8: one frame, or the last of its fragments.
     Text(ByteString),
