@@ -4,7 +4,10 @@
 # starts a private redis-server, tickrouter in demo mode and the demo producer, then runs
 # tests/browser/dashboard.test.mjs against Debian's chromium, headless (REDIS_SOCKET tells it
 # where to publish a producer error). It saves a screenshot
-# of the dashboard to docs/dashboard.png. Everything it started is stopped on exit.
+# of the dashboard to docs/dashboard.png. Then tests/browser/signin.test.mjs signs in outside
+# demo mode, against a second tickrouter on the same Redis with a JWT secret (the test mints
+# tokens with it), and checks a third one without a secret offers no sign-in. Everything it
+# started is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -52,23 +55,51 @@ done
 redis-cli -s "$socket" ping >/dev/null
 redis_url="unix://$socket"
 
-# Port 0: the system picks a free port, and tickrouter logs the address it got.
-RUST_LOG=info "$bin" serve --bind 127.0.0.1:0 --redis-url "$redis_url" --config config/demo.toml \
-    >"$work/tickrouter.log" 2>&1 &
-pids+=($!)
-url=""
-for _ in $(seq 300); do
-    url="$(grep -o 'listening on http://[0-9.:]*' "$work/tickrouter.log" | head -n 1 | sed 's/^listening on //')" || true
-    [ -n "$url" ] && break
-    kill -0 "${pids[-1]}" 2>/dev/null || { echo "tickrouter exited early"; exit 1; }
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "tickrouter did not start listening"; exit 1; }
-echo "==> tickrouter at $url"
+# start_tickrouter NAME [ENV=VALUE...] -- ARGS...: starts `tickrouter serve` on a free port (port 0:
+# the system picks one, and tickrouter logs the address it got) with its log in $work/NAME.log,
+# and sets `url` to its address.
+start_tickrouter() {
+    local name="$1" envs=()
+    shift
+    while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    env RUST_LOG=info "${envs[@]}" "$bin" serve --bind 127.0.0.1:0 --redis-url "$redis_url" "$@" \
+        >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    url=""
+    for _ in $(seq 300); do
+        url="$(grep -o 'listening on http://[0-9.:]*' "$work/$name.log" | head -n 1 | sed 's/^listening on //')" || true
+        [ -n "$url" ] && break
+        kill -0 "${pids[-1]}" 2>/dev/null || { echo "$name exited early"; exit 1; }
+        sleep 0.1
+    done
+    [ -n "$url" ] || { echo "$name did not start listening"; exit 1; }
+    echo "==> $name at $url"
+}
 
+# Demo mode: the page takes demo tokens. No JWT secret from the caller's environment leaks in.
+start_tickrouter tickrouter TICKROUTER_JWT_SECRET= -- --config config/demo.toml
+demo_url="$url"
+
+# The demo producer (and its backtester) publishes on the shared Redis.
 RUST_LOG=info "$bin" demo --redis-url "$redis_url" >"$work/demo.log" 2>&1 &
 pids+=($!)
 
-echo "==> Playwright (playwright-core) driving $CHROMIUM"
+echo "==> Playwright (playwright-core) driving $CHROMIUM: demo mode"
 # REDIS_SOCKET: the test publishes a producer error there (redis-cli) for the admin panel.
-TICKROUTER_URL="$url" CHROMIUM="$CHROMIUM" REDIS_SOCKET="$socket" node tests/browser/dashboard.test.mjs
+TICKROUTER_URL="$demo_url" CHROMIUM="$CHROMIUM" REDIS_SOCKET="$socket" node tests/browser/dashboard.test.mjs
+
+# Started only now: every instance on a Redis logs each producer error into the shared operations
+# log, which the demo run above counts exactly.
+# Not demo mode, tokens checked: the page signs in with a token the test mints with this secret.
+jwt_secret="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
+start_tickrouter tickrouter-auth "TICKROUTER_JWT_SECRET=$jwt_secret" --
+auth_url="$url"
+
+# Not demo mode, no secret: every session is anonymous and the page offers no sign-in.
+start_tickrouter tickrouter-noauth TICKROUTER_JWT_SECRET= --
+noauth_url="$url"
+
+echo "==> Playwright (playwright-core) driving $CHROMIUM: signing in outside demo mode"
+TICKROUTER_URL="$auth_url" TICKROUTER_NOAUTH_URL="$noauth_url" JWT_SECRET="$jwt_secret" CHROMIUM="$CHROMIUM" \
+    node tests/browser/signin.test.mjs

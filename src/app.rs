@@ -13,13 +13,14 @@ use actix_web::{web, App, HttpServer};
 use log::{info, warn};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::access::{OriginPolicy, TrustedProxies};
 use crate::auth::Authenticator;
-use crate::config::{Settings, Subscription};
+use crate::config::{ServerSettings, Settings, Subscription};
 use crate::domain::close::CloseReason;
 use crate::domain::fanout;
 use crate::domain::monitor::Monitor;
 use crate::domain::session_state::Limits;
-use crate::http::{self, AppState};
+use crate::http::{self, Access, AppState, Listener};
 use crate::open_files::{self, Outcome};
 use crate::pipeline::handlers::{
     Backtest, Flush, Market, MarketConfig, MarketLogic, Outlet, Streaming, StreamingConfig,
@@ -45,6 +46,8 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
 pub enum StartupError {
     InvalidRedisUrl(String),
     Io(std::io::Error),
+    AdminBind(std::net::SocketAddr, std::io::Error),
+    Tls(crate::tls::TlsError),
 }
 
 impl fmt::Display for StartupError {
@@ -52,6 +55,13 @@ impl fmt::Display for StartupError {
         match self {
             StartupError::InvalidRedisUrl(e) => write!(f, "[config] invalid Redis URL: {e}"),
             StartupError::Io(e) => write!(f, "cannot start the HTTP server: {e}"),
+            StartupError::Tls(e) => write!(f, "[config] {e}"),
+            StartupError::AdminBind(addr, e) => {
+                write!(
+                    f,
+                    "[config] server.admin_bind: cannot listen on {addr}: {e}"
+                )
+            }
         }
     }
 }
@@ -293,23 +303,64 @@ pub async fn run(
         actors: pipeline.liveness(),
         monitor,
         commands,
+        access: access(&settings.server),
+        body_timeout: Duration::from_secs(settings.server.body_timeout_secs),
+        max_active_jobs: settings.jobs.max_active_per_user,
     });
     if settings.server.autobahn_echo {
         warn!("server.autobahn_echo: serving the test-only echo WebSocket /autobahn/echo.");
     }
     let addr = listener.local_addr()?;
-    let mut server =
-        HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
-            .on_connect(crate::net::on_connect)
-            .disable_signals()
-            .shutdown_timeout(3);
+    let origins = OriginPolicy::new(&settings.server.allowed_origins);
+    let admin_bind = settings.server.admin_bind;
+    let client_routes = Listener::Client {
+        with_operator: admin_bind.is_none(),
+    };
+    let app = move |listener: Listener| {
+        let (state, origins) = (state.clone(), origins.clone());
+        move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(http::security_headers())
+                .configure(http::routes(listener, origins.clone()))
+        }
+    };
+    let mut server = HttpServer::new(app(client_routes))
+        .on_connect(crate::net::on_connect)
+        .disable_signals()
+        .shutdown_timeout(3);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
-    let server = server.listen(listener)?.run();
+    let server = match &settings.server.tls {
+        Some(tls) => {
+            let config = crate::tls::server_config(tls).map_err(StartupError::Tls)?;
+            server.listen_rustls_0_23(listener, config)?
+        }
+        None => server.listen(listener)?,
+    }
+    .run();
     let handle = server.handle();
     let server = actix_web::rt::spawn(server);
-    info!("tickrouter listening on http://{addr} (dashboard at http://{addr}/, WebSocket at ws://{addr}/ws).");
+    let (http, ws) = match settings.server.tls {
+        Some(_) => ("https", "wss"),
+        None => ("http", "ws"),
+    };
+    info!("tickrouter listening on {http}://{addr} (dashboard at {http}://{addr}/, WebSocket at {ws}://{addr}/ws).");
+    let admin = match admin_bind {
+        Some(bind) => {
+            let admin = HttpServer::new(app(Listener::Admin))
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(1)
+                .bind(bind)
+                .map_err(|e| StartupError::AdminBind(bind, e))?
+                .run();
+            info!("Operator endpoints (/metrics, /stats, /debug) on http://{bind} only.");
+            Some((admin.handle(), actix_web::rt::spawn(admin)))
+        }
+        None => None,
+    };
 
     shutdown.await;
     info!("Shutting down: flushing buffers and closing sessions.");
@@ -325,8 +376,22 @@ pub async fn run(
         handle.stop(false).await;
     }
     let _ = server.await;
+    if let Some((handle, server)) = admin {
+        handle.stop(true).await;
+        let _ = server.await;
+    }
     info!("Stopped.");
     Ok(())
+}
+
+fn access(server: &ServerSettings) -> Access {
+    Access {
+        origins: OriginPolicy::new(&server.allowed_origins),
+        // Validated with the settings.
+        proxies: TrustedProxies::parse(&server.trusted_proxies).unwrap_or_default(),
+        addresses: Arc::default(),
+        max_sessions_per_address: server.max_sessions_per_address,
+    }
 }
 
 fn alive<A: Actor>(addr: &Addr<A>) -> http::LivenessCheck {

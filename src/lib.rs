@@ -7,11 +7,14 @@
 //!   tests/architecture.rs checks the arrows.
 //! - `pipeline`: the actors: `redis_reader` -> `router` -> `handlers` -> `registry` -> `session`.
 //! - `http`: `/ws`, `/health`, `/stats`, the dashboard.
+//! - `access`: who may reach the server (browser origins, client addresses behind proxies,
+//!   sessions per address), applied by `http`.
 //! - `app`: the composition root; `config` + `cli`: settings; `auth`: token verification;
 //!   `telemetry`: counters and the health probe's findings; `open_files`: the descriptor limit
 //!   sized for the sessions.
-//! - `demo`: the demo producer behind `tickrouter demo`.
+//! - `demo`: the demo producer behind `tickrouter demo`; `tls`: the listener's certificate.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -20,8 +23,10 @@ pub mod demo;
 pub mod domain;
 pub mod freed_memory;
 pub mod http;
+pub mod logging;
 pub mod net;
 pub mod open_files;
 pub mod pipeline;
 pub mod preflight;
 pub mod telemetry;
+pub mod tls;

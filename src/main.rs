@@ -10,19 +10,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tickrouter::cli::{CheckArgs, Cli, Command, DemoArgs, ServeArgs};
+use tickrouter::config::LogFormat;
 use tickrouter::demo::{self, DemoOptions};
-use tickrouter::{app, preflight};
+use tickrouter::{app, logging, preflight};
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match Cli::parse().command {
+        // Logs in the format its settings ask for, once they are read.
         Command::Serve(args) => serve(args),
-        Command::Demo(args) => run_demo(args),
-        Command::Check(args) => check(args),
+        Command::Demo(args) => {
+            logging::init(LogFormat::Text);
+            run_demo(args)
+        }
+        Command::Check(args) => {
+            logging::init(LogFormat::Text);
+            check(args)
+        }
     }
 }
 
@@ -98,6 +105,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(failure.exit_code());
         }
     };
+    logging::init(settings.log.format);
     actix::System::new().block_on(async move {
         if let Err(failure) = preflight::run_checks(&settings.redis.url).await {
             if !args.allow_degraded_start {

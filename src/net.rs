@@ -9,6 +9,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::dev::Extensions;
 use actix_web::rt::net::TcpStream;
 use socket2::SockRef;
@@ -30,7 +31,11 @@ impl ConnCloser {
 /// `HttpServer::on_connect` hook: turns Nagle's algorithm off and keeps a closer in the
 /// connection's extensions.
 pub fn on_connect(conn: &dyn std::any::Any, ext: &mut Extensions) {
-    if let Some(tcp) = conn.downcast_ref::<TcpStream>() {
+    let tcp = conn.downcast_ref::<TcpStream>().or_else(|| {
+        conn.downcast_ref::<TlsStream<TcpStream>>()
+            .map(|tls| tls.get_ref().0)
+    });
+    if let Some(tcp) = tcp {
         // Frames are small and latency-sensitive: with Nagle on, a frame written while the
         // previous one is unacknowledged waits for the peer's delayed ACK. Measured with
         // tickrouter-bench scenario 1 (100 clients x 1,000 msg/s), p99 fell from 17-21 ms to

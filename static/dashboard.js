@@ -5,6 +5,14 @@
 
 import { connect } from '/static/tickrouter.js';
 
+/** This tab's own token outside demo mode: sessionStorage, so it survives a reload of this tab only. */
+const STORAGE_TOKEN = 'tickrouter.dashboard.token';
+
+// The first thing the page does: a token handed over in the URL fragment (`/#token=...`) leaves
+// the address bar and this history entry at once, before anything can copy, log or bookmark the
+// URL; from here on it lives in this tab's sessionStorage only. See takeFragmentToken.
+const FRAGMENT_TOKEN = takeFragmentToken();
+
 const DEFAULT_WATCHLIST = ['AAPL', 'MSFT', 'NVDA', 'TSLA', 'AMZN', 'GOOGL'];
 const STORAGE_WATCHLIST = 'tickrouter.dashboard.watchlist';
 const STORAGE_PATTERNS = 'tickrouter.dashboard.patternSubscriptions';
@@ -193,10 +201,15 @@ const state = {
   patternSubs: loadPatternSubs(),
   minConfidence: 0,
   eventsThisSecond: 0,
-  usingToken: false,
+  /** GET /api/info: {auth, demo_mode}, read once at start. */
+  info: { auth: true, demo_mode: false },
+  /** Where state.token comes from: 'demo' (/api/demo-token), 'user' (signed in: pasted or #token=), null (anonymous). */
+  tokenSource: null,
   tokenRetried: false,
-  /** The page's token (the demo token in demo mode), also used for the HTTP APIs. */
+  /** The page's token (the demo token in demo mode, else the user's), also used for the HTTP APIs. */
   token: null,
+  /** Bumped on every identity change: API answers for an earlier identity are dropped. */
+  epoch: 0,
   /** From connection_confirmed: null for an anonymous session. */
   userId: null,
   roles: [],
@@ -234,11 +247,17 @@ function onStatus(status, detail = {}) {
 }
 
 async function onFatalClose(detail) {
+  // The user's own token: say so, offer the sign-in form again, carry on anonymously.
+  if (state.tokenSource === 'user') {
+    tokenRefused(detail.message || 'the server refused the token');
+    return;
+  }
   // A demo token expires; fetch a fresh one once before giving up.
-  if (state.usingToken && !state.tokenRetried) {
+  if (state.tokenSource === 'demo' && !state.tokenRetried) {
     state.tokenRetried = true;
     showNotice('token refused; requesting a new one…', true);
-    start(await fetchDemoToken());
+    const fresh = await fetchDemoToken();
+    start(fresh, fresh ? 'demo' : null);
     return;
   }
   showNotice(`disconnected: ${detail.message || detail.reason}. Reload the page to retry.`, true);
@@ -265,11 +284,10 @@ function onConnectionConfirmed(data) {
   renderWatchSource();
   showPreferencesPanel(state.userId != null);
   showAdminPanel(state.roles.includes('admin'));
+  if (state.userId != null && state.tokenSource === 'user') renderSignIn('hidden');
   setNote(
     'backtests-note',
-    data.user_id == null
-      ? 'Anonymous session: backtests need a signed-in user (in demo mode the page gets a demo token).'
-      : 'Progress and results of your own jobs appear here.',
+    data.user_id == null ? anonymousBacktestsNote() : 'Progress and results of your own jobs appear here.',
   );
   $('backtest-submit').disabled = data.user_id == null;
   loadJobs();
@@ -1076,12 +1094,14 @@ function setPrefsStatus(text, stateName, isError = false) {
 
 async function loadPreferences({ force = false } = {}) {
   if (!state.token) return;
+  const epoch = state.epoch;
   setPrefsStatus('loading your preferences…', 'loading');
   const failed = (err) => ({ status: 0, data: { message: describeError(err) } });
   const [rules, watchlist] = await Promise.all([
     api('GET', '/api/me/alert-rules').catch(failed),
     api('GET', '/api/me/watchlist').catch(failed),
   ]);
+  if (epoch !== state.epoch) return; // signed in or out meanwhile: another user's rules
   if (watchlist.status === 200 && watchlist.data) {
     // Older servers do not report the session's watchlist at connect: the stored one is it.
     if (state.watchSource === null) onStoredWatchlist(watchlist.data);
@@ -1247,9 +1267,10 @@ async function loadOpsLog() {
   if (severity) query.set('severity', severity);
   if (source) query.set('source', source);
   const status = $('admin-status');
+  const epoch = state.epoch;
   setNote('admin-status', 'loading the operations log…');
   const r = await api('GET', `/api/admin/errors?${query}`).catch((err) => ({ status: 0, data: { message: describeError(err) } }));
-  if (seq !== opsRequests) return; // a newer request (other filters) answers instead
+  if (seq !== opsRequests || epoch !== state.epoch) return; // a newer request (other filters, another identity) answers instead
   if (r.status !== 200 || !r.data || !Array.isArray(r.data.errors)) {
     setNote('admin-status', `could not load the operations log: ${apiMessage(r)}`, true);
     status.dataset.state = 'error';
@@ -1314,8 +1335,13 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 /** @type {Map<string, object>} job_id -> job card, oldest first */
 const jobs = new Map();
 
-/** Calls the JSON APIs (backtests, preferences, admin) with the page's token; a refused demo token is renewed once. */
+/**
+ * Calls the JSON APIs (backtests, preferences, admin) with the page's token. A refused demo token
+ * is renewed once; a refused token of the user's signs the tab out and offers the form again.
+ */
 async function api(method, path, body) {
+  const source = state.tokenSource;
+  const sentWith = state.token;
   const send = () =>
     fetch(path, {
       method,
@@ -1328,7 +1354,7 @@ async function api(method, path, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   let res = await send();
-  if (res.status === 401 && state.usingToken) {
+  if (res.status === 401 && source === 'demo' && state.token === sentWith) {
     const fresh = await fetchDemoToken();
     if (fresh && fresh !== state.token) {
       state.token = fresh;
@@ -1340,6 +1366,11 @@ async function api(method, path, body) {
     data = await res.json();
   } catch (_) {
     /* an empty or non-JSON body: status only */
+  }
+  // Only if the tab still uses the token that was refused (not after a sign-out or a new sign-in).
+  if (res.status === 401 && source === 'user' && state.token === sentWith) {
+    tokenRefused(`the server refused the token (HTTP 401 from ${path.split('?')[0]}: ` +
+      `${(data && (data.message || data.error)) || 'unauthorized'})`);
   }
   return { status: res.status, data };
 }
@@ -1492,7 +1523,9 @@ function onBacktestResult(d) {
 /** The user's jobs, newest first, after every (re)connect: events missed meanwhile are in them. */
 async function loadJobs() {
   if (!state.token) return;
+  const epoch = state.epoch;
   const r = await api('GET', '/api/backtests').catch((err) => ({ status: 0, data: { message: String(err) } }));
+  if (epoch !== state.epoch) return; // signed in or out meanwhile: another user's jobs
   if (r.status !== 200 || !r.data || !Array.isArray(r.data.jobs)) {
     setNote('backtest-form-status', `could not load your backtests: ${apiMessage(r)}`, true);
     return;
@@ -1542,9 +1575,11 @@ async function onBacktestSubmit(ev) {
   }
   const button = $('backtest-submit');
   button.disabled = true;
+  const epoch = state.epoch;
   setNote('backtest-form-status', 'submitting…');
   try {
     const r = await api('POST', '/api/backtests', backtestRequest(form));
+    if (epoch !== state.epoch) return; // signed in or out meanwhile: the job is another user's
     if (r.status === 201 && r.data && r.data.job_id) {
       showFieldErrors({});
       const id = String(r.data.job_id);
@@ -1564,7 +1599,7 @@ async function onBacktestSubmit(ev) {
   } catch (err) {
     setNote('backtest-form-status', `not submitted: ${describeError(err)}`, true);
   } finally {
-    button.disabled = false;
+    button.disabled = state.userId == null;
   }
 }
 
@@ -1636,8 +1671,206 @@ function wsUrl() {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 }
 
-/** The demo token when the server runs in demo mode (200 {token}); null otherwise (404). `/?admin=1` asks for the admin role. */
+// ---- signing in ---------------------------------------------------------------------------
+//
+// GET /api/info says how: in demo mode the page takes a demo token (/api/demo-token, `/?admin=1`
+// for the admin role); with `auth` on, the user signs in with their own token, pasted into the
+// form or handed over as `/#token=...`, and it is kept in this tab's sessionStorage (a reload
+// stays signed in, a new tab or a closed browser does not); with `auth` off every session is
+// anonymous and no form is shown. A token the server refuses (401 on the upgrade or the API)
+// is forgotten, the page says so, offers the form again and carries on anonymously.
+
+const ANONYMOUS_TEXT = 'Anonymous session: public events only. Sign in with your access token ' +
+  'for your stored watchlist, alert rules and backtests (a link ending in #token=… signs in too).';
+const NO_AUTH_TEXT = 'This server checks no tokens (no JWT secret is configured): every session ' +
+  'is anonymous, with public events only.';
+
+/**
+ * Takes `token=...` out of the URL fragment: replaces this history entry with the same URL
+ * without it (other fragment parameters stay), keeps the token in sessionStorage and returns it
+ * (null when there is none). Runs first, at module start: see FRAGMENT_TOKEN.
+ */
+function takeFragmentToken() {
+  const hash = location.hash.replace(/^#/, '');
+  const parts = hash ? hash.split('&') : [];
+  const mine = parts.filter((p) => p === 'token' || p.startsWith('token='));
+  if (!mine.length) return null;
+  const rest = parts.filter((p) => !mine.includes(p)).join('&');
+  const clean = location.pathname + location.search + (rest ? `#${rest}` : '');
+  try {
+    history.replaceState(history.state, '', clean);
+  } catch (_) {
+    location.hash = rest; // leaves an empty '#', never the token
+  }
+  let token = '';
+  try {
+    token = decodeURIComponent(mine[mine.length - 1].slice('token='.length)).trim();
+  } catch (_) {
+    token = ''; // malformed escapes: not a token anyone could use
+  }
+  if (!token) return null;
+  storeToken(token);
+  return token;
+}
+
+function storeToken(token) {
+  try {
+    sessionStorage.setItem(STORAGE_TOKEN, token);
+  } catch (_) {
+    /* storage disabled: the token lasts as long as this page */
+  }
+}
+
+function readStoredToken() {
+  try {
+    return sessionStorage.getItem(STORAGE_TOKEN) || null;
+  } catch (_) {
+    return null;
+  }
+}
+
+function forgetToken() {
+  try {
+    sessionStorage.removeItem(STORAGE_TOKEN);
+  } catch (_) {
+    /* nothing stored */
+  }
+}
+
+/** base64url -> text (UTF-8). Throws on malformed input. */
+function base64UrlText(part) {
+  const b64 = part.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (part.length % 4)) % 4);
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+}
+
+/**
+ * What the page can tell about a token before sending it: its user and expiry, or why the server
+ * would refuse it anyway (not a JWT, no user, expired). The signature only the server can check.
+ * Returns {ok: true, token, sub, exp} or {ok: false, token, why}.
+ */
+function inspectToken(raw) {
+  const token = String(raw ?? '').trim().replace(/^Bearer\s+/i, '');
+  if (!token) return { ok: false, token, why: 'paste a token first' };
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) {
+    return { ok: false, token, why: 'that is not a token: a JWT is three base64url parts joined by dots' };
+  }
+  let claims;
+  try {
+    claims = JSON.parse(base64UrlText(parts[1]));
+  } catch (_) {
+    return { ok: false, token, why: 'that is not a token: its claims are not readable' };
+  }
+  if (!claims || typeof claims !== 'object') {
+    return { ok: false, token, why: 'that is not a token: its claims are not an object' };
+  }
+  const sub = typeof claims.sub === 'string' ? claims.sub.trim() : isNum(claims.sub) ? String(claims.sub) : '';
+  if (!sub) return { ok: false, token, why: 'the token names no user (no "sub" claim)' };
+  if (!isNum(claims.exp)) return { ok: false, token, why: 'the token has no expiry ("exp" claim), which the server requires' };
+  // The server allows 5 s of leeway; so does this check.
+  if (claims.exp * 1000 + 5000 < Date.now()) {
+    return { ok: false, token, why: `the token for ${sub} expired at ${fmtDateTime(claims.exp * 1000)}` };
+  }
+  return { ok: true, token, sub, exp: claims.exp };
+}
+
+/**
+ * The sign-in bar under the header. `mode`: 'hidden' (demo mode, or signed in: the top bar shows
+ * the user and Sign out), 'anonymous' (the form), 'refused' (why, and the form again),
+ * 'signing-in' (a token is being tried), 'no-auth' (sessions are anonymous; no form).
+ */
+function renderSignIn(mode, text = '') {
+  const box = $('signin');
+  box.dataset.state = mode;
+  box.hidden = mode === 'hidden';
+  $('signin-form').hidden = !(mode === 'anonymous' || mode === 'refused');
+  $('signin-status').textContent = text;
+  if (mode === 'refused') $('signin-token').setAttribute('aria-invalid', 'true');
+  else $('signin-token').removeAttribute('aria-invalid');
+}
+
+/** The bar for a tab without a token of the user's; `why` says what just happened. */
+function showSignedOut(why = '', refused = false) {
+  if (state.info.demo_mode) {
+    renderSignIn('hidden');
+    if (why) showNotice(capitalise(why), refused);
+  } else if (!state.info.auth) {
+    renderSignIn('no-auth', why ? `${capitalise(why)}. ${NO_AUTH_TEXT}` : NO_AUTH_TEXT);
+  } else {
+    const text = !why ? ANONYMOUS_TEXT
+      : refused ? `${capitalise(why)}. Paste a valid token to sign in; this tab is anonymous meanwhile.`
+      : `${capitalise(why)}. ${ANONYMOUS_TEXT}`;
+    renderSignIn(refused ? 'refused' : 'anonymous', text);
+  }
+}
+
+const capitalise = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
+function anonymousBacktestsNote() {
+  if (state.info.demo_mode) return 'Anonymous session: backtests need a signed-in user (in demo mode the page gets a demo token).';
+  if (!state.info.auth) return 'Anonymous session: backtests need a signed-in user, and this server checks no tokens.';
+  return 'Anonymous session: sign in with your token (above) to run backtests.';
+}
+
+/** Signs this tab in with the user's token; false (and the bar says why) when it cannot be one. */
+function signIn(raw) {
+  if (!state.info.auth) {
+    forgetToken();
+    showSignedOut('the token was not used');
+    return false;
+  }
+  const t = inspectToken(raw);
+  if (!t.ok) {
+    forgetToken();
+    showSignedOut(t.why, true);
+    return false;
+  }
+  storeToken(t.token);
+  renderSignIn('signing-in', `signing in as ${t.sub}…`);
+  start(t.token, 'user');
+  return true;
+}
+
+function signOut() {
+  forgetToken();
+  dropToken();
+  showSignedOut('signed out: this tab forgot its token');
+  startDefault();
+}
+
+/** Stops using the user's token at once (the API calls still in flight see it gone), before startDefault reconnects. */
+function dropToken() {
+  state.token = null;
+  state.tokenSource = null;
+}
+
+/** The server refused the user's token (WebSocket upgrade or API): forget it and go on without. */
+function tokenRefused(why) {
+  if (state.tokenSource !== 'user') return;
+  forgetToken();
+  dropToken();
+  showSignedOut(why, true);
+  startDefault();
+}
+
+/** `GET /api/info`; when it cannot be read, assume tokens are checked and no demo tokens are handed out. */
+async function fetchInfo() {
+  try {
+    const res = await fetch('/api/info', { cache: 'no-store', credentials: 'same-origin' });
+    if (res.ok) {
+      const body = await res.json();
+      if (body && typeof body === 'object') return { auth: body.auth !== false, demo_mode: body.demo_mode === true };
+    }
+  } catch (_) {
+    /* unreachable: the socket's reconnects will say so */
+  }
+  return { auth: true, demo_mode: false };
+}
+
+/** The demo token (demo mode only: GET /api/info said so); null when it cannot be had. `/?admin=1` asks for the admin role. */
 async function fetchDemoToken() {
+  if (!state.info.demo_mode) return null;
   try {
     const res = await fetch(WANT_ADMIN ? '/api/demo-token?role=admin' : '/api/demo-token', { cache: 'no-store', credentials: 'same-origin' });
     if (!res.ok) return null;
@@ -1648,10 +1881,55 @@ async function fetchDemoToken() {
   }
 }
 
-function start(token) {
+/** Without a token of the user's: the demo token in demo mode, else an anonymous session. */
+async function startDefault() {
+  const epoch = state.epoch;
+  const token = await fetchDemoToken();
+  if (epoch !== state.epoch) return; // signed in meanwhile
+  start(token, token ? 'demo' : null);
+}
+
+/** What the page showed for the previous identity goes: jobs, rules, the errors log, the user. */
+function resetIdentity() {
+  state.epoch += 1;
+  state.userId = null;
+  state.roles = [];
+  state.watchSource = null;
+  state.storedWatchlist = null;
+  state.prefsDirty = false;
+  for (const job of jobs.values()) job.el.remove();
+  jobs.clear();
+  updateJobCount();
+  showFieldErrors({});
+  setNote('backtest-form-status', '');
+  $('backtest-submit').disabled = true;
+  $('preferences').hidden = true;
+  setText('prefs-updated', '');
+  $('admin').hidden = true;
+  $('admin-errors-list').replaceChildren();
+  updateOpsCount();
+  setNote('watchlist-status', '');
+  delete $('watchlist-status').dataset.state;
+  setText('user-id', '…');
+}
+
+/** (Re)connects with `token` (null: anonymous); `source` is 'demo' or 'user'. */
+function start(token, source) {
   if (client) client.close();
-  state.usingToken = Boolean(token);
+  resetIdentity();
+  state.tokenSource = token ? source : null;
   state.token = token || null;
+  $('signout').hidden = state.tokenSource !== 'user';
+  if (!token) {
+    // An anonymous tab shows its own list (kept in this browser) at once; a signed-in one waits
+    // for the server to say which symbols it follows (connection_confirmed).
+    state.watchlist = loadWatchlist();
+    state.watchOrder = [...state.watchlist];
+    state.watchSource = null;
+    $('watchlist-input').value = state.watchlist.join(', ');
+    syncTiles(state.watchlist);
+    renderWatchSource();
+  }
   client = connect(wsUrl(), {
     token,
     topics: TOPICS,
@@ -1663,6 +1941,16 @@ function start(token) {
   });
   for (const [event, handler] of Object.entries(HANDLERS)) client.on(event, handler);
   client.on('*', countEvent);
+}
+
+function bindSignIn() {
+  $('signin-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const input = $('signin-token');
+    if (signIn(input.value)) input.value = '';
+    else input.focus();
+  });
+  $('signout').addEventListener('click', signOut);
 }
 
 function bindUi() {
@@ -1677,6 +1965,7 @@ function bindUi() {
   bindBacktestForm();
   bindPreferences();
   bindAdmin();
+  bindSignIn();
   setInterval(() => {
     setText('events-per-second', state.eventsThisSecond.toLocaleString());
     state.eventsThisSecond = 0;
@@ -1685,11 +1974,12 @@ function bindUi() {
 
 async function main() {
   bindUi();
-  const token = await fetchDemoToken();
-  // An anonymous tab shows its own list at once; a signed-in one waits for the server to say
-  // which symbols it follows (connection_confirmed).
-  if (!token) syncTiles(state.watchlist);
-  start(token);
+  state.info = await fetchInfo();
+  // The user's own token: from the link (#token=, already out of the URL) or this tab's storage.
+  const token = FRAGMENT_TOKEN ?? readStoredToken();
+  if (token && signIn(token)) return;
+  if (!token) showSignedOut();
+  await startDefault();
 }
 
 main();

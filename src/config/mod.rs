@@ -35,6 +35,8 @@ pub struct Settings {
     pub market: MarketSettings,
     pub alerts: AlertSettings,
     pub health: HealthSettings,
+    pub jobs: JobSettings,
+    pub log: LogSettings,
     pub channels: ChannelSettings,
 }
 
@@ -54,10 +56,36 @@ pub struct ServerSettings {
     pub static_dir: PathBuf,
     /// Exposes the endpoint that issues demo tokens without credentials. Never in production.
     pub demo_mode: bool,
+    /// Browser origins (`scheme://host[:port]`) that may open a WebSocket and call `/api/*`
+    /// across origins (CORS). Empty: origins whose host name is the request's own host name, on
+    /// any port. `["*"]`: any origin. Requests without an `Origin` header (not a browser) pass.
+    pub allowed_origins: Vec<String>,
+    /// When set, `/metrics`, `/stats` and `/debug*` are served on this address only (loopback or
+    /// a private network) and not on `bind`; `/health` and `/ready` are served on both.
+    pub admin_bind: Option<SocketAddr>,
+    /// Live sessions one client address may hold; beyond, the upgrade gets 503. At least 1
+    /// (above `max_sessions`, only that limit applies).
+    pub max_sessions_per_address: usize,
+    /// Reverse proxies (IP addresses or CIDR ranges) whose `X-Forwarded-For` names the client
+    /// address used for `max_sessions_per_address`.
+    pub trusted_proxies: Vec<String>,
+    /// Seconds a client has to send the request body it announced; then `408` and the
+    /// connection closes. 1 to 300.
+    pub body_timeout_secs: u64,
+    /// `[server.tls]`: serve `https://` and `wss://` on `bind` (the admin listener stays plain).
+    pub tls: Option<TlsSettings>,
     /// Test-only, left out of the example file: serves `/autobahn/echo`, a WebSocket that echoes
     /// every message, for the Autobahn conformance run (scripts/autobahn.sh). Refused unless
     /// `bind` is a loopback address.
     pub autobahn_echo: bool,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for ServerSettings {
@@ -68,6 +96,12 @@ impl Default for ServerSettings {
             workers: 0,
             static_dir: PathBuf::from("static"),
             demo_mode: false,
+            allowed_origins: Vec::new(),
+            admin_bind: None,
+            max_sessions_per_address: 1_000,
+            trusted_proxies: Vec::new(),
+            body_timeout_secs: 10,
+            tls: None,
             autobahn_echo: false,
         }
     }
@@ -236,6 +270,39 @@ impl Default for MarketSettings {
             price_change_threshold_pct: 0.1,
             conflation_ms: 0,
             watchlist_ttl_secs: 300,
+        }
+    }
+}
+
+/// The log output (the level comes from `RUST_LOG`, default `info`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// `text`: one readable line per record; `json`: one JSON object per line (`ts`, `level`,
+/// `target`, `message`), for log collectors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Backtest jobs submitted through the API.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSettings {
+    /// Queued or running jobs one user may have; a submission beyond gets `429`. 1 to 1000.
+    pub max_active_per_user: usize,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            max_active_per_user: 5,
         }
     }
 }

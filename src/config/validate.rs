@@ -11,6 +11,7 @@ use super::{
     redis_url, ChannelSettings, ConfigError, HealthSettings, MarketSettings, RedisSettings,
     ServerSettings, SessionSettings, Settings, StreamingSettings,
 };
+use crate::access::TrustedProxies;
 use crate::domain::kind::DEFAULT_CHANNELS;
 
 const MIB: usize = 1024 * 1024;
@@ -28,6 +29,9 @@ impl Settings {
             market,
             alerts,
             health,
+            jobs,
+            // Its type admits only valid formats.
+            log: _,
             channels,
         } = self;
         validate_server(server)?;
@@ -37,6 +41,12 @@ impl Settings {
         validate_market(market)?;
         between("alerts.rules_ttl_secs", alerts.rules_ttl_secs, 1, 86_400)?;
         validate_health(health)?;
+        between(
+            "jobs.max_active_per_user",
+            jobs.max_active_per_user,
+            1,
+            1000,
+        )?;
         validate_channels(channels)
     }
 }
@@ -69,6 +79,13 @@ fn validate_server(server: &ServerSettings) -> Result<(), ConfigError> {
         workers,
         static_dir: _,
         demo_mode: _,
+        allowed_origins,
+        admin_bind: _,
+        max_sessions_per_address,
+        trusted_proxies,
+        body_timeout_secs,
+        // Read and checked when the listener starts (and by `check`).
+        tls: _,
         autobahn_echo,
     } = server;
     require(
@@ -81,7 +98,41 @@ fn validate_server(server: &ServerSettings) -> Result<(), ConfigError> {
         ),
     )?;
     at_least("server.max_sessions", *max_sessions, 1)?;
-    between("server.workers", *workers, 0, 256)
+    between("server.workers", *workers, 0, 256)?;
+    at_least(
+        "server.max_sessions_per_address",
+        *max_sessions_per_address,
+        1,
+    )?;
+    between("server.body_timeout_secs", *body_timeout_secs, 1, 300)?;
+    let key = "server.allowed_origins";
+    for origin in allowed_origins {
+        let alone = origin != "*" || allowed_origins.len() == 1;
+        require(
+            alone,
+            key,
+            "\"*\"",
+            "allows every origin, so it must be the only entry",
+        )?;
+        let shaped =
+            origin == "*" || origin.starts_with("http://") || origin.starts_with("https://");
+        let shown = format!("{origin:?}");
+        require(
+            shaped,
+            key,
+            shown,
+            "is not an origin like \"https://app.example.com\"",
+        )?;
+    }
+    TrustedProxies::parse(trusted_proxies)
+        .map(|_| ())
+        .map_err(|e| {
+            ConfigError::invalid(
+                "server.trusted_proxies",
+                format_args!("{:?}", e.0),
+                "is not an IP address or CIDR range",
+            )
+        })
 }
 
 fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {

@@ -25,7 +25,10 @@ use log::{info, warn};
 use link::Publisher;
 use traffic::Traffic;
 
-use crate::domain::redis_names::channel;
+use serde_json::json;
+
+use crate::domain::ids::UserId;
+use crate::domain::redis_names::{channel, key};
 
 /// Short enough that a set `stop` ends the demo well within a second, long enough that each
 /// pipeline carries a few messages at the default rate.
@@ -85,11 +88,14 @@ impl From<redis::RedisError> for DemoError {
 pub fn run(redis_url: &str, options: &DemoOptions, stop: &AtomicBool) -> Result<(), DemoError> {
     let options = sanitised(options);
     let client = redis::Client::open(redis_url)?;
-    let publishing = link::connect(&client, link::FIRST_CONNECT_TIMEOUT)?;
+    let mut publishing = link::connect(&client, link::FIRST_CONNECT_TIMEOUT)?;
     let listening = link::connect(&client, link::FIRST_CONNECT_TIMEOUT)?;
 
     let now = clock::now();
     let mut traffic = Traffic::new(&options, now, fastrand::u64(..));
+    let first_symbols = traffic.symbols();
+    let first_symbols = &first_symbols[..first_symbols.len().min(6)];
+    seed_watchlist(&mut publishing, first_symbols)?;
     info!(
         "Demo publishing {} market events/s for {} ({}) to Redis at {}: prices, ticks and bars on \
          tickstock.market.*, tickstock:market:ticks and tickstock.all_ticks; patterns, indicators \
@@ -117,6 +123,27 @@ pub fn run(redis_url: &str, options: &DemoOptions, stop: &AtomicBool) -> Result<
         send(&mut publisher, &mut traffic, closing);
     });
     info!("Demo stopped.");
+    Ok(())
+}
+
+/// The user the demo token names (`GET /api/demo-token`).
+pub const DEMO_USER: &str = "demo";
+
+/// Gives the demo user a stored watchlist when they have none, so the dashboard shows prices at
+/// once; a list the user saved is kept.
+fn seed_watchlist(conn: &mut redis::Connection, symbols: &[&str]) -> redis::RedisResult<()> {
+    let user = UserId::new(DEMO_USER).expect("a non-empty id");
+    let set = key::watchlist(&user);
+    let fresh: bool = redis::cmd("EXISTS").arg(&set).query::<i64>(conn)? == 0;
+    if fresh && !symbols.is_empty() {
+        redis::pipe()
+            .sadd(&set, symbols)
+            .publish(
+                channel::WATCHLIST,
+                json!({"user_id": DEMO_USER}).to_string(),
+            )
+            .query::<()>(conn)?;
+    }
     Ok(())
 }
 

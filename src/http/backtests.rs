@@ -15,9 +15,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use log::warn;
 use serde_json::{json, Value};
 
-use super::auth;
 use super::error::ApiError;
 use super::AppState;
+use super::{auth, body};
 use crate::domain::backtest::{
     cancel_command, cancel_request, new_job_id, BacktestConfig, CancelRefused, JobRecord,
 };
@@ -25,14 +25,15 @@ use crate::domain::event::EpochMillis;
 use crate::domain::fields::FieldErrors;
 use crate::domain::ids::{JobId, UserId};
 use crate::domain::redis_names::channel;
-use crate::pipeline::job_store::{JobStore, StoreError, Update};
+use crate::pipeline::job_store::{Created, JobStore, StoreError, Update};
 
 pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let user = caller(&req, &state)?;
+    let body = body::read(payload, &state).await?;
     submit_as(user, &state, &body).await
 }
 
@@ -52,9 +53,24 @@ async fn submit_as(user: UserId, state: &AppState, body: &[u8]) -> Result<HttpRe
     for _ in 0..3 {
         let job_id = new_job_id(now / 1000, fastrand::u32(..));
         let candidate = JobRecord::queued(job_id, user.clone(), config.clone(), now);
-        if store.create(&candidate).await.map_err(unavailable)? {
-            record = Some(candidate);
-            break;
+        match store
+            .create(&candidate, state.max_active_jobs)
+            .await
+            .map_err(unavailable)?
+        {
+            Created::Yes => {
+                record = Some(candidate);
+                break;
+            }
+            Created::QuotaReached => {
+                let max = state.max_active_jobs;
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_active_jobs",
+                    format!("at most {max} queued or running jobs per user; cancel one or wait"),
+                ));
+            }
+            Created::IdTaken => {}
         }
     }
     let record = record.ok_or_else(|| {

@@ -1,8 +1,19 @@
-//! The bundled dashboard: `static/index.html` at `/` and its assets under `/static/`.
+//! The bundled dashboard: `static/index.html` at `/`, the debug page at `/debug`, and their
+//! assets under `/static/`. Each page carries its Content-Security-Policy as a header too, with
+//! `frame-ancestors` (which a `<meta>` policy cannot set), so no other site can frame it.
 
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 use super::AppState;
+
+/// The dashboard's policy: same-origin scripts, styles and sockets only.
+const DASHBOARD_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+/// The operator's debug page keeps its script and style inline.
+const DEBUG_CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; \
+     script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 pub async fn index(state: web::Data<AppState>) -> HttpResponse {
     serve(&state, "index.html")
@@ -10,6 +21,11 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
 
 pub async fn debug_page(state: web::Data<AppState>) -> HttpResponse {
     serve(&state, "debug.html")
+}
+
+/// The JS client, served on its own route so other origins may load it (CORS).
+pub async fn client_library(state: web::Data<AppState>) -> HttpResponse {
+    serve(&state, "tickrouter.js")
 }
 
 pub async fn asset(state: web::Data<AppState>, file: web::Path<String>) -> HttpResponse {
@@ -27,16 +43,25 @@ fn serve(state: &AppState, file: &str) -> HttpResponse {
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
         Some("png") => "image/png",
-        _ => return HttpResponse::NotFound().finish(),
+        _ => return not_found(),
     };
     if !plain {
-        return HttpResponse::NotFound().finish();
+        return not_found();
     }
-    match std::fs::read(state.static_dir.join(file)) {
-        Ok(body) => HttpResponse::Ok().content_type(content_type).body(body),
-        Err(_) => HttpResponse::NotFound().body(format!(
-            "{file} not found in {}",
-            state.static_dir.display()
-        )),
-    }
+    let Ok(body) = std::fs::read(state.static_dir.join(file)) else {
+        return not_found();
+    };
+    let mut answer = HttpResponse::Ok();
+    answer.content_type(content_type);
+    match file {
+        "index.html" => answer.insert_header((header::CONTENT_SECURITY_POLICY, DASHBOARD_CSP)),
+        "debug.html" => answer.insert_header((header::CONTENT_SECURITY_POLICY, DEBUG_CSP)),
+        _ => &mut answer,
+    };
+    answer.body(body)
+}
+
+/// Says nothing about where the files live on the server.
+fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().body("no such file")
 }

@@ -164,8 +164,15 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// `GET /live`: 200 whenever the process answers HTTP at all. The liveness probe: a Redis outage
+/// makes `/health` an error and `/ready` false, and restarting the server would not fix Redis.
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"live": true}))
+}
+
 /// `GET /ready`: 200 once the Redis subscription is up and every pipeline actor runs; 503 with
-/// the reasons otherwise. Orchestrators route traffic on this, and restart on `/health`.
+/// the reasons otherwise. Orchestrators route traffic on this (readiness), and never restart on
+/// it or on `/health`: `/live` is the liveness probe.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let mut reasons = Vec::new();
     if !state.stats.redis_connected() {

@@ -13,9 +13,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
-use super::auth;
 use super::error::ApiError;
 use super::AppState;
+use super::{auth, body};
 use crate::domain::event::EpochMillis;
 use crate::domain::fields::FieldErrors;
 use crate::domain::ids::{Symbol, UserId};
@@ -46,9 +46,9 @@ pub async fn get_alert_rules(
 pub async fn put_alert_rules(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, rules) = request(&req, &state, &body, AlertRules::from_request)?;
+    let (user, rules) = request(&req, &state, payload, AlertRules::from_request).await?;
     let (prefs, subscriptions) = rules.to_records();
     let notice = SubscriptionsNotice::new(&user, &rules, EpochMillis::now());
     let mut pipe = redis::pipe();
@@ -88,9 +88,9 @@ pub async fn get_watchlist(
 pub async fn put_watchlist(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, symbols) = request(&req, &state, &body, watchlist_from_request)?;
+    let (user, symbols) = request(&req, &state, payload, watchlist_from_request).await?;
     let set = key::watchlist(&user);
     let mut pipe = redis::pipe();
     pipe.atomic().del(&set).ignore();
@@ -112,15 +112,16 @@ fn watchlist_notice(user: &UserId) -> String {
 }
 
 /// The caller and their validated request body, with the session's symbol limit.
-fn request<T>(
+async fn request<T>(
     req: &HttpRequest,
     state: &AppState,
-    body: &[u8],
+    payload: web::Payload,
     validate: fn(&Value, usize) -> Result<T, FieldErrors>,
 ) -> Result<(UserId, T), ApiError> {
     let user = auth::user(req, &state.sessions.auth)?;
+    let body = body::read(payload, state).await?;
     let max_symbols = state.sessions.config.limits.max_symbols;
-    let parsed = serde_json::from_slice(body)
+    let parsed = serde_json::from_slice(&body)
         .map_err(|e| FieldErrors::from([("body".to_owned(), format!("not valid JSON: {e}"))]))
         .and_then(|body| validate(&body, max_symbols))
         .map_err(ApiError::invalid_request)?;

@@ -1,8 +1,11 @@
-//! `GET /ws`: the WebSocket upgrade. Refuses (never downgrades) a bad token, and refuses new
-//! sessions beyond `server.max_sessions` with 503.
+//! `GET /ws`: the WebSocket upgrade. Refuses a browser page from an origin not allowed
+//! (`server.allowed_origins`) with 403, refuses (never downgrades) a bad token, and refuses new
+//! sessions beyond `server.max_sessions`, or beyond `server.max_sessions_per_address` from one
+//! client address, with 503.
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use actix_web::http::header::{HeaderName, HOST, ORIGIN, X_FORWARDED_FOR};
 use actix_web::http::StatusCode;
 use actix_web::{web, Error, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -14,8 +17,12 @@ use crate::domain::ids::SessionId;
 use crate::domain::session_state::SessionState;
 use crate::net::ConnCloser;
 use crate::pipeline::session::{upgrade, WsSession};
-use crate::telemetry::events::SessionRefused;
+use crate::telemetry::events::{RefusedBecause, SessionRefused};
 use crate::telemetry::Scalar;
+
+fn header(req: &HttpRequest, name: HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
 
 #[derive(Deserialize)]
 struct ConnectQuery {
@@ -27,8 +34,16 @@ pub async fn connect(
     stream: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Error> {
+    let access = &state.access;
+    if !access
+        .origins
+        .allows(header(&req, ORIGIN), header(&req, HOST))
+    {
+        state.stats.emit(SessionRefused(RefusedBecause::Origin));
+        return Err(ApiError::forbidden("this page's origin may not connect").into());
+    }
     if state.stats.get(Scalar::SessionsActive) as usize >= state.max_sessions {
-        state.stats.emit(SessionRefused);
+        state.stats.emit(SessionRefused(RefusedBecause::ServerFull));
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too_many_sessions",
@@ -36,6 +51,30 @@ pub async fn connect(
         )
         .into());
     }
+    let peer = req.peer_addr().map(|a| a.ip());
+    let client = peer.map(|ip| {
+        access
+            .proxies
+            .client_address(ip, header(&req, X_FORWARDED_FOR))
+    });
+    let slot = match client {
+        Some(ip) => Some(
+            access
+                .addresses
+                .acquire(ip, access.max_sessions_per_address)
+                .ok_or_else(|| {
+                    state
+                        .stats
+                        .emit(SessionRefused(RefusedBecause::AddressFull));
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "too_many_sessions_from_address",
+                        "this address holds as many sessions as one address may",
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let query = web::Query::<ConnectQuery>::from_query(req.query_string())
         .map_err(|e| actix_web::error::ErrorBadRequest(e.to_string()))?;
     let identity = match query.token.as_deref() {
@@ -49,6 +88,7 @@ pub async fn connect(
         SessionState::new(identity),
         state.sessions.clone(),
         closer,
+        slot,
     );
     upgrade(session, &req, stream, state.sessions.config.frame_limits())
 }

@@ -20,11 +20,20 @@ use crate::domain::redis_names::key;
 
 /// KEYS: record, owner's index, active set. ARGV: the record the change was computed from
 /// ('' = none may exist yet), the new record, its TTL, the job id, its created_at, the index
-/// TTL, '1' when the job is active. Returns 1 when saved, 0 when the record had changed.
+/// TTL, '1' when the job is active, and for a new job the owner's quota of active jobs ('' =
+/// none). Returns 1 when saved, 0 when the record had changed, -1 when the quota is reached:
+/// counting and saving in one step, so a burst of submissions cannot all pass the count.
 const SAVE_SCRIPT: &str = r"
 local current = redis.call('GET', KEYS[1])
 if current == false then current = '' end
 if current ~= ARGV[1] then return 0 end
+if ARGV[8] ~= '' then
+  local active = 0
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if redis.call('ZSCORE', KEYS[3], id) then active = active + 1 end
+  end
+  if active >= tonumber(ARGV[8]) then return -1 end
+end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
@@ -70,6 +79,16 @@ impl From<RedisError> for StoreError {
     }
 }
 
+/// What `create` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    Yes,
+    /// A record with this id exists.
+    IdTaken,
+    /// The owner already has this many queued or running jobs.
+    QuotaReached,
+}
+
 /// What `update` did.
 #[derive(Debug)]
 pub enum Update<E> {
@@ -91,9 +110,17 @@ impl JobStore {
         JobStore { redis }
     }
 
-    /// Saves a new record; false if one with this id already exists.
-    pub async fn create(&self, record: &JobRecord) -> Result<bool, RedisError> {
-        self.save(None, record).await
+    /// Saves a new record unless its id is taken or its owner has `max_active` active jobs.
+    pub async fn create(
+        &self,
+        record: &JobRecord,
+        max_active: usize,
+    ) -> Result<Created, RedisError> {
+        Ok(match self.save(None, record, Some(max_active)).await? {
+            1 => Created::Yes,
+            -1 => Created::QuotaReached,
+            _ => Created::IdTaken,
+        })
     }
 
     pub async fn get(&self, job: &JobId) -> Result<Option<JobRecord>, StoreError> {
@@ -120,7 +147,7 @@ impl JobStore {
                 Err(refused) => return Ok(Update::Refused(refused)),
                 Ok(false) => return Ok(Update::Unchanged(record)),
                 Ok(true) => {
-                    if self.save(Some(&text), &record).await? {
+                    if self.save(Some(&text), &record, None).await? == 1 {
                         return Ok(Update::Saved(record));
                     }
                 }
@@ -186,11 +213,17 @@ impl JobStore {
         }
     }
 
-    /// Saves `record` if the stored one is still `expected` (`None`: no record yet).
-    async fn save(&self, expected: Option<&str>, record: &JobRecord) -> Result<bool, RedisError> {
+    /// Saves `record` if the stored one is still `expected` (`None`: no record yet) and, for a
+    /// new job, its owner is under `quota`; the script's answer.
+    async fn save(
+        &self,
+        expected: Option<&str>,
+        record: &JobRecord,
+        quota: Option<usize>,
+    ) -> Result<i64, RedisError> {
         let text = serde_json::to_string(record).expect("a job record serialises");
         // EVAL rather than EVALSHA: the script is small, and Redis caches it compiled.
-        let saved: i64 = redis::cmd("EVAL")
+        redis::cmd("EVAL")
             .arg(SAVE_SCRIPT)
             .arg(3)
             .arg(key::job(&record.job_id))
@@ -203,8 +236,8 @@ impl JobStore {
             .arg(record.created_at)
             .arg(USER_JOBS_TTL_SECS)
             .arg(if record.is_active() { "1" } else { "0" })
+            .arg(quota.map_or(String::new(), |q| q.to_string()))
             .query_async(&mut self.redis.clone())
-            .await?;
-        Ok(saved == 1)
+            .await
     }
 }

@@ -16,6 +16,7 @@ use prometheus_client::registry::Registry;
 use strum::VariantArray;
 
 use super::histogram::Histogram;
+use super::process::ProcessCollector;
 use super::table::{
     Family, Kind, ALERTS_REFUSED, BATCH_SIZE_ITEMS, CACHE_LOOKUPS, CHANNEL_MESSAGES_RECEIVED,
     EVENTS_DROPPED, EVENTS_FILTERED, PROCESSING_SECONDS, SCALARS, STREAMING_FLUSHES,
@@ -31,8 +32,11 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(stats: Arc<Stats>) -> Self {
-        let mut registry = Registry::with_prefix("tickrouter");
-        registry.register_collector(Box::new(StatsCollector(stats)));
+        let mut registry = Registry::default();
+        let own = registry.sub_registry_with_prefix("tickrouter");
+        own.register_collector(Box::new(StatsCollector(stats)));
+        own.register_collector(Box::new(BuildInfo));
+        registry.register_collector(Box::new(ProcessCollector));
         Metrics { registry }
     }
 
@@ -40,6 +44,23 @@ impl Metrics {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)
+    }
+}
+
+/// `tickrouter_build_info{version="..."} 1`, so dashboards can tell versions apart.
+#[derive(Debug)]
+struct BuildInfo;
+
+impl Collector for BuildInfo {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        let mut metric = e.encode_descriptor(
+            "build_info",
+            "The running build: 1, labelled with its version.",
+            None,
+            MetricType::Gauge,
+        )?;
+        let labels = [("version", env!("CARGO_PKG_VERSION"))];
+        ConstGauge::new(1).encode(metric.encode_family(&labels)?)
     }
 }
 
@@ -159,6 +180,9 @@ mod tests {
             "{text}"
         );
         assert!(text.trim_end().ends_with("# EOF"));
+        assert!(text.contains("tickrouter_build_info{version="), "{text}");
+        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+        assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
     }
 
     /// Walks the table: each row, given its own value, shows it at its path in `/stats` and

@@ -54,7 +54,7 @@ scalars! {
     (FramesDelivered, Counter, "events.delivered", "frames_delivered", "Frames queued to sessions."),
     (SessionsActive, Gauge, "sessions.active", "sessions_active", "Connected sessions."),
     (SessionsOpened, Counter, "sessions.total", "sessions", "Sessions opened."),
-    (SessionsRefused, Counter, "sessions.refused", "sessions_refused", "Connections refused at the session limit."),
+    (SessionsRefused, Counter, "sessions.refused", "sessions_refused", "WebSocket upgrades refused: session limit, per-address limit or origin."),
     (FramesShed, Counter, "sessions.frames_shed", "frames_shed", "Frames not queued: the session's queue was full."),
     (SlowConsumerCloses, Counter, "sessions.slow_consumer_closes", "slow_consumer_closes", "Sessions cut off as slow consumers."),
     (ClientErrors, Counter, "sessions.client_errors", "client_errors", "Client frames answered with an error."),

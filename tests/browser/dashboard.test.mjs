@@ -66,6 +66,8 @@ async function main() {
     step('connected (status pill open)');
     await page.waitForFunction(() => document.getElementById('user-id').textContent.startsWith('demo'));
     check(await page.$eval('#admin', (n) => n.hidden), 'no admin panel without the admin role');
+    check(await page.$eval('#signin', (n) => n.hidden), 'no sign-in bar in demo mode (the page takes a demo token)');
+    check(await page.$eval('#signout', (n) => n.hidden), 'no Sign out button for the demo token');
     await prefsLoaded(page);
     step('signed in as demo: preferences panel loaded, no admin panel');
 
@@ -86,16 +88,9 @@ async function main() {
     check(/%$/.test(alert[3]), `pattern alert confidence column: ${alert}`);
     step(`pattern alerts arriving, e.g. ${alert.slice(1, 4).join(' ')}`);
 
-    // A signed-in session follows its user's stored watchlist, empty for a new user: the form
-    // stores one (PUT /api/me/watchlist), and every session that follows it moves.
+    // A signed-in session follows its user's stored watchlist: the demo producer stores one for
+    // the demo user (the demo's first six symbols) unless the user saved their own.
     await page.waitForSelector('#watchlist-source[data-source="stored"]');
-    check(
-      (await page.$$('#price-tiles .tile')).length === 0,
-      'no tiles while the stored watchlist is empty',
-    );
-    await page.fill('#watchlist-input', WATCHLIST.map((s) => s.toLowerCase()).join(', '));
-    await page.click('#watchlist-submit');
-    await page.waitForSelector('#watchlist-status[data-state="saved"]');
     // The tiles and the source line show exactly `symbols` (sorted), from the stored watchlist.
     const tilesFollow = (symbols) => {
       const shown = [...document.querySelectorAll('#price-tiles .tile')].map((t) => t.dataset.symbol).sort();
@@ -103,7 +98,15 @@ async function main() {
       return source.dataset.source === 'stored' && source.dataset.symbols.split(',').sort().join() === symbols.join() &&
         shown.join() === symbols.join();
     };
-    const sorted = [...WATCHLIST].sort();
+    await page.waitForFunction(tilesFollow, [...WATCHLIST].sort());
+    step(`the page follows the demo user's stored watchlist: ${[...WATCHLIST].sort().join(' ')}`);
+
+    // The form stores another one (PUT /api/me/watchlist), and every session that follows it moves.
+    const saved = [...WATCHLIST.filter((s) => s !== 'GOOGL'), 'AMD'];
+    await page.fill('#watchlist-input', saved.map((s) => s.toLowerCase()).join(', '));
+    await page.click('#watchlist-submit');
+    await page.waitForSelector('#watchlist-status[data-state="saved"]');
+    const sorted = [...saved].sort();
     await page.waitForFunction(tilesFollow, sorted);
     await admin.waitForFunction(tilesFollow, sorted);
     check(

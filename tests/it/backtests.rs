@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tickrouter::auth::issue_token;
 
-use crate::util::{api, raw_api, token, wait_for, App, Client, Listener, Redis, SECRET, WAIT};
+use crate::util::{
+    api, raw_api, settings_for, token, wait_for, App, Client, Listener, Redis, SECRET, WAIT,
+};
 
 use tickrouter::domain::redis_names::channel::{
     BACKTEST_PROGRESS as PROGRESS, BACKTEST_RESULTS as RESULTS, JOBS_BACKTEST as JOBS,
@@ -333,7 +335,9 @@ fn submission_stores_the_legacy_layout_and_publishes_the_request() {
 #[test]
 fn the_list_is_capped_at_fifty() {
     let redis = Redis::start();
-    let app = App::start(&redis);
+    let mut settings = settings_for(&redis);
+    settings.jobs.max_active_per_user = 100;
+    let app = App::start_with(settings);
     for _ in 0..52 {
         submit(&app, "carol", &request());
     }

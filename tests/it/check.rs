@@ -214,3 +214,80 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// `log.format = "json"`: every line the real binary writes is a JSON object, and each session
+/// gets one line when it connects and one when it ends, with user, address and reason.
+#[test]
+fn json_logs_say_who_connected_and_why_they_left() {
+    use std::io::{BufRead, BufReader};
+    use std::net::{SocketAddr, TcpStream};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+
+    use serde_json::Value;
+
+    use crate::util::{wait_for, SECRET, WAIT};
+
+    let redis = Redis::start();
+    let config = config_file("json-log.toml", "[log]\nformat = \"json\"\n");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_tickrouter"))
+            .args([
+                "serve",
+                "--bind",
+                &addr.to_string(),
+                "--redis-url",
+                &redis.url(),
+            ])
+            .arg("--config")
+            .arg(&config)
+            .env("TICKROUTER_JWT_SECRET", SECRET)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, lines) = mpsc::channel::<Value>();
+    let stderr = BufReader::new(server.0.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let parsed = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+            if tx.send(parsed).is_err() {
+                break;
+            }
+        }
+    });
+    let next_message = |wanted: &dyn Fn(&str) -> bool| -> Value {
+        loop {
+            let line = lines.recv_timeout(WAIT).expect("the wanted log line");
+            for field in ["ts", "level", "target", "message"] {
+                assert!(line.get(field).is_some(), "{field} missing: {line}");
+            }
+            if wanted(line["message"].as_str().unwrap()) {
+                return line;
+            }
+        }
+    };
+    wait_for("the server to listen", WAIT, || {
+        TcpStream::connect(addr).ok()
+    });
+    let token = tickrouter::auth::issue_token(SECRET, "olga", &[], 60);
+    let (mut ws, _) = tungstenite::connect(format!("ws://{addr}/ws?token={token}")).unwrap();
+    let connected = next_message(&|m| m.contains("connected:"));
+    let text = connected["message"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("user olga") && text.contains("127.0.0.1"),
+        "{text}"
+    );
+    assert_eq!(connected["level"], "INFO");
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+    let ended = next_message(&|m| m.contains("disconnected after"));
+    let text = ended["message"].as_str().unwrap();
+    assert!(
+        text.contains("connection closed") && text.contains("user olga"),
+        "{text}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Integration tests: tickrouter in-process against a real redis-server, real WebSocket clients.
 
+mod access;
 mod backtests;
 mod check;
 mod fixtures;
@@ -9,5 +10,6 @@ mod pipeline;
 mod preferences;
 mod protocol;
 mod resilience;
+mod tls;
 mod user_filters;
 mod util;

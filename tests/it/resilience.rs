@@ -64,21 +64,38 @@ fn a_hung_redis_is_found_by_the_keepalive_and_reconnected_after() {
     );
 }
 
+/// The three probes while Redis is down and back: `/live` always 200 (restarting would not
+/// fix Redis), `/ready` and `/health` 503 during the outage and 200 after.
 #[test]
-fn ready_reports_the_redis_subscription() {
+fn probes_while_redis_is_down_and_back() {
     let redis = Redis::start();
+    let port = redis.port;
     let app = App::start(&redis);
-    let (status, body) = http_get(app.addr, "/ready");
+    let probe = |path: &str| http_get(app.addr, path);
+    let (status, body) = probe("/ready");
     assert_eq!(
         (status, body.contains(r#""ready":true"#)),
         (200, true),
         "{body}"
     );
+    assert_eq!(probe("/live").0, 200);
     redis.kill();
     wait_for("/ready to fail", WAIT, || {
-        let (status, body) = http_get(app.addr, "/ready");
+        let (status, body) = probe("/ready");
         (status == 503 && body.contains("Redis subscription")).then_some(())
     });
+    wait_for("/health to report an error", WAIT, || {
+        (probe("/health").0 == 503).then_some(())
+    });
+    assert_eq!(probe("/live").0, 200, "alive while Redis is down");
+    let _back = Redis::start_on(port, &[]);
+    wait_for("/ready once Redis is back", WAIT, || {
+        (probe("/ready").0 == 200).then_some(())
+    });
+    wait_for("/health once Redis is back", WAIT, || {
+        (probe("/health").0 == 200).then_some(())
+    });
+    assert_eq!(probe("/live").0, 200);
 }
 
 #[test]

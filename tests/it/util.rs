@@ -176,6 +176,8 @@ impl Drop for Redis {
 /// tickrouter running in its own thread and actix System; shut down on drop.
 pub struct App {
     pub addr: SocketAddr,
+    /// Where `/stats` is served: `server.admin_bind` when set.
+    operator: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -199,6 +201,7 @@ impl App {
     pub fn start_with(settings: Settings) -> App {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
+        let operator = settings.server.admin_bind.unwrap_or(addr);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             actix::System::new().block_on(async move {
@@ -211,6 +214,7 @@ impl App {
         });
         let app = App {
             addr,
+            operator,
             stop: Some(tx),
             thread: Some(thread),
         };
@@ -224,8 +228,12 @@ impl App {
         http_get(self.addr, path)
     }
 
+    /// `/stats`, or Null while its listener is not up yet.
     pub fn stats(&self) -> Value {
-        let (_, body) = self.get("/stats");
+        if TcpStream::connect(self.operator).is_err() {
+            return Value::Null;
+        }
+        let (_, body) = http_get(self.operator, "/stats");
         serde_json::from_str(&body).unwrap_or(Value::Null)
     }
 
@@ -312,6 +320,34 @@ pub fn http_request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> (u16, String) {
+    let answer = http_exchange(addr, method, path, headers, body);
+    (answer.status, answer.body)
+}
+
+/// An HTTP answer with its headers (names lower-cased).
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Like `http_request`, with the answer's headers.
+pub fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Answer {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -334,11 +370,18 @@ pub fn http_request(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
 }
 
 /// Whether a WebSocket read only ran into the socket's read timeout (nothing arrived yet).

@@ -94,15 +94,13 @@ fn price_payload(bytes: usize) -> publisher::PriceUpdate {
     }
 }
 
-/// The tickrouter config the scenario needs beyond the defaults (`None`: defaults only).
-pub(crate) fn config_for(clients_per_instance: usize) -> Option<String> {
+/// The tickrouter config the scenario needs beyond the defaults.
+pub(crate) fn config_for(clients_per_instance: usize) -> String {
     // The default session limit is 10,000; scenario 3 holds exactly that many plus headroom.
-    (clients_per_instance >= 9_000).then(|| {
-        format!(
-            "[server]\nmax_sessions = {}\n",
-            (clients_per_instance + 1000).max(10_000)
-        )
-    })
+    // Every client of the load generator comes from one address, so that address may hold them
+    // all (the default per-address limit is 1,000).
+    let max = (clients_per_instance + 1000).max(10_000);
+    format!("[server]\nmax_sessions = {max}\nmax_sessions_per_address = {max}\n")
 }
 
 pub(crate) fn header(
@@ -164,7 +162,7 @@ pub fn run(scenario: u8, opts: &Options) -> Result<Map<String, Value>, String> {
     let rate = opts.rate.unwrap_or(d.rate);
     let duration = opts.duration.unwrap_or(d.duration);
     let instances = opts.instances.max(1);
-    let config = config_for(clients.div_ceil(instances));
+    let config = Some(config_for(clients.div_ceil(instances)));
     let servers = Servers::start(&ServerOpts {
         kind: opts.server.clone(),
         instances,

@@ -235,11 +235,11 @@ pub fn run(
     }
     let n = opts.clients.unwrap_or(1000);
     let instances = opts.instances.max(1);
-    let mut config = format!("[session]\nslow_consumer_grace_ms = {}\n", b.grace_ms);
-    if let Some(server) = scenarios::config_for(n.div_ceil(instances)) {
-        config = format!("{server}{config}");
-    }
-    let config = Some(config);
+    let config = Some(format!(
+        "{}[session]\nslow_consumer_grace_ms = {}\n",
+        scenarios::config_for(n.div_ceil(instances)),
+        b.grace_ms
+    ));
     let servers = Servers::start(&ServerOpts {
         kind: opts.server.clone(),
         instances,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::fields::{keep, FieldErrors};
-use crate::domain::filter::MAX_PATTERN_NAME;
+use crate::domain::filter::{MAX_PATTERN_NAME, MAX_SUBSCRIPTIONS};
 use crate::domain::ids::Symbol;
 
 /// Request limits, the legacy ones (docs/PRODUCERS.md#backtest-jobs).
@@ -133,11 +133,16 @@ fn symbols(v: Option<&Value>) -> Result<Vec<Symbol>, String> {
     }
 }
 
+/// The same limits as pattern subscriptions: as many names, as long.
 fn patterns(v: Option<&Value>) -> Result<Vec<String>, String> {
-    distinct(v, "pattern", "a pattern name", |item| {
+    let patterns = distinct(v, "pattern", "a pattern name", |item| {
         let name = item.as_str()?.trim();
         (!name.is_empty() && name.len() <= MAX_PATTERN_NAME).then(|| name.to_owned())
-    })
+    })?;
+    match patterns.len() {
+        n if n > MAX_SUBSCRIPTIONS => Err(format!("at most {MAX_SUBSCRIPTIONS} patterns, not {n}")),
+        _ => Ok(patterns),
+    }
 }
 
 /// The distinct items of a required, non-empty list of `one`s, each parsed by `parse` (`None`:

@@ -20,6 +20,7 @@ use bytestring::ByteString;
 use log::debug;
 use serde::Serialize;
 
+use crate::access::AddressSlot;
 use crate::auth::Authenticator;
 use crate::domain::close::CloseReason;
 use crate::domain::event::EpochMillis;
@@ -33,7 +34,7 @@ use crate::pipeline::handlers::{SessionUser, Users};
 use crate::pipeline::registry::{
     outbox, Connect, Deliver, Disconnect, RoomRegistry, SessionShared, UpdateSession,
 };
-use crate::telemetry::events::ClientError;
+use crate::telemetry::events::{ClientError, SessionEnded, SessionStarted};
 use crate::telemetry::Stats;
 pub use echo::EchoSession;
 use gate::Gate;
@@ -90,6 +91,11 @@ pub struct WsSession {
     closer: Option<ConnCloser>,
     shared: Arc<SessionShared>,
     gate: Gate,
+    /// This session's share of its client address's session limit, released with the session.
+    address: Option<AddressSlot>,
+    started_at: Instant,
+    /// The reason this server closed the session, if it did.
+    closed_for: Option<CloseReason>,
 }
 
 impl WsSession {
@@ -98,6 +104,7 @@ impl WsSession {
         state: SessionState,
         deps: Arc<SessionDeps>,
         closer: Option<ConnCloser>,
+        address: Option<AddressSlot>,
     ) -> Self {
         let config = &deps.config;
         let gate = Gate::new(
@@ -112,6 +119,9 @@ impl WsSession {
             closer,
             shared: SessionShared::new(Instant::now()),
             gate,
+            address,
+            started_at: Instant::now(),
+            closed_for: None,
         }
     }
 
@@ -133,7 +143,8 @@ impl WsSession {
         ctx.text(Frame::encode_reply(EventName::Error, &err, err.id).0);
     }
 
-    fn close(&self, ctx: &mut ws::WebsocketContext<Self>, reason: CloseReason) {
+    fn close(&mut self, ctx: &mut ws::WebsocketContext<Self>, reason: CloseReason) {
+        self.closed_for = Some(reason);
         debug!("Closing session {}: {}.", self.id, reason.description());
         inbound::close(ctx, reason);
     }
@@ -225,6 +236,11 @@ impl Actor for WsSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.deps.stats.emit(SessionStarted {
+            session: self.id,
+            user: self.state.identity.user.as_ref(),
+            address: self.address.as_ref().map(AddressSlot::ip),
+        });
         let (outbox, mut frames) = outbox(self.deps.config.outbound_queue_frames);
         // The stream ends when the registry drops the outbox: it has forgotten this session
         // (closed, cut off or shutting down), and StreamHandler's default then stops it.
@@ -259,6 +275,17 @@ impl Actor for WsSession {
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        self.deps.stats.emit(SessionEnded {
+            session: self.id,
+            user: self.state.identity.user.as_ref(),
+            address: self.address.as_ref().map(AddressSlot::ip),
+            duration: self.started_at.elapsed(),
+            // Otherwise the client closed, the connection dropped, or the registry reset it
+            // (which logs why).
+            reason: self
+                .closed_for
+                .map_or("connection closed", CloseReason::description),
+        });
         self.deps.registry.do_send(Disconnect { session: self.id });
         if self.state.identity.user.is_some() {
             self.sign_out();

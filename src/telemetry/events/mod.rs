@@ -22,8 +22,8 @@ pub use reader::{
 };
 pub use routing::{EventDropped, EventRouted, FramePublished};
 pub use sessions::{
-    ClientError, FramesDelivered, SessionOpened, SessionRefused, SessionReset, SessionsChanged,
-    SlowConsumerDetected,
+    ClientError, FramesDelivered, RefusedBecause, SessionEnded, SessionOpened, SessionRefused,
+    SessionReset, SessionStarted, SessionsChanged, SlowConsumerDetected,
 };
 
 use super::Stats;

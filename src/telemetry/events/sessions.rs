@@ -2,21 +2,84 @@
 
 use std::time::Duration;
 
-use log::{debug, warn};
+use std::net::IpAddr;
+
+use log::{debug, info, warn};
 
 use super::InternalEvent;
 use crate::domain::close::CloseReason;
-use crate::domain::ids::SessionId;
+use crate::domain::ids::{SessionId, UserId};
 use crate::domain::protocol::ProtocolError;
 use crate::telemetry::{Scalar, Stats};
 
-/// A WebSocket upgrade was refused at the session limit.
-pub struct SessionRefused;
+/// A WebSocket upgrade was refused before it became a session.
+pub struct SessionRefused(pub RefusedBecause);
+
+#[derive(Debug, Clone, Copy)]
+pub enum RefusedBecause {
+    /// `server.max_sessions`.
+    ServerFull,
+    /// `server.max_sessions_per_address`.
+    AddressFull,
+    /// `server.allowed_origins`.
+    Origin,
+}
 
 impl InternalEvent for SessionRefused {
     fn emit(self, stats: &Stats) {
+        // Debug only: a flood of refused upgrades must not flood the log too.
+        debug!("Refused a WebSocket upgrade: {:?}.", self.0);
         stats.add(Scalar::SessionsRefused, 1);
     }
+}
+
+/// A WebSocket session began: one info line per connect, for operators following who comes
+/// and goes.
+pub struct SessionStarted<'a> {
+    pub session: SessionId,
+    pub user: Option<&'a UserId>,
+    pub address: Option<IpAddr>,
+}
+
+impl InternalEvent for SessionStarted<'_> {
+    fn emit(self, _: &Stats) {
+        info!(
+            "Session {} connected: {}, from {}.",
+            self.session,
+            who(self.user),
+            from(self.address)
+        );
+    }
+}
+
+/// A WebSocket session ended, after `duration`, for `reason`.
+pub struct SessionEnded<'a> {
+    pub session: SessionId,
+    pub user: Option<&'a UserId>,
+    pub address: Option<IpAddr>,
+    pub duration: Duration,
+    pub reason: &'static str,
+}
+
+impl InternalEvent for SessionEnded<'_> {
+    fn emit(self, _: &Stats) {
+        info!(
+            "Session {} disconnected after {:.1} s: {} ({}, from {}).",
+            self.session,
+            self.duration.as_secs_f64(),
+            self.reason,
+            who(self.user),
+            from(self.address)
+        );
+    }
+}
+
+fn who(user: Option<&UserId>) -> String {
+    user.map_or_else(|| "anonymous".to_owned(), |u| format!("user {u}"))
+}
+
+fn from(address: Option<IpAddr>) -> String {
+    address.map_or_else(|| "an unknown address".to_owned(), |a| a.to_string())
 }
 
 /// The registry took in a new session.
