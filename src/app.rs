@@ -45,6 +45,8 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
 #[derive(Debug)]
 pub enum StartupError {
     InvalidRedisUrl(String),
+    /// A setting only checkable by using it, such as an unreadable `auth.public_key_file`.
+    Config(crate::config::ConfigError),
     Io(std::io::Error),
     AdminBind(std::net::SocketAddr, std::io::Error),
     Tls(crate::tls::TlsError),
@@ -54,6 +56,7 @@ impl fmt::Display for StartupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartupError::InvalidRedisUrl(e) => write!(f, "[config] invalid Redis URL: {e}"),
+            StartupError::Config(e) => write!(f, "[config] {e}"),
             StartupError::Io(e) => write!(f, "cannot start the HTTP server: {e}"),
             StartupError::Tls(e) => write!(f, "[config] {e}"),
             StartupError::AdminBind(addr, e) => {
@@ -101,6 +104,7 @@ fn session_config(settings: &Settings) -> SessionConfig {
         max_frame_bytes: s.max_frame_bytes,
         outbound_queue_frames: s.outbound_queue_frames,
         max_ops_per_second: s.max_ops_per_second,
+        expiry_warning: Duration::from_secs(settings.auth.expiry_warning_secs),
         limits: Limits {
             max_topics: s.max_topics,
             max_symbols: s.max_symbols,
@@ -229,20 +233,25 @@ impl Pipeline {
 }
 
 /// The token verifier, and in demo mode the secret `/api/demo-token` signs with (made up when
-/// none is configured).
-fn authentication(settings: &Settings) -> (Arc<Authenticator>, Option<String>) {
+/// none is configured). With a JWKS, its first fetch starts now, so the first client does not
+/// wait for it.
+fn authentication(
+    settings: &Settings,
+) -> Result<(Arc<Authenticator>, Option<String>), StartupError> {
     let demo_secret = settings.server.demo_mode.then(|| {
         warn!("Demo mode: GET /api/demo-token hands out tokens to anyone. Never use it in production.");
         settings.auth.jwt_secret.clone().unwrap_or_else(|| fastrand_secret(32))
     });
-    let secret = demo_secret
-        .clone()
-        .or_else(|| settings.auth.jwt_secret.clone());
-    let auth = Arc::new(Authenticator::new(secret.as_deref()));
+    let auth = Authenticator::from_settings(&settings.auth, demo_secret.as_deref())
+        .map_err(StartupError::Config)?;
     if !auth.enabled() {
-        warn!("No JWT secret configured (TICKROUTER_JWT_SECRET or auth.jwt_secret): every session is anonymous.");
+        warn!("No token key configured (TICKROUTER_JWT_SECRET, auth.jwt_secret, auth.public_key_file or auth.jwks_url): every session is anonymous.");
     }
-    (auth, demo_secret)
+    if let Some(jwks) = auth.jwks() {
+        let jwks = jwks.clone();
+        actix_web::rt::spawn(async move { jwks.refresh_for(None).await });
+    }
+    Ok((Arc::new(auth), demo_secret))
 }
 
 /// Runs the service on `listener` until `shutdown` resolves (or the HTTP server fails).
@@ -258,6 +267,7 @@ pub async fn run(
         Ok(o @ Outcome::Short { .. }) => warn!("{o}."),
         Err(e) => warn!("Cannot read or raise the open-file limit: {e}."),
     }
+    let (auth, demo_secret) = authentication(&settings)?;
     let names = sources(&settings).into_iter().map(|s| s.name).collect();
     let stats = Arc::new(Stats::new(names));
     let client = redis::Client::open(settings.redis.url.as_str())
@@ -283,7 +293,6 @@ pub async fn run(
         &monitor,
     );
 
-    let (auth, demo_secret) = authentication(&settings);
     let state = web::Data::new(AppState {
         sessions: Arc::new(SessionDeps {
             registry: pipeline.registry.clone(),

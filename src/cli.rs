@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::builder::RangedU64ValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::config::{ConfigError, Overrides, Settings};
 
@@ -67,6 +67,25 @@ pub enum Command {
                  answers, and exit non-zero with the first problem found"
     )]
     Check(CheckArgs),
+
+    /// Mint a token with this server's key, or say whether a token is valid on this server and,
+    /// if not, why.
+    ///
+    ///   tickrouter token --user 42 [--role admin] [--ttl 1h]   prints a token (exit 0)
+    ///   tickrouter token --inspect TOKEN                       prints the verdict and the
+    ///                                                          token's claims (exit 0 if valid,
+    ///                                                          1 if not)
+    ///
+    /// Settings are resolved exactly as for `serve` and `check` (defaults, --config file,
+    /// environment), so the token fits this server's secret, audience, issuer and maximum
+    /// lifetime. Minting needs a secret (auth.jwt_secret or TICKROUTER_JWT_SECRET); a server
+    /// that verifies with a public key cannot mint.
+    #[command(
+        verbatim_doc_comment,
+        about = "Mint a token with this server's key, or say whether a token is valid on this \
+                 server and why not"
+    )]
+    Token(TokenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +137,58 @@ pub struct CheckArgs {
     /// TOML config file to validate; unknown keys are errors. Without it the defaults are checked
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["user", "inspect"])))]
+pub struct TokenArgs {
+    /// Mint a token for this user id (the token's `sub`)
+    #[arg(long, value_name = "ID")]
+    pub user: Option<String>,
+
+    /// Give the minted token this role (`admin` is the only role)
+    #[arg(long, value_name = "ROLE", value_parser = ["admin"], requires = "user")]
+    pub role: Option<String>,
+
+    /// How long the minted token is valid: 90s, 30m, 1h, 7d, or a number of seconds
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = ttl_secs)]
+    pub ttl: u64,
+
+    /// Say whether this token is valid on this server, and why not
+    #[arg(long, value_name = "TOKEN", conflicts_with_all = ["user", "role"])]
+    pub inspect: Option<String>,
+
+    /// TOML config file, as for `serve`
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl TokenArgs {
+    /// The same resolution as [`ServeArgs::settings`], without flags.
+    pub fn settings(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        Settings::resolve(self.config.as_deref(), env, Overrides::default())
+    }
+}
+
+/// `90s`, `30m`, `1h`, `7d` or plain seconds; more than zero.
+fn ttl_secs(raw: &str) -> Result<u64, String> {
+    let (digits, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => raw.split_at(at),
+        None => (raw, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{raw}`: use a number with s, m, h or d, e.g. 1h")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&secs| secs > 0)
+        .ok_or_else(|| format!("`{raw}`: must be a whole number above 0, e.g. 90s, 30m, 1h, 7d"))
 }
 
 impl ServeArgs {
@@ -182,10 +253,12 @@ mod tests {
         None
     }
 
+    const ENV_SECRET: &str = "env-secret-env-secret-env-secret";
+
     fn redis_url_env(name: &str) -> Option<String> {
         match name {
             "REDIS_URL" => Some("redis://from-env:6379/1".to_owned()),
-            "TICKROUTER_JWT_SECRET" => Some("env-secret".to_owned()),
+            "TICKROUTER_JWT_SECRET" => Some(ENV_SECRET.to_owned()),
             _ => None,
         }
     }
@@ -225,7 +298,7 @@ mod tests {
         let settings = args.settings(&redis_url_env).unwrap();
         assert_eq!(settings.server.bind, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(settings.redis.url, "redis://from-flag:6380/2");
-        assert_eq!(settings.auth.jwt_secret.as_deref(), Some("env-secret"));
+        assert_eq!(settings.auth.jwt_secret.as_deref(), Some(ENV_SECRET));
     }
 
     #[test]
@@ -315,6 +388,43 @@ mod tests {
             assert!(parse(&args).is_err(), "{args:?} was accepted");
         }
         assert!(parse(&["demo", "--symbols", "50"]).is_ok());
+    }
+
+    #[test]
+    fn token_mints_or_inspects_but_not_both() {
+        let Command::Token(args) = parse(&["token", "--user", "42", "--role", "admin"])
+            .unwrap()
+            .command
+        else {
+            panic!("expected token");
+        };
+        assert_eq!(args.user.as_deref(), Some("42"));
+        assert_eq!(args.ttl, 3600);
+        let Command::Token(args) = parse(&["token", "--inspect", "abc"]).unwrap().command else {
+            panic!("expected token");
+        };
+        assert_eq!(args.inspect.as_deref(), Some("abc"));
+        for bad in [
+            &["token"][..],
+            &["token", "--user", "1", "--inspect", "t"],
+            &["token", "--user", "1", "--role", "root"],
+            &["token", "--role", "admin"],
+            &["token", "--user", "1", "--ttl", "0"],
+            &["token", "--user", "1", "--ttl", "1w"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn ttl_takes_units() {
+        assert_eq!(ttl_secs("90s"), Ok(90));
+        assert_eq!(ttl_secs("30m"), Ok(1800));
+        assert_eq!(ttl_secs("1h"), Ok(3600));
+        assert_eq!(ttl_secs("7d"), Ok(604_800));
+        assert_eq!(ttl_secs("120"), Ok(120));
+        assert!(ttl_secs("h").is_err());
+        assert!(ttl_secs("-5m").is_err());
     }
 
     #[test]

@@ -9,7 +9,8 @@ use log::{error, warn};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tickrouter::cli::{CheckArgs, Cli, Command, DemoArgs, ServeArgs};
+use tickrouter::auth::{self, Authenticator};
+use tickrouter::cli::{CheckArgs, Cli, Command, DemoArgs, ServeArgs, TokenArgs};
 use tickrouter::config::LogFormat;
 use tickrouter::demo::{self, DemoOptions};
 use tickrouter::{app, logging, preflight};
@@ -29,6 +30,53 @@ fn main() -> ExitCode {
         Command::Check(args) => {
             logging::init(LogFormat::Text);
             check(args)
+        }
+        Command::Token(args) => token(args),
+    }
+}
+
+/// Mints (`--user`) or inspects (`--inspect`) a token with the resolved settings. Exit 0 for a
+/// minted or valid token, 1 for a refusal, the config failure's code for bad settings.
+fn token(args: TokenArgs) -> ExitCode {
+    let settings = match args.settings(&env) {
+        Ok(s) => s,
+        Err(e) => {
+            let failure = preflight::Failure::from(e);
+            eprintln!("{failure}");
+            return ExitCode::from(failure.exit_code());
+        }
+    };
+    if let Some(token) = &args.inspect {
+        let auth = match Authenticator::from_settings(&settings.auth, None) {
+            Ok(auth) => auth,
+            Err(e) => {
+                let failure = preflight::Failure::from(e);
+                eprintln!("{failure}");
+                return ExitCode::from(failure.exit_code());
+            }
+        };
+        if let Some(jwks) = auth.jwks() {
+            if let Err(e) = jwks.fetch_blocking() {
+                println!("note: the issuer's key set {}: {e}", jwks.url());
+            }
+        }
+        let (valid, report) = auth::inspect(&auth, token, chrono::Utc::now());
+        println!("{report}");
+        return if valid {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    let user = args.user.as_deref().unwrap_or_default();
+    match auth::mint(&settings.auth, user, args.role.is_some(), args.ttl) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
 }
@@ -80,6 +128,19 @@ fn check(args: CheckArgs) -> ExitCode {
         "[config] ok: {} channels and patterns",
         settings.subscriptions().len()
     );
+    match Authenticator::from_settings(&settings.auth, None) {
+        Ok(auth) => match auth.jwks().map(|jwks| (jwks.url(), jwks.fetch_blocking())) {
+            // The server starts without it and keeps trying, so this is a warning.
+            Some((url, Err(e))) => println!("[auth] WARN: the key set {url}: {e}"),
+            Some((url, Ok(n))) => println!("[auth] ok: {n} keys from {url}"),
+            None => {}
+        },
+        Err(e) => {
+            let failure = preflight::Failure::from(e);
+            println!("{failure}");
+            return ExitCode::from(failure.exit_code());
+        }
+    }
     actix::System::new().block_on(async move {
         match preflight::run_checks(&settings.redis.url).await {
             Ok(passed) => {

@@ -5,7 +5,8 @@
  * @example
  *   import { connect } from '/static/tickrouter.js';
  *   const client = connect('wss://example.com/ws', {
- *     token,                                    // optional HS256 JWT; omit for an anonymous session
+ *     token,                                    // optional JWT; omit for an anonymous session
+ *     getToken: () => fetchMyToken(),           // optional, async: fresh tokens for expiry and reconnects
  *     topics: ['patterns', 'streaming'],        // optional; omitted = the server's default topics
  *     watchlist: ['AAPL', 'NVDA'],              // optional; this session's own symbols (prices,
  *                                               // OHLCV, ticks). Omit it to follow the user's
@@ -22,6 +23,18 @@
  *   url      `ws://` / `wss://` URL of `GET /ws` (an `http(s)://` or relative URL is converted).
  *            A `token` query parameter in it is used when options.token is not given.
  *   options  token                 string | null  JWT sent as `?token=` on every (re)connect.
+ *            getToken              async () => string   optional; returns a fresh JWT. Called
+ *                                                 before every reconnect (and before the first
+ *                                                 connect when no token is given), and when the
+ *                                                 server sends `token_expiring`: the client then
+ *                                                 sends `auth` with the fresh token, which keeps
+ *                                                 the session (topics, watchlist, pattern
+ *                                                 subscriptions) past the old token's `exp`.
+ *                                                 Without it, a session whose token expires is
+ *                                                 closed with `token_expired` (1008) and the
+ *                                                 reconnect with the old token is refused.
+ *                                                 A getToken that throws or returns nothing
+ *                                                 leaves the current token in use.
  *            topics                string[]       applied with `subscribe` on every (re)connect.
  *                                                 The first `subscribe` REPLACES the server's
  *                                                 default topics; omit it to keep the defaults.
@@ -68,6 +81,12 @@
  *                                where they come from, 'stored' (the user's stored watchlist,
  *                                kept up to date from `preferences_changed`) or 'session' (its
  *                                own list), from connection_confirmed and the acks (read-only).
+ *
+ * Token expiry
+ *   The server sends `token_expiring` {expires_at} (epoch ms) 60 s before the token's `exp`,
+ *   or halfway through what is left when that is sooner, and closes the session at `exp` with
+ *   1008 `token_expired` unless `auth` gave it a fresh token for the same user. With getToken
+ *   this is handled here; handlers registered with on('token_expiring') still see the event.
  *
  *   Every op carries a fresh numeric `id`; its Promise resolves with the `ack` / `pong` data or
  *   rejects with the `error` data `{code, message}`. Client-side rejections use the codes
@@ -118,6 +137,7 @@ export class TickrouterClient {
     this._opTimeoutMs = options.opTimeoutMs ?? 10000;
     this._pingIntervalMs = options.pingIntervalMs ?? 25000;
     this._maxHandshakeFailures = options.maxHandshakeFailures ?? 3;
+    this._getToken = typeof options.getToken === 'function' ? options.getToken : null;
     this._WebSocket = options.WebSocket ?? globalThis.WebSocket;
     if (typeof this._WebSocket !== 'function') {
       throw new Error('tickrouter.js: no WebSocket implementation available');
@@ -163,7 +183,8 @@ export class TickrouterClient {
     this.roles = [];
     this.topics = [];
     this.watchlist = null;
-    this._open(false);
+    if (this._token || !this._getToken) this._open(false);
+    else this._freshToken().then(() => this._closedByUser || this._open(false));
   }
 
   get status() {
@@ -356,6 +377,29 @@ export class TickrouterClient {
     }
   }
 
+  /** Replaces the token with getToken()'s, if there is a getToken and it gives one. */
+  async _freshToken() {
+    if (!this._getToken) return false;
+    try {
+      const token = await this._getToken();
+      if (typeof token === 'string' && token) {
+        this._token = token;
+        return true;
+      }
+    } catch (err) {
+      console.warn('tickrouter.js: getToken failed; keeping the current token', err);
+    }
+    return false;
+  }
+
+  /** On `token_expiring`: a fresh token through `auth`, so the session outlives the old one. */
+  async _refreshToken() {
+    if (!(await this._freshToken()) || this._closedByUser) return;
+    this.auth(this._token).catch((err) => {
+      console.warn('tickrouter.js: the fresh token was refused', err);
+    });
+  }
+
   _scheduleReconnect(code, reason) {
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** Math.min(this._attempt, 16));
     const delayMs = Math.round(base / 2 + Math.random() * (base / 2));
@@ -367,7 +411,9 @@ export class TickrouterClient {
       reason,
       handshakeFailures: this._handshakeFailures,
     });
-    this._reconnectTimer = setTimeout(() => {
+    this._reconnectTimer = setTimeout(async () => {
+      if (this._closedByUser) return;
+      await this._freshToken();
       if (!this._closedByUser) this._open(true);
     }, delayMs);
   }
@@ -453,6 +499,8 @@ export class TickrouterClient {
       if (stored && Array.isArray(stored.symbols) && this.watchlist && this.watchlist.source === 'stored') {
         this.watchlist = { source: 'stored', symbols: [...stored.symbols].map(String).sort() };
       }
+    } else if (event === 'token_expiring') {
+      this._refreshToken();
     } else if (REPLY_EVENTS.has(event)) {
       this._settle(event, data, frame.id);
     }

@@ -161,23 +161,89 @@ impl fmt::Debug for RedisSettings {
     }
 }
 
-/// Client identity.
-#[derive(Clone, Default, PartialEq, Deserialize)]
+/// Client identity: how tokens are verified (docs/SECURITY.md). At most one key source is set:
+/// `jwt_secret` (HS256/384/512), `public_key_file` (RS*, PS*, ES256/384 or EdDSA, by the key's
+/// type) or `jwks_url`. None means every session is anonymous.
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
-    /// HS256 secret that signs session tokens. `None` (an empty string in the file) means every
-    /// session is anonymous. Prefer the `TICKROUTER_JWT_SECRET` environment variable over the file.
+    /// HMAC secret that signs session tokens (HS256, HS384 or HS512). `None` (an empty string in
+    /// the file) means no secret. Prefer the `TICKROUTER_JWT_SECRET` environment variable over
+    /// the file. At least 32 bytes unless `allow_short_secret`.
     #[serde(deserialize_with = "empty_as_none")]
     pub jwt_secret: Option<String>,
+    /// Accepts a `jwt_secret` shorter than 32 bytes, which can be brute-forced offline from any
+    /// token. Never in production.
+    pub allow_short_secret: bool,
+    /// PEM public key (RSA, EC P-256/P-384 or Ed25519) that verifies tokens signed elsewhere.
+    #[serde(deserialize_with = "empty_as_none_path")]
+    pub public_key_file: Option<PathBuf>,
+    /// JWKS document with the token issuer's public keys, by `kid`. `https://`, or `http://` to a
+    /// loopback address only.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub jwks_url: Option<String>,
+    /// Least seconds between two fetches of `jwks_url` (a token naming an unknown `kid` asks
+    /// for one). 1 to 3600.
+    pub jwks_min_refresh_secs: u64,
+    /// The JWKS is fetched again when it is older than this on the next token. 60 to 86400.
+    pub jwks_max_age_secs: u64,
+    /// When set, a token must carry this `aud`.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub audience: Option<String>,
+    /// When set, a token must carry this `iss`.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub issuer: Option<String>,
+    /// Refuses tokens valid for longer than this many seconds (`exp - iat`, or `exp - now`
+    /// without `iat`). 0 = no maximum.
+    pub max_token_lifetime_secs: u64,
+    /// An open session gets `token_expiring` this long before its token's `exp`, or halfway
+    /// through what is left when that is sooner. 1 to 3600.
+    pub expiry_warning_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            allow_short_secret: false,
+            public_key_file: None,
+            jwks_url: None,
+            jwks_min_refresh_secs: 30,
+            jwks_max_age_secs: 3600,
+            audience: None,
+            issuer: None,
+            max_token_lifetime_secs: 0,
+            expiry_warning_secs: 60,
+        }
+    }
 }
 
 impl fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be left out of the output by accident.
+        let AuthSettings {
+            jwt_secret,
+            allow_short_secret,
+            public_key_file,
+            jwks_url,
+            jwks_min_refresh_secs,
+            jwks_max_age_secs,
+            audience,
+            issuer,
+            max_token_lifetime_secs,
+            expiry_warning_secs,
+        } = self;
         f.debug_struct("AuthSettings")
-            .field(
-                "jwt_secret",
-                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
-            )
+            .field("jwt_secret", &jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("allow_short_secret", allow_short_secret)
+            .field("public_key_file", public_key_file)
+            .field("jwks_url", jwks_url)
+            .field("jwks_min_refresh_secs", jwks_min_refresh_secs)
+            .field("jwks_max_age_secs", jwks_max_age_secs)
+            .field("audience", audience)
+            .field("issuer", issuer)
+            .field("max_token_lifetime_secs", max_token_lifetime_secs)
+            .field("expiry_warning_secs", expiry_warning_secs)
             .finish()
     }
 }
@@ -458,6 +524,12 @@ fn parse(text: &str, path: Option<&Path>) -> Result<Settings, ConfigError> {
 fn empty_as_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     let text = String::deserialize(deserializer)?;
     Ok(Some(text).filter(|text| !text.is_empty()))
+}
+
+fn empty_as_none_path<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    empty_as_none(deserializer).map(|text| text.map(PathBuf::from))
 }
 
 #[cfg(test)]

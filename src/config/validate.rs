@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::fmt::Display;
 
 use super::{
-    redis_url, ChannelSettings, ConfigError, HealthSettings, MarketSettings, RedisSettings,
-    ServerSettings, SessionSettings, Settings, StreamingSettings,
+    redis_url, AuthSettings, ChannelSettings, ConfigError, HealthSettings, MarketSettings,
+    RedisSettings, ServerSettings, SessionSettings, Settings, StreamingSettings,
 };
 use crate::access::TrustedProxies;
 use crate::domain::kind::DEFAULT_CHANNELS;
@@ -22,8 +22,7 @@ impl Settings {
         let Settings {
             server,
             redis,
-            // Any secret is accepted, and none is a supported (anonymous-only) mode.
-            auth: _,
+            auth,
             session,
             streaming,
             market,
@@ -36,6 +35,7 @@ impl Settings {
         } = self;
         validate_server(server)?;
         validate_redis(redis)?;
+        validate_auth(auth, server.demo_mode)?;
         validate_session(session)?;
         validate_streaming(streaming)?;
         validate_market(market)?;
@@ -165,6 +165,95 @@ fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {
         format_args!("must be at least redis.reconnect_initial_ms ({reconnect_initial_ms})"),
     )?;
     between("redis.keepalive_secs", *keepalive_secs, 1, 300)
+}
+
+/// An HMAC secret shorter than this can be brute-forced offline from any token it signed.
+const MIN_SECRET_BYTES: usize = 32;
+
+fn validate_auth(auth: &AuthSettings, demo_mode: bool) -> Result<(), ConfigError> {
+    let AuthSettings {
+        jwt_secret,
+        allow_short_secret,
+        public_key_file,
+        jwks_url,
+        jwks_min_refresh_secs,
+        jwks_max_age_secs,
+        // any value; none means the claim is not checked
+        audience: _,
+        issuer: _,
+        // 0 is "no maximum", any other value a maximum
+        max_token_lifetime_secs: _,
+        expiry_warning_secs,
+    } = auth;
+    if let Some(secret) = jwt_secret {
+        require(
+            secret.len() >= MIN_SECRET_BYTES || *allow_short_secret,
+            "auth.jwt_secret",
+            // never the secret itself: this message is printed and logged
+            format_args!("<{} bytes>", secret.len()),
+            format_args!(
+                "must be at least {MIN_SECRET_BYTES} bytes (TICKROUTER_JWT_SECRET too; e.g. \
+                 `openssl rand -base64 48`), or set auth.allow_short_secret = true"
+            ),
+        )?;
+    }
+    let sources = [
+        ("auth.jwt_secret", jwt_secret.is_some()),
+        ("auth.public_key_file", public_key_file.is_some()),
+        ("auth.jwks_url", jwks_url.is_some()),
+    ];
+    let mut set = sources.iter().filter(|(_, set)| *set).map(|(key, _)| *key);
+    if let (Some(first), Some(second)) = (set.next(), set.next()) {
+        return Err(ConfigError::invalid(
+            second,
+            "set",
+            format_args!(
+                "cannot be combined with {first}: tokens are verified with one key source"
+            ),
+        ));
+    }
+    require(
+        !demo_mode || jwt_secret.is_some() || public_key_file.is_none() && jwks_url.is_none(),
+        "server.demo_mode",
+        true,
+        "signs demo tokens with auth.jwt_secret, so it cannot be combined with \
+         auth.public_key_file or auth.jwks_url",
+    )?;
+    if let Some(url) = jwks_url {
+        require(
+            jwks_url_is_safe(url),
+            "auth.jwks_url",
+            format_args!("{url:?}"),
+            "must be https://, or http:// to a loopback address (127.0.0.1, [::1], localhost): \
+             keys fetched over plain HTTP could be replaced on the way",
+        )?;
+    }
+    between(
+        "auth.jwks_min_refresh_secs",
+        *jwks_min_refresh_secs,
+        1,
+        3600,
+    )?;
+    between("auth.jwks_max_age_secs", *jwks_max_age_secs, 60, 86_400)?;
+    between("auth.expiry_warning_secs", *expiry_warning_secs, 1, 3600)
+}
+
+fn jwks_url_is_safe(url: &str) -> bool {
+    if url.len() > "https://".len() && url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn validate_session(session: &SessionSettings) -> Result<(), ConfigError> {
@@ -470,6 +559,38 @@ mod tests {
                 "market.price_change_threshold_pct",
             ),
             ("[channels]\ninclude_defaults = false", "channels.extra"),
+            ("[auth]\njwt_secret = \"short\"", "auth.jwt_secret"),
+            (
+                "[auth]\njwks_url = \"http://keys.example.com/jwks.json\"",
+                "auth.jwks_url",
+            ),
+            ("[auth]\njwks_url = \"ftp://h/jwks\"", "auth.jwks_url"),
+            (
+                "[auth]\njwks_url = \"http://127.0.0.1.evil.com/jwks\"",
+                "auth.jwks_url",
+            ),
+            (
+                "[auth]\njwt_secret = \"0123456789abcdef0123456789abcdef\"\n\
+                 public_key_file = \"k.pem\"",
+                "auth.public_key_file",
+            ),
+            (
+                "[auth]\npublic_key_file = \"k.pem\"\njwks_url = \"https://h/jwks\"",
+                "auth.jwks_url",
+            ),
+            (
+                "[server]\ndemo_mode = true\n[auth]\npublic_key_file = \"k.pem\"",
+                "server.demo_mode",
+            ),
+            (
+                "[auth]\njwks_min_refresh_secs = 0",
+                "auth.jwks_min_refresh_secs",
+            ),
+            ("[auth]\njwks_max_age_secs = 59", "auth.jwks_max_age_secs"),
+            (
+                "[auth]\nexpiry_warning_secs = 0",
+                "auth.expiry_warning_secs",
+            ),
         ];
         for (toml, expected_key) in cases {
             let (key, text) = rejected(toml);
@@ -495,9 +616,25 @@ mod tests {
             "[streaming]\nflush_interval_ms = 50\nmax_buffer_size = 10000",
             "[streaming]\nflush_interval_ms = 1000\nmax_buffer_size = 1",
             "[market]\nprice_change_threshold_pct = 0.0",
+            "[auth]\njwt_secret = \"0123456789abcdef0123456789abcdef\"",
+            "[auth]\njwt_secret = \"short\"\nallow_short_secret = true",
+            "[auth]\njwks_url = \"https://issuer.example.com/.well-known/jwks.json\"",
+            "[auth]\njwks_url = \"http://127.0.0.1:8081/jwks\"",
+            "[auth]\njwks_url = \"http://[::1]:8081/jwks\"",
+            "[auth]\njwks_url = \"http://localhost/jwks\"",
+            "[server]\ndemo_mode = true",
         ] {
             accepted(toml);
         }
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_without_showing_it() {
+        let (key, text) = rejected("[auth]\njwt_secret = \"hunter2-hunter2\"");
+        assert_eq!(key, "auth.jwt_secret");
+        assert!(text.contains("<15 bytes>"), "{text}");
+        assert!(text.contains("allow_short_secret"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub enum CloseReason {
     InvalidPayload,
     /// Sustained op flooding beyond the rate limit.
     Abuse,
+    /// The session's token reached its `exp` without an `auth` op refreshing it
+    /// (`domain::token_expiry`): reconnect, or send `auth`, with a fresh token.
+    TokenExpired,
 }
 
 impl CloseReason {
@@ -38,6 +41,8 @@ impl CloseReason {
             CloseReason::ProtocolError => 1002,
             CloseReason::InvalidPayload => 1007,
             CloseReason::Abuse => 1008,
+            // A policy close like `abuse`, but the fix is the client's: a fresh token.
+            CloseReason::TokenExpired => 1008,
         }
     }
 }
@@ -58,6 +63,7 @@ mod tests {
                 CloseReason::ProtocolError => "protocol_error",
                 CloseReason::InvalidPayload => "invalid_payload",
                 CloseReason::Abuse => "abuse",
+                CloseReason::TokenExpired => "token_expired",
             };
             assert_eq!(r.description(), wire);
         }

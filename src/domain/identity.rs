@@ -2,17 +2,21 @@
 //! role. Verifying the token itself (JWT, keys, expiry) is the `auth` module's job; the session
 //! rules reach it only through [`VerifyToken`], so the domain stays free of crypto and I/O.
 
+use super::event::EpochMillis;
 use super::ids::UserId;
 use super::protocol::ProtocolError;
 
 /// The role a token must carry for the admin topic and the admin-only endpoints.
 pub const ADMIN_ROLE: &str = "admin";
 
-/// Anonymous by default: no user, no admin role.
+/// Anonymous by default: no user, no admin role, nothing to expire.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
     pub user: Option<UserId>,
     pub admin: bool,
+    /// The verified token's `exp`: a session with this identity ends then unless it is given a
+    /// fresh token (`domain::token_expiry`). `None` for an anonymous identity.
+    pub expires_at: Option<EpochMillis>,
 }
 
 impl Identity {

@@ -25,6 +25,7 @@ pub mod replies;
 pub mod session_state;
 pub mod stream;
 pub mod streaming_buffer;
+pub mod token_expiry;
 pub mod user_cache;
 
 /// Test helper: an enum that derives both serde's and strum's names must give the same name

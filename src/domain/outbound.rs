@@ -36,6 +36,8 @@ pub enum EventName {
     TickUpdate,
     SystemError,
     MonitoringEvent,
+    /// The session's token expires soon (`domain::token_expiry`); sent to that session only.
+    TokenExpiring,
 }
 
 impl EventName {
@@ -121,6 +123,7 @@ mod tests {
             "tick_update",
             "system_error",
             "monitoring_event",
+            "token_expiring",
         ];
         assert_eq!(names, expected);
     }

@@ -336,6 +336,7 @@ mod tests {
             Ok(Identity {
                 user: UserId::new(user),
                 admin: role == "admin",
+                expires_at: None,
             })
         }
     }
@@ -367,6 +368,7 @@ mod tests {
         let mut state = SessionState::new(Identity {
             user: UserId::new("u"),
             admin: false,
+            expires_at: None,
         });
         let sym = |s: &str| Symbol::new(s).unwrap();
         state.set_stored_watchlist([sym("NVDA"), sym("AAPL")]);
@@ -479,6 +481,31 @@ mod tests {
             .streams()
             .iter()
             .all(|r| !matches!(r, Stream::Symbol(_))));
+    }
+
+    #[test]
+    fn a_fresh_token_for_the_same_user_keeps_topics_symbols_and_filter() {
+        let mut state = SessionState::new(Identity {
+            user: UserId::new("u"),
+            admin: false,
+            expires_at: Some(EpochMillis(1_000)),
+        });
+        subscribe(&mut state, &["patterns", "symbol:AAPL"])
+            .map(|_| ())
+            .unwrap();
+        let filter = ClientOp::PatternSubscriptions {
+            subscriptions: serde_json::from_str(r#"[{"pattern":"Doji"}]"#).unwrap(),
+        };
+        state.apply(filter, &Tokens, LIMITS).map(|_| ()).unwrap();
+        let (topics, streams) = (state.topic_names(), state.streams());
+        let fresh = ClientOp::Auth {
+            token: "user:u".into(),
+        };
+        state.apply(fresh, &Tokens, LIMITS).map(|_| ()).unwrap();
+        assert_eq!(state.topic_names(), topics);
+        assert_eq!(state.streams(), streams);
+        assert_eq!(state.filter.len(), 1);
+        assert_eq!(state.identity.expires_at, None, "the new token's expiry");
     }
 
     #[test]

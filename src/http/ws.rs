@@ -1,6 +1,7 @@
 //! `GET /ws`: the WebSocket upgrade. Refuses a browser page from an origin not allowed
-//! (`server.allowed_origins`) with 403, refuses (never downgrades) a bad token, and refuses new
-//! sessions beyond `server.max_sessions`, or beyond `server.max_sessions_per_address` from one
+//! (`server.allowed_origins`) with 403; takes the token from `?token=` (browsers) or
+//! `Authorization: Bearer` (other clients) and refuses (never downgrades) a bad one; and refuses
+//! new sessions beyond `server.max_sessions`, or beyond `server.max_sessions_per_address` from one
 //! client address, with 503.
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -10,10 +11,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, Error, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::auth::bearer_token;
 use super::error::ApiError;
 use super::AppState;
 use crate::domain::identity::Identity;
 use crate::domain::ids::SessionId;
+use crate::domain::protocol::ErrorCode;
 use crate::domain::session_state::SessionState;
 use crate::net::ConnCloser;
 use crate::pipeline::session::{upgrade, WsSession};
@@ -77,9 +80,14 @@ pub async fn connect(
     };
     let query = web::Query::<ConnectQuery>::from_query(req.query_string())
         .map_err(|e| actix_web::error::ErrorBadRequest(e.to_string()))?;
-    let identity = match query.token.as_deref() {
-        None | Some("") => Identity::default(),
-        Some(token) => state.sessions.auth.verify(token).map_err(ApiError::from)?,
+    let identity = match connect_token(query.token.as_deref(), bearer_token(&req))? {
+        None => Identity::default(),
+        Some(token) => state
+            .sessions
+            .auth
+            .verify_fresh(token)
+            .await
+            .map_err(ApiError::from)?,
     };
     let id = SessionId(state.next_session_id.fetch_add(1, Relaxed));
     let closer = req.conn_data::<ConnCloser>().cloned();
@@ -91,4 +99,36 @@ pub async fn connect(
         slot,
     );
     upgrade(session, &req, stream, state.sessions.config.frame_limits())
+}
+
+/// The session's token: `?token=` or the bearer header, or both if they agree. Two different
+/// tokens are refused rather than one silently preferred: the client would not know whose
+/// session it got. An empty `token=` counts as none.
+fn connect_token<'a>(
+    query: Option<&'a str>,
+    header: Option<&'a str>,
+) -> Result<Option<&'a str>, ApiError> {
+    match (query.filter(|t| !t.is_empty()), header) {
+        (Some(q), Some(h)) if q != h => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken.as_str(),
+            "two different tokens: ?token= and the Authorization header disagree; send one",
+        )),
+        (query, header) => Ok(query.or(header)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn either_source_or_both_agreeing_give_the_token() {
+        assert_eq!(connect_token(None, None).unwrap(), None);
+        assert_eq!(connect_token(Some(""), None).unwrap(), None);
+        assert_eq!(connect_token(Some("a"), None).unwrap(), Some("a"));
+        assert_eq!(connect_token(Some(""), Some("b")).unwrap(), Some("b"));
+        assert_eq!(connect_token(Some("a"), Some("a")).unwrap(), Some("a"));
+        assert!(connect_token(Some("a"), Some("b")).is_err());
+    }
 }

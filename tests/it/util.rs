@@ -13,7 +13,8 @@ use tickrouter::config::Settings;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
-pub const SECRET: &str = "test-secret";
+/// 32+ bytes: shorter secrets are refused unless `auth.allow_short_secret`.
+pub const SECRET: &str = "tickrouter-integration-test-secret";
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// Polls `check` until it returns `Some` or `timeout` passes.
@@ -412,7 +413,14 @@ impl Client {
             Some(t) => format!("ws://{addr}/ws?token={t}"),
             None => format!("ws://{addr}/ws"),
         };
-        let (ws, _) = tungstenite::connect(url)?;
+        Client::try_connect_request(url)
+    }
+
+    /// Connects with a request the caller built (extra headers, such as `Authorization`).
+    pub fn try_connect_request(
+        request: impl tungstenite::client::IntoClientRequest,
+    ) -> Result<Client, tungstenite::Error> {
+        let (ws, _) = tungstenite::connect(request)?;
         if let MaybeTlsStream::Plain(s) = ws.get_ref() {
             s.set_read_timeout(Some(Duration::from_millis(100)))
                 .unwrap();
@@ -487,6 +495,32 @@ impl Client {
     /// fragmentation of raw frames. An error once the server has closed is for the caller.
     pub fn send_raw(&mut self, message: Message) -> tungstenite::Result<()> {
         self.ws.send(message)
+    }
+
+    /// Every text frame, with the wall-clock time it arrived, until the server closes; then the
+    /// close code and reason.
+    pub fn frames_until_close(
+        &mut self,
+        timeout: Duration,
+    ) -> (Vec<(std::time::SystemTime, Value)>, (u16, String)) {
+        let deadline = Instant::now() + timeout;
+        let mut frames = Vec::new();
+        while Instant::now() < deadline {
+            match self.ws.read() {
+                Ok(Message::Text(t)) => frames.push((
+                    std::time::SystemTime::now(),
+                    serde_json::from_str(&t).expect("server sent invalid JSON"),
+                )),
+                Ok(Message::Close(Some(frame))) => {
+                    return (frames, (frame.code.into(), frame.reason.to_string()))
+                }
+                Ok(Message::Close(None)) => return (frames, (1005, String::new())),
+                Ok(_) => continue,
+                Err(e) if read_timed_out(&e) => continue,
+                Err(e) => panic!("connection ended without a close frame: {e}"),
+            }
+        }
+        panic!("timed out waiting for the server to close; saw {frames:?}");
     }
 
     /// Skips frames until one satisfies `pred`; panics after `timeout`.

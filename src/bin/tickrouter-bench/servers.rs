@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// Secret the bench signs its session tokens with (passed as `TICKROUTER_JWT_SECRET`).
-pub const JWT_SECRET: &str = "tickrouter-bench-secret";
+pub const JWT_SECRET: &str = "tickrouter-bench-secret-of-32-bytes+";
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -3,7 +3,8 @@
 //! A thin shell: client frames go through `protocol::parse_request` and
 //! `SessionState::apply`; the resulting streams go to the registry; frames from the registry
 //! arrive through the session's bounded `Outbox` and are written as they are. Client frames are
-//! read and limited as for every session (`inbound`); only whole text messages reach it.
+//! read and limited as for every session (`inbound`); only whole text messages reach it. The
+//! session's token expiry (`domain::token_expiry`) runs on two timers, set again by every `auth`.
 
 mod echo;
 mod gate;
@@ -26,9 +27,10 @@ use crate::domain::close::CloseReason;
 use crate::domain::event::EpochMillis;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::outbound::{EventName, Frame};
-use crate::domain::protocol::{parse_request, ErrorCode, ProtocolError, Request};
+use crate::domain::protocol::{parse_request, ClientOp, ErrorCode, ProtocolError, Request};
 use crate::domain::replies::Reply;
 use crate::domain::session_state::{Limits, SessionState};
+use crate::domain::token_expiry::{ExpiryPlan, TokenExpiring};
 use crate::net::ConnCloser;
 use crate::pipeline::handlers::{SessionUser, Users};
 use crate::pipeline::registry::{
@@ -55,6 +57,8 @@ pub struct SessionConfig {
     pub max_frame_bytes: usize,
     pub outbound_queue_frames: usize,
     pub max_ops_per_second: u32,
+    /// How long before its token's `exp` a session hears `token_expiring` (at most).
+    pub expiry_warning: Duration,
     pub limits: Limits,
 }
 
@@ -91,6 +95,8 @@ pub struct WsSession {
     closer: Option<ConnCloser>,
     shared: Arc<SessionShared>,
     gate: Gate,
+    /// The `token_expiring` and `token_expired` timers of the current token.
+    expiry_timers: Vec<SpawnHandle>,
     /// This session's share of its client address's session limit, released with the session.
     address: Option<AddressSlot>,
     started_at: Instant,
@@ -122,6 +128,7 @@ impl WsSession {
             address,
             started_at: Instant::now(),
             closed_for: None,
+            expiry_timers: Vec::new(),
         }
     }
 
@@ -188,6 +195,32 @@ impl WsSession {
         });
     }
 
+    /// Replaces the expiry timers with those of the current token (none when anonymous).
+    fn schedule_expiry(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        for timer in self.expiry_timers.drain(..) {
+            ctx.cancel_future(timer);
+        }
+        let Some(expires_at) = self.state.identity.expires_at else {
+            return;
+        };
+        let plan = ExpiryPlan::new(
+            EpochMillis::now(),
+            expires_at,
+            self.deps.config.expiry_warning,
+        );
+        if let Some(warn_in) = plan.warn_in {
+            self.expiry_timers
+                .push(ctx.run_later(warn_in, move |act, ctx| {
+                    let data = TokenExpiring { expires_at };
+                    act.send_reply(ctx, EventName::TokenExpiring, &data, None);
+                }));
+        }
+        self.expiry_timers
+            .push(ctx.run_later(plan.close_in, |act, ctx| {
+                act.close(ctx, CloseReason::TokenExpired)
+            }));
+    }
+
     /// The registry's view of this session: its streams, filter and watchlist source.
     fn update_registry(&self) {
         self.deps.registry.do_send(UpdateSession {
@@ -203,6 +236,25 @@ impl WsSession {
             Ok(req) => req,
             Err(err) => return self.send_error(ctx, err),
         };
+        // A token naming a key the issuer's JWKS has not shown yet: fetch it first, holding the
+        // session's other frames so replies keep their order.
+        if let ClientOp::Auth { token } = &op {
+            if self.deps.auth.needs_fetch(token) {
+                let auth = self.deps.auth.clone();
+                let token = token.clone();
+                let fetch = async move { auth.prefetch(&token).await };
+                ctx.wait(
+                    fetch
+                        .into_actor(self)
+                        .map(move |(), act, ctx| act.apply_op(id, op, ctx)),
+                );
+                return;
+            }
+        }
+        self.apply_op(id, op, ctx);
+    }
+
+    fn apply_op(&mut self, id: Option<u64>, op: ClientOp, ctx: &mut ws::WebsocketContext<Self>) {
         let user_before = self.state.identity.user.clone();
         match self
             .state
@@ -213,6 +265,10 @@ impl WsSession {
                     self.update_registry();
                 }
                 let signed_in = matches!(applied.reply, Reply::Identity { .. });
+                if signed_in {
+                    // A fresh token (same user or not) replaces the old one's expiry.
+                    self.schedule_expiry(ctx);
+                }
                 match self.state.identity.user.clone() {
                     // The `auth` ack shows the user's stored watchlist as it is now.
                     Some(user) if signed_in => self.sign_in(user, ctx, move |act, ctx| {
@@ -264,6 +320,7 @@ impl Actor for WsSession {
             Some(user) => self.sign_in(user, ctx, confirm),
             None => confirm(self, ctx),
         }
+        self.schedule_expiry(ctx);
         let config = self.deps.config;
         ctx.run_interval(config.heartbeat_interval, move |act, ctx| {
             if act.shared.silent_for(Instant::now()) > config.client_timeout {
