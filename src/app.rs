@@ -263,7 +263,7 @@ pub async fn run(
 ) -> Result<(), StartupError> {
     match open_files::ensure_for(settings.server.max_sessions) {
         Ok(Outcome::Enough { .. }) => {}
-        Ok(o @ Outcome::Raised { .. }) => info!("{o}."),
+        Ok(o @ (Outcome::Raised { .. } | Outcome::Nearly { .. })) => info!("{o}."),
         Ok(o @ Outcome::Short { .. }) => warn!("{o}."),
         Err(e) => warn!("Cannot read or raise the open-file limit: {e}."),
     }

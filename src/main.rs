@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use log::{error, warn};
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tickrouter::auth::{self, Authenticator};
-use tickrouter::cli::{CheckArgs, Cli, Command, DemoArgs, ServeArgs, TokenArgs};
+use tickrouter::cli::{CheckArgs, Cli, Command, DemoArgs, HealthcheckArgs, ServeArgs, TokenArgs};
 use tickrouter::config::LogFormat;
 use tickrouter::demo::{self, DemoOptions};
 use tickrouter::{app, logging, preflight};
@@ -32,6 +33,8 @@ fn main() -> ExitCode {
             check(args)
         }
         Command::Token(args) => token(args),
+        Command::Healthcheck(args) => healthcheck(args),
+        Command::Config(args) => print_config(args),
     }
 }
 
@@ -77,6 +80,35 @@ fn token(args: TokenArgs) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+fn healthcheck(args: HealthcheckArgs) -> ExitCode {
+    match tickrouter::healthcheck::status(&args.url, Duration::from_secs(args.timeout)) {
+        Ok(200) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("{}: HTTP {status}", args.url);
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The effective settings as TOML, secrets redacted.
+fn print_config(args: ServeArgs) -> ExitCode {
+    match args.settings(&env) {
+        Ok(settings) => {
+            print!("{}", settings.to_redacted_toml());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let failure = preflight::Failure::from(e);
+            eprintln!("{failure}");
+            ExitCode::from(failure.exit_code())
         }
     }
 }

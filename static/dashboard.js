@@ -1881,6 +1881,13 @@ async function fetchDemoToken() {
   }
 }
 
+/** A fresh demo token, also for the API calls. */
+async function renewDemoToken() {
+  const fresh = await fetchDemoToken();
+  if (fresh) state.token = fresh;
+  return fresh;
+}
+
 /** Without a token of the user's: the demo token in demo mode, else an anonymous session. */
 async function startDefault() {
   const epoch = state.epoch;
@@ -1937,6 +1944,9 @@ function start(token, source) {
     // /api/me/watchlist). Sending one would pin this tab to its own list until it reconnects.
     watchlist: token ? undefined : state.watchlist,
     patternSubscriptions: state.patternSubs.length ? state.patternSubs : undefined,
+    // A demo token is renewed before it expires and on reconnects; a pasted one cannot be (its
+    // user signs in again when it runs out).
+    getToken: source === 'demo' ? renewDemoToken : undefined,
     onStatus,
   });
   for (const [event, handler] of Object.entries(HANDLERS)) client.on(event, handler);

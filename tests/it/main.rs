@@ -3,6 +3,7 @@
 mod access;
 mod backtests;
 mod check;
+mod deploy;
 mod fixtures;
 mod frames;
 mod identity;
