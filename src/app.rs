@@ -140,6 +140,7 @@ impl Pipeline {
                 idle: Duration::from_secs(s.client_timeout_secs + 2 * s.heartbeat_interval_secs),
             },
             max_queued_bytes: s.outbound_queue_bytes,
+            snapshot_ttl: Duration::from_secs(settings.snapshot.ttl_secs),
         };
         let registry = RoomRegistry::new(stats.clone(), registry).start();
         let outlet = Outlet::new(registry.clone(), stats.clone());

@@ -16,6 +16,18 @@ use tickrouter::config::LogFormat;
 use tickrouter::demo::{self, DemoOptions};
 use tickrouter::{app, logging, preflight};
 
+/// Prints why a command cannot go on (`check` reports on stdout, the others on stderr) and
+/// gives the failure's exit code.
+fn failed(failure: impl Into<preflight::Failure>, on_stdout: bool) -> ExitCode {
+    let failure = failure.into();
+    if on_stdout {
+        println!("{failure}");
+    } else {
+        eprintln!("{failure}");
+    }
+    ExitCode::from(failure.exit_code())
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
@@ -43,20 +55,12 @@ fn main() -> ExitCode {
 fn token(args: TokenArgs) -> ExitCode {
     let settings = match args.settings(&env) {
         Ok(s) => s,
-        Err(e) => {
-            let failure = preflight::Failure::from(e);
-            eprintln!("{failure}");
-            return ExitCode::from(failure.exit_code());
-        }
+        Err(e) => return failed(e, false),
     };
     if let Some(token) = &args.inspect {
         let auth = match Authenticator::from_settings(&settings.auth, None) {
             Ok(auth) => auth,
-            Err(e) => {
-                let failure = preflight::Failure::from(e);
-                eprintln!("{failure}");
-                return ExitCode::from(failure.exit_code());
-            }
+            Err(e) => return failed(e, false),
         };
         if let Some(jwks) = auth.jwks() {
             if let Err(e) = jwks.fetch_blocking() {
@@ -105,11 +109,7 @@ fn print_config(args: ServeArgs) -> ExitCode {
             print!("{}", settings.to_redacted_toml());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            let failure = preflight::Failure::from(e);
-            eprintln!("{failure}");
-            ExitCode::from(failure.exit_code())
-        }
+        Err(e) => failed(e, false),
     }
 }
 
@@ -150,11 +150,7 @@ fn run_demo(args: DemoArgs) -> ExitCode {
 fn check(args: CheckArgs) -> ExitCode {
     let settings = match args.settings(&env) {
         Ok(s) => s,
-        Err(e) => {
-            let failure = preflight::Failure::from(e);
-            println!("{failure}");
-            return ExitCode::from(failure.exit_code());
-        }
+        Err(e) => return failed(e, true),
     };
     println!(
         "[config] ok: {} channels and patterns",
@@ -167,11 +163,7 @@ fn check(args: CheckArgs) -> ExitCode {
             Some((url, Ok(n))) => println!("[auth] ok: {n} keys from {url}"),
             None => {}
         },
-        Err(e) => {
-            let failure = preflight::Failure::from(e);
-            println!("{failure}");
-            return ExitCode::from(failure.exit_code());
-        }
+        Err(e) => return failed(e, true),
     }
     actix::System::new().block_on(async move {
         match preflight::run_checks(&settings.redis.url).await {
@@ -192,11 +184,7 @@ fn check(args: CheckArgs) -> ExitCode {
 fn serve(args: ServeArgs) -> ExitCode {
     let settings = match args.settings(&env) {
         Ok(s) => s,
-        Err(e) => {
-            let failure = preflight::Failure::from(e);
-            eprintln!("{failure}");
-            return ExitCode::from(failure.exit_code());
-        }
+        Err(e) => return failed(e, false),
     };
     logging::init(settings.log.format);
     actix::System::new().block_on(async move {

@@ -36,6 +36,7 @@ pub struct Settings {
     pub alerts: AlertSettings,
     pub health: HealthSettings,
     pub jobs: JobSettings,
+    pub snapshot: SnapshotSettings,
     pub log: LogSettings,
     pub channels: ChannelSettings,
 }
@@ -337,6 +338,21 @@ impl Default for MarketSettings {
             conflation_ms: 0,
             watchlist_ttl_secs: 300,
         }
+    }
+}
+
+/// What a session gets when it starts watching a stream: the latest price and bar of a symbol,
+/// the latest system health, streaming health and market summary.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnapshotSettings {
+    /// How old the latest frame may be and still be shown. 1 to 604800 (7 days).
+    pub ttl_secs: u64,
+}
+
+impl Default for SnapshotSettings {
+    fn default() -> Self {
+        Self { ttl_secs: 86_400 }
     }
 }
 

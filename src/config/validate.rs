@@ -80,6 +80,7 @@ impl Settings {
             alerts,
             health,
             jobs,
+            snapshot,
             // Its type admits only valid formats.
             log: _,
             channels,
@@ -98,6 +99,7 @@ impl Settings {
             1,
             1000,
         )?;
+        between("snapshot.ttl_secs", snapshot.ttl_secs, 1, 604_800)?;
         validate_channels(channels)
     }
 }
