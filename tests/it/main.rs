@@ -5,6 +5,7 @@ mod backtests;
 mod check;
 mod deploy;
 mod fixtures;
+mod frames;
 mod identity;
 mod observability;
 mod pipeline;
