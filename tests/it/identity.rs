@@ -387,6 +387,48 @@ fn a_public_key_file_verifies_es256_tokens_and_refuses_hs256() {
     );
 }
 
+/// RS256, the algorithm most identity providers sign with: a 2048-bit RSA key made by openssl.
+#[test]
+fn a_public_key_file_verifies_rs256_tokens() {
+    let redis = Redis::start();
+    let private = scratch("rsa.key.pem");
+    let public = scratch("rsa.pub.pem");
+    let private_arg = private.to_str().unwrap();
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        private_arg,
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        private_arg,
+        "-pubout",
+        "-out",
+        public.to_str().unwrap(),
+    ]);
+    let mut settings = settings_for(&redis);
+    settings.auth.jwt_secret = None;
+    settings.auth.public_key_file = Some(public);
+    let app = App::start_with(settings);
+    let key = EncodingKey::from_rsa_pem(&std::fs::read(&private).unwrap()).unwrap();
+    let claims = json!({"sub": "rs-user", "exp": now_secs() + 300});
+    let token = encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
+    let client = Client::connect(app.addr, Some(&token));
+    assert_eq!(client.confirmed["data"]["user_id"], "rs-user");
+    let forged = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"x"))
+        .unwrap();
+    let body = refused(ws_url(&app, &forged).as_str());
+    assert!(
+        body["message"].as_str().unwrap().contains("signed with HS256"),
+        "{body}"
+    );
+}
+
 /// A JWKS served on loopback by the test: the current document, and how often it was fetched.
 struct JwksServer {
     url: String,

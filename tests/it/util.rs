@@ -464,6 +464,7 @@ impl Client {
                     }
                     return Some(frame);
                 }
+                Ok(Message::Close(frame)) => panic!("the server closed the session: {frame:?}"),
                 Ok(_) => continue,
                 Err(e) if read_timed_out(&e) => continue,
                 Err(e) => panic!("WebSocket read failed: {e}"),
