@@ -3,12 +3,18 @@
 
 FROM rust:1-bookworm AS build
 WORKDIR /src
-# Dependencies first, against stub sources, so code changes do not rebuild them.
+# Dependencies first, against stub sources, so code changes do not rebuild them. The workspace
+# needs every member's manifest (and a target for each); the load generator
+# (crates/tickrouter-bench) stays a stub, and `-p tickrouter` builds the server's dependencies
+# only, not the load generator's.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && cargo build --release --locked && rm -rf src
+COPY crates/tickrouter-bench/Cargo.toml ./crates/tickrouter-bench/
+RUN mkdir -p src crates/tickrouter-bench/src \
+    && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && echo 'fn main() {}' > crates/tickrouter-bench/src/main.rs \
+    && cargo build --release --locked -p tickrouter && rm -rf src
 COPY src ./src
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked -p tickrouter
 
 FROM debian:bookworm-slim
 RUN apt-get update \
