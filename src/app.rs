@@ -140,6 +140,7 @@ impl Pipeline {
                 idle: Duration::from_secs(s.client_timeout_secs + 2 * s.heartbeat_interval_secs),
             },
             max_queued_bytes: s.outbound_queue_bytes,
+            snapshot_ttl: Duration::from_secs(settings.snapshot.ttl_secs),
         };
         let registry = RoomRegistry::new(stats.clone(), registry).start();
         let outlet = Outlet::new(registry.clone(), stats.clone());
@@ -263,7 +264,7 @@ pub async fn run(
 ) -> Result<(), StartupError> {
     match open_files::ensure_for(settings.server.max_sessions) {
         Ok(Outcome::Enough { .. }) => {}
-        Ok(o @ Outcome::Raised { .. }) => info!("{o}."),
+        Ok(o @ (Outcome::Raised { .. } | Outcome::Nearly { .. })) => info!("{o}."),
         Ok(o @ Outcome::Short { .. }) => warn!("{o}."),
         Err(e) => warn!("Cannot read or raise the open-file limit: {e}."),
     }

@@ -86,6 +86,26 @@ pub enum Command {
                  server and why not"
     )]
     Token(TokenArgs),
+
+    /// Ask a running server whether it serves: GET the URL (plain HTTP), exit 0 on a 200 and 1
+    /// otherwise. For container health checks, which then need no curl.
+    Healthcheck(HealthcheckArgs),
+
+    /// Print the settings `serve` would run with, after the config file, the environment and the
+    /// flags, as TOML, with secrets redacted.
+    Config(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The endpoint to ask: `/live` of the client listener by default; with `[server.tls]` ask
+    /// the admin listener (`server.admin_bind`), which stays plain HTTP
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080/live")]
+    pub url: String,
+
+    /// Seconds to wait for the answer
+    #[arg(long, value_name = "SECS", default_value = "3")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

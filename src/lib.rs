@@ -22,6 +22,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod freed_memory;
+pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod net;

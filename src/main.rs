@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use log::{error, warn};
@@ -10,10 +11,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tickrouter::auth::{self, Authenticator};
-use tickrouter::cli::{CheckArgs, Cli, Command, DemoArgs, ServeArgs, TokenArgs};
+use tickrouter::cli::{CheckArgs, Cli, Command, DemoArgs, HealthcheckArgs, ServeArgs, TokenArgs};
 use tickrouter::config::LogFormat;
 use tickrouter::demo::{self, DemoOptions};
 use tickrouter::{app, logging, preflight};
+
+/// Prints why a command cannot go on (`check` reports on stdout, the others on stderr) and
+/// gives the failure's exit code.
+fn failed(failure: impl Into<preflight::Failure>, on_stdout: bool) -> ExitCode {
+    let failure = failure.into();
+    if on_stdout {
+        println!("{failure}");
+    } else {
+        eprintln!("{failure}");
+    }
+    ExitCode::from(failure.exit_code())
+}
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -32,6 +45,8 @@ fn main() -> ExitCode {
             check(args)
         }
         Command::Token(args) => token(args),
+        Command::Healthcheck(args) => healthcheck(args),
+        Command::Config(args) => print_config(args),
     }
 }
 
@@ -40,20 +55,12 @@ fn main() -> ExitCode {
 fn token(args: TokenArgs) -> ExitCode {
     let settings = match args.settings(&env) {
         Ok(s) => s,
-        Err(e) => {
-            let failure = preflight::Failure::from(e);
-            eprintln!("{failure}");
-            return ExitCode::from(failure.exit_code());
-        }
+        Err(e) => return failed(e, false),
     };
     if let Some(token) = &args.inspect {
         let auth = match Authenticator::from_settings(&settings.auth, None) {
             Ok(auth) => auth,
-            Err(e) => {
-                let failure = preflight::Failure::from(e);
-                eprintln!("{failure}");
-                return ExitCode::from(failure.exit_code());
-            }
+            Err(e) => return failed(e, false),
         };
         if let Some(jwks) = auth.jwks() {
             if let Err(e) = jwks.fetch_blocking() {
@@ -78,6 +85,31 @@ fn token(args: TokenArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+fn healthcheck(args: HealthcheckArgs) -> ExitCode {
+    match tickrouter::healthcheck::status(&args.url, Duration::from_secs(args.timeout)) {
+        Ok(200) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("{}: HTTP {status}", args.url);
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The effective settings as TOML, secrets redacted.
+fn print_config(args: ServeArgs) -> ExitCode {
+    match args.settings(&env) {
+        Ok(settings) => {
+            print!("{}", settings.to_redacted_toml());
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(e, false),
     }
 }
 
@@ -118,11 +150,7 @@ fn run_demo(args: DemoArgs) -> ExitCode {
 fn check(args: CheckArgs) -> ExitCode {
     let settings = match args.settings(&env) {
         Ok(s) => s,
-        Err(e) => {
-            let failure = preflight::Failure::from(e);
-            println!("{failure}");
-            return ExitCode::from(failure.exit_code());
-        }
+        Err(e) => return failed(e, true),
     };
     println!(
         "[config] ok: {} channels and patterns",
@@ -135,11 +163,7 @@ fn check(args: CheckArgs) -> ExitCode {
             Some((url, Ok(n))) => println!("[auth] ok: {n} keys from {url}"),
             None => {}
         },
-        Err(e) => {
-            let failure = preflight::Failure::from(e);
-            println!("{failure}");
-            return ExitCode::from(failure.exit_code());
-        }
+        Err(e) => return failed(e, true),
     }
     actix::System::new().block_on(async move {
         match preflight::run_checks(&settings.redis.url).await {
@@ -160,11 +184,7 @@ fn check(args: CheckArgs) -> ExitCode {
 fn serve(args: ServeArgs) -> ExitCode {
     let settings = match args.settings(&env) {
         Ok(s) => s,
-        Err(e) => {
-            let failure = preflight::Failure::from(e);
-            eprintln!("{failure}");
-            return ExitCode::from(failure.exit_code());
-        }
+        Err(e) => return failed(e, false),
     };
     logging::init(settings.log.format);
     actix::System::new().block_on(async move {

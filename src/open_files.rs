@@ -23,7 +23,13 @@ pub enum Outcome {
     Raised { from: u64, to: u64 },
     /// The hard limit is too low: the soft limit was raised to it, and about `sessions` fit.
     Short { limit: u64, sessions: u64 },
+    /// Like `Short`, but within `TOLERANCE` of `max_sessions` (a hard limit of 20,000 holds
+    /// about 9,936 of the default 10,000): said once at info level, not warned on every start.
+    Nearly { limit: u64, sessions: u64 },
 }
+
+/// Per mille of `max_sessions` that may not fit before the limit counts as short.
+const TOLERANCE_PER_MILLE: u64 = 10;
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -36,6 +42,11 @@ impl fmt::Display for Outcome {
                 f,
                 "the open-file limit is {limit}, enough for about {sessions} sessions: raise the \
                  hard limit (ulimit -Hn, or LimitNOFILE= in a systemd unit) or lower \
+                 server.max_sessions"
+            ),
+            Outcome::Nearly { limit, sessions } => write!(
+                f,
+                "the open-file limit is {limit}, enough for about {sessions} sessions, nearly \
                  server.max_sessions"
             ),
         }
@@ -54,12 +65,19 @@ fn plan(soft: u64, hard: u64, max_sessions: usize) -> (Option<u64>, Outcome) {
         return (None, Outcome::Enough { limit: soft });
     }
     let to = need.min(hard).max(soft);
+    let sessions = to.saturating_sub(RESERVE) / PER_SESSION;
+    let missing = (max_sessions as u64).saturating_sub(sessions);
     let outcome = if to >= need {
         Outcome::Raised { from: soft, to }
+    } else if missing * 1000 <= max_sessions as u64 * TOLERANCE_PER_MILLE {
+        Outcome::Nearly {
+            limit: to,
+            sessions,
+        }
     } else {
         Outcome::Short {
             limit: to,
-            sessions: to.saturating_sub(RESERVE) / PER_SESSION,
+            sessions,
         }
     };
     ((to > soft).then_some(to), outcome)
@@ -109,6 +127,20 @@ mod tests {
         assert_eq!(
             plan(65_536, 65_536, 10_000),
             (None, Outcome::Enough { limit: 65_536 })
+        );
+    }
+
+    #[test]
+    fn a_limit_a_few_sessions_short_is_not_a_warning() {
+        assert_eq!(
+            plan(20_000, 20_000, 10_000),
+            (
+                None,
+                Outcome::Nearly {
+                    limit: 20_000,
+                    sessions: 9_936
+                }
+            )
         );
     }
 

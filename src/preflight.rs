@@ -34,6 +34,11 @@ impl Category {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
+    /// The config file cannot be read.
+    ConfigUnreadable,
+    /// Not TOML, an unknown key, or a value of the wrong type.
+    ConfigSyntax,
+    /// Values that break rules.
     InvalidConfig,
     Unreachable,
     Authentication,
@@ -51,7 +56,9 @@ pub struct Failure {
 impl Failure {
     pub fn category(&self) -> Category {
         match self.kind {
-            FailureKind::InvalidConfig => Category::Config,
+            FailureKind::ConfigUnreadable
+            | FailureKind::ConfigSyntax
+            | FailureKind::InvalidConfig => Category::Config,
             FailureKind::Unreachable | FailureKind::Authentication => Category::Connection,
             FailureKind::PubSub => Category::Channels,
             FailureKind::TooSlow => Category::Performance,
@@ -60,7 +67,9 @@ impl Failure {
 
     pub fn exit_code(&self) -> u8 {
         match self.kind {
-            FailureKind::InvalidConfig => 2,
+            FailureKind::ConfigUnreadable
+            | FailureKind::ConfigSyntax
+            | FailureKind::InvalidConfig => 2,
             FailureKind::Unreachable => 3,
             FailureKind::Authentication => 4,
             FailureKind::PubSub => 5,
@@ -70,8 +79,11 @@ impl Failure {
 
     fn advice(&self) -> &'static str {
         match self.kind {
-            FailureKind::InvalidConfig => "Fix the named key in the config file, environment or flags; \
-                config/tickrouter.example.toml documents every key.",
+            FailureKind::ConfigUnreadable => "Check the --config path and that this user may read the file.",
+            FailureKind::ConfigSyntax => "Fix the file where the message points: keys are case-sensitive and \
+                unknown ones are errors; config/tickrouter.example.toml lists every key with a value of its type.",
+            FailureKind::InvalidConfig => "Fix each named key in the config file, environment or flags to meet \
+                its rule; config/tickrouter.example.toml documents every key.",
             FailureKind::Unreachable => "Check that redis-server is running and that host and port are \
                 right (`redis-cli -u URL ping`). Use --allow-degraded-start to serve anyway and keep retrying.",
             FailureKind::Authentication => "Redis rejected the credentials: check the password in the URL \
@@ -86,8 +98,14 @@ impl Failure {
 
 impl From<crate::config::ConfigError> for Failure {
     fn from(e: crate::config::ConfigError) -> Self {
+        use crate::config::ConfigError;
+        let kind = match e {
+            ConfigError::Read { .. } => FailureKind::ConfigUnreadable,
+            ConfigError::Parse { .. } => FailureKind::ConfigSyntax,
+            ConfigError::Invalid { .. } | ConfigError::Several(_) => FailureKind::InvalidConfig,
+        };
         Failure {
-            kind: FailureKind::InvalidConfig,
+            kind,
             detail: e.to_string(),
         }
     }

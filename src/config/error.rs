@@ -23,6 +23,8 @@ pub enum ConfigError {
     /// `channels.extra[2].channel`) or the environment variable it came from (`REDIS_PORT`);
     /// `message` is `<value>: <rule>`.
     Invalid { key: String, message: String },
+    /// Several values break rules; each is an `Invalid`.
+    Several(Vec<ConfigError>),
 }
 
 impl ConfigError {
@@ -56,6 +58,18 @@ impl fmt::Display for ConfigError {
             } => write!(f, "invalid config: {message}"),
             ConfigError::Invalid { key, message } => {
                 write!(f, "invalid configuration: {key} = {message}")
+            }
+            ConfigError::Several(problems) => {
+                write!(f, "{} problems in the configuration:", problems.len())?;
+                for problem in problems {
+                    match problem {
+                        ConfigError::Invalid { key, message } => {
+                            write!(f, "\n  - {key} = {message}")?
+                        }
+                        other => write!(f, "\n  - {other}")?,
+                    }
+                }
+                Ok(())
             }
         }
     }

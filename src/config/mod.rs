@@ -16,7 +16,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::domain::kind::{EventKind, DEFAULT_CHANNELS};
 
@@ -24,7 +24,7 @@ pub use error::ConfigError;
 pub use resolve::Overrides;
 
 /// Everything tickrouter can be configured with. `Settings::default()` is a working local setup.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -36,12 +36,13 @@ pub struct Settings {
     pub alerts: AlertSettings,
     pub health: HealthSettings,
     pub jobs: JobSettings,
+    pub snapshot: SnapshotSettings,
     pub log: LogSettings,
     pub channels: ChannelSettings,
 }
 
 /// The HTTP/WebSocket listener.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
     /// Address the HTTP and WebSocket listener binds to.
@@ -77,7 +78,7 @@ pub struct ServerSettings {
 }
 
 /// A PEM certificate chain and its private key.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSettings {
     pub cert: PathBuf,
@@ -103,7 +104,7 @@ impl Default for ServerSettings {
 }
 
 /// The pub/sub subscriber connection.
-#[derive(Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
     /// `redis://` or `unix://` URL; may carry a password, so `Debug` redacts it.
@@ -159,7 +160,7 @@ impl fmt::Debug for RedisSettings {
 /// Client identity: how tokens are verified (docs/SECURITY.md). At most one key source is set:
 /// `jwt_secret` (HS256/384/512), `public_key_file` (RS*, PS*, ES256/384 or EdDSA, by the key's
 /// type) or `jwks_url`. None means every session is anonymous.
-#[derive(Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// HMAC secret that signs session tokens (HS256, HS384 or HS512). `None` (an empty string in
@@ -244,7 +245,7 @@ impl fmt::Debug for AuthSettings {
 }
 
 /// One WebSocket session.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionSettings {
     /// Interval of the server's ping. At least 1.
@@ -288,7 +289,7 @@ impl Default for SessionSettings {
 }
 
 /// Batching of streaming patterns and indicators.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamingSettings {
     /// Off: every item goes out on its own as it arrives.
@@ -310,7 +311,7 @@ impl Default for StreamingSettings {
 }
 
 /// Market data filtering.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MarketSettings {
     /// Price updates whose |change_percent| is below this are not sent. Finite and at least 0.
@@ -334,8 +335,23 @@ impl Default for MarketSettings {
     }
 }
 
+/// What a session gets when it starts watching a stream: the latest price and bar of a symbol,
+/// the latest system health, streaming health and market summary.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnapshotSettings {
+    /// How old the latest frame may be and still be shown. 1 to 604800 (7 days).
+    pub ttl_secs: u64,
+}
+
+impl Default for SnapshotSettings {
+    fn default() -> Self {
+        Self { ttl_secs: 86_400 }
+    }
+}
+
 /// The log output (the level comes from `RUST_LOG`, default `info`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
     pub format: LogFormat,
@@ -343,7 +359,7 @@ pub struct LogSettings {
 
 /// `text`: one readable line per record; `json`: one JSON object per line (`ts`, `level`,
 /// `target`, `message`), for log collectors.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     #[default]
@@ -352,7 +368,7 @@ pub enum LogFormat {
 }
 
 /// Backtest jobs submitted through the API.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JobSettings {
     /// Queued or running jobs one user may have; a submission beyond gets `429`. 1 to 1000.
@@ -368,7 +384,7 @@ impl Default for JobSettings {
 }
 
 /// User-level pattern alert rules (the legacy `tickstock:alerts:*` records).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {
     /// How long a user's alert preferences and subscriptions are cached before they are read
@@ -383,7 +399,7 @@ impl Default for AlertSettings {
 }
 
 /// What `/health` watches besides the subscription: the producer heartbeat and Redis itself.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthSettings {
     /// Seconds between two probes (producer heartbeat key, Redis PING and INFO). 1 to 3600.
@@ -407,7 +423,7 @@ impl Default for HealthSettings {
 }
 
 /// Which Redis channels and patterns are consumed, and the kind each one carries.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChannelSettings {
     /// Subscribe to the built-in catalogue (`DEFAULT_CHANNELS`).
@@ -428,7 +444,7 @@ impl Default for ChannelSettings {
 /// One extra route. Exactly one of `channel` and `pattern` is set (checked by `validate`).
 ///
 /// No `default` here: a route without a kind means nothing, so `kind` is required.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelRoute {
     /// A channel name, SUBSCRIBEd.
@@ -464,6 +480,17 @@ pub enum Subscription {
 }
 
 impl Settings {
+    /// The settings as TOML, the JWT secret and the Redis password replaced by `<redacted>`:
+    /// what `tickrouter config` prints.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        if shown.auth.jwt_secret.is_some() {
+            shown.auth.jwt_secret = Some("<redacted>".into());
+        }
+        shown.redis.url = redis_url::redact(&shown.redis.url).into_owned();
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the settings: {e}\n"))
+    }
+
     /// Parses TOML. Does not validate: overrides may still change the result, so call
     /// [`Settings::validate`] once they are applied.
     pub fn from_toml_str(text: &str) -> Result<Settings, ConfigError> {

@@ -1,5 +1,6 @@
 //! The whole resolution, in one place: defaults → file → environment → command-line overrides,
-//! then validated once, so an override can repair a file value instead of tripping over it.
+//! then validated once, so an override can repair a file value instead of tripping over it; every
+//! broken rule is reported, not only the first.
 //!
 //! The command line only says which overrides it has ([`Overrides`]); the precedence is decided
 //! here, next to the settings it orders.
@@ -36,7 +37,11 @@ impl Settings {
         if let Some(url) = overrides.redis_url {
             settings.redis.url = url.to_owned();
         }
-        settings.validate()?;
-        Ok(settings)
+        let mut problems = settings.problems();
+        match problems.len() {
+            0 => Ok(settings),
+            1 => Err(problems.remove(0)),
+            _ => Err(ConfigError::Several(problems)),
+        }
     }
 }

@@ -16,7 +16,58 @@ use crate::domain::kind::DEFAULT_CHANNELS;
 
 const MIB: usize = 1024 * 1024;
 
+/// More than this many problems means the file is not worth reading on.
+const MAX_PROBLEMS: usize = 20;
+
 impl Settings {
+    /// Every broken rule, not only the first, so a file is fixed in one round: after each
+    /// problem the offending key is set back to its default and the rules run again. (A file
+    /// that is not TOML, or has an unknown key or a wrongly typed value, never gets this far: it
+    /// is reported where the parser stopped.)
+    pub fn problems(&self) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
+        let mut candidate = self.clone();
+        while let Err(problem) = candidate.validate() {
+            let repaired = match &problem {
+                ConfigError::Invalid { key, .. } => candidate.with_default_at(key),
+                _ => None,
+            };
+            problems.push(problem);
+            match repaired {
+                Some(next) if problems.len() < MAX_PROBLEMS => candidate = next,
+                _ => break,
+            }
+        }
+        problems
+    }
+
+    /// These settings with the value at `key` (`server.max_sessions`, or an entry such as
+    /// `channels.extra[2].channel`, whose whole entry goes) back to its default; `None` for a
+    /// key that is not a settings path (an environment variable) or cannot be removed.
+    fn with_default_at(&self, key: &str) -> Option<Settings> {
+        let mut tree = toml::Table::try_from(self).ok()?;
+        let parts: Vec<&str> = key.split('.').collect();
+        let mut table = &mut tree;
+        for (i, part) in parts.iter().enumerate() {
+            if let Some((name, index)) = part.split_once('[') {
+                // An entry of a list (`channels.extra[2]`): the whole entry goes.
+                let index: usize = index.strip_suffix(']')?.parse().ok()?;
+                let list = table.get_mut(name)?.as_array_mut()?;
+                if index >= list.len() {
+                    return None;
+                }
+                list.remove(index);
+                break;
+            }
+            if i + 1 == parts.len() {
+                table.remove(*part)?;
+            } else {
+                table = table.get_mut(*part)?.as_table_mut()?;
+            }
+        }
+        tree.try_into().ok()
+    }
+
     /// Returns the first broken rule, naming its full key path.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let Settings {
@@ -29,6 +80,7 @@ impl Settings {
             alerts,
             health,
             jobs,
+            snapshot,
             // Its type admits only valid formats.
             log: _,
             channels,
@@ -47,6 +99,7 @@ impl Settings {
             1,
             1000,
         )?;
+        between("snapshot.ttl_secs", snapshot.ttl_secs, 1, 604_800)?;
         validate_channels(channels)
     }
 }

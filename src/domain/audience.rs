@@ -3,7 +3,9 @@
 //! (which sessions of a stream) and, for pattern alerts, `directory::Directory::accepting` (which
 //! users), this file answers "why did user X (not) get event Y".
 //!
-//! Each frame is encoded once here and shared by every session it reaches.
+//! Each frame is encoded once here and shared by every session it reaches. The latest of each
+//! symbol's price and bar, and of the health and summary events, is also kept for sessions that
+//! start watching later (`kept_as_latest`, `snapshot`).
 
 use super::event::{
     BacktestProgress, BacktestResult, CriticalAlert, ErrorReport, IndicatorAlert, IndicatorUpdate,
@@ -62,11 +64,13 @@ pub fn indicator_alert(alert: &IndicatorAlert) -> Publication {
 
 /// Price updates go to the symbol's watchers only.
 pub fn price(update: &PriceUpdate) -> Publication {
-    Publication::for_symbol(&update.symbol, EventName::DashboardPriceUpdate, update)
+    let name = EventName::DashboardPriceUpdate;
+    Publication::for_symbol(&update.symbol, name, update).kept_as_latest(name)
 }
 
 pub fn ohlcv(update: &OhlcvUpdate) -> Publication {
-    Publication::for_symbol(&update.symbol, EventName::DashboardOhlcvUpdate, update)
+    let name = EventName::DashboardOhlcvUpdate;
+    Publication::for_symbol(&update.symbol, name, update).kept_as_latest(name)
 }
 
 /// A tick of `tickstock.all_ticks`, for the symbol's watchers.
@@ -75,7 +79,8 @@ pub fn tick(tick: &Tick) -> Publication {
 }
 
 pub fn market_summary(summary: &MarketSummary) -> Publication {
-    Publication::broadcast(Topic::Market, EventName::DashboardMarketSummary, summary)
+    let name = EventName::DashboardMarketSummary;
+    Publication::broadcast(Topic::Market, name, summary).kept_as_latest(name)
 }
 
 /// Market events go to the `market` topic, except dashboard alerts: to their user when they
@@ -109,7 +114,8 @@ pub fn preferences_changed(change: &PreferencesChanged) -> Publication {
 }
 
 pub fn system_health(health: &SystemHealth) -> Publication {
-    Publication::broadcast(Topic::System, EventName::SystemHealth, health)
+    let name = EventName::SystemHealth;
+    Publication::broadcast(Topic::System, name, health).kept_as_latest(name)
 }
 
 pub fn streaming_session(session: &StreamingSession) -> Publication {
@@ -117,7 +123,8 @@ pub fn streaming_session(session: &StreamingSession) -> Publication {
 }
 
 pub fn streaming_health(health: &StreamingHealth) -> Publication {
-    Publication::broadcast(Topic::Streaming, EventName::StreamingHealth, health)
+    let name = EventName::StreamingHealth;
+    Publication::broadcast(Topic::Streaming, name, health).kept_as_latest(name)
 }
 
 pub fn critical_alert(alert: &CriticalAlert) -> Publication {

@@ -23,6 +23,7 @@ pub mod publication;
 pub mod redis_names;
 pub mod replies;
 pub mod session_state;
+pub mod snapshot;
 pub mod stream;
 pub mod streaming_buffer;
 pub mod token_expiry;

@@ -7,7 +7,7 @@ use strum::{IntoStaticStr, VariantArray};
 
 /// Every event name the server sends. Pushes keep the names browsers already listen for.
 /// The names are derived from the variants (snake_case); they are a wire contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, VariantArray)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum EventName {
     ConnectionConfirmed,
@@ -77,6 +77,14 @@ impl Frame {
                 .to_string()
         });
         Frame(ByteString::from(text))
+    }
+
+    /// The same frame marked `"snapshot": true` at the top level: a state seen before the
+    /// session watched, not a new event. Spliced into the encoded text (an object that ends in
+    /// `}`), since snapshots are rare and the frame is already encoded.
+    pub fn as_snapshot(&self) -> Frame {
+        let body = self.0.strip_suffix('}').unwrap_or(&self.0);
+        Frame(ByteString::from(format!("{body},\"snapshot\":true}}")))
     }
 
     pub fn len(&self) -> usize {

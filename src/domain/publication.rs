@@ -43,6 +43,9 @@ pub struct Publication {
     /// When nobody receives it, that is a loss counted as `no_recipients`: an event aimed at a
     /// user, at a symbol's watchers or at admins. Nobody listening to a broadcast topic is not.
     pub targeted: bool,
+    /// Kept as its stream's latest `EventName`, for sessions that start watching the stream
+    /// later (`snapshot::Snapshots`).
+    pub latest: Option<EventName>,
 }
 
 impl Publication {
@@ -81,7 +84,14 @@ impl Publication {
             frame,
             filter: FilterKey::Everyone,
             targeted,
+            latest: None,
         }
+    }
+
+    /// Kept as the stream's latest `event`, and shown to new watchers.
+    pub fn kept_as_latest(mut self, event: EventName) -> Self {
+        self.latest = Some(event);
+        self
     }
 
     pub fn filtered(mut self, filter: FilterKey) -> Self {

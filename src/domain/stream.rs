@@ -132,6 +132,11 @@ impl<M: Copy + Eq + Hash> StreamIndex<M> {
         self.streams_of.insert(member, wanted);
     }
 
+    /// The streams `member` follows now.
+    pub fn streams_of(&self, member: M) -> Option<&HashSet<Stream>> {
+        self.streams_of.get(&member)
+    }
+
     pub fn remove(&mut self, member: M) {
         for stream in self.streams_of.remove(&member).unwrap_or_default() {
             self.leave(member, &stream);

@@ -291,3 +291,69 @@ fn json_logs_say_who_connected_and_why_they_left() {
         "{text}"
     );
 }
+
+#[test]
+fn check_names_every_mistake_in_a_file_with_its_fix() {
+    let config = config_file(
+        "three-mistakes.toml",
+        "[server]\nmax_sessions = 0\n\n[session]\nheartbeat_interval_secs = 0\n\n\
+         [streaming]\nflush_interval_ms = 20\n",
+    );
+    let (code, report) = check(&["--config", config.to_str().unwrap()]);
+    assert_eq!(code, 2, "{report}");
+    for key in [
+        "server.max_sessions",
+        "session.heartbeat_interval_secs",
+        "streaming.flush_interval_ms",
+    ] {
+        assert!(report.contains(key), "{key} missing from:\n{report}");
+    }
+    assert!(report.contains("3 problems"), "{report}");
+    let (code, report) = check(&["--config", "/nonexistent/tickrouter.toml"]);
+    assert_eq!(code, 2);
+    assert!(
+        report.contains("--config path") && !report.contains("named key"),
+        "a missing file is not a key to fix:\n{report}"
+    );
+}
+
+#[test]
+fn config_prints_the_effective_settings_with_secrets_redacted() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tickrouter"))
+        .args(["config", "--redis-url", "redis://:hunter2@127.0.0.1:6390/1"])
+        .env(
+            "TICKROUTER_JWT_SECRET",
+            "a-secret-that-is-long-enough-to-use-here",
+        )
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.contains("hunter2") && !text.contains("a-secret-that"),
+        "{text}"
+    );
+    let settings = tickrouter::config::Settings::from_toml_str(&text).expect("it parses back");
+    assert_eq!(settings.redis.url, "redis://:***@127.0.0.1:6390/1");
+    assert_eq!(settings.auth.jwt_secret.as_deref(), Some("<redacted>"));
+}
+
+#[test]
+fn healthcheck_exits_zero_only_for_a_serving_server() {
+    let redis = Redis::start();
+    let app = crate::util::App::start(&redis);
+    let probe = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tickrouter"))
+            .args(["healthcheck", "--url", url])
+            .status()
+            .unwrap()
+            .code()
+    };
+    assert_eq!(probe(&format!("http://{}/live", app.addr)), Some(0));
+    assert_eq!(probe(&format!("http://{}/nothing-here", app.addr)), Some(1));
+    assert_eq!(
+        probe(&format!("http://127.0.0.1:{}/live", free_port())),
+        Some(1)
+    );
+}

@@ -11,6 +11,7 @@ mod pipeline;
 mod preferences;
 mod protocol;
 mod resilience;
+mod snapshots;
 mod tls;
 mod user_filters;
 mod util;

@@ -398,6 +398,10 @@ pub struct Client {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
     next_id: u64,
     pub confirmed: Value,
+    /// Whether `recv` returns `"snapshot": true` frames. Off by default: they repeat earlier
+    /// state, and the tests that count what an event led to must not count them
+    /// (tests/it/snapshots.rs turns them on).
+    pub snapshots: bool,
 }
 
 impl Client {
@@ -429,6 +433,7 @@ impl Client {
             ws,
             next_id: 1,
             confirmed: Value::Null,
+            snapshots: false,
         };
         client.confirmed = client.expect("connection_confirmed");
         Ok(client)
@@ -453,7 +458,11 @@ impl Client {
         while Instant::now() < deadline {
             match self.ws.read() {
                 Ok(Message::Text(t)) => {
-                    return Some(serde_json::from_str(&t).expect("server sent invalid JSON"))
+                    let frame: Value = serde_json::from_str(&t).expect("server sent invalid JSON");
+                    if frame["snapshot"] == true && !self.snapshots {
+                        continue;
+                    }
+                    return Some(frame);
                 }
                 Ok(_) => continue,
                 Err(e) if read_timed_out(&e) => continue,

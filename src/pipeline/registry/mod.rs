@@ -29,12 +29,14 @@ use crate::domain::fanout::{Fate, Limits, Offer, Outbound, Outflow, Verdict};
 use crate::domain::filter::SessionFilter;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::outbound::Frame;
-use crate::domain::stream::{Stream, StreamIndex};
+use crate::domain::publication::Publication;
+use crate::domain::snapshot::Snapshots;
+use crate::domain::stream::{Stream, StreamIndex, Topic};
 use crate::freed_memory::{self, Trimmer};
 use crate::net::ConnCloser;
 use crate::telemetry::events::{
     EventDropped, FramesDelivered, SessionOpened, SessionReset, SessionsChanged,
-    SlowConsumerDetected,
+    SlowConsumerDetected, SnapshotsDelivered,
 };
 use crate::telemetry::Stats;
 
@@ -46,6 +48,8 @@ pub struct RegistryConfig {
     pub limits: Limits,
     /// Bytes one session may have queued.
     pub max_queued_bytes: usize,
+    /// How old a kept latest frame may be and still be shown to a new watcher.
+    pub snapshot_ttl: Duration,
 }
 
 impl RegistryConfig {
@@ -103,6 +107,7 @@ pub struct RoomRegistry {
     stats: Arc<Stats>,
     config: RegistryConfig,
     trimmer: Trimmer,
+    snapshots: Snapshots,
 }
 
 impl RoomRegistry {
@@ -112,6 +117,7 @@ impl RoomRegistry {
             streams: StreamIndex::default(),
             users: Users::default(),
             stats,
+            snapshots: Snapshots::new(config.snapshot_ttl),
             config,
             trimmer: Trimmer::default(),
         }
@@ -162,8 +168,33 @@ impl RoomRegistry {
         if let Some(user) = member.user.as_ref().filter(|_| member.follows_stored) {
             streams.extend(self.users.symbol_streams(user));
         }
+        let before = self
+            .streams
+            .streams_of(session)
+            .cloned()
+            .unwrap_or_default();
+        let joined: Vec<Stream> = streams.difference(&before).cloned().collect();
         self.streams.set_streams(session, streams);
         self.update_gauges();
+        self.send_snapshots(session, &joined);
+    }
+
+    /// What the session's new streams last published, so it does not start empty.
+    fn send_snapshots(&mut self, session: SessionId, joined: &[Stream]) {
+        let now = Instant::now();
+        let Some(m) = self.members.get_mut(&session) else {
+            return;
+        };
+        let mut delivered = 0;
+        for frame in self.snapshots.of(joined, now) {
+            let snapshot = Publication::on(Stream::Topic(Topic::System), frame, false);
+            if m.outflow.offer(&m.filter, &m.queue, &snapshot, now) == Fate::Delivered {
+                delivered += 1;
+            }
+        }
+        if delivered > 0 {
+            self.stats.emit(SnapshotsDelivered(delivered));
+        }
     }
 
     /// Closes what `domain::fanout` says must go: slow consumers past their grace, and sessions
@@ -267,6 +298,7 @@ impl Handler<Publish> for RoomRegistry {
             origin,
         } = msg;
         let now = Instant::now();
+        self.snapshots.keep(&publication, now);
         let (mut delivered, mut shed, mut matched) = (0u64, 0u64, 0u64);
         let mut gone = Vec::new();
         for id in self.streams.members(&publication.stream) {

@@ -23,7 +23,7 @@ pub use reader::{
 pub use routing::{EventDropped, EventRouted, FramePublished};
 pub use sessions::{
     ClientError, FramesDelivered, RefusedBecause, SessionEnded, SessionOpened, SessionRefused,
-    SessionReset, SessionStarted, SessionsChanged, SlowConsumerDetected,
+    SessionReset, SessionStarted, SessionsChanged, SlowConsumerDetected, SnapshotsDelivered,
 };
 
 use super::Stats;

@@ -122,6 +122,16 @@ impl InternalEvent for FramesDelivered {
     }
 }
 
+/// Snapshots queued to a session that started watching their streams: delivered frames, but
+/// not events processed now, so they stay out of the processing-time histogram.
+pub struct SnapshotsDelivered(pub u64);
+
+impl InternalEvent for SnapshotsDelivered {
+    fn emit(self, stats: &Stats) {
+        stats.add(Scalar::FramesDelivered, self.0);
+    }
+}
+
 /// A session's queue was full for the first time: it gets nothing more and is closed within
 /// `grace`.
 pub struct SlowConsumerDetected {
