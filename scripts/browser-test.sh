@@ -3,12 +3,18 @@
 # playwright-core (tests/browser), builds tickrouter (debug, the profile `cargo test` uses),
 # starts a private redis-server, tickrouter in demo mode and the demo producer, then runs
 # tests/browser/dashboard.test.mjs against Debian's chromium, headless (REDIS_SOCKET tells it
-# where to publish a producer error). It saves a screenshot
-# of the dashboard to docs/dashboard.png. Then tests/browser/signin.test.mjs signs in outside
+# where to publish a producer error), with layout checks at 1440x900, 1280 and 1920 wide
+# (tests/browser/layout.mjs). It takes a 1440x900 screenshot of the dashboard into its temporary
+# directory, so a run never changes the source tree; SCREENSHOT=PATH keeps it there instead, and
+# the README's picture is refreshed with
+#     SCREENSHOT=docs/dashboard.png scripts/browser-test.sh
+# Then tests/browser/signin.test.mjs signs in outside
 # demo mode, against a second tickrouter on the same Redis with a JWT secret (the test mints
 # tokens with it), and checks a third one without a secret offers no sign-in. Everything it
 # started is stopped on exit.
 set -euo pipefail
+# A relative SCREENSHOT is relative to where the script was started.
+screenshot="${SCREENSHOT:+$(realpath -m -- "$SCREENSHOT")}"
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
@@ -87,7 +93,8 @@ pids+=($!)
 
 echo "==> Playwright (playwright-core) driving $CHROMIUM: demo mode"
 # REDIS_SOCKET: the test publishes a producer error there (redis-cli) for the admin panel.
-TICKROUTER_URL="$demo_url" CHROMIUM="$CHROMIUM" REDIS_SOCKET="$socket" node tests/browser/dashboard.test.mjs
+TICKROUTER_URL="$demo_url" CHROMIUM="$CHROMIUM" REDIS_SOCKET="$socket" SCREENSHOT="${screenshot:-$work/dashboard.png}" \
+    node tests/browser/dashboard.test.mjs
 
 # Started only now: every instance on a Redis logs each producer error into the shared operations
 # log, which the demo run above counts exactly.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, unit and integration tests, and the
-# dashboard in a real headless chromium (scripts/browser-test.sh).
+# The whole test suite, as CI runs it: formatting, lints, unit and integration tests, the
+# Autobahn WebSocket conformance cases (scripts/autobahn.sh) and the dashboard in a real
+# headless chromium (scripts/browser-test.sh).
 # Integration tests start their own redis-server on free ports; it is installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,5 +15,7 @@ echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --all-targets
+echo "==> Autobahn conformance"
+scripts/autobahn.sh
 echo "==> browser test"
 scripts/browser-test.sh

@@ -309,6 +309,7 @@ pub async fn run(
         max_sessions: settings.server.max_sessions,
         static_dir: settings.server.static_dir.clone(),
         demo_secret,
+        autobahn_echo: settings.server.autobahn_echo,
         actors: pipeline.liveness(),
         monitor,
         commands,
@@ -316,6 +317,9 @@ pub async fn run(
         body_timeout: Duration::from_secs(settings.server.body_timeout_secs),
         max_active_jobs: settings.jobs.max_active_per_user,
     });
+    if settings.server.autobahn_echo {
+        warn!("server.autobahn_echo: serving the test-only echo WebSocket /autobahn/echo.");
+    }
     let addr = listener.local_addr()?;
     let origins = OriginPolicy::new(&settings.server.allowed_origins);
     let admin_bind = settings.server.admin_bind;

@@ -168,6 +168,7 @@ function showNotice(text, sticky = false) {
 function setNote(id, text, isError = false) {
   const node = $(id);
   node.textContent = text;
+  node.title = text; // a note cut short by its line shows in full on hover
   node.classList.toggle('error', isError);
 }
 
@@ -293,57 +294,125 @@ function onConnectionConfirmed(data) {
   loadJobs();
 }
 
-function countEvent(_data, event) {
-  if (!REPLIES.has(event)) state.eventsThisSecond += 1;
+function countEvent(_data, event, frame) {
+  // A snapshot is a state seen before, not a new event.
+  if (!REPLIES.has(event) && !(frame && frame.snapshot === true)) state.eventsThisSecond += 1;
 }
 
 // ---- pattern alerts ----------------------------------------------------------------------
 
+/** The rows of the pattern alerts table, in arrival order: {seq, ts, symbol, conf, row}. */
+const patternRows = [];
+const patternView = {
+  /** 'time', 'symbol' or 'confidence', and the direction. */
+  sort: 'time',
+  dir: 'desc',
+  /** Symbols to show (upper case); empty: all. */
+  symbols: new Set(),
+};
+const DEFAULT_SORT_DIR = { time: 'desc', symbol: 'asc', confidence: 'desc' };
+let patternSeq = 0;
+
+/** The table's order: < 0 when `a` comes before `b`. Ties: newest first. */
+function comparePatternRows(a, b) {
+  const sign = patternView.dir === 'asc' ? 1 : -1;
+  let c = 0;
+  if (patternView.sort === 'symbol') c = sign * a.symbol.localeCompare(b.symbol);
+  else if (patternView.sort === 'confidence') c = sign * (a.conf - b.conf);
+  else c = sign * ((isNum(a.ts) ? a.ts : 0) - (isNum(b.ts) ? b.ts : 0));
+  return c || b.seq - a.seq;
+}
+
+function patternRowHidden(r) {
+  return r.conf < state.minConfidence || (patternView.symbols.size > 0 && !patternView.symbols.has(r.symbol));
+}
+
 function onPatternAlert(a) {
   state.patternAlertsTotal += 1;
-  $('pattern-alerts-body').dataset.total = String(state.patternAlertsTotal);
+  const body = $('pattern-alerts-body');
+  body.dataset.total = String(state.patternAlertsTotal);
   const pct = confPct(a.confidence);
   const tierTf = [a.tier, a.timeframe].filter(Boolean).join(' / ') || '–';
   const extra = [
+    a.direction ? `direction ${a.direction}` : '',
     isNum(a.price_change) ? `price change ${fmtSigned(a.price_change)}` : '',
-    isNum(a.volume) ? `volume ${fmtCompact(a.volume)}` : '',
+    isNum(a.volume) ? `volume ${fmtCompact(a.volume)} shares` : '',
     isNum(a.expires_at) ? `expires ${fmtDateTime(a.expires_at)}` : '',
     a.details ? `details: ${compactObject(a.details)}` : '',
     a.indicators ? `indicators: ${compactObject(a.indicators)}` : '',
     a.metadata ? `metadata: ${compactObject(a.metadata)}` : '',
   ].filter(Boolean).join('\n');
+  const symbol = String(a.symbol ?? '');
   const row = el(
     'tr',
-    { className: 'fresh', dataset: { confidence: pct, symbol: a.symbol }, title: extra },
+    { className: 'fresh', dataset: { confidence: pct, symbol, timestamp: isNum(a.timestamp) ? a.timestamp : '' }, title: extra },
     el('td', { className: 'num', text: fmtTime(a.timestamp) }),
-    el('td', { className: 'sym', text: a.symbol }),
+    el('td', { className: 'sym', text: symbol }),
     el('td', { text: a.pattern }),
     el('td', { className: 'num', text: `${pct}%` }),
     el('td', { text: tierTf }),
     el('td', { className: 'num', text: isNum(a.current_price) ? fmtPrice(a.current_price) : '–' }),
     el('td', { text: a.source ?? '–' }),
   );
-  row.hidden = pct < state.minConfidence;
-  const body = $('pattern-alerts-body');
-  body.prepend(row);
-  while (body.rows.length > MAX_PATTERN_ROWS) body.lastElementChild.remove();
+  const entry = { seq: ++patternSeq, ts: a.timestamp, symbol: symbol.toUpperCase(), conf: pct, row };
+  row.hidden = patternRowHidden(entry);
+  // Into its place in the current order (newest first by default: the top).
+  const before = [...body.rows].find((r) => comparePatternRows(entry, r.entry) < 0);
+  row.entry = entry;
+  body.insertBefore(row, before ?? null);
+  patternRows.push(entry);
+  while (patternRows.length > MAX_PATTERN_ROWS) patternRows.shift().row.remove(); // the oldest arrival goes
+  noteAlertSymbol(entry.symbol);
   updatePatternCount();
 }
 
-function applyConfidenceFilter() {
+/** The symbol filter offers every symbol seen. */
+const alertSymbols = new Set();
+function noteAlertSymbol(symbol) {
+  if (!symbol || alertSymbols.has(symbol)) return;
+  alertSymbols.add(symbol);
+  const option = el('option');
+  option.value = symbol;
+  $('pattern-symbols').append(option);
+}
+
+function sortPatternRows(key) {
+  patternView.dir = patternView.sort === key ? (patternView.dir === 'asc' ? 'desc' : 'asc') : DEFAULT_SORT_DIR[key];
+  patternView.sort = key;
+  for (const button of document.querySelectorAll('#pattern-alerts-table button.sort')) {
+    button.parentElement.setAttribute('aria-sort',
+      button.dataset.sort === key ? (patternView.dir === 'asc' ? 'ascending' : 'descending') : 'none');
+  }
+  const body = $('pattern-alerts-body');
+  body.replaceChildren(...[...patternRows].sort(comparePatternRows).map((r) => r.row));
+  body.dataset.sort = `${key} ${patternView.dir}`;
+}
+
+function applyPatternFilters() {
   state.minConfidence = Number($('confidence-filter').value) || 0;
   $('confidence-value').textContent = `${state.minConfidence}%`;
-  for (const row of $('pattern-alerts-body').rows) {
-    row.hidden = Number(row.dataset.confidence) < state.minConfidence;
-  }
+  patternView.symbols = new Set(parseSymbols($('pattern-symbol-filter').value).valid);
+  for (const r of patternRows) r.row.hidden = patternRowHidden(r);
   updatePatternCount();
 }
 
 function updatePatternCount() {
-  const rows = $('pattern-alerts-body').rows;
-  let shown = 0;
-  for (const row of rows) if (!row.hidden) shown += 1;
-  setText('pattern-alerts-count', rows.length ? `showing ${shown} of ${rows.length}` : 'no alerts yet');
+  const shown = patternRows.filter((r) => !r.row.hidden).length;
+  const filters = [
+    state.minConfidence ? `≥ ${state.minConfidence}%` : '',
+    patternView.symbols.size ? [...patternView.symbols].join(', ') : '',
+  ].filter(Boolean).join(', ');
+  setText('pattern-alerts-count', patternRows.length
+    ? `showing ${shown} of ${patternRows.length}${filters ? ` (${filters})` : ''}` : 'no alerts yet');
+}
+
+function bindPatternTable() {
+  for (const button of document.querySelectorAll('#pattern-alerts-table button.sort')) {
+    button.addEventListener('click', () => sortPatternRows(button.dataset.sort));
+  }
+  $('confidence-filter').addEventListener('input', applyPatternFilters);
+  $('pattern-symbol-filter').addEventListener('input', applyPatternFilters);
+  applyPatternFilters();
 }
 
 // ---- pattern subscriptions editor --------------------------------------------------------
@@ -428,31 +497,41 @@ function makeTile(symbol) {
     symbol,
     history: [],
     price: null,
-    prevClose: null,
-    ref: null,
+    /** The day's reference price (previous close), implied by the last price update: price - change. */
+    dayRef: null,
+    /** The day's change, absolute and in percent; from price updates, or against dayRef. */
+    change: null,
     changePct: null,
+    /** The first price seen on this page: the change's basis until a price update says the day's. */
+    pageRef: null,
+    /** Shares traded today: only ever from a price update's `volume` (a bar's or a trade's is not the day's). */
+    dayVolume: null,
+    dayVolumeAt: null,
     line,
     sym: el('span', { className: 'sym', text: symbol }),
     spike: el('span', { className: 'spike' }),
     name: el('span', { className: 'name' }),
     priceEl: el('span', { className: 'price', text: '–' }),
-    changeEl: el('span', { className: 'change', text: '–' }),
-    volEl: el('span', { text: '' }),
-    timeEl: el('span', { text: 'waiting for data' }),
-    flashTimer: null,
+    changeAbs: el('span', { className: 'abs', text: '–' }),
+    changePctEl: el('span', { className: 'pct', text: '' }),
+    volEl: el('span', { className: 'vol', text: 'day vol –', title: 'shares traded today (from the price updates)' }),
+    timeEl: el('span', { className: 'last', text: '–', title: 'waiting for data' }),
     spikeTimer: null,
   };
+  t.changeEl = el('span', { className: 'change' }, t.changeAbs, t.changePctEl);
   t.el = el(
-    'article',
-    { className: 'tile', dataset: { symbol } },
-    t.sym,
-    t.spike,
-    t.name,
+    'button',
+    { className: 'tile', dataset: { symbol, direction: 'flat', basis: 'none' }, title: `${symbol}: click to chart it` },
+    el('span', { className: 'head' }, t.sym, t.name),
+    t.timeEl,
     t.priceEl,
     t.changeEl,
     spark,
-    el('div', { className: 'meta' }, t.volEl, t.timeEl),
+    el('span', { className: 'meta' }, t.volEl, t.spike),
   );
+  t.el.type = 'button';
+  t.el.setAttribute('aria-pressed', 'false');
+  t.el.addEventListener('click', () => selectChartSymbol(symbol));
   return t;
 }
 
@@ -473,6 +552,7 @@ function syncTiles(symbols) {
     }
     container.append(t.el); // appending an existing node moves it: keeps the wanted order
   }
+  ensureChartSymbol();
 }
 
 /** The tile order: the user's order for symbols they typed, then any others the server kept. */
@@ -517,6 +597,7 @@ function renderWatchSource() {
     text = '';
   }
   node.textContent = text;
+  node.title = text;
   node.dataset.source = state.watchSource ?? '';
   node.dataset.symbols = state.watchlist.join(',');
 }
@@ -590,42 +671,56 @@ async function saveStoredWatchlist(symbols) {
 }
 
 /**
- * One price observation. `changePct` (percent units) is authoritative when the producer sent
- * it (price updates); otherwise the change is computed against the previous close implied by
- * the last price update, or against the first price seen on this page.
+ * One price observation, from a price update (`day`: its `change` / `change_percent` are the
+ * day's, its `volume` the day's volume), a bar's close or a tick. The day's change of a bar or a
+ * tick is measured against the reference the last price update implied (price - change); before
+ * any price update, against the first price seen on this page, and the tile says so and stays
+ * neutral. The volume shown is always the day's: bars and ticks never touch it.
  */
-function updatePrice(symbol, price, { changePct, volume, timestamp, basis } = {}) {
+function updatePrice(symbol, price, { day = null, timestamp, basis } = {}) {
   const t = tiles.get(symbol);
   if (!t || !isNum(price)) return;
-  if (isNum(changePct)) {
-    t.changePct = changePct;
-    if (changePct !== 0 && changePct > -100) t.prevClose = price / (1 + changePct / 100);
-    t.changeEl.title = 'change vs previous close';
-  } else if (isNum(t.prevClose) && t.prevClose > 0) {
-    t.changePct = ((price - t.prevClose) / t.prevClose) * 100;
+  if (day) {
+    let change = isNum(day.change) ? day.change : 0;
+    const pct = isNum(day.changePct) ? day.changePct : null;
+    if (change === 0 && isNum(pct) && pct !== 0 && pct > -100) change = price - price / (1 + pct / 100);
+    t.dayRef = price - change;
+    t.change = change;
+    t.changePct = isNum(pct) ? pct : t.dayRef ? (change / t.dayRef) * 100 : 0;
+    if (isNum(day.volume)) {
+      t.dayVolume = day.volume;
+      t.dayVolumeAt = timestamp;
+    }
+  } else if (isNum(t.dayRef) && t.dayRef > 0) {
+    t.change = price - t.dayRef;
+    t.changePct = (t.change / t.dayRef) * 100;
   } else {
-    if (!isNum(t.ref)) t.ref = price;
-    t.changePct = t.ref ? ((price - t.ref) / t.ref) * 100 : 0;
-    t.changeEl.title = 'change since the first price seen on this page';
+    if (!isNum(t.pageRef)) t.pageRef = price;
+    t.change = price - t.pageRef;
+    t.changePct = t.pageRef ? (t.change / t.pageRef) * 100 : 0;
   }
-  const previous = t.price;
+  const dayKnown = isNum(t.dayRef);
   t.price = price;
   t.history.push(price);
   if (t.history.length > SPARK_POINTS) t.history.splice(0, t.history.length - SPARK_POINTS);
 
   t.priceEl.textContent = fmtPrice(price);
-  t.changeEl.textContent = fmtSigned(t.changePct, 2, '%');
-  t.el.classList.toggle('up', t.changePct > 0);
-  t.el.classList.toggle('down', t.changePct < 0);
-  if (isNum(volume)) t.volEl.textContent = `vol ${fmtCompact(volume)}`;
-  t.timeEl.textContent = `${basis} ${fmtTime(timestamp)}`;
-  if (isNum(previous) && previous !== price) {
-    t.el.classList.remove('tick-up', 'tick-down');
-    t.el.classList.add(price > previous ? 'tick-up' : 'tick-down');
-    clearTimeout(t.flashTimer);
-    t.flashTimer = setTimeout(() => t.el.classList.remove('tick-up', 'tick-down'), 600);
+  t.changeAbs.textContent = fmtSigned(t.change, price < 1 ? 4 : 2);
+  t.changePctEl.textContent = fmtSigned(t.changePct, 2, '%');
+  t.changeEl.title = dayKnown
+    ? `the day's change: against ${fmtPrice(t.dayRef)} (the previous close the price updates imply)`
+    : 'change since the first price this page saw (no price update with the day\'s change yet)';
+  t.el.dataset.basis = dayKnown ? 'day' : 'page';
+  t.el.dataset.direction = !dayKnown || t.change === 0 ? 'flat' : t.change > 0 ? 'up' : 'down';
+  if (isNum(t.dayVolume)) {
+    t.volEl.textContent = `day vol ${fmtCompact(t.dayVolume)}`;
+    t.volEl.title = `${fmtNum(t.dayVolume, 0)} shares traded today (price update at ${fmtTime(t.dayVolumeAt)})`;
+    t.el.dataset.dayVolume = String(t.dayVolume);
   }
+  t.timeEl.textContent = fmtTime(timestamp);
+  t.timeEl.title = `last ${basis} at ${fmtDateTime(timestamp)}`;
   drawSparkline(t);
+  if (symbol === chart.symbol) renderChartQuote();
 }
 
 function drawSparkline(t) {
@@ -645,24 +740,399 @@ function drawSparkline(t) {
   t.line.setAttribute('points', points.join(' '));
 }
 
-function onPriceUpdate(d) {
+/** `frame.snapshot`: the latest state the server kept, sent when the session starts watching the symbol. */
+function onPriceUpdate(d, _event, frame) {
+  recordPoint(d.symbol, d.timestamp, d.price, frame && frame.snapshot === true ? 'snapshot price' : 'price');
   updatePrice(d.symbol, d.price, {
-    changePct: d.change_percent,
-    volume: d.volume,
+    day: { change: d.change, changePct: d.change_percent, volume: d.volume },
     timestamp: d.timestamp,
     basis: 'price',
   });
 }
 
-function onOhlcvUpdate(d) {
+function onOhlcvUpdate(d, _event, frame) {
   const o = d.ohlcv || {};
-  updatePrice(d.symbol, o.close, { volume: o.volume, timestamp: d.timestamp, basis: `bar ${d.timeframe}` });
+  recordBar(d.symbol, d.timestamp, o, d.timeframe, frame && frame.snapshot === true);
+  updatePrice(d.symbol, o.close, { timestamp: d.timestamp, basis: `bar ${d.timeframe}` });
   const t = tiles.get(d.symbol);
-  if (t) t.priceEl.title = `${d.timeframe} bar O ${fmtPrice(o.open)} H ${fmtPrice(o.high)} L ${fmtPrice(o.low)} C ${fmtPrice(o.close)}`;
+  if (t) {
+    t.priceEl.title = `last ${d.timeframe} bar: O ${fmtPrice(o.open)} H ${fmtPrice(o.high)} L ${fmtPrice(o.low)} ` +
+      `C ${fmtPrice(o.close)}, ${fmtCompact(o.volume)} shares in the bar`;
+  }
 }
 
 function onTickData(d) {
-  updatePrice(d.symbol, d.price, { volume: d.volume, timestamp: d.timestamp, basis: 'tick' });
+  recordPoint(d.symbol, d.timestamp, d.price, 'tick');
+  updatePrice(d.symbol, d.price, { timestamp: d.timestamp, basis: 'tick' });
+}
+
+// ---- chart of the selected symbol ----------------------------------------------------------
+//
+// There is no history endpoint yet: the chart is drawn from what this page has received since
+// it loaded (dashboard_price_update and tick_data as the price line, dashboard_ohlcv_update as
+// candles with their volume below), kept per symbol in `series`, starting with the server's
+// snapshot of the symbol (its latest price and bar, `"snapshot": true`, sent when the session
+// starts watching it). Drawn by hand on a canvas.
+
+const MAX_SERIES_POINTS = 4000;
+const MAX_SERIES_BARS = 600;
+/** Candles shown at most: older ones scroll off the left. */
+const CHART_BARS = 120;
+const PAGE_LOADED_AT = Date.now();
+const STORAGE_CHART = 'tickrouter.dashboard.chartSymbol';
+
+/** @type {Map<string, {points: {t: number, p: number}[], bars: {t: number, o: number, h: number, l: number, c: number, v: number, tf: string}[]}>} */
+const series = new Map();
+const chart = { symbol: null, frame: 0, hoverX: null, width: 0, height: 0, layout: null };
+
+function seriesFor(symbol) {
+  let s = series.get(symbol);
+  if (!s) {
+    s = { points: [], bars: [] };
+    series.set(symbol, s);
+  }
+  return s;
+}
+
+function recordPoint(symbol, t, p, kind) {
+  if (typeof symbol !== 'string' || !isNum(t) || !isNum(p)) return;
+  const s = seriesFor(symbol);
+  // Out-of-order arrivals are placed by time (rare: the feed is in order per symbol).
+  let i = s.points.length;
+  while (i > 0 && s.points[i - 1].t > t) i -= 1;
+  // A snapshot repeats a state already seen (after a reconnect, a watchlist change).
+  if (i > 0 && s.points[i - 1].t === t && s.points[i - 1].p === p) return;
+  s.points.splice(i, 0, { t, p, kind });
+  if (s.points.length > MAX_SERIES_POINTS) s.points.splice(0, s.points.length - MAX_SERIES_POINTS);
+  if (symbol === chart.symbol) scheduleChart();
+}
+
+function recordBar(symbol, t, o, timeframe, snapshot = false) {
+  if (typeof symbol !== 'string' || !isNum(t) || !o || ![o.open, o.high, o.low, o.close].every(isNum)) return;
+  const s = seriesFor(symbol);
+  const bar = { t, o: o.open, h: o.high, l: o.low, c: o.close, v: isNum(o.volume) ? o.volume : 0, tf: String(timeframe ?? ''), snapshot };
+  const last = s.bars[s.bars.length - 1];
+  if (last && last.t === t) s.bars[s.bars.length - 1] = bar; // the same bar, updated
+  else if (last && last.t > t) return; // a late bar: the chart keeps time order
+  else s.bars.push(bar);
+  if (s.bars.length > MAX_SERIES_BARS) s.bars.splice(0, s.bars.length - MAX_SERIES_BARS);
+  if (symbol === chart.symbol) scheduleChart();
+}
+
+function selectChartSymbol(symbol) {
+  chart.symbol = symbol;
+  chart.hoverX = null;
+  if (symbol) saveJson(STORAGE_CHART, symbol);
+  for (const [sym, t] of tiles) t.el.setAttribute('aria-pressed', String(sym === symbol));
+  $('chart').dataset.symbol = symbol ?? '';
+  setText('chart-symbol', symbol ?? '–');
+  renderChartQuote();
+  scheduleChart();
+}
+
+/** Keeps the chart on a watched symbol: the stored choice, else the first tile. */
+function ensureChartSymbol() {
+  if (chart.symbol && tiles.has(chart.symbol)) {
+    selectChartSymbol(chart.symbol);
+    return;
+  }
+  const saved = loadJson(STORAGE_CHART, null);
+  const first = tiles.keys().next().value ?? null;
+  selectChartSymbol(typeof saved === 'string' && tiles.has(saved) ? saved : first);
+}
+
+function renderChartQuote() {
+  const node = $('chart-quote');
+  const t = chart.symbol ? tiles.get(chart.symbol) : null;
+  if (!t || !isNum(t.price)) {
+    node.textContent = '';
+    node.dataset.direction = 'flat';
+    return;
+  }
+  const parts = [fmtPrice(t.price)];
+  if (isNum(t.dayRef)) parts.push(`${fmtSigned(t.change, t.price < 1 ? 4 : 2)} (${fmtSigned(t.changePct, 2, '%')}) today`);
+  if (isNum(t.dayVolume)) parts.push(`day vol ${fmtCompact(t.dayVolume)}`);
+  node.textContent = parts.join(' · ');
+  node.dataset.direction = t.el.dataset.direction;
+}
+
+function scheduleChart() {
+  if (!chart.frame) chart.frame = requestAnimationFrame(drawChart);
+}
+
+/** A timeframe as milliseconds ("1min", "5m", "1h", "1d"), or null. */
+function timeframeMs(tf) {
+  const m = /^(\d+)\s*(s|sec|m|min|h|hour|d|day)s?$/i.exec(String(tf ?? '').trim());
+  if (!m) return null;
+  const unit = { s: 1e3, sec: 1e3, m: 6e4, min: 6e4, h: 36e5, hour: 36e5, d: 864e5, day: 864e5 }[m[2].toLowerCase()];
+  return Number(m[1]) * unit;
+}
+
+/** About `count` round steps covering [min, max]. */
+function niceTicks(min, max, count) {
+  const span = max - min;
+  if (!(span > 0)) return [min];
+  const raw = span / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const ticks = [];
+  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) ticks.push(Number(v.toFixed(10)));
+  return ticks;
+}
+
+function cssVar(name, fallback) {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+function resizeChart() {
+  const box = $('chart-box');
+  const canvas = $('chart-canvas');
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(box.clientWidth));
+  const h = Math.max(1, Math.round(box.clientHeight));
+  if (w === chart.width && h === chart.height && canvas.width === Math.round(w * dpr)) return;
+  chart.width = w;
+  chart.height = h;
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(h * dpr);
+  scheduleChart();
+}
+
+function drawChart() {
+  chart.frame = 0;
+  const canvas = $('chart-canvas');
+  const ctx = canvas.getContext('2d');
+  if (!ctx) return;
+  const dpr = window.devicePixelRatio || 1;
+  const W = chart.width;
+  const H = chart.height;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, W, H);
+  const colors = {
+    text: cssVar('--muted', '#8b96a5'),
+    grid: 'rgba(139, 150, 165, .14)',
+    up: cssVar('--up', '#3fb950'),
+    down: cssVar('--down', '#f85149'),
+    line: cssVar('--accent', '#58a6ff'),
+    vol: 'rgba(139, 150, 165, .38)',
+    fg: cssVar('--text', '#d6dde6'),
+  };
+  ctx.font = `11px ${cssVar('--mono', 'monospace')}`;
+  const sym = chart.symbol;
+  const s = sym ? series.get(sym) : null;
+  const allBars = s ? s.bars : [];
+  const allPoints = s ? s.points : [];
+  setChartNote(sym, s);
+  if (!sym || (allBars.length === 0 && allPoints.length < 2)) {
+    ctx.fillStyle = colors.text;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(sym ? `waiting for ${sym}'s prices and bars…` : 'click a watchlist tile to chart it', W / 2, H / 2);
+    chart.layout = null;
+    $('chart-canvas').setAttribute('aria-label', 'price chart: no data yet');
+    return;
+  }
+
+  // The time window: everything since the page loaded, at most the last CHART_BARS candles.
+  const bars = allBars.slice(-CHART_BARS);
+  const spacing = medianSpacing(allBars);
+  const firstBarStart = bars.length ? bars[0].t - barSpan(bars, 0, spacing) : Infinity;
+  let t0 = Math.min(firstBarStart, allPoints.length ? allPoints[0].t : Infinity);
+  if (allBars.length > CHART_BARS) t0 = firstBarStart;
+  const t1 = Math.max(bars.length ? bars[bars.length - 1].t : -Infinity, allPoints.length ? allPoints[allPoints.length - 1].t : -Infinity);
+  const points = allPoints.filter((p) => p.t >= t0);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const b of bars) { lo = Math.min(lo, b.l); hi = Math.max(hi, b.h); }
+  for (const p of points) { lo = Math.min(lo, p.p); hi = Math.max(hi, p.p); }
+  if (!(hi > lo)) { hi += Math.abs(hi) * 0.001 || 1; lo -= Math.abs(lo) * 0.001 || 1; }
+  const pad = (hi - lo) * 0.06;
+  lo -= pad;
+  hi += pad;
+
+  const axisW = Math.max(54, ctx.measureText(fmtPrice(hi)).width + 14,
+    bars.length ? ctx.measureText(`vol ${fmtCompact(Math.max(...bars.map((b) => b.v)))}`).width + 10 : 0);
+  const L = 6;
+  const R = W - axisW;
+  const top = 8;
+  const bottom = H - 18;
+  const volH = bars.length ? Math.round((bottom - top) * 0.22) : 0;
+  const priceBottom = bottom - volH - (volH ? 6 : 0);
+  const tSpan = Math.max(1, t1 - t0);
+  const x = (t) => L + ((t - t0) / tSpan) * (R - L);
+  const y = (p) => top + (1 - (p - lo) / (hi - lo)) * (priceBottom - top);
+  chart.layout = { x, t0, t1, L, R, tSpan, bars, points, spacing };
+
+  // Grid and axes: prices on the right, times below.
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = colors.grid;
+  ctx.fillStyle = colors.text;
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'middle';
+  const lastY = (() => {
+    const p = allPoints[allPoints.length - 1];
+    const b = bars[bars.length - 1];
+    const v = p && (!b || p.t >= b.t) ? p.p : b ? b.c : null;
+    return isNum(v) ? y(v) : null;
+  })();
+  for (const v of niceTicks(lo, hi, 5)) {
+    const yy = Math.round(y(v)) + 0.5;
+    ctx.beginPath(); ctx.moveTo(L, yy); ctx.lineTo(R, yy); ctx.stroke();
+    // The last price's label (below) has the axis there.
+    if (lastY == null || Math.abs(yy - lastY) > 14) ctx.fillText(fmtPrice(v), R + 6, yy);
+  }
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'alphabetic';
+  const labels = Math.max(2, Math.floor((R - L) / 110));
+  for (let i = 0; i <= labels; i += 1) {
+    const t = t0 + (tSpan * i) / labels;
+    const xx = Math.round(x(t)) + 0.5;
+    ctx.beginPath(); ctx.moveTo(xx, top); ctx.lineTo(xx, bottom); ctx.stroke();
+    ctx.textAlign = i === 0 ? 'left' : i === labels ? 'right' : 'center';
+    ctx.fillText(fmtTime(t), xx, H - 4);
+  }
+
+  // Volume of each bar, under the prices.
+  if (bars.length) {
+    const vMax = Math.max(...bars.map((b) => b.v)) || 1;
+    const vTop = bottom - volH;
+    bars.forEach((b, i) => {
+      const x0 = x(b.t - barSpan(bars, i, spacing));
+      const x1 = x(b.t);
+      const w = Math.max(1, (x1 - x0) * 0.7);
+      const hgt = (b.v / vMax) * volH;
+      ctx.fillStyle = b.c >= b.o ? 'rgba(63, 185, 80, .45)' : 'rgba(248, 81, 73, .45)';
+      ctx.fillRect(x1 - (x1 - x0) / 2 - w / 2, bottom - hgt, w, hgt);
+    });
+    ctx.fillStyle = colors.text;
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'top';
+    ctx.fillText(`vol ${fmtCompact(vMax)}`, R + 6, vTop);
+    ctx.strokeStyle = colors.grid;
+    ctx.beginPath(); ctx.moveTo(L, vTop - 3.5); ctx.lineTo(R, vTop - 3.5); ctx.stroke();
+
+    // Candles.
+    bars.forEach((b, i) => {
+      const x0 = x(b.t - barSpan(bars, i, spacing));
+      const x1 = x(b.t);
+      const mid = (x0 + x1) / 2;
+      const w = Math.max(1, (x1 - x0) * 0.7);
+      const color = b.c >= b.o ? colors.up : colors.down;
+      ctx.strokeStyle = color;
+      ctx.fillStyle = color;
+      ctx.beginPath(); ctx.moveTo(Math.round(mid) + 0.5, y(b.h)); ctx.lineTo(Math.round(mid) + 0.5, y(b.l)); ctx.stroke();
+      const yo = y(b.o);
+      const yc = y(b.c);
+      ctx.fillRect(mid - w / 2, Math.min(yo, yc), w, Math.max(1, Math.abs(yc - yo)));
+    });
+  }
+
+  // The price line (price updates and ticks).
+  if (points.length >= 2) {
+    ctx.strokeStyle = colors.line;
+    ctx.lineWidth = 1.5;
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    points.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p.p)) : ctx.moveTo(x(p.t), y(p.p))));
+    ctx.stroke();
+    ctx.lineWidth = 1;
+  }
+
+  // The last price, marked on the axis.
+  const lastPoint = points[points.length - 1];
+  const lastBar = bars[bars.length - 1];
+  const last = lastPoint && (!lastBar || lastPoint.t >= lastBar.t) ? lastPoint.p : lastBar ? lastBar.c : null;
+  if (isNum(last)) {
+    const yy = Math.round(y(last)) + 0.5;
+    ctx.setLineDash([3, 3]);
+    ctx.strokeStyle = colors.line;
+    ctx.beginPath(); ctx.moveTo(L, yy); ctx.lineTo(R, yy); ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = colors.line;
+    ctx.fillRect(R + 1, yy - 8, axisW - 2, 16);
+    ctx.fillStyle = '#0d1117';
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(fmtPrice(last), R + 6, yy);
+  }
+
+  // The crosshair and its read-out.
+  if (chart.hoverX != null && chart.hoverX >= L && chart.hoverX <= R) {
+    ctx.strokeStyle = 'rgba(214, 221, 230, .45)';
+    ctx.beginPath(); ctx.moveTo(Math.round(chart.hoverX) + 0.5, top); ctx.lineTo(Math.round(chart.hoverX) + 0.5, bottom); ctx.stroke();
+  }
+  renderReadout();
+  $('chart-canvas').setAttribute('aria-label',
+    `${sym} since ${fmtTime(t0)}: ${bars.length} bars, ${points.length} prices, last ${isNum(last) ? fmtPrice(last) : '–'}`);
+}
+
+/** The typical time between bars (their timestamps), for the first bar and gaps. */
+function medianSpacing(bars) {
+  const gaps = [];
+  for (let i = Math.max(1, bars.length - 40); i < bars.length; i += 1) gaps.push(bars[i].t - bars[i - 1].t);
+  gaps.sort((a, b) => a - b);
+  if (gaps.length) return gaps[Math.floor(gaps.length / 2)] || 1000;
+  return (bars.length && timeframeMs(bars[0].tf)) || 60_000;
+}
+
+/** How much time bar i covers: since the previous bar (a feed may send bars faster than their timeframe), at most 3 typical gaps. */
+function barSpan(bars, i, spacing) {
+  if (i === 0) return spacing;
+  return Math.min(bars[i].t - bars[i - 1].t, spacing * 3) || spacing;
+}
+
+function renderReadout() {
+  const node = $('chart-readout');
+  const lay = chart.layout;
+  if (!lay || chart.hoverX == null) {
+    const s = chart.symbol ? series.get(chart.symbol) : null;
+    const b = s && s.bars[s.bars.length - 1];
+    node.textContent = b
+      ? `last ${b.tf} bar ${fmtTime(b.t)}: O ${fmtPrice(b.o)} H ${fmtPrice(b.h)} L ${fmtPrice(b.l)} C ${fmtPrice(b.c)} · vol ${fmtCompact(b.v)} sh`
+      : 'no bar yet (OHLCV bars come from dashboard_ohlcv_update)';
+    return;
+  }
+  const t = lay.t0 + ((chart.hoverX - lay.L) / (lay.R - lay.L)) * lay.tSpan;
+  const bar = lay.bars.find((b, i) => t <= b.t && t >= b.t - barSpan(lay.bars, i, lay.spacing));
+  let point = null;
+  for (const p of lay.points) {
+    if (p.t > t) break;
+    point = p;
+  }
+  const parts = [fmtTime(t)];
+  if (point) parts.push(`price ${fmtPrice(point.p)} (${point.kind} ${fmtTime(point.t)})`);
+  if (bar) parts.push(`bar O ${fmtPrice(bar.o)} H ${fmtPrice(bar.h)} L ${fmtPrice(bar.l)} C ${fmtPrice(bar.c)} vol ${fmtCompact(bar.v)} sh`);
+  node.textContent = parts.join(' · ');
+}
+
+function setChartNote(sym, s) {
+  const bars = s ? s.bars.length : 0;
+  const points = s ? s.points.length : 0;
+  const node = $('chart-note');
+  node.textContent = `Drawn from what this page received since it loaded at ${fmtTime(PAGE_LOADED_AT)}` +
+    (sym ? ` (${sym}: ${bars} bar${bars === 1 ? '' : 's'}, ${points} price${points === 1 ? '' : 's'})` : '') +
+    ': the server\'s snapshot is the latest price and bar only, no history yet.';
+  node.title = 'The line joins price updates and ticks; candles are OHLCV bars with their volume below. ' +
+    'The server sends each symbol\'s latest price and bar when the page starts watching it (its snapshot), ' +
+    'but keeps no history: after a reload the chart starts again from those.';
+  node.dataset.bars = String(bars);
+  node.dataset.points = String(points);
+}
+
+function bindChart() {
+  const canvas = $('chart-canvas');
+  new ResizeObserver(resizeChart).observe($('chart-box'));
+  canvas.addEventListener('mousemove', (ev) => {
+    const rect = canvas.getBoundingClientRect();
+    chart.hoverX = ev.clientX - rect.left;
+    scheduleChart();
+  });
+  canvas.addEventListener('mouseleave', () => {
+    chart.hoverX = null;
+    scheduleChart();
+  });
+  resizeChart();
 }
 
 // ---- streaming ---------------------------------------------------------------------------
@@ -844,8 +1314,8 @@ function onMarketEvent(d) {
       const t = tiles.get(d.symbol);
       const m = d.volume_data && d.volume_data.spike_multiple;
       if (t && isNum(m)) {
-        t.spike.textContent = `vol ×${fmtNum(m, 1)}`;
-        t.spike.title = compactObject(d.volume_data);
+        t.spike.textContent = `×${fmtNum(m, 1)}`;
+        t.spike.title = `volume spike at ${fmtTime(d.timestamp)}: ${fmtNum(m, 1)}× the average volume (${compactObject(d.volume_data)})`;
         clearTimeout(t.spikeTimer);
         t.spikeTimer = setTimeout(() => (t.spike.textContent = ''), 60000);
       }
@@ -870,12 +1340,50 @@ function onMarketEvent(d) {
 
 // ---- system ------------------------------------------------------------------------------
 
+/**
+ * A producer figure with its unit, read from its name: fractions of usage, ratios and rates
+ * (0..1) as percentages, `*_percent` as percent, `*_mb` / `*_bytes` as MB, `*_ms` as ms,
+ * seconds and hours as durations, `*_per_second` as /s. Returns [label, text].
+ */
+function metricEntry(key, value) {
+  const k = String(key).toLowerCase();
+  const label = k.replace(/_(percent|pct|mb|gb|bytes|ms|secs|seconds|hours)$/, '').replace(/_/g, ' ');
+  if (!isNum(value)) return [k.replace(/_/g, ' '), compactValue(value, 60)];
+  if (/(_percent|_pct|percent)$/.test(k)) return [label, `${fmtNum(value, 1)}%`];
+  if (/(usage|utili[sz]ation|ratio|_rate|_load|_fraction|_share)$/.test(k) && value >= 0 && value <= 1) {
+    return [label, `${(value * 100).toFixed(1)}%`];
+  }
+  if (/_mb$/.test(k)) return [label, `${fmtNum(value, 0)} MB`];
+  if (/_gb$/.test(k)) return [label, `${fmtNum(value, 2)} GB`];
+  if (/_bytes$/.test(k)) return [label, `${fmtNum(value / 1048576, 1)} MB`];
+  if (/(_ms|latency|lag)$/.test(k)) return [label, `${fmtNum(value, 1)} ms`];
+  if (/_(secs|seconds)$/.test(k)) return [label, fmtDuration(value)];
+  if (/_hours$/.test(k)) return [label, fmtDuration(value * 3600)];
+  if (/(_per_second|_per_sec|_ps)$/.test(k)) return [label.replace(/ per sec(ond)?$/, ''), `${fmtNum(value, 1)}/s`];
+  if (/_per_minute$/.test(k)) return [label.replace(/ per minute$/, ''), `${fmtNum(value, 1)}/min`];
+  return [label, fmtNum(value)];
+}
+
+/** Every figure of an object with its unit; nested objects one level deep (`system cpu`). */
+function metricEntries(obj, prefix = '', depth = 0) {
+  const entries = [];
+  for (const [k, v] of Object.entries(obj && typeof obj === 'object' ? obj : {})) {
+    if (v && typeof v === 'object' && !Array.isArray(v) && depth < 1) {
+      entries.push(...metricEntries(v, `${prefix}${k.replace(/_/g, ' ')} `, depth + 1));
+    } else {
+      const [label, text] = metricEntry(k, v);
+      entries.push([`${prefix}${label}`, text]);
+    }
+  }
+  return entries;
+}
+
 function onSystemHealth(d) {
   setBadge('system-health-status', d.overall_status);
   setText('system-health-detail', [d.source, d.message, `at ${fmtTime(d.timestamp)}`].filter(Boolean).join(' · '));
   const entries = [];
   for (const [k, v] of Object.entries(d.components || {})) entries.push([k, compactValue(v, 60)]);
-  for (const [k, v] of Object.entries(d.metrics || {})) entries.push([k, compactValue(v, 60)]);
+  entries.push(...metricEntries(d.metrics));
   kvList($('system-health-components'), entries);
 }
 
@@ -883,10 +1391,14 @@ function onStreamingHealth(d) {
   const h = d.health || {};
   setBadge('streaming-health-status', h.status);
   setText('streaming-health-symbols', isNum(h.active_symbols) ? h.active_symbols.toLocaleString() : '–');
-  setText('streaming-health-tps', fmtNum(h.ticks_per_second, 1));
+  setText('streaming-health-tps', isNum(h.ticks_per_second) ? `${fmtNum(h.ticks_per_second, 1)}/s` : '–');
   setText('streaming-health-totals', `${fmtNum(h.patterns_detected, 0)} / ${fmtNum(h.indicators_calculated, 0)}`);
   const conn = h.connection_status || compactObject(h.connection) || '–';
   setText('streaming-health-connection', conn);
+  // The producer's resources (cpu_percent, memory_mb, ...) and data flow (processing_lag_ms, ...).
+  const flow = { ...(h.data_flow || {}) };
+  delete flow.ticks_per_second; // shown above
+  kvList($('streaming-health-resources'), [...metricEntries(h.resources), ...metricEntries(flow)]);
   const issues = Array.isArray(h.issues) ? h.issues : [];
   $('streaming-health-issues').replaceChildren(...issues.map((i) => el('li', { text: compactValue(i, 200) })));
 }
@@ -914,8 +1426,9 @@ function onMarketSummary(d) {
   kvList($('market-summary'), [
     ['symbols', fmtNum(s.total_symbols, 0)],
     ['up / down', `${fmtNum(s.symbols_up, 0)} / ${fmtNum(s.symbols_down, 0)}`],
-    ['volume', fmtCompact(s.total_volume)],
-    ['market cap change', fmtSigned(s.market_cap_change)],
+    ['volume', `${fmtCompact(s.total_volume)} shares`],
+    // Percent units, like change_percent (docs/PROTOCOL.md: dashboard_market_summary).
+    ['market cap change', fmtSigned(s.market_cap_change, 2, '%')],
     ['updated', fmtTime(d.timestamp)],
   ]);
 }
@@ -1255,7 +1768,12 @@ function opsItem(event, data, origin, id) {
 function updateOpsCount() {
   const n = $('admin-errors-list').children.length;
   setText('admin-count', n ? `${n} shown` : '');
+  const m = $('admin-monitoring-list').children.length;
+  setText('admin-monitoring-count', m ? `${m} shown` : 'none yet');
 }
+
+/** Where an entry goes: monitoring reports in their own list, producer errors (and anything else) in the errors list. */
+const opsList = (event) => $(event === 'monitoring_event' ? 'admin-monitoring-list' : 'admin-errors-list');
 
 let opsRequests = 0;
 
@@ -1269,32 +1787,44 @@ async function loadOpsLog() {
   const status = $('admin-status');
   const epoch = state.epoch;
   setNote('admin-status', 'loading the operations log…');
-  const r = await api('GET', `/api/admin/errors?${query}`).catch((err) => ({ status: 0, data: { message: describeError(err) } }));
+  const failed = (err) => ({ status: 0, data: { message: describeError(err) } });
+  // Monitoring reports have no severity or source: with a filter set, they are asked for apart.
+  const filtered = Boolean(severity || source);
+  const [r, all] = await Promise.all([
+    api('GET', `/api/admin/errors?${query}`).catch(failed),
+    filtered ? api('GET', '/api/admin/errors?limit=100').catch(failed) : null,
+  ]);
   if (seq !== opsRequests || epoch !== state.epoch) return; // a newer request (other filters, another identity) answers instead
   if (r.status !== 200 || !r.data || !Array.isArray(r.data.errors)) {
     setNote('admin-status', `could not load the operations log: ${apiMessage(r)}`, true);
     status.dataset.state = 'error';
     return;
   }
-  $('admin-errors-list').replaceChildren(
-    ...r.data.errors.map((e) => opsItem(e.event, e.data, 'log', e.id)),
+  const errors = r.data.errors.filter((e) => e.event !== 'monitoring_event');
+  const monitoringSource = all && all.status === 200 && all.data && Array.isArray(all.data.errors) ? all.data.errors : r.data.errors;
+  $('admin-errors-list').replaceChildren(...errors.map((e) => opsItem(e.event, e.data, 'log', e.id)));
+  $('admin-monitoring-list').replaceChildren(
+    ...monitoringSource.filter((e) => e.event === 'monitoring_event').map((e) => opsItem(e.event, e.data, 'log', e.id)),
   );
   updateOpsCount();
-  const n = r.data.errors.length;
+  const n = errors.length;
   const filters = [severity && `severity ${severity}`, source && `source ${source}`].filter(Boolean).join(', ');
-  setNote('admin-status', `${n ? `${n} logged entr${n === 1 ? 'y' : 'ies'}, newest first` : 'nothing logged'}` +
+  setNote('admin-status', `${n ? `${n} logged error${n === 1 ? '' : 's'}, newest first` : 'no error logged'}` +
     `${filters ? ` (${filters})` : ''}; refreshed ${fmtTime(Date.now())}. New ones appear live.`);
   status.dataset.state = 'loaded';
   status.dataset.refreshes = String(Number(status.dataset.refreshes || 0) + 1);
 }
 
-/** A live frame, shown when it passes the filters (monitoring events have no severity or source, as in the API). */
+/** A live frame: a producer error when it passes the filters, a monitoring report always. */
 function onOpsEvent(event, d) {
   if ($('admin').hidden || !d) return;
   const { severity, source } = opsFilter();
-  if (severity && String(d.severity ?? '').toLowerCase() !== severity) return;
-  if (source && d.source !== source) return;
-  const list = $('admin-errors-list');
+  if (event !== 'monitoring_event') {
+    // The filters are the producer errors' (monitoring reports have neither).
+    if (severity && String(d.severity ?? '').toLowerCase() !== severity) return;
+    if (source && d.source !== source) return;
+  }
+  const list = opsList(event);
   list.prepend(opsItem(event, d, 'live'));
   while (list.children.length > MAX_OPS_ENTRIES) list.lastElementChild.remove();
   updateOpsCount();
@@ -1302,6 +1832,7 @@ function onOpsEvent(event, d) {
 
 function showAdminPanel(isAdmin) {
   $('admin').hidden = !isAdmin;
+  startMonitor(isAdmin && Boolean(client));
   if (!isAdmin || !client) return;
   // The dashboard subscribes to the public topics only (no raw tick feed); admins add `admin`
   // for system_error / monitoring_event. A later subscribe adds to the topics held.
@@ -1315,6 +1846,80 @@ function bindAdmin() {
     loadOpsLog();
   });
   $('admin-severity').addEventListener('change', loadOpsLog);
+  $('admin-monitor-refresh').addEventListener('click', loadMonitor);
+}
+
+/** The message monitor (the /debug page's data): the last messages and the field names per channel. */
+const MONITOR_MESSAGES = 30;
+const MONITOR_EVERY_MS = 15_000;
+let monitorRequests = 0;
+let monitorTimer = null;
+
+async function loadMonitor() {
+  if (!state.token || !state.roles.includes('admin') || $('admin').hidden) return;
+  const seq = ++monitorRequests;
+  const epoch = state.epoch;
+  const status = $('admin-monitor-status');
+  const failed = (err) => ({ status: 0, data: { message: describeError(err) } });
+  const [messages, fields] = await Promise.all([
+    api('GET', `/debug/messages?limit=${MONITOR_MESSAGES}`).catch(failed),
+    api('GET', '/debug/field-names').catch(failed),
+  ]);
+  if (seq !== monitorRequests || epoch !== state.epoch) return;
+  if (messages.status === 404 || fields.status === 404) {
+    setNote('admin-monitor-status', 'The message monitor is not on this port (server.admin_bind moves /debug to the operator port): open /debug there.');
+    status.dataset.state = 'elsewhere';
+    return;
+  }
+  if (messages.status !== 200 || fields.status !== 200 || !messages.data || !fields.data) {
+    setNote('admin-monitor-status', `could not load the message monitor: ${apiMessage(messages.status !== 200 ? messages : fields)}`, true);
+    status.dataset.state = 'error';
+    return;
+  }
+  const list = Array.isArray(messages.data.messages) ? messages.data.messages : [];
+  $('admin-monitor-messages').replaceChildren(...list.map((m) => {
+    const outcome = m.outcome && typeof m.outcome === 'object' ? m.outcome : {};
+    const drops = Array.isArray(outcome.drops) ? outcome.drops : [];
+    const raw = String(m.raw ?? '');
+    const row = el(
+      'tr',
+      { dataset: { channel: m.channel ?? '', dropped: String(drops.length > 0) } },
+      el('td', { className: 'num', text: fmtTime(m.received_at) }),
+      el('td', { text: m.channel ?? '–', title: m.kind ? `kind ${m.kind}` : '' }),
+      el('td', { text: drops.length ? `dropped: ${drops.join(', ')}` : `${fmtNum(outcome.events, 0)} event(s)` }),
+      el('td', { className: 'raw', text: raw.length > 120 ? `${raw.slice(0, 120)}…` : raw, title: raw.slice(0, 2000) + (m.truncated ? ` … (${m.bytes} bytes)` : '') }),
+    );
+    row.cells[2].className = drops.length ? 'drop' : '';
+    return row;
+  }));
+  const channels = fields.data.channels && typeof fields.data.channels === 'object' ? fields.data.channels : {};
+  $('admin-monitor-fields').replaceChildren(...Object.entries(channels).map(([channel, r]) => {
+    const names = [
+      r.pattern_name_fields && Object.keys(r.pattern_name_fields).length ? `pattern: ${Object.keys(r.pattern_name_fields).join(', ')}` : '',
+      r.indicator_name_fields && Object.keys(r.indicator_name_fields).length ? `indicator: ${Object.keys(r.indicator_name_fields).join(', ')}` : '',
+    ].filter(Boolean).join('; ');
+    return el(
+      'tr',
+      { title: String(r.recommendation ?? '') },
+      el('td', { text: channel }),
+      el('td', { className: 'num', text: fmtNum(r.messages, 0) }),
+      el('td', { className: r.has_inconsistency ? 'wrap warn' : 'wrap', text: names || String(r.recommendation ?? '–') }),
+    );
+  }));
+  const dropped = list.filter((m) => m.outcome && Array.isArray(m.outcome.drops) && m.outcome.drops.length).length;
+  setNote('admin-monitor-status', `last ${list.length} inbound message${list.length === 1 ? '' : 's'} (${dropped} dropped), ` +
+    `${Object.keys(channels).length} channels; refreshed ${fmtTime(Date.now())}, every ${MONITOR_EVERY_MS / 1000} s`);
+  status.dataset.state = 'loaded';
+}
+
+function startMonitor(on) {
+  clearInterval(monitorTimer);
+  monitorTimer = null;
+  if (!on) return;
+  loadMonitor();
+  monitorTimer = setInterval(() => {
+    if (!document.hidden) loadMonitor();
+  }, MONITOR_EVERY_MS);
 }
 
 // ---- backtests ---------------------------------------------------------------------------
@@ -1913,7 +2518,11 @@ function resetIdentity() {
   $('preferences').hidden = true;
   setText('prefs-updated', '');
   $('admin').hidden = true;
+  startMonitor(false);
   $('admin-errors-list').replaceChildren();
+  $('admin-monitoring-list').replaceChildren();
+  $('admin-monitor-fields').replaceChildren();
+  $('admin-monitor-messages').replaceChildren();
   updateOpsCount();
   setNote('watchlist-status', '');
   delete $('watchlist-status').dataset.state;
@@ -1966,11 +2575,11 @@ function bindSignIn() {
 function bindUi() {
   $('watchlist-input').value = state.watchlist.join(', ');
   $('watchlist-form').addEventListener('submit', onWatchlistSubmit);
-  $('confidence-filter').addEventListener('input', applyConfidenceFilter);
   $('pattern-sub-form').addEventListener('submit', onPatternSubSubmit);
   $('pattern-subs-clear').addEventListener('click', () => applyPatternSubs([]));
   renderPatternSubs();
-  applyConfidenceFilter();
+  bindPatternTable();
+  bindChart();
   renderStreamingCounters();
   bindBacktestForm();
   bindPreferences();

@@ -75,6 +75,10 @@ pub struct ServerSettings {
     pub body_timeout_secs: u64,
     /// `[server.tls]`: serve `https://` and `wss://` on `bind` (the admin listener stays plain).
     pub tls: Option<TlsSettings>,
+    /// Test-only, left out of the example file: serves `/autobahn/echo`, a WebSocket that echoes
+    /// every message, for the Autobahn conformance run (scripts/autobahn.sh). Refused unless
+    /// `bind` is a loopback address.
+    pub autobahn_echo: bool,
 }
 
 /// A PEM certificate chain and its private key.
@@ -99,6 +103,7 @@ impl Default for ServerSettings {
             trusted_proxies: Vec::new(),
             body_timeout_secs: 10,
             tls: None,
+            autobahn_echo: false,
         }
     }
 }
@@ -253,7 +258,8 @@ pub struct SessionSettings {
     /// A client silent for this long is closed. Greater than `heartbeat_interval_secs`, so a live
     /// client always gets a ping to answer first.
     pub client_timeout_secs: u64,
-    /// Client frames larger than this get an error frame. 64 bytes to 16 MiB.
+    /// Client messages larger than this (all fragments together) get an error frame. 64 bytes
+    /// to 16 MiB.
     pub max_frame_bytes: usize,
     /// Capacity of the per-session outbound queue. At least 16.
     pub outbound_queue_frames: usize,
@@ -267,8 +273,8 @@ pub struct SessionSettings {
     pub max_topics: usize,
     /// Watchlist symbols one session may hold. At least 1.
     pub max_symbols: usize,
-    /// Client ops accepted per second; more get `rate_limited` errors, and more than ten times
-    /// this closes the session as abusive. At least 1.
+    /// Client frames of any kind accepted per second; more get `rate_limited` errors, and more
+    /// than ten times this closes the session as abusive. At least 1.
     pub max_ops_per_second: u32,
 }
 

@@ -127,7 +127,7 @@ fn validate_health(health: &HealthSettings) -> Result<(), ConfigError> {
 
 fn validate_server(server: &ServerSettings) -> Result<(), ConfigError> {
     let ServerSettings {
-        bind: _,
+        bind,
         max_sessions,
         workers,
         static_dir: _,
@@ -139,7 +139,17 @@ fn validate_server(server: &ServerSettings) -> Result<(), ConfigError> {
         body_timeout_secs,
         // Read and checked when the listener starts (and by `check`).
         tls: _,
+        autobahn_echo,
     } = server;
+    require(
+        !autobahn_echo || bind.ip().is_loopback(),
+        "server.autobahn_echo",
+        autobahn_echo,
+        format_args!(
+            "is for the Autobahn conformance run only (scripts/autobahn.sh) and needs a loopback \
+             server.bind, not {bind}"
+        ),
+    )?;
     at_least("server.max_sessions", *max_sessions, 1)?;
     between("server.workers", *workers, 0, 256)?;
     at_least(
@@ -742,5 +752,15 @@ mod tests {
             "[channels]\ninclude_defaults = false\n\
              [[channels.extra]]\nchannel = \"tickstock.market.prices\"\nkind = \"tick_data\"",
         );
+    }
+
+    #[test]
+    fn the_test_only_autobahn_echo_needs_a_loopback_bind() {
+        let (key, text) = rejected("[server]\nbind = \"0.0.0.0:8080\"\nautobahn_echo = true");
+        assert_eq!(key, "server.autobahn_echo");
+        assert!(text.contains("loopback"), "{text}");
+        accepted("[server]\nautobahn_echo = true");
+        accepted("[server]\nbind = \"[::1]:0\"\nautobahn_echo = true");
+        accepted("[server]\nbind = \"0.0.0.0:8080\"\nautobahn_echo = false");
     }
 }

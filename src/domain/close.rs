@@ -17,6 +17,8 @@ pub enum CloseReason {
     Shutdown,
     /// A frame over the transport limit, or a WebSocket protocol violation.
     ProtocolError,
+    /// Invalid UTF-8 in a text message or a close reason (RFC 6455 section 8.1).
+    InvalidPayload,
     /// Sustained op flooding beyond the rate limit.
     Abuse,
     /// The session's token reached its `exp` without an `auth` op refreshing it
@@ -37,6 +39,7 @@ impl CloseReason {
             CloseReason::SlowConsumer => 1008,
             CloseReason::Shutdown => 1001,
             CloseReason::ProtocolError => 1002,
+            CloseReason::InvalidPayload => 1007,
             CloseReason::Abuse => 1008,
             // A policy close like `abuse`, but the fix is the client's: a fresh token.
             CloseReason::TokenExpired => 1008,
@@ -58,6 +61,7 @@ mod tests {
                 CloseReason::SlowConsumer => "slow_consumer",
                 CloseReason::Shutdown => "going_away",
                 CloseReason::ProtocolError => "protocol_error",
+                CloseReason::InvalidPayload => "invalid_payload",
                 CloseReason::Abuse => "abuse",
                 CloseReason::TokenExpired => "token_expired",
             };

@@ -2,6 +2,7 @@
 
 mod admin;
 pub mod auth;
+mod autobahn;
 mod backtests;
 mod body;
 mod dashboard;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub static_dir: std::path::PathBuf,
     /// Set only in demo mode: the secret `/api/demo-token` signs with.
     pub demo_secret: Option<String>,
+    /// `server.autobahn_echo` (test-only): whether `/autobahn/echo` exists.
+    pub autobahn_echo: bool,
     /// One check per pipeline actor, for `/ready`.
     pub actors: Vec<(&'static str, LivenessCheck)>,
     pub metrics: Metrics,
@@ -105,6 +108,7 @@ pub fn routes(listener: Listener, origins: OriginPolicy) -> impl FnOnce(&mut web
 /// The routes browsers and clients use.
 fn client(cfg: &mut web::ServiceConfig, origins: OriginPolicy) {
     cfg.service(resource("/ws", "GET").route(web::get().to(ws::connect)))
+        .service(resource("/autobahn/echo", "GET").route(web::get().to(autobahn::echo)))
         .service(resource("/", "GET, HEAD").route(get().to(dashboard::index)))
         .service(
             resource("/static/tickrouter.js", "GET, HEAD")

@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use actix_web::http::header::{HeaderName, HOST, ORIGIN, X_FORWARDED_FOR};
 use actix_web::http::StatusCode;
 use actix_web::{web, Error, HttpRequest, HttpResponse};
-use actix_web_actors::ws;
 use serde::Deserialize;
 
 use super::auth::bearer_token;
@@ -20,7 +19,7 @@ use crate::domain::ids::SessionId;
 use crate::domain::protocol::ErrorCode;
 use crate::domain::session_state::SessionState;
 use crate::net::ConnCloser;
-use crate::pipeline::session::WsSession;
+use crate::pipeline::session::{upgrade, WsSession};
 use crate::telemetry::events::{RefusedBecause, SessionRefused};
 use crate::telemetry::Scalar;
 
@@ -99,9 +98,7 @@ pub async fn connect(
         closer,
         slot,
     );
-    ws::WsResponseBuilder::new(session, &req, stream)
-        .frame_size(state.sessions.config.transport_frame_limit())
-        .start()
+    upgrade(session, &req, stream, state.sessions.config.frame_limits())
 }
 
 /// The session's token: `?token=` or the bearer header, or both if they agree. Two different

@@ -3,20 +3,28 @@
 // scripts/browser-test.sh starts everything and runs this; it exits non-zero on any failure.
 //
 // Environment: TICKROUTER_URL (required, e.g. http://127.0.0.1:8080), CHROMIUM (default
-// /usr/bin/chromium), SCREENSHOT (default docs/dashboard.png from the repository root), and the
-// Redis tickrouter reads, for publishing a producer error: REDIS_SOCKET (a Unix socket path, as
-// scripts/browser-test.sh gives) or REDIS_URL (redis://host:port), used through redis-cli.
+// /usr/bin/chromium), SCREENSHOT (where the 1440x900 picture of the admin tab goes; default
+// tickrouter-dashboard.png in the system's temporary directory, never the source tree: the
+// README's docs/dashboard.png is refreshed only when asked, SCREENSHOT=docs/dashboard.png
+// scripts/browser-test.sh), and the Redis tickrouter reads, for publishing a producer error:
+// REDIS_SOCKET (a Unix socket path, as scripts/browser-test.sh gives) or REDIS_URL
+// (redis://host:port), used through redis-cli.
 
 import { chromium } from 'playwright-core';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import os from 'node:os';
+import { checkLayout } from './layout.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BASE = process.env.TICKROUTER_URL;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SCREENSHOT = process.env.SCREENSHOT || path.join(ROOT, 'docs/dashboard.png');
+const SCREENSHOT = path.resolve(process.env.SCREENSHOT || path.join(os.tmpdir(), 'tickrouter-dashboard.png'));
+/** The layout is checked at these window sizes; the first is the screenshot's. */
+const SCREEN = { width: 1440, height: 900 };
+const WIDE_SIZES = [{ width: 1280, height: 900 }, { width: 1920, height: 1080 }];
 const LAUNCH_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -42,7 +50,7 @@ async function main() {
   // Chromium logs every non-2xx fetch; the deliberate 400s below are expected, per page.
   const expected400 = new Map();
   const openPage = async (name) => {
-    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    const page = await browser.newPage({ viewport: SCREEN });
     page.setDefaultTimeout(30_000);
     expected400.set(page, 0);
     page.on('pageerror', (err) => problems.push(`${name}: page error: ${err.message}`));
@@ -59,6 +67,7 @@ async function main() {
   const expect400 = (page) => expected400.set(page, expected400.get(page) + 1);
   try {
     const page = await openPage('dashboard');
+    const frames = recordFrames(page);
 
     step(`opening ${BASE}/`);
     await page.goto(`${BASE}/`);
@@ -129,9 +138,14 @@ async function main() {
       return prices.length >= 6 && prices.every((p) => /\d/.test(p.textContent));
     });
     step('every price tile filled');
+    await tilesShowTheDay(page, frames);
+    await chartOfTheSelectedSymbol(page);
+    await layoutAtEverySize(page, 'demo user');
 
     await alertRulesRoundTrip(page, admin, expect400);
     await adminErrors(admin);
+    await adminGroups(admin);
+    await sortAndFilterAlerts(page);
 
     // A 400 from the API shows next to each field it names.
     await page.fill('#backtest-form input[name="initial_capital"]', '0');
@@ -210,13 +224,194 @@ async function main() {
       const prices = [...document.querySelectorAll('#price-tiles .tile .price')];
       return prices.length >= 6 && prices.every((p) => /\d/.test(p.textContent));
     });
-    await admin.evaluate(() => window.scrollTo(0, 0)); // else the sticky header lands mid-picture
-    await admin.screenshot({ path: SCREENSHOT, fullPage: true });
-    step(`screenshot of the admin tab saved to ${path.relative(ROOT, SCREENSHOT)}`);
+    await figuresHaveUnits(admin);
+    await faviconServed(admin);
+    await layoutAtEverySize(admin, 'admin tab');
+    // The picture: what a 1440x900 window shows, the chart with a few bars in it.
+    await admin.waitForFunction(() => Number(document.getElementById('chart-note').dataset.bars) >= 3);
+    await admin.evaluate(() => window.scrollTo(0, 0));
+    await admin.screenshot({ path: SCREENSHOT });
+    const shown = path.relative(ROOT, SCREENSHOT);
+    step(`screenshot of the admin tab (${SCREEN.width}x${SCREEN.height}) saved to ${shown.startsWith('..') ? SCREENSHOT : shown}`);
   } finally {
     await browser.close();
   }
   if (problems.length) throw new Error(`the page reported problems:\n  ${problems.join('\n  ')}`);
+}
+
+/** The layout checks (tests/browser/layout.mjs) at 1440x900 (pattern alerts on screen), 1280 and 1920 wide. */
+async function layoutAtEverySize(page, who) {
+  step(`layout, ${who}, ${SCREEN.width}x${SCREEN.height}: ${await checkLayout(page, { ...SCREEN, fold: 'pattern-alerts', label: who })}`);
+  for (const size of WIDE_SIZES) {
+    step(`layout, ${who}, ${size.width}x${size.height}: ${await checkLayout(page, { ...size, fold: 'pattern-alerts', label: who })}`);
+  }
+  await page.setViewportSize(SCREEN);
+}
+
+/** Keeps, per symbol, the volumes the price updates, bars and ticks carried (the frames the page received). */
+function recordFrames(page) {
+  const seen = { price: new Map(), bar: new Map(), tick: new Map(), frames: 0 };
+  const note = (kind, symbol, volume) => {
+    if (typeof symbol !== 'string' || typeof volume !== 'number') return;
+    if (!seen[kind].has(symbol)) seen[kind].set(symbol, new Set());
+    seen[kind].get(symbol).add(volume);
+  };
+  page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => {
+    let frame;
+    try {
+      frame = JSON.parse(String(payload));
+    } catch (_) {
+      return;
+    }
+    const d = frame && frame.data;
+    if (!d) return;
+    seen.frames += 1;
+    if (frame.event === 'dashboard_price_update') note('price', d.symbol, d.volume);
+    else if (frame.event === 'dashboard_ohlcv_update') note('bar', d.symbol, d.ohlcv && d.ohlcv.volume);
+    else if (frame.event === 'tick_data') note('tick', d.symbol, d.volume);
+  }));
+  return seen;
+}
+
+/**
+ * Each tile shows the day: its volume is one a price update carried (never a bar's or a
+ * trade's), its text and border colours follow the sign of the day's change.
+ */
+async function tilesShowTheDay(page, frames) {
+  // Bars and ticks keep arriving between price updates: wait until some tile has had both.
+  await page.waitForFunction(() => [...document.querySelectorAll('#price-tiles .tile')]
+    .filter((t) => t.dataset.dayVolume).length >= 3, undefined, { timeout: 45_000 });
+  const bars = [...frames.bar.values()].reduce((n, v) => n + v.size, 0);
+  const ticks = [...frames.tick.values()].reduce((n, v) => n + v.size, 0);
+  check(bars > 0 && ticks > 0, `bars (${bars}) and ticks (${ticks}) reached the page too`);
+  const tiles = await page.$$eval('#price-tiles .tile', (nodes) => nodes.map((t) => {
+    const css = (sel, prop) => getComputedStyle(t.querySelector(sel) ?? t)[prop];
+    return {
+      symbol: t.dataset.symbol,
+      basis: t.dataset.basis,
+      direction: t.dataset.direction,
+      dayVolume: t.dataset.dayVolume ? Number(t.dataset.dayVolume) : null,
+      vol: t.querySelector('.vol').textContent,
+      change: t.querySelector('.change .abs').textContent,
+      pct: t.querySelector('.change .pct').textContent,
+      border: getComputedStyle(t).borderTopColor,
+      price: css('.price', 'color'),
+      changeColor: css('.change', 'color'),
+    };
+  }));
+  const GREEN = '63, 185, 80';
+  const RED = '248, 81, 73';
+  for (const t of tiles) {
+    if (t.dayVolume == null) continue;
+    const carried = frames.price.get(t.symbol) ?? new Set();
+    check(carried.has(t.dayVolume), `${t.symbol}'s day volume ${t.dayVolume} came from a price update (${[...carried].slice(-5)})`);
+    check(/^day vol \d/.test(t.vol), `${t.symbol} labels its day volume: ${t.vol}`);
+    check(/^[+-]?\d/.test(t.change) && /%$/.test(t.pct), `${t.symbol} shows the change absolute and in %: ${t.change} ${t.pct}`);
+    if (t.basis !== 'day' || t.direction === 'flat') continue;
+    const rgb = t.direction === 'up' ? GREEN : RED;
+    check((t.direction === 'up') === t.change.startsWith('+'), `${t.symbol}: direction ${t.direction} follows the day's change ${t.change}`);
+    for (const [what, color] of [['border', t.border], ['price', t.price], ['change', t.changeColor]]) {
+      check(color.includes(rgb), `${t.symbol} (${t.direction} on the day): ${what} colour ${color}`);
+    }
+  }
+  const shown = tiles.filter((t) => t.dayVolume != null);
+  step(`tiles show the day: ${shown.map((t) => `${t.symbol} ${t.change} ${t.pct} ${t.vol}`).join(', ')}; ` +
+    `day volumes from price updates only (${bars} bar and ${ticks} tick volumes seen), colours by the day's change`);
+}
+
+/** Clicking a tile charts that symbol: candles and the price line, drawn on the canvas. */
+async function chartOfTheSelectedSymbol(page) {
+  const symbol = await page.$eval('#price-tiles .tile:nth-child(2)', (t) => t.dataset.symbol);
+  await page.click(`#price-tiles .tile[data-symbol="${symbol}"]`);
+  await page.waitForSelector(`#chart[data-symbol="${symbol}"]`);
+  check(await page.$eval(`#price-tiles .tile[data-symbol="${symbol}"]`, (t) => t.getAttribute('aria-pressed') === 'true'),
+    'the selected tile is marked pressed');
+  check((await page.textContent('#chart-symbol')) === symbol, 'the chart names the symbol');
+  await page.waitForFunction(() => {
+    const note = document.getElementById('chart-note').dataset;
+    return Number(note.bars) >= 1 && Number(note.points) >= 2;
+  }, undefined, { timeout: 45_000 });
+  const drawn = await page.$eval('#chart-canvas', (canvas) => {
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    const colours = new Set();
+    let painted = 0;
+    for (let i = 0; i < data.length; i += 16) {
+      if (data[i + 3] === 0) continue;
+      painted += 1;
+      colours.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
+    }
+    return { painted, colours: colours.size, width: canvas.width, height: canvas.height };
+  });
+  check(drawn.width > 200 && drawn.height > 100 && drawn.painted > 500 && drawn.colours > 4, `the chart is drawn: ${JSON.stringify(drawn)}`);
+  const note = await page.textContent('#chart-note');
+  check(/since it loaded/.test(note) && /snapshot/.test(note), `the chart says where its data comes from: ${note}`);
+  step(`tile ${symbol} clicked: the chart draws it (${note.replace(/^.*\(/, '(')})`);
+}
+
+/** The pattern alerts sort by time, symbol and confidence, and filter by symbol. */
+async function sortAndFilterAlerts(page) {
+  await page.waitForFunction(() => document.querySelectorAll('#pattern-alerts-body tr').length >= 6);
+  const rows = () => page.$$eval('#pattern-alerts-body tr', (trs) => trs.map((r) => ({
+    symbol: r.dataset.symbol, conf: Number(r.dataset.confidence), ts: Number(r.dataset.timestamp), hidden: r.hidden,
+  })));
+  const sorted = (list, cmp) => list.every((r, i) => i === 0 || cmp(list[i - 1], r) <= 0);
+  await page.click('#pattern-alerts-table button[data-sort="confidence"]');
+  check(sorted(await rows(), (a, b) => b.conf - a.conf), 'sorted by confidence, highest first');
+  await page.click('#pattern-alerts-table button[data-sort="confidence"]');
+  check(sorted(await rows(), (a, b) => a.conf - b.conf), 'sorted by confidence, lowest first');
+  await page.click('#pattern-alerts-table button[data-sort="symbol"]');
+  check(sorted(await rows(), (a, b) => a.symbol.localeCompare(b.symbol)), 'sorted by symbol');
+  check(await page.$eval('#pattern-alerts-table button[data-sort="symbol"]', (b) => b.parentElement.getAttribute('aria-sort')) === 'ascending',
+    'the symbol column says it sorts ascending');
+  await page.click('#pattern-alerts-table button[data-sort="time"]');
+  check(sorted(await rows(), (a, b) => b.ts - a.ts), 'sorted by time, newest first');
+  const symbol = (await rows())[0].symbol;
+  await page.fill('#pattern-symbol-filter', symbol.toLowerCase());
+  const filtered = await rows();
+  check(filtered.some((r) => !r.hidden) && filtered.every((r) => r.hidden === (r.symbol !== symbol)),
+    `the symbol filter shows ${symbol} only: ${JSON.stringify(filtered.filter((r) => !r.hidden).map((r) => r.symbol))}`);
+  check(/showing \d+ of \d+ \(/.test(await page.textContent('#pattern-alerts-count')), 'the count names the filter');
+  await page.fill('#pattern-symbol-filter', '');
+  check((await rows()).every((r) => !r.hidden), 'clearing the filter shows every alert again');
+  step(`pattern alerts sorted by confidence, symbol and time, filtered to ${symbol}`);
+}
+
+/** The admin panel groups producer errors, monitoring events and the message monitor (/debug's data). */
+async function adminGroups(admin) {
+  await admin.waitForSelector('#admin-monitor-status[data-state="loaded"]');
+  const monitor = await admin.$$eval('#admin-monitor-messages tr', (rows) => rows.map((r) => r.dataset.channel));
+  const channels = await admin.$$eval('#admin-monitor-fields tr', (rows) => rows.length);
+  check(monitor.length >= 1 && channels >= 1, `the message monitor lists messages (${monitor.length}) and channels (${channels})`);
+  check(await admin.$$eval('#admin-errors-list li', (items) => items.every((li) => li.dataset.event === 'system_error')),
+    'the producer errors list holds producer errors only');
+  check(await admin.$$eval('#admin-monitoring-list li', (items) => items.every((li) => li.dataset.event === 'monitoring_event')),
+    'the monitoring list holds monitoring events only');
+  check((await admin.getAttribute('#admin a[href="/debug"]', 'href')) === '/debug', 'the panel links the full message monitor');
+  step(`admin panel: producer errors, monitoring events, message monitor (${monitor.length} messages, ${channels} channels)`);
+}
+
+/** Health fractions as %, the market cap change with its unit. */
+async function figuresHaveUnits(page) {
+  await page.waitForFunction(() => document.querySelector('#market-summary dt')?.textContent === 'symbols');
+  const figures = await page.$$eval('#system-health-components div, #market-summary div', (divs) =>
+    Object.fromEntries(divs.map((d) => [d.querySelector('dt').textContent, d.querySelector('dd').textContent])));
+  for (const [label, value] of Object.entries(figures)) {
+    if (/usage|percent|market cap change/.test(label)) check(/\d%$/.test(value), `${label} is a percentage: ${value}`);
+    check(!/^0\.\d+$/.test(value) || !/usage/.test(label), `${label} is not a raw fraction: ${value}`);
+  }
+  check('market cap change' in figures, `the market summary has the market cap change: ${JSON.stringify(figures)}`);
+  step(`figures with units: ${Object.entries(figures).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}
+
+/** The favicon is a file of the dashboard's, linked from the page. */
+async function faviconServed(page) {
+  const href = await page.$eval('link[rel="icon"]', (link) => link.getAttribute('href'));
+  check(href === '/static/favicon.png', `the page links its favicon: ${href}`);
+  const res = await page.evaluate(async (url) => {
+    const r = await fetch(url);
+    return { status: r.status, type: r.headers.get('content-type'), bytes: (await r.arrayBuffer()).byteLength };
+  }, href);
+  check(res.status === 200 && res.type === 'image/png' && res.bytes > 100, `the favicon is served: ${JSON.stringify(res)}`);
 }
 
 /** The preferences panel is shown and loaded (GET /api/me/alert-rules answered 200). */

@@ -14,6 +14,7 @@
 
 import { chromium } from 'playwright-core';
 import { createHmac } from 'node:crypto';
+import { checkLayout } from './layout.mjs';
 
 const BASE = process.env.TICKROUTER_URL;
 const NOAUTH = process.env.TICKROUTER_NOAUTH_URL || '';
@@ -89,6 +90,7 @@ async function main() {
     check(await page.$eval('#backtest-submit', (b) => b.disabled), 'backtests cannot be submitted anonymously');
     check(/sign in/i.test(await page.textContent('#backtests-note')), 'the backtests panel says to sign in');
     step('anonymous: the sign-in form is shown; no demo token asked for, no 404, no console error');
+    step(`layout, anonymous with the sign-in bar: ${await checkLayout(page, { width: 1280, height: 900, fold: 'pattern-alerts', label: 'anonymous' })}`);
 
     // Tokens the page can tell are unusable are refused without a round trip.
     await signInWith(page, 'not a token');
@@ -111,6 +113,7 @@ async function main() {
     check((await storedToken(page)) === token, 'the token is kept in sessionStorage');
     check(!(await page.evaluate(() => JSON.stringify({ ...localStorage }))).includes(token), 'the token is not in localStorage');
     step(`signed in by pasting a token: the top bar shows ${user}, the alert rules panel loaded`);
+    step(`layout, signed in: ${await checkLayout(page, { width: 1280, height: 900, fold: 'pattern-alerts', label: 'signed in' })}`);
 
     // ---- a backtest from the form: listed, then progress and results from the backtester ----
     check(!(await page.$eval('#backtest-submit', (b) => b.disabled)), 'backtests can be submitted once signed in');
@@ -171,7 +174,11 @@ async function main() {
     step('signed in from the form offered after the refusal');
     await refused.close();
 
-    // ---- a token that expires while the tab is open: the API's 401 signs the tab out --------
+    // ---- a token that expires while the tab is open: a 401 signs the tab out ----------------
+    // The server closes the session at `exp` (token_expired) and the client reconnects with the
+    // same token, accepted within the 5 s leeway and refused with 401 after it; the API refuses
+    // it after the leeway too. Whichever 401 the page meets first signs it out: an API call made
+    // past the leeway (Discard changes reloads the rules) when the reconnects have not yet.
     const expiring = await openPage('expiring token', { allow: REFUSAL_ERRORS });
     const exp = nowSecs() + 3;
     await expiring.goto(`${BASE}/#token=${mint({ sub: user, exp })}`);
@@ -179,12 +186,17 @@ async function main() {
     await prefsLoaded(expiring);
     // Past the server's 5 s of leeway: a condition on the clock, not a fixed sleep.
     await expiring.waitForFunction((until) => Date.now() > until, (exp + 6) * 1000, { timeout: 20_000 });
-    await expiring.click('#prefs-reload');
+    // Checked and clicked in one go in the page: the socket may sign the tab out at any moment.
+    const by = await expiring.evaluate(() => {
+      if (document.getElementById('preferences').hidden) return 'the WebSocket reconnect';
+      document.getElementById('prefs-reload').click();
+      return 'the API';
+    });
     await expiring.waitForSelector('#signin[data-state="refused"] #signin-form:not([hidden])');
-    check(/401/.test(await expiring.textContent('#signin-status')), `the page says the API refused it: ${await expiring.textContent('#signin-status')}`);
+    check(/401/.test(await expiring.textContent('#signin-status')), `the page says the server refused it: ${await expiring.textContent('#signin-status')}`);
     await connectedAs(expiring, 'anonymous');
     check((await storedToken(expiring)) === null, 'the expired token is forgotten');
-    step('a token that expired while open: the API answered 401, the page says so, offers the form, anonymous');
+    step(`a token that expired while open: ${by} answered 401, the page says so, offers the form, anonymous`);
     await expiring.close();
 
     // ---- no secret on the server: no sign-in at all ----------------------------------------

@@ -6,6 +6,7 @@ mod check;
 mod deploy;
 mod docker;
 mod fixtures;
+mod frames;
 mod identity;
 mod observability;
 mod pipeline;

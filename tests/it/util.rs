@@ -474,19 +474,36 @@ impl Client {
 
     /// Reads until the server closes the connection; returns the close code and reason.
     pub fn expect_close(&mut self) -> (u16, String) {
+        self.read_until_close().1
+    }
+
+    /// Every message the server sends until it closes the connection (pings and pongs
+    /// included), then the close code and reason.
+    pub fn read_until_close(&mut self) -> (Vec<Message>, (u16, String)) {
         let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
         while Instant::now() < deadline {
             match self.ws.read() {
                 Ok(Message::Close(Some(frame))) => {
-                    return (frame.code.into(), frame.reason.to_string())
+                    return (seen, (frame.code.into(), frame.reason.to_string()))
                 }
-                Ok(Message::Close(None)) => return (1005, String::new()),
-                Ok(_) => continue,
+                Ok(Message::Close(None)) => return (seen, (1005, String::new())),
+                Ok(message) => seen.push(message),
                 Err(e) if read_timed_out(&e) => continue,
                 Err(e) => panic!("connection ended without a close frame: {e}"),
             }
         }
-        panic!("timed out waiting for the server to close");
+        panic!(
+            "timed out waiting for the server to close; it sent {} messages, the last {:?}",
+            seen.len(),
+            seen.last()
+        );
+    }
+
+    /// Sends a message or a raw frame as it is: tungstenite checks neither the UTF-8 nor the
+    /// fragmentation of raw frames. An error once the server has closed is for the caller.
+    pub fn send_raw(&mut self, message: Message) -> tungstenite::Result<()> {
+        self.ws.send(message)
     }
 
     /// Every text frame, with the wall-clock time it arrived, until the server closes; then the

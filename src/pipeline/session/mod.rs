@@ -2,14 +2,22 @@
 //!
 //! A thin shell: client frames go through `protocol::parse_request` and
 //! `SessionState::apply`; the resulting streams go to the registry; frames from the registry
-//! arrive through the session's bounded `Outbox` and are written as they are. The session's
-//! token expiry (`domain::token_expiry`) runs on two timers, set again by every `auth`.
+//! arrive through the session's bounded `Outbox` and are written as they are. Client frames are
+//! read and limited as for every session (`inbound`); only whole text messages reach it. The
+//! session's token expiry (`domain::token_expiry`) runs on two timers, set again by every `auth`.
+
+mod echo;
+mod gate;
+mod inbound;
+mod reader;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix_web::web::Bytes;
 use actix_web_actors::ws;
+use bytestring::ByteString;
 use log::debug;
 use serde::Serialize;
 
@@ -30,6 +38,12 @@ use crate::pipeline::registry::{
 };
 use crate::telemetry::events::{ClientError, SessionEnded, SessionStarted};
 use crate::telemetry::Stats;
+pub use echo::EchoSession;
+use gate::Gate;
+pub use inbound::upgrade;
+use inbound::ClientFrames;
+pub use reader::FrameLimits;
+use reader::{Inbound, Violation};
 
 /// How long a signing-in session waits for its user's stored watchlist (one Redis read, unless
 /// cached) before it confirms without it.
@@ -56,6 +70,13 @@ impl SessionConfig {
             .saturating_mul(16)
             .clamp(1 << 20, 64 << 20)
     }
+
+    pub fn frame_limits(&self) -> FrameLimits {
+        FrameLimits {
+            message_bytes: self.max_frame_bytes,
+            frame_bytes: self.transport_frame_limit(),
+        }
+    }
 }
 
 /// Everything a session needs from the server, shared by all sessions.
@@ -73,7 +94,7 @@ pub struct WsSession {
     deps: Arc<SessionDeps>,
     closer: Option<ConnCloser>,
     shared: Arc<SessionShared>,
-    rate: OpRate,
+    gate: Gate,
     /// The `token_expiring` and `token_expired` timers of the current token.
     expiry_timers: Vec<SpawnHandle>,
     /// This session's share of its client address's session limit, released with the session.
@@ -91,14 +112,19 @@ impl WsSession {
         closer: Option<ConnCloser>,
         address: Option<AddressSlot>,
     ) -> Self {
-        let rate = OpRate::new(deps.config.max_ops_per_second);
+        let config = &deps.config;
+        let gate = Gate::new(
+            config.max_ops_per_second,
+            config.max_frame_bytes,
+            Instant::now(),
+        );
         WsSession {
             id,
             state,
             deps,
             closer,
             shared: SessionShared::new(Instant::now()),
-            rate,
+            gate,
             address,
             started_at: Instant::now(),
             closed_for: None,
@@ -127,11 +153,7 @@ impl WsSession {
     fn close(&mut self, ctx: &mut ws::WebsocketContext<Self>, reason: CloseReason) {
         self.closed_for = Some(reason);
         debug!("Closing session {}: {}.", self.id, reason.description());
-        ctx.close(Some(ws::CloseReason {
-            code: ws::CloseCode::from(reason.code()),
-            description: Some(reason.description().to_owned()),
-        }));
-        ctx.stop();
+        inbound::close(ctx, reason);
     }
 
     /// Tells the Users handler who this session's user is now, and holds every other event of
@@ -210,25 +232,6 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        if text.len() > self.deps.config.max_frame_bytes {
-            let msg = format!(
-                "frame of {} bytes exceeds the {} byte limit",
-                text.len(),
-                self.deps.config.max_frame_bytes
-            );
-            return self.send_error(ctx, ProtocolError::new(ErrorCode::FrameTooLarge, msg));
-        }
-        match self.rate.admit(Instant::now()) {
-            Admit::Yes => {}
-            Admit::No => {
-                let msg = format!(
-                    "more than {} ops per second",
-                    self.deps.config.max_ops_per_second
-                );
-                return self.send_error(ctx, ProtocolError::new(ErrorCode::RateLimited, msg));
-            }
-            Admit::Abuse => return self.close(ctx, CloseReason::Abuse),
-        }
         let Request { id, op } = match parse_request(text) {
             Ok(req) => req,
             Err(err) => return self.send_error(ctx, err),
@@ -360,108 +363,40 @@ impl StreamHandler<Deliver> for WsSession {
     }
 }
 
-impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
-    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+impl ClientFrames for WsSession {
+    fn gate(&mut self) -> &mut Gate {
+        &mut self.gate
+    }
+
+    fn text(&mut self, text: ByteString, ctx: &mut Self::Context) {
+        self.on_text(&text, ctx);
+    }
+
+    fn binary(&mut self, _: Bytes, ctx: &mut Self::Context) {
+        let err = ProtocolError::new(
+            ErrorCode::BinaryNotSupported,
+            "send JSON text frames, not binary",
+        );
+        self.send_error(ctx, err);
+    }
+
+    fn error(&mut self, err: ProtocolError, ctx: &mut Self::Context) {
+        self.send_error(ctx, err);
+    }
+
+    fn end(&mut self, ctx: &mut Self::Context, reason: CloseReason) {
+        self.close(ctx, reason);
+    }
+}
+
+impl StreamHandler<Result<Inbound, Violation>> for WsSession {
+    fn handle(&mut self, frame: Result<Inbound, Violation>, ctx: &mut Self::Context) {
         self.shared.heard(Instant::now());
-        match msg {
-            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
-            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
-            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
-            Ok(ws::Message::Binary(_)) => self.send_error(
-                ctx,
-                ProtocolError::new(
-                    ErrorCode::BinaryNotSupported,
-                    "send JSON text frames, not binary",
-                ),
-            ),
-            Ok(ws::Message::Continuation(item)) => {
-                if matches!(
-                    item,
-                    actix_http::ws::Item::FirstText(_) | actix_http::ws::Item::FirstBinary(_)
-                ) {
-                    let msg = "fragmented messages are not supported; send each op in one frame";
-                    self.send_error(ctx, ProtocolError::new(ErrorCode::InvalidFrame, msg));
-                }
-            }
-            Ok(ws::Message::Close(reason)) => {
-                ctx.close(reason);
-                ctx.stop();
-            }
-            Err(err) => {
-                // The codec cannot resynchronise after a protocol error (it would report the same
-                // error forever), so the connection must end here.
-                debug!("Session {}: WebSocket protocol error: {err}", self.id);
-                self.close(ctx, CloseReason::ProtocolError);
-            }
-        }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        ctx.stop();
+        inbound::handle(self, frame, ctx);
     }
 }
 
-enum Admit {
-    Yes,
-    No,
-    /// Far beyond the limit for a whole window: the client ignores `rate_limited` errors.
-    Abuse,
-}
-
-/// Fixed one-second window op counter.
-struct OpRate {
-    limit: u32,
-    window_start: Instant,
-    count: u32,
-}
-
-impl OpRate {
-    fn new(limit: u32) -> Self {
-        OpRate {
-            limit: limit.max(1),
-            window_start: Instant::now(),
-            count: 0,
-        }
-    }
-
-    fn admit(&mut self, now: Instant) -> Admit {
-        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
-            self.window_start = now;
-            self.count = 0;
-        }
-        self.count = self.count.saturating_add(1);
-        if self.count <= self.limit {
-            Admit::Yes
-        } else if self.count <= self.limit.saturating_mul(10) {
-            Admit::No
-        } else {
-            Admit::Abuse
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn op_rate_limits_then_flags_abuse_and_resets_each_second() {
-        let start = Instant::now();
-        let mut rate = OpRate {
-            limit: 2,
-            window_start: start,
-            count: 0,
-        };
-        assert!(matches!(rate.admit(start), Admit::Yes));
-        assert!(matches!(rate.admit(start), Admit::Yes));
-        assert!(matches!(rate.admit(start), Admit::No));
-        for _ in 0..17 {
-            rate.admit(start);
-        }
-        assert!(matches!(rate.admit(start), Admit::Abuse));
-        assert!(matches!(
-            rate.admit(start + Duration::from_secs(1)),
-            Admit::Yes
-        ));
-    }
+/// Never called: see `inbound::upgrade`.
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
+    fn handle(&mut self, _: Result<ws::Message, ws::ProtocolError>, _: &mut Self::Context) {}
 }
