@@ -35,7 +35,7 @@ for bin in "$A_BIN" "$B_BIN"; do
   fi
 done
 if [ -z "${BENCH_BIN:-}" ]; then
-  cargo build --release --quiet --bin tickrouter-bench || exit 1
+  cargo build --release --quiet -p tickrouter-bench || exit 1
 fi
 # shellcheck source=bench/campaign-lib.sh
 . bench/campaign-lib.sh  # OUT, B, T, log, tb

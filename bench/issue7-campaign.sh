@@ -20,7 +20,7 @@ REPEATS="${REPEATS:-3}"
 PEERS="${PEERS:-webdis flask-socketio node-socketio}"
 SECTIONS="${SECTIONS:-12 3 4 5 6 max tail}"
 TAIL_REPEATS="${TAIL_REPEATS:-8}"
-cargo build --release --quiet --bin tickrouter --bin tickrouter-bench
+cargo build --release --quiet -p tickrouter -p tickrouter-bench
 # shellcheck source=bench/campaign-lib.sh
 . bench/campaign-lib.sh  # OUT, B, T, log, tb, steal_ticks
 export SHARED_RESULTS="$OUT/shared" QUIET_WAIT_S="${QUIET_WAIT_S:-120}" TRIES="${TRIES:-3}"

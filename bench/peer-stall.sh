@@ -10,7 +10,7 @@ NAME="$1"; CLIENTS="${2:-100}"; RATE="${3:-1000}"; DURATION="${4:-10}"; STALL="$
 root="$(cd "$(dirname "$0")/.." && pwd -P)"
 peer_dir="$(cd "$root/../shared/bench/peers/$NAME" && pwd -P)"
 bench="$root/target/release/tickrouter-bench"
-[ -x "$bench" ] || (cd "$root" && cargo build --release --quiet --bin tickrouter-bench)
+[ -x "$bench" ] || (cd "$root" && cargo build --release --quiet -p tickrouter-bench)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }

@@ -2,13 +2,13 @@
 # Smoke run of the issue-7 load generator against the release build: every scenario for about
 # two seconds with a few clients, failing unless every client connected and got every frame
 # (no timing assertions). `cargo test` runs the same check in-process (the `smoke` test in
-# src/bin/tickrouter-bench/main.rs); this script exercises the release binary and the
+# crates/tickrouter-bench/src/main.rs); this script exercises the release binary and the
 # process-level setup (private redis-server and tickrouter on free ports) as well.
 #
 #   bench/smoke.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin tickrouter --bin tickrouter-bench
+cargo build --release --quiet -p tickrouter -p tickrouter-bench
 bench=./target/release/tickrouter-bench
 common=(--duration 2 --settle 0.5 --drain 5 --check --server-bin ./target/release/tickrouter)
 "$bench" scenario 1 --clients 5 "${common[@]}"

@@ -22,7 +22,7 @@ if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
 fi
 
 echo "==> Building tickrouter (release)"
-cargo build --release --quiet
+cargo build --release --quiet -p tickrouter
 
 ./target/release/tickrouter serve --bind "127.0.0.1:$PORT" --redis-url "$REDIS_URL" \
     --config config/demo.toml &

@@ -4,6 +4,7 @@ mod access;
 mod backtests;
 mod check;
 mod deploy;
+mod docker;
 mod fixtures;
 mod frames;
 mod identity;

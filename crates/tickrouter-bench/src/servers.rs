@@ -19,6 +19,15 @@ use serde_json::Value;
 /// Secret the bench signs its session tokens with (passed as `TICKROUTER_JWT_SECRET`).
 pub const JWT_SECRET: &str = "tickrouter-bench-secret-of-32-bytes+";
 
+/// The repository root, two levels above this package (crates/tickrouter-bench): the workspace
+/// that builds the server, and the directory the server runs in, so its `static/` is found.
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/tickrouter-bench sits two levels below the repository root")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -109,18 +118,18 @@ pub fn release_server_binary() -> Result<PathBuf, String> {
         dir = dir.parent().ok_or("no profile dir")?;
     }
     let target = dir.parent().ok_or("no target dir")?;
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if manifest.join("Cargo.toml").exists() {
-        eprintln!("tickrouter-bench: cargo build --release --bin tickrouter");
+    let root = repo_root();
+    if root.join("Cargo.toml").exists() {
+        eprintln!("tickrouter-bench: cargo build --release -p tickrouter");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--release", "--quiet", "--bin", "tickrouter"])
-            .current_dir(manifest)
+            .args(["build", "--release", "--quiet", "-p", "tickrouter"])
+            .current_dir(root)
             .env("CARGO_TARGET_DIR", target)
             .status()
             .map_err(|e| format!("cargo build: {e}"))?;
         if !status.success() {
-            return Err("cargo build --release --bin tickrouter failed".into());
+            return Err("cargo build --release -p tickrouter failed".into());
         }
     }
     let bin = target.join("release").join("tickrouter");
@@ -194,7 +203,7 @@ impl Servers {
         }
         cmd.env("RUST_LOG", "warn")
             .env("TICKROUTER_JWT_SECRET", JWT_SECRET)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(repo_root())
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log);
@@ -212,7 +221,7 @@ impl Servers {
         };
         settings.redis.url = self.redis_url();
         settings.auth.jwt_secret = Some(JWT_SECRET.into());
-        settings.server.static_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+        settings.server.static_dir = repo_root().join("static");
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

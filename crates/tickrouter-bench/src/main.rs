@@ -5,10 +5,10 @@
 //! (p50/p99/p99.9/max), server CPU per 1,000 deliveries, RSS, and its own CPU.
 //!
 //! ```text
-//! cargo run --release --bin tickrouter-bench -- scenario 1          # 100 clients x 1,000 msg/s
-//! cargo run --release --bin tickrouter-bench -- scenario 1 --duration 2 --clients 5 --check
-//! cargo run --release --bin tickrouter-bench -- max-rate --clients 1000
-//! cargo run --release --bin tickrouter-bench -- stalled-burst --clients 200
+//! cargo run --release -p tickrouter-bench -- scenario 1          # 100 clients x 1,000 msg/s
+//! cargo run --release -p tickrouter-bench -- scenario 1 --duration 2 --clients 5 --check
+//! cargo run --release -p tickrouter-bench -- max-rate --clients 1000
+//! cargo run --release -p tickrouter-bench -- stalled-burst --clients 200
 //! ```
 //!
 //! Modelled on the shared load generator (docs/GLOSSARY.md#peers-shared-bench): a publisher
