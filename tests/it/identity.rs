@@ -420,11 +420,18 @@ fn a_public_key_file_verifies_rs256_tokens() {
     let token = encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
     let client = Client::connect(app.addr, Some(&token));
     assert_eq!(client.confirmed["data"]["user_id"], "rs-user");
-    let forged = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"x"))
-        .unwrap();
+    let forged = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(b"x"),
+    )
+    .unwrap();
     let body = refused(ws_url(&app, &forged).as_str());
     assert!(
-        body["message"].as_str().unwrap().contains("signed with HS256"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("signed with HS256"),
         "{body}"
     );
 }
