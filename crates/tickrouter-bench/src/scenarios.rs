@@ -97,10 +97,19 @@ fn price_payload(bytes: usize) -> publisher::PriceUpdate {
 /// The tickrouter config the scenario needs beyond the defaults.
 pub(crate) fn config_for(clients_per_instance: usize) -> String {
     // The default session limit is 10,000; scenario 3 holds exactly that many plus headroom.
-    // Every client of the load generator comes from one address, so that address may hold them
-    // all (the default per-address limit is 1,000).
+    // Every client of the load generator comes from one address (plus one probe connection),
+    // so beyond the default per-address limit of 1,000 that address may hold them all. Each key
+    // is written only when its default would bind, so server binaries older than the key (A/B
+    // campaigns) still run the scenarios that do not need it.
     let max = (clients_per_instance + 1000).max(10_000);
-    format!("[server]\nmax_sessions = {max}\nmax_sessions_per_address = {max}\n")
+    let mut server = String::from("[server]\n");
+    if clients_per_instance >= 9_000 {
+        server.push_str(&format!("max_sessions = {max}\n"));
+    }
+    if clients_per_instance + 1 > 1_000 {
+        server.push_str(&format!("max_sessions_per_address = {max}\n"));
+    }
+    server
 }
 
 pub(crate) fn header(
