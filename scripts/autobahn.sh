@@ -35,38 +35,13 @@ if ! "$venv/bin/kosoku" --help >/dev/null 2>&1 ||
     "$venv/bin/pip" install --quiet --disable-pip-version-check "kosoku==$KOSOKU_VERSION"
 fi
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/tickrouter-autobahn.XXXXXX")"
-pids=()
-cleanup() {
-    local status=$?
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [ "$status" -ne 0 ]; then
-        for log in "$work"/*.log; do
-            [ -s "$log" ] || continue
-            echo "---- last lines of $(basename "$log") ----"
-            tail -n 30 "$log"
-        done
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scratch autobahn
 
 echo "==> cargo build"
 cargo build --quiet
 bin="${CARGO_TARGET_DIR:-target}/debug/tickrouter"
 
-# Redis on a Unix socket in the private directory: no port to collide with anything.
-socket="$work/redis.sock"
-redis-server --port 0 --unixsocket "$socket" --unixsocketperm 700 --save '' --appendonly no \
-    --dir "$work" >"$work/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-    redis-cli -s "$socket" ping >/dev/null 2>&1 && break
-    sleep 0.1
-done
-redis-cli -s "$socket" ping >/dev/null
+start_redis
 
 # run_pass NAME SESSION_SETTINGS KOSOKU_ARGS...: tickrouter with the echo and these [session]
 # settings on a free port (port 0: it logs the address it got), then kosoku's cases; the
@@ -75,19 +50,8 @@ run_pass() {
     local name="$1" session="$2"
     shift 2
     printf '[server]\nautobahn_echo = true\n[session]\n%s\n' "$session" >"$work/$name.toml"
-    RUST_LOG=info "$bin" serve --bind 127.0.0.1:0 --redis-url "unix://$socket" \
-        --config "$work/$name.toml" >"$work/tickrouter-$name.log" 2>&1 &
-    local pid=$!
-    pids+=("$pid")
-    local addr=""
-    for _ in $(seq 300); do
-        addr="$(grep -o 'listening on http://[0-9.:]*' "$work/tickrouter-$name.log" | head -n 1 |
-            sed 's|^listening on http://||')" || true
-        [ -n "$addr" ] && break
-        kill -0 "$pid" 2>/dev/null || { echo "tickrouter exited early"; exit 1; }
-        sleep 0.1
-    done
-    [ -n "$addr" ] || { echo "tickrouter did not start listening"; exit 1; }
+    start_tickrouter "tickrouter-$name" -- --config "$work/$name.toml"
+    local addr="${url#http://}"
     echo "==> Autobahn cases ($name) against ws://$addr/autobahn/echo"
     rm -rf "$out/reports/$name"
     # kosoku exits non-zero for UNIMPLEMENTED too: the verdicts are judged below instead.

@@ -24,23 +24,7 @@ need_package node nodejs
 need_package npm npm
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/tickrouter-browser.XXXXXX")"
-pids=()
-cleanup() {
-    local status=$?
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [ "$status" -ne 0 ]; then
-        for log in "$work"/*.log; do
-            [ -s "$log" ] || continue
-            echo "---- last lines of $(basename "$log") ----"
-            tail -n 30 "$log"
-        done
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scratch browser
 
 echo "==> npm ci (tests/browser)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
@@ -49,39 +33,7 @@ echo "==> cargo build"
 cargo build --quiet
 bin="${CARGO_TARGET_DIR:-target}/debug/tickrouter"
 
-# Redis on a Unix socket in the private directory: no port to collide with anything.
-socket="$work/redis.sock"
-redis-server --port 0 --unixsocket "$socket" --unixsocketperm 700 --save '' --appendonly no \
-    --dir "$work" >"$work/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-    redis-cli -s "$socket" ping >/dev/null 2>&1 && break
-    sleep 0.1
-done
-redis-cli -s "$socket" ping >/dev/null
-redis_url="unix://$socket"
-
-# start_tickrouter NAME [ENV=VALUE...] -- ARGS...: starts `tickrouter serve` on a free port (port 0:
-# the system picks one, and tickrouter logs the address it got) with its log in $work/NAME.log,
-# and sets `url` to its address.
-start_tickrouter() {
-    local name="$1" envs=()
-    shift
-    while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
-    shift
-    env RUST_LOG=info "${envs[@]}" "$bin" serve --bind 127.0.0.1:0 --redis-url "$redis_url" "$@" \
-        >"$work/$name.log" 2>&1 &
-    pids+=($!)
-    url=""
-    for _ in $(seq 300); do
-        url="$(grep -o 'listening on http://[0-9.:]*' "$work/$name.log" | head -n 1 | sed 's/^listening on //')" || true
-        [ -n "$url" ] && break
-        kill -0 "${pids[-1]}" 2>/dev/null || { echo "$name exited early"; exit 1; }
-        sleep 0.1
-    done
-    [ -n "$url" ] || { echo "$name did not start listening"; exit 1; }
-    echo "==> $name at $url"
-}
+start_redis
 
 # Demo mode: the page takes demo tokens. No JWT secret from the caller's environment leaks in.
 start_tickrouter tickrouter TICKROUTER_JWT_SECRET= -- --config config/demo.toml
