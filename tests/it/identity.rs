@@ -320,20 +320,16 @@ fn openssl(args: &[&str]) {
     );
 }
 
-/// A fresh P-256 key pair: (PKCS#8 private key PEM, public key file).
-fn ec_key_pair(name: &str) -> (Vec<u8>, PathBuf) {
+/// A fresh key pair made by openssl with these `genpkey` options: (PKCS#8 private key PEM,
+/// public key file).
+fn key_pair(name: &str, genpkey: &[&str]) -> (Vec<u8>, PathBuf) {
     let private = scratch(&format!("{name}.key.pem"));
     let public = scratch(&format!("{name}.pub.pem"));
     let private_arg = private.to_str().unwrap();
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        private_arg,
-    ]);
+    let mut args = vec!["genpkey"];
+    args.extend_from_slice(genpkey);
+    args.extend(["-out", private_arg]);
+    openssl(&args);
     openssl(&[
         "pkey",
         "-in",
@@ -343,6 +339,14 @@ fn ec_key_pair(name: &str) -> (Vec<u8>, PathBuf) {
         public.to_str().unwrap(),
     ]);
     (std::fs::read(&private).unwrap(), public)
+}
+
+/// A fresh P-256 key pair.
+fn ec_key_pair(name: &str) -> (Vec<u8>, PathBuf) {
+    key_pair(
+        name,
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    )
 }
 
 fn es256(private_pem: &[u8], kid: Option<&str>, user: &str) -> String {
@@ -391,31 +395,15 @@ fn a_public_key_file_verifies_es256_tokens_and_refuses_hs256() {
 #[test]
 fn a_public_key_file_verifies_rs256_tokens() {
     let redis = Redis::start();
-    let private = scratch("rsa.key.pem");
-    let public = scratch("rsa.pub.pem");
-    let private_arg = private.to_str().unwrap();
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-out",
-        private_arg,
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        private_arg,
-        "-pubout",
-        "-out",
-        public.to_str().unwrap(),
-    ]);
+    let (private, public) = key_pair(
+        "rsa",
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+    );
     let mut settings = settings_for(&redis);
     settings.auth.jwt_secret = None;
     settings.auth.public_key_file = Some(public);
     let app = App::start_with(settings);
-    let key = EncodingKey::from_rsa_pem(&std::fs::read(&private).unwrap()).unwrap();
+    let key = EncodingKey::from_rsa_pem(&private).unwrap();
     let claims = json!({"sub": "rs-user", "exp": now_secs() + 300});
     let token = encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
     let client = Client::connect(app.addr, Some(&token));
