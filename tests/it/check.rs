@@ -19,6 +19,22 @@ fn check(args: &[&str]) -> (i32, String) {
     )
 }
 
+/// `tickrouter serve` on `addr` against `redis`, with the settings in `config`.
+fn serve(addr: std::net::SocketAddr, redis: &Redis, config: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tickrouter"));
+    command
+        .args([
+            "serve",
+            "--bind",
+            &addr.to_string(),
+            "--redis-url",
+            &redis.url(),
+        ])
+        .arg("--config")
+        .arg(config);
+    command
+}
+
 /// Writes `toml` to a file of this test process's own directory and returns its path.
 fn config_file(name: &str, toml: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tickrouter-it-{}", std::process::id()));
@@ -145,18 +161,8 @@ fn serve_raises_a_low_open_file_limit_to_hold_its_sessions() {
     let redis = Redis::start();
     let config = config_file("sessions.toml", "[server]\nmax_sessions = 400\n");
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tickrouter"));
-    command
-        .args([
-            "serve",
-            "--bind",
-            &addr.to_string(),
-            "--redis-url",
-            &redis.url(),
-        ])
-        .arg("--config")
-        .arg(&config)
-        .stderr(std::process::Stdio::null());
+    let mut command = serve(addr, &redis, &config);
+    command.stderr(std::process::Stdio::null());
     // SAFETY: between fork and exec only setrlimit runs, which is async-signal-safe.
     unsafe {
         command.pre_exec(|| {
@@ -232,16 +238,7 @@ fn json_logs_say_who_connected_and_why_they_left() {
     let config = config_file("json-log.toml", "[log]\nformat = \"json\"\n");
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut server = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_tickrouter"))
-            .args([
-                "serve",
-                "--bind",
-                &addr.to_string(),
-                "--redis-url",
-                &redis.url(),
-            ])
-            .arg("--config")
-            .arg(&config)
+        serve(addr, &redis, &config)
             .env("TICKROUTER_JWT_SECRET", SECRET)
             .env("RUST_LOG", "info")
             .stderr(Stdio::piped())
