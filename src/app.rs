@@ -44,7 +44,8 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
 /// Why the service could not start serving.
 #[derive(Debug)]
 pub enum StartupError {
-    InvalidRedisUrl(String),
+    /// No Redis client could be made (URL or TLS files).
+    Redis(String),
     /// A setting only checkable by using it, such as an unreadable `auth.public_key_file`.
     Config(crate::config::ConfigError),
     Io(std::io::Error),
@@ -55,7 +56,7 @@ pub enum StartupError {
 impl fmt::Display for StartupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StartupError::InvalidRedisUrl(e) => write!(f, "[config] invalid Redis URL: {e}"),
+            StartupError::Redis(e) => write!(f, "[config] {e}"),
             StartupError::Config(e) => write!(f, "[config] {e}"),
             StartupError::Io(e) => write!(f, "cannot start the HTTP server: {e}"),
             StartupError::Tls(e) => write!(f, "[config] {e}"),
@@ -271,15 +272,14 @@ pub async fn run(
     let (auth, demo_secret) = authentication(&settings)?;
     let names = sources(&settings).into_iter().map(|s| s.name).collect();
     let stats = Arc::new(Stats::new(names));
-    let client = redis::Client::open(settings.redis.url.as_str())
-        .map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
+    let client = crate::redis_client::client(&settings.redis).map_err(StartupError::Redis)?;
     let commands = client
         .get_connection_manager_lazy(
             ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
                 .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT)),
         )
-        .map_err(|e| StartupError::InvalidRedisUrl(e.to_string()))?;
+        .map_err(|e| StartupError::Redis(format!("redis.url: {e}")))?;
     let health = Arc::new(HealthState::new(LatencyWatch {
         warn_above: Duration::from_millis(settings.health.redis_latency_warn_ms),
         for_at_least: Duration::from_secs(settings.health.redis_latency_window_secs),

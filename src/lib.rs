@@ -29,5 +29,6 @@ pub mod net;
 pub mod open_files;
 pub mod pipeline;
 pub mod preflight;
+pub mod redis_client;
 pub mod telemetry;
 pub mod tls;

@@ -166,7 +166,7 @@ fn check(args: CheckArgs) -> ExitCode {
         Err(e) => return failed(e, true),
     }
     actix::System::new().block_on(async move {
-        match preflight::run_checks(&settings.redis.url).await {
+        match preflight::run_checks(&settings.redis).await {
             Ok(passed) => {
                 for check in passed {
                     println!("{check}");
@@ -188,7 +188,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     logging::init(settings.log.format);
     actix::System::new().block_on(async move {
-        if let Err(failure) = preflight::run_checks(&settings.redis.url).await {
+        if let Err(failure) = preflight::run_checks(&settings.redis).await {
             if !args.allow_degraded_start {
                 eprintln!("{failure}");
                 return ExitCode::from(failure.exit_code());

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use redis::{AsyncConnectionConfig, PushKind};
 use strum::IntoStaticStr;
 
+use crate::config::RedisSettings;
 use crate::pipeline::redis_reader::open_subscriber;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -44,6 +45,8 @@ pub enum FailureKind {
     Authentication,
     PubSub,
     TooSlow,
+    /// The TLS handshake with Redis failed: the server's certificate, or ours.
+    Tls,
 }
 
 /// A failed check: what failed, why, and what to do. Each kind has its own exit code.
@@ -59,7 +62,9 @@ impl Failure {
             FailureKind::ConfigUnreadable
             | FailureKind::ConfigSyntax
             | FailureKind::InvalidConfig => Category::Config,
-            FailureKind::Unreachable | FailureKind::Authentication => Category::Connection,
+            FailureKind::Unreachable | FailureKind::Authentication | FailureKind::Tls => {
+                Category::Connection
+            }
             FailureKind::PubSub => Category::Channels,
             FailureKind::TooSlow => Category::Performance,
         }
@@ -74,6 +79,7 @@ impl Failure {
             FailureKind::Authentication => 4,
             FailureKind::PubSub => 5,
             FailureKind::TooSlow => 6,
+            FailureKind::Tls => 7,
         }
     }
 
@@ -90,6 +96,9 @@ impl Failure {
                 or REDIS_PASSWORD (and the ACL user, if any).",
             FailureKind::PubSub => "Redis answered commands but did not deliver a published message back: \
                 check ACLs for SUBSCRIBE/PUBLISH and any proxy between tickrouter and Redis.",
+            FailureKind::Tls => "The TLS handshake with Redis failed: check that redis.tls.ca (or the system's \
+                roots) signed the server's certificate, that the URL's host name is in that certificate, and, \
+                if the server requires client certificates, redis.tls.cert and redis.tls.key.",
             FailureKind::TooSlow => "Redis answers too slowly for real-time delivery: check network latency \
                 and the Redis server's load (`redis-cli --latency`).",
         }
@@ -156,8 +165,12 @@ fn classify(url: &str, e: redis::RedisError) -> Failure {
     let auth = matches!(e.kind(), redis::ErrorKind::AuthenticationFailed)
         || cause.contains("NOAUTH")
         || cause.contains("WRONGPASS");
+    // rustls says "invalid peer certificate: UnknownIssuer", "... NotValidForName", ...
+    let certificate = cause.contains("certificate") || cause.contains("TLS");
     let kind = if auth {
         FailureKind::Authentication
+    } else if certificate {
+        FailureKind::Tls
     } else {
         FailureKind::Unreachable
     };
@@ -168,10 +181,11 @@ fn classify(url: &str, e: redis::RedisError) -> Failure {
 }
 
 /// Runs every check in order and stops at the first failure.
-pub async fn run_checks(url: &str) -> Result<Vec<Passed>, Failure> {
-    let client = redis::Client::open(url).map_err(|e| Failure {
+pub async fn run_checks(redis: &RedisSettings) -> Result<Vec<Passed>, Failure> {
+    let url = redis.url.as_str();
+    let client = crate::redis_client::client(redis).map_err(|detail| Failure {
         kind: FailureKind::InvalidConfig,
-        detail: format!("redis.url: {e}"),
+        detail,
     })?;
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(TIMEOUT))
@@ -281,6 +295,7 @@ mod tests {
             FailureKind::Authentication,
             FailureKind::PubSub,
             FailureKind::TooSlow,
+            FailureKind::Tls,
         ];
         let mut codes: Vec<u8> = kinds
             .iter()

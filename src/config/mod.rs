@@ -112,7 +112,8 @@ impl Default for ServerSettings {
 #[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
-    /// `redis://` or `unix://` URL; may carry a password, so `Debug` redacts it.
+    /// `redis://`, `rediss://` (TLS) or `unix://` URL; may carry a password, so `Debug` redacts
+    /// it.
     pub url: String,
     /// Inbound messages larger than this are dropped with reason `too_large`. 1 byte to 64 MiB.
     pub max_message_bytes: usize,
@@ -125,6 +126,18 @@ pub struct RedisSettings {
     pub reconnect_max_ms: u64,
     /// Interval of the PING that detects a dead subscriber connection. 1 to 300.
     pub keepalive_secs: u64,
+    /// `[redis.tls]`, for a `rediss://` URL.
+    pub tls: RedisTlsSettings,
+}
+
+/// TLS to Redis. Without `ca` the system's roots verify the server; `cert` and `key` (PEM) are
+/// the client certificate for servers that require one, and go together.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisTlsSettings {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 impl Default for RedisSettings {
@@ -136,6 +149,7 @@ impl Default for RedisSettings {
             reconnect_initial_ms: 100,
             reconnect_max_ms: 10_000,
             keepalive_secs: 5,
+            tls: RedisTlsSettings::default(),
         }
     }
 }
@@ -150,6 +164,7 @@ impl fmt::Debug for RedisSettings {
             reconnect_initial_ms,
             reconnect_max_ms,
             keepalive_secs,
+            tls,
         } = self;
         f.debug_struct("RedisSettings")
             .field("url", &redis_url::redact(url))
@@ -158,6 +173,7 @@ impl fmt::Debug for RedisSettings {
             .field("reconnect_initial_ms", reconnect_initial_ms)
             .field("reconnect_max_ms", reconnect_max_ms)
             .field("keepalive_secs", keepalive_secs)
+            .field("tls", tls)
             .finish()
     }
 }

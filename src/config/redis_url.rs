@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 // rediss:// (TLS) is not accepted: the redis crate is built without a TLS backend.
-const SCHEMES: [&str; 2] = ["redis://", "unix://"];
+const SCHEMES: [&str; 3] = ["redis://", "rediss://", "unix://"];
 
 pub(super) fn has_known_scheme(url: &str) -> bool {
     SCHEMES.iter().any(|scheme| url.starts_with(scheme))
@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn known_schemes() {
         assert!(has_known_scheme("redis://h:1/0"));
-        assert!(!has_known_scheme("rediss://h:1/0"));
+        assert!(has_known_scheme("rediss://h:1/0"), "TLS");
         assert!(has_known_scheme("unix:///run/redis.sock"));
         assert!(!has_known_scheme("http://h:1/0"));
         assert!(!has_known_scheme("127.0.0.1:6379"));

@@ -9,7 +9,7 @@ use std::fmt::Display;
 
 use super::{
     redis_url, AuthSettings, ChannelSettings, ConfigError, HealthSettings, MarketSettings,
-    RedisSettings, ServerSettings, SessionSettings, Settings, StreamingSettings,
+    RedisSettings, RedisTlsSettings, ServerSettings, SessionSettings, Settings, StreamingSettings,
 };
 use crate::access::TrustedProxies;
 use crate::domain::kind::DEFAULT_CHANNELS;
@@ -196,12 +196,27 @@ fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {
         reconnect_initial_ms,
         reconnect_max_ms,
         keepalive_secs,
+        tls,
     } = redis;
     require(
         redis_url::has_known_scheme(url),
         "redis.url",
         format_args!("{:?}", redis_url::redact(url)),
-        "must start with redis:// or unix:// (TLS rediss:// is not supported)",
+        "must start with redis://, rediss:// (TLS) or unix://",
+    )?;
+    // The files themselves are read when the client is made (and by `check`).
+    let RedisTlsSettings { ca, cert, key } = tls;
+    require(
+        cert.is_some() == key.is_some(),
+        "redis.tls",
+        "cert and key",
+        "go together: set both or neither",
+    )?;
+    require(
+        url.starts_with("rediss://") || (ca.is_none() && cert.is_none()),
+        "redis.tls",
+        format_args!("{:?}", redis_url::redact(url)),
+        "applies to a rediss:// URL only",
     )?;
     between("redis.max_message_bytes", *max_message_bytes, 1, 64 * MIB)?;
     between(
@@ -496,6 +511,18 @@ mod tests {
         if let Err(err) = settings.validate() {
             panic!("{toml:?} was rejected: {err}");
         }
+    }
+
+    #[test]
+    fn redis_tls_needs_a_rediss_url_and_cert_with_key() {
+        let (key, _) = rejected("[redis.tls]\nca = \"/ca.pem\"\n");
+        assert_eq!(key, "redis.tls", "the default URL is redis://");
+        let (key, text) =
+            rejected("[redis]\nurl = \"rediss://h:6380/0\"\n[redis.tls]\ncert = \"/c.pem\"\n");
+        assert_eq!(key, "redis.tls");
+        assert!(text.contains("both or neither"), "{text}");
+        accepted("[redis]\nurl = \"rediss://h:6380/0\"\n[redis.tls]\nca = \"/ca.pem\"\n");
+        accepted("[redis]\nurl = \"rediss://h:6380/0\"\n");
     }
 
     #[test]

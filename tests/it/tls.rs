@@ -19,7 +19,7 @@ type Tls = StreamOwned<ClientConnection, TcpStream>;
 
 /// A CA (`ca.pem`, what the client trusts) and a server certificate it signed for localhost and
 /// 127.0.0.1 with its key, made in `dir`.
-fn make_certificates(dir: &Path) -> (TlsSettings, PathBuf) {
+pub fn make_certificates(dir: &Path) -> (TlsSettings, PathBuf) {
     let openssl = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)
@@ -141,5 +141,66 @@ fn a_tls_client_gets_https_and_wss() {
 
     let plain = crate::util::http_get(app.addr, "/health");
     assert_ne!(plain.0, 200, "no plain HTTP on the TLS port");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `rediss://`: a TLS-only redis-server with a certificate this test made; the CA in
+/// `[redis.tls] ca` verifies it, and `check` says clearly when the CA is the wrong one.
+#[test]
+fn redis_over_tls_with_the_configured_ca() {
+    let dir = std::env::temp_dir().join(format!("tickrouter-redis-tls-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (server, ca) = make_certificates(&dir);
+    let tls_port = free_port();
+    let tls_args = [
+        "--tls-port".to_owned(),
+        tls_port.to_string(),
+        "--tls-cert-file".to_owned(),
+        server.cert.display().to_string(),
+        "--tls-key-file".to_owned(),
+        server.key.display().to_string(),
+        "--tls-ca-cert-file".to_owned(),
+        ca.display().to_string(),
+        "--tls-auth-clients".to_owned(),
+        "no".to_owned(),
+    ];
+    let args: Vec<&str> = tls_args.iter().map(String::as_str).collect();
+    // The plain port is where the harness publishes; clients of tickrouter use only TLS.
+    let redis = Redis::start_with(&args);
+    let mut settings = settings_for(&redis);
+    settings.redis.url = format!("rediss://localhost:{tls_port}/0");
+    settings.redis.tls.ca = Some(ca.clone());
+    let app = App::start_with(settings);
+    let mut client = app.ws();
+    redis.publish(
+        "tickstock.events.patterns",
+        r#"{"event_type":"pattern_detected","data":{"symbol":"TLS","pattern":"Doji","confidence":0.9}}"#,
+    );
+    assert_eq!(client.expect("pattern_alert")["data"]["symbol"], "TLS");
+
+    let other_dir = dir.join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let (_, other_ca) = make_certificates(&other_dir);
+    let config = dir.join("wrong-ca.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[redis]\nurl = \"rediss://localhost:{tls_port}/0\"\n[redis.tls]\nca = {:?}\n",
+            other_ca.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickrouter"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(7), "{report}");
+    assert!(
+        report.contains("[connection] FAIL") && report.contains("redis.tls.ca"),
+        "{report}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
