@@ -316,6 +316,7 @@ pub async fn run(
         access: access(&settings.server),
         body_timeout: Duration::from_secs(settings.server.body_timeout_secs),
         max_active_jobs: settings.jobs.max_active_per_user,
+        instance: settings.instance.name(),
     });
     if settings.server.autobahn_echo {
         warn!("server.autobahn_echo: serving the test-only echo WebSocket /autobahn/echo.");
@@ -356,7 +357,10 @@ pub async fn run(
         Some(_) => ("https", "wss"),
         None => ("http", "ws"),
     };
-    info!("tickrouter listening on {http}://{addr} (dashboard at {http}://{addr}/, WebSocket at {ws}://{addr}/ws).");
+    info!(
+        "tickrouter {} listening on {http}://{addr} (dashboard at {http}://{addr}/, WebSocket at {ws}://{addr}/ws).",
+        settings.instance.name()
+    );
     let admin = match admin_bind {
         Some(bind) => {
             let admin = HttpServer::new(app(Listener::Admin))

@@ -37,11 +37,11 @@ fn main() -> ExitCode {
         // Logs in the format its settings ask for, once they are read.
         Command::Serve(args) => serve(args),
         Command::Demo(args) => {
-            logging::init(LogFormat::Text);
+            logging::init(LogFormat::Text, None);
             run_demo(args)
         }
         Command::Check(args) => {
-            logging::init(LogFormat::Text);
+            logging::init(LogFormat::Text, None);
             check(args)
         }
         Command::Token(args) => token(args),
@@ -186,7 +186,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return failed(e, false),
     };
-    logging::init(settings.log.format);
+    logging::init(settings.log.format, Some(&settings.instance.name()));
     actix::System::new().block_on(async move {
         if let Err(failure) = preflight::run_checks(&settings.redis).await {
             if !args.allow_degraded_start {

@@ -38,6 +38,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub snapshot: SnapshotSettings,
     pub log: LogSettings,
+    pub instance: InstanceSettings,
     pub channels: ChannelSettings,
 }
 
@@ -369,6 +370,36 @@ pub struct SnapshotSettings {
 impl Default for SnapshotSettings {
     fn default() -> Self {
         Self { ttl_secs: 86_400 }
+    }
+}
+
+/// This process among several sharing one Redis.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstanceSettings {
+    /// The name `/stats` and JSON log lines carry; empty (the default): the host name.
+    pub id: String,
+}
+
+impl InstanceSettings {
+    /// `id`, or the host name when it is empty.
+    pub fn name(&self) -> String {
+        match self.id.trim() {
+            "" => host_name(),
+            id => id.to_owned(),
+        }
+    }
+}
+
+/// The machine's host name (a container's is its id), or `tickrouter` when it has none.
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the valid buffer it is given.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if ok && !name.is_empty() => name.to_owned(),
+        _ => "tickrouter".to_owned(),
     }
 }
 

@@ -83,6 +83,8 @@ impl Settings {
             snapshot,
             // Its type admits only valid formats.
             log: _,
+            // Any name; empty means the host name.
+            instance: _,
             channels,
         } = self;
         validate_server(server)?;

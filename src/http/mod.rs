@@ -51,6 +51,8 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// `jobs.max_active_per_user`.
     pub max_active_jobs: usize,
+    /// `instance.id`.
+    pub instance: String,
 }
 
 /// Who may connect: `server.allowed_origins`, `trusted_proxies`, `max_sessions_per_address`.
@@ -218,7 +220,9 @@ async fn demo_token(state: web::Data<AppState>, q: web::Query<DemoTokenQuery>) -
 const DEMO_TOKEN_TTL_SECS: i64 = 12 * 3600;
 
 async fn stats(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.stats.snapshot())
+    let mut snapshot = state.stats.snapshot();
+    snapshot["instance"] = serde_json::Value::from(state.instance.as_str());
+    HttpResponse::Ok().json(snapshot)
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {

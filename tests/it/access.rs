@@ -112,6 +112,11 @@ fn operator_endpoints_move_to_the_admin_port() {
         );
     }
     assert_eq!(app.get("/health").0, 200, "probes stay on the client port");
+    let instance = app.stats()["instance"].clone();
+    assert!(
+        instance.as_str().is_some_and(|name| !name.is_empty()),
+        "/stats names the instance (the host name by default): {instance}"
+    );
     assert_eq!(
         crate::util::http_get(admin, "/ws").0,
         404,

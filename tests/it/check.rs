@@ -235,7 +235,10 @@ fn json_logs_say_who_connected_and_why_they_left() {
     use crate::util::{wait_for, SECRET, WAIT};
 
     let redis = Redis::start();
-    let config = config_file("json-log.toml", "[log]\nformat = \"json\"\n");
+    let config = config_file(
+        "json-log.toml",
+        "[log]\nformat = \"json\"\n[instance]\nid = \"edge-1\"\n",
+    );
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut server = KillOnDrop(
         serve(addr, &redis, &config)
@@ -279,6 +282,7 @@ fn json_logs_say_who_connected_and_why_they_left() {
         "{text}"
     );
     assert_eq!(connected["level"], "INFO");
+    assert_eq!(connected["instance"], "edge-1", "{connected}");
     ws.close(None).unwrap();
     while ws.read().is_ok() {}
     let ended = next_message(&|m| m.contains("disconnected after"));
