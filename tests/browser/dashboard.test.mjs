@@ -10,42 +10,31 @@
 // REDIS_SOCKET (a Unix socket path, as scripts/browser-test.sh gives) or REDIS_URL
 // (redis://host:port), used through redis-cli.
 
-import { chromium } from 'playwright-core';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
 import { checkLayout } from './layout.mjs';
+import { check, launch, run, step, submitBacktest } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BASE = process.env.TICKROUTER_URL;
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOT = path.resolve(process.env.SCREENSHOT || path.join(os.tmpdir(), 'tickrouter-dashboard.png'));
 /** The layout is checked at these window sizes; the first is the screenshot's. */
 const SCREEN = { width: 1440, height: 900 };
 const WIDE_SIZES = [{ width: 1280, height: 900 }, { width: 1920, height: 1080 }];
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 if (!BASE) {
   console.error('TICKROUTER_URL is not set');
   process.exit(2);
 }
 
-const started = Date.now();
-const step = (what) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
 
 const WATCHLIST = ['AAPL', 'MSFT', 'NVDA', 'TSLA', 'AMZN', 'GOOGL'];
 
 async function main() {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+  const browser = await launch();
   const problems = [];
   // Chromium logs every non-2xx fetch; the deliberate 400s below are expected, per page.
   const expected400 = new Map();
@@ -609,28 +598,4 @@ async function redisPublish(channel, message) {
   return Number(stdout.trim());
 }
 
-async function submitBacktest(page) {
-  const before = await page.textContent('#backtest-form-status');
-  await page.click('#backtest-submit');
-  await page.waitForFunction((previous) => {
-    const text = document.getElementById('backtest-form-status').textContent;
-    return text !== previous && /^submitted backtest_/.test(text);
-  }, before);
-  const status = await page.textContent('#backtest-form-status');
-  return status.replace(/^submitted /, '').trim();
-}
-
-function check(ok, what) {
-  if (!ok) throw new Error(`check failed: ${what}`);
-}
-
-main().then(
-  () => {
-    step('browser test passed');
-    process.exit(0);
-  },
-  (err) => {
-    console.error(`browser test FAILED: ${err.stack || err}`);
-    process.exit(1);
-  },
-);
+run('browser test', main);

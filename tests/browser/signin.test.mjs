@@ -12,22 +12,13 @@
 // provokes on purpose (a refused token shows as a 401 in the console), on any 404, and on any
 // request for /api/demo-token: outside demo mode the page asks GET /api/info instead.
 
-import { chromium } from 'playwright-core';
 import { createHmac } from 'node:crypto';
 import { checkLayout } from './layout.mjs';
+import { check, launch, run, step, submitBacktest } from './harness.mjs';
 
 const BASE = process.env.TICKROUTER_URL;
 const NOAUTH = process.env.TICKROUTER_NOAUTH_URL || '';
 const SECRET = process.env.JWT_SECRET;
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 /** The dashboard's sessionStorage key for the user's token (static/dashboard.js STORAGE_TOKEN). */
 const STORAGE_TOKEN = 'tickrouter.dashboard.token';
 /** What Chromium logs when the server refuses a token: the upgrade, and tickrouter.js's probe or an API call. */
@@ -38,8 +29,6 @@ if (!BASE || !SECRET) {
   process.exit(2);
 }
 
-const started = Date.now();
-const step = (what) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
 
 const base64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
@@ -52,7 +41,7 @@ function mint(claims, secret = SECRET) {
 const nowSecs = () => Math.floor(Date.now() / 1000);
 
 async function main() {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+  const browser = await launch();
   const problems = [];
   /** Each page is its own browser context: its own sessionStorage, like a new tab opened from a link. */
   const openPage = async (name, { allow = [] } = {}) => {
@@ -246,29 +235,4 @@ async function prefsLoaded(page) {
   check(status[0] === 'loaded', `the preferences panel loads: ${status[1]}`);
 }
 
-async function submitBacktest(page) {
-  const before = await page.textContent('#backtest-form-status');
-  await page.click('#backtest-submit');
-  await page.waitForFunction((previous) => {
-    const text = document.getElementById('backtest-form-status').textContent;
-    return text !== previous && /^(submitted backtest_|not submitted)/.test(text);
-  }, before);
-  const status = await page.textContent('#backtest-form-status');
-  check(status.startsWith('submitted '), `the backtest was accepted: ${status}`);
-  return status.replace(/^submitted /, '').trim();
-}
-
-function check(ok, what) {
-  if (!ok) throw new Error(`check failed: ${what}`);
-}
-
-main().then(
-  () => {
-    step('sign-in browser test passed');
-    process.exit(0);
-  },
-  (err) => {
-    console.error(`sign-in browser test FAILED: ${err.stack || err}`);
-    process.exit(1);
-  },
-);
+run('sign-in browser test', main);
