@@ -26,6 +26,7 @@ use crate::pipeline::handlers::{
     Backtest, Flush, Market, MarketConfig, MarketLogic, Outlet, Streaming, StreamingConfig,
     StreamingLogic, SystemEvents, Users, UsersConfig,
 };
+use crate::pipeline::history::{Drain, HistoryConfig, HistoryStore, Recorder, Window};
 use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
 use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
 use crate::pipeline::router::{Handlers, Router};
@@ -113,12 +114,26 @@ fn session_config(settings: &Settings) -> SessionConfig {
     }
 }
 
+fn history_config(settings: &Settings) -> HistoryConfig {
+    HistoryConfig {
+        topics: Window {
+            size: settings.history.size,
+            ttl: Duration::from_secs(settings.history.ttl_secs),
+        },
+        users: Window {
+            size: settings.offline.max_messages,
+            ttl: Duration::from_secs(settings.offline.ttl_secs),
+        },
+    }
+}
+
 /// The running actors, in flow order, and the thread the reader runs on.
 struct Pipeline {
     ingest: Arbiter,
     reader: Addr<RedisReader>,
     router: Addr<Router>,
     handlers: Handlers,
+    recorder: Addr<Recorder>,
     registry: Addr<RoomRegistry>,
 }
 
@@ -128,6 +143,7 @@ impl Pipeline {
         settings: &Settings,
         client: redis::Client,
         commands: ConnectionManager,
+        history: HistoryStore,
         stats: &Arc<Stats>,
         health: &Arc<HealthState>,
         monitor: &Arc<Mutex<Monitor>>,
@@ -144,7 +160,8 @@ impl Pipeline {
             snapshot_ttl: Duration::from_secs(settings.snapshot.ttl_secs),
         };
         let registry = RoomRegistry::new(stats.clone(), registry).start();
-        let outlet = Outlet::new(registry.clone(), stats.clone());
+        let recorder = Recorder::new(history, registry.clone(), stats.clone()).start();
+        let outlet = Outlet::new(registry.clone(), recorder.clone(), stats.clone());
         let streaming = StreamingConfig {
             flush_interval: settings
                 .streaming
@@ -194,6 +211,7 @@ impl Pipeline {
             reader,
             router: router.addr,
             handlers,
+            recorder,
             registry,
         }
     }
@@ -209,6 +227,7 @@ impl Pipeline {
             ("market", alive(&h.market)),
             ("backtest", alive(&h.backtest)),
             ("system_events", alive(&h.system)),
+            ("recorder", alive(&self.recorder)),
             ("registry", alive(&self.registry)),
         ]
     }
@@ -224,6 +243,8 @@ impl Pipeline {
         let _ = h.market.send(Flush).await;
         let _ = h.backtest.send(Flush).await;
         let _ = h.system.send(Flush).await;
+        let drained = self.recorder.send(Drain);
+        let _ = actix_web::rt::time::timeout(REDIS_COMMAND_TIMEOUT * 2, drained).await;
         let _ = self
             .registry
             .send(CloseAll {
@@ -285,10 +306,12 @@ pub async fn run(
         for_at_least: Duration::from_secs(settings.health.redis_latency_window_secs),
     }));
     let monitor = Arc::new(Mutex::new(Monitor::default()));
+    let history = HistoryStore::new(commands.clone(), history_config(&settings));
     let pipeline = Pipeline::start(
         &settings,
         client,
         commands.clone(),
+        history.clone(),
         &stats,
         &health,
         &monitor,
@@ -300,6 +323,7 @@ pub async fn run(
             users: pipeline.handlers.users.clone(),
             auth,
             stats: stats.clone(),
+            history,
             config: session_config(&settings),
         }),
         metrics: Metrics::new(stats.clone()),

@@ -15,10 +15,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The pipeline's stages, in flow order (src/pipeline/mod.rs).
-const STAGES: [&str; 6] = [
+const STAGES: [&str; 7] = [
     "redis_reader",
     "router",
     "handlers",
+    "history",
     "registry",
     "session",
     "job_store",

@@ -11,7 +11,7 @@ use tickrouter::domain::event::EpochMillis;
 use tickrouter::domain::identity::Identity;
 use tickrouter::domain::kind::EventKind;
 use tickrouter::domain::normalise::normalise;
-use tickrouter::domain::protocol::parse_request;
+use tickrouter::domain::protocol::{parse_request, Command, Request};
 use tickrouter::domain::session_state::{Limits, SessionState};
 
 /// Field names producers use, so generated objects reach deep into the normaliser.
@@ -123,8 +123,8 @@ proptest! {
         let limits = Limits { max_topics: 8, max_symbols: 8 };
         let mut state = SessionState::new(Identity::default());
         for frame in [value.to_string(), text] {
-            if let Ok(request) = parse_request(&frame) {
-                let _ = state.apply(request.op, &auth, limits);
+            if let Ok(Request { op: Command::State(op), .. }) = parse_request(&frame) {
+                let _ = state.apply(op, &auth, limits);
             }
         }
     }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub health: HealthSettings,
     pub jobs: JobSettings,
     pub snapshot: SnapshotSettings,
+    pub history: HistorySettings,
+    pub offline: OfflineSettings,
     pub log: LogSettings,
     pub instance: InstanceSettings,
     pub channels: ChannelSettings,
@@ -370,6 +372,46 @@ pub struct SnapshotSettings {
 impl Default for SnapshotSettings {
     fn default() -> Self {
         Self { ttl_secs: 86_400 }
+    }
+}
+
+/// The recoverable streams' history in Redis (`patterns`, `alerts`, `system`, `admin`), which
+/// any instance serves to a client that resumes.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistorySettings {
+    /// Entries kept per stream (Redis trims a little above it). 1 to 100000.
+    pub size: usize,
+    /// How long an entry stays replayable. 1 to 604800 (7 days).
+    pub ttl_secs: u64,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        Self {
+            size: 1000,
+            ttl_secs: 300,
+        }
+    }
+}
+
+/// Each signed-in user's own stream (`user_messages:{user_id}`): what they missed while away,
+/// delivered as `queued_message` until they acknowledge it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OfflineSettings {
+    /// Entries kept per user. 1 to 100000.
+    pub max_messages: usize,
+    /// Refreshed on every add: a user away for longer loses the queue. 60 to 2592000 (30 days).
+    pub ttl_secs: u64,
+}
+
+impl Default for OfflineSettings {
+    fn default() -> Self {
+        Self {
+            max_messages: 1000,
+            ttl_secs: 604_800,
+        }
     }
 }
 

@@ -81,6 +81,8 @@ impl Settings {
             health,
             jobs,
             snapshot,
+            history,
+            offline,
             // Its type admits only valid formats.
             log: _,
             // Any name; empty means the host name.
@@ -102,6 +104,10 @@ impl Settings {
             1000,
         )?;
         between("snapshot.ttl_secs", snapshot.ttl_secs, 1, 604_800)?;
+        between("history.size", history.size, 1, 100_000)?;
+        between("history.ttl_secs", history.ttl_secs, 1, 604_800)?;
+        between("offline.max_messages", offline.max_messages, 1, 100_000)?;
+        between("offline.ttl_secs", offline.ttl_secs, 60, 2_592_000)?;
         validate_channels(channels)
     }
 }

@@ -127,6 +127,11 @@ impl UserRules {
     pub fn source(&self) -> &AlertRules {
         &self.source
     }
+
+    /// Whether the user stored anything (with nothing stored, every alert passes).
+    pub fn stored(&self) -> bool {
+        self.source != AlertRules::default()
+    }
 }
 
 /// Whether `now` falls in the quiet hours, on the user's clock. HH:MM bounds are whole minutes

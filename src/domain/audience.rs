@@ -102,6 +102,7 @@ pub fn market_event(event: &MarketEvent) -> Publication {
 /// Backtest progress goes to the job's owner only (the owner comes from the job record).
 pub fn backtest_progress(owner: &UserId, progress: &BacktestProgress) -> Publication {
     Publication::for_user(owner, EventName::BacktestProgress, progress)
+        .superseded_by(format!("backtest_progress:{}", progress.job_id))
 }
 
 pub fn backtest_result(owner: &UserId, result: &BacktestResult) -> Publication {

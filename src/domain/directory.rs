@@ -123,7 +123,9 @@ impl Directory {
         let signalled = self
             .signalled
             .remove(&(user.clone(), Preference::AlertRules));
-        let announce = (changed || signalled).then(|| {
+        // Only sessions hear of a change; an offline user's rules are kept to queue their
+        // alerts.
+        let announce = ((changed || signalled) && self.is_online(&user)).then(|| {
             Action::Announce(PreferencesChanged::alert_rules(user.clone(), rules.clone()))
         });
         self.rules.insert(user, UserRules::from(rules), now);
@@ -151,14 +153,15 @@ impl Directory {
     }
 
     /// A stored preference changed: the cached copy is stale (still used until the new one is
-    /// read), and is read again at once if the user is online.
+    /// read), and is read again at once if the user is online. Alert rules are read again even
+    /// for a user who is away, since they decide what is queued for them.
     pub fn changed(&mut self, user: UserId, what: Preference) -> Option<Action> {
         match what {
             Preference::AlertRules => self.rules.expire(&user),
             Preference::Watchlist => self.watchlists.expire(&user),
         }
         if !self.is_online(&user) {
-            return None;
+            return (what == Preference::AlertRules).then_some(Action::LoadRules(user));
         }
         self.signalled.insert((user.clone(), what));
         Some(match what {
@@ -177,9 +180,11 @@ impl Directory {
             .collect()
     }
 
-    /// The online users whose rules accept a pattern alert, each charged one unit of this
-    /// hour's budget; every user's outcome goes to `record` (for the refusal counters). Rules
-    /// still loading count as the defaults.
+    /// The users whose rules accept a pattern alert, each charged one unit of this hour's
+    /// budget: those online, and those away who stored rules (their alerts wait in their
+    /// stream; a user who stored nothing is not written every alert while away). Every user's
+    /// outcome goes to `record` (for the refusal counters). Rules still loading count as the
+    /// defaults.
     pub fn accepting(
         &mut self,
         alert: &AlertKey,
@@ -189,7 +194,12 @@ impl Directory {
         let hour = epoch_hour(now);
         let defaults = UserRules::default();
         let mut accepted = Vec::new();
-        for user in self.online.keys() {
+        let away = self
+            .rules
+            .iter()
+            .filter(|(user, rules)| rules.stored() && !self.online.contains_key(*user))
+            .map(|(user, _)| user);
+        for user in self.online.keys().chain(away) {
             let rules = self.rules.peek(user).unwrap_or(&defaults);
             let outcome = rules.check(alert, now).and_then(|()| {
                 self.sent_this_hour
@@ -293,6 +303,11 @@ mod tests {
     fn a_signalled_change_is_reloaded_for_online_users_and_announced() {
         let (mut dir, now) = (Directory::new(TTL, TTL), Instant::now());
         assert_eq!(dir.changed(user("away"), Preference::Watchlist), None);
+        assert_eq!(
+            dir.changed(user("away"), Preference::AlertRules),
+            Some(Action::LoadRules(user("away"))),
+            "what is queued for them depends on it"
+        );
         let u = user("here");
         dir.session_user(SessionId(1), Some(u.clone()), now);
         let msft: HashSet<Symbol> = [Symbol::new("MSFT").unwrap()].into();
@@ -387,6 +402,26 @@ mod tests {
         assert_eq!(accepting(&mut dir, doji(0.9)), Vec::<UserId>::new());
         assert!(refusals.contains(&Refusal::RateLimited));
         assert!(refusals.contains(&Refusal::BelowThreshold));
+    }
+
+    #[test]
+    fn a_user_away_gets_the_alerts_their_stored_rules_accept() {
+        let (mut dir, now) = (Directory::new(TTL, TTL), Instant::now());
+        let (strict, open) = (user("strict"), user("open"));
+        let doji_only = r#"{"Doji": {"confidence_threshold": 0.5}}"#;
+        dir.rules_loaded(strict.clone(), rules(None, Some(doji_only)), 0, 7, now);
+        dir.rules_loaded(open.clone(), rules(None, None), 0, 7, now);
+        assert_eq!(
+            dir.accepting(&doji(0.9), at_hour(7), |_| {}),
+            std::slice::from_ref(&strict)
+        );
+        assert!(dir.accepting(&doji(0.1), at_hour(7), |_| {}).is_empty());
+        dir.session_user(SessionId(1), Some(strict.clone()), now);
+        assert_eq!(
+            dir.accepting(&doji(0.9), at_hour(7), |_| {}),
+            [strict],
+            "counted once when online"
+        );
     }
 
     #[test]

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use super::close::CloseReason;
 use super::filter::SessionFilter;
-use super::outbound::Frame;
 use super::publication::Publication;
 
 /// What a session's outbound queue said to one frame.
@@ -30,7 +29,8 @@ pub enum Offer {
 
 /// A session's outbound queue, as the registry sees it.
 pub trait Outbound {
-    fn offer(&self, frame: &Frame) -> Offer;
+    /// Queues the publication's frame (with its history offset, if any).
+    fn offer(&self, publication: &Publication) -> Offer;
     /// Queues a close order behind the frames already queued; false when there is no room.
     fn offer_close(&self, reason: CloseReason) -> bool;
 }
@@ -89,7 +89,7 @@ impl Outflow {
         if self.shedding_since.is_some() {
             return Fate::Shed { first: false };
         }
-        match queue.offer(&publication.frame) {
+        match queue.offer(publication) {
             Offer::Accepted => Fate::Delivered,
             Offer::Gone => Fate::Gone,
             Offer::Full => {
@@ -160,7 +160,7 @@ mod tests {
     }
 
     impl Outbound for Queue {
-        fn offer(&self, _: &Frame) -> Offer {
+        fn offer(&self, _: &Publication) -> Offer {
             if self.gone {
                 return Offer::Gone;
             }

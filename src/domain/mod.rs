@@ -10,6 +10,7 @@ pub mod event;
 pub mod fanout;
 pub mod fields;
 pub mod filter;
+pub mod history;
 pub mod identity;
 pub mod ids;
 pub mod kind;

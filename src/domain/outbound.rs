@@ -38,6 +38,8 @@ pub enum EventName {
     MonitoringEvent,
     /// The session's token expires soon (`domain::token_expiry`); sent to that session only.
     TokenExpiring,
+    /// A user-stream entry the user had not acknowledged, sent when they connect.
+    QueuedMessage,
 }
 
 impl EventName {
@@ -132,6 +134,7 @@ mod tests {
             "system_error",
             "monitoring_event",
             "token_expiring",
+            "queued_message",
         ];
         assert_eq!(names, expected);
     }

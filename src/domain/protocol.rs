@@ -3,16 +3,34 @@
 //! `{"op": ..., "id": <optional number>, ...}`. Parsing never fails silently: every rejection
 //! carries an `ErrorCode` and a message naming what was wrong.
 
+use std::collections::BTreeMap;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::filter::PatternSubscription;
+use super::history::Position;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub id: Option<u64>,
-    pub op: ClientOp,
+    pub op: Command,
+}
+
+/// What a client asks: a change of the session's own state (answered at once from it), or a
+/// history read or write (answered once Redis has).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    State(ClientOp),
+    /// Send what followed these positions; the keys are recoverable stream names.
+    Resume {
+        streams: BTreeMap<String, Position>,
+    },
+    /// Everything up to these offsets was handled; only `user` is acknowledged.
+    Ack {
+        streams: BTreeMap<String, u64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +71,8 @@ pub enum ErrorCode {
     TooManyTopics,
     TooManySymbols,
     RateLimited,
+    /// Redis could not be reached for an op that needs it.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -73,6 +93,7 @@ impl ErrorCode {
             ErrorCode::TooManyTopics => "too_many_topics",
             ErrorCode::TooManySymbols => "too_many_symbols",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 }
@@ -135,6 +156,18 @@ struct PatternArgs {
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResumeArgs {
+    streams: BTreeMap<String, Position>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckArgs {
+    streams: BTreeMap<String, u64>,
+}
+
 pub fn parse_request(text: &str) -> Result<Request, ProtocolError> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         ProtocolError::new(
@@ -165,24 +198,33 @@ pub fn parse_request(text: &str) -> Result<Request, ProtocolError> {
             return Err(ProtocolError::new(ErrorCode::MissingOp, "frame has no \"op\"").with_id(id))
         }
     };
+    let state = |op: Result<ClientOp, ProtocolError>| op.map(Command::State);
     let op = match op.as_str() {
-        "auth" => args::<AuthArgs>(obj).map(|a| ClientOp::Auth { token: a.token }),
-        "subscribe" => args::<TopicsArgs>(obj).map(|a| ClientOp::Subscribe { topics: a.topics }),
+        "auth" => state(args::<AuthArgs>(obj).map(|a| ClientOp::Auth { token: a.token })),
+        "subscribe" => {
+            state(args::<TopicsArgs>(obj).map(|a| ClientOp::Subscribe { topics: a.topics }))
+        }
         "unsubscribe" => {
-            args::<TopicsArgs>(obj).map(|a| ClientOp::Unsubscribe { topics: a.topics })
+            state(args::<TopicsArgs>(obj).map(|a| ClientOp::Unsubscribe { topics: a.topics }))
         }
-        "watchlist" => args::<SymbolsArgs>(obj).map(|a| ClientOp::Watchlist { symbols: a.symbols }),
+        "watchlist" => {
+            state(args::<SymbolsArgs>(obj).map(|a| ClientOp::Watchlist { symbols: a.symbols }))
+        }
         "pattern_subscriptions" => {
-            args::<PatternArgs>(obj).map(|a| ClientOp::PatternSubscriptions {
-                subscriptions: a.subscriptions,
-            })
+            state(
+                args::<PatternArgs>(obj).map(|a| ClientOp::PatternSubscriptions {
+                    subscriptions: a.subscriptions,
+                }),
+            )
         }
-        "ping" => args::<NoArgs>(obj).map(|_| ClientOp::Ping),
+        "ping" => state(args::<NoArgs>(obj).map(|_| ClientOp::Ping)),
+        "resume" => args::<ResumeArgs>(obj).map(|a| Command::Resume { streams: a.streams }),
+        "ack" => args::<AckArgs>(obj).map(|a| Command::Ack { streams: a.streams }),
         other => Err(ProtocolError::new(
             ErrorCode::UnknownOp,
             format!(
                 "unknown op {other:?}; expected one of auth, subscribe, unsubscribe, watchlist, \
-                 pattern_subscriptions, ping"
+                 pattern_subscriptions, ping, resume, ack"
             ),
         )),
     };
@@ -208,30 +250,46 @@ mod tests {
         assert_eq!(r.id, Some(3));
         assert_eq!(
             r.op,
-            ClientOp::Subscribe {
+            Command::State(ClientOp::Subscribe {
                 topics: vec!["patterns".into()]
-            }
+            })
         );
         assert_eq!(
             parse_request(r#"{"op":"ping"}"#).unwrap().op,
-            ClientOp::Ping
+            Command::State(ClientOp::Ping)
         );
         assert!(matches!(
             parse_request(r#"{"op":"pattern_subscriptions","subscriptions":[{"pattern":"Doji","min_confidence":0.7}]}"#)
                 .unwrap()
                 .op,
-            ClientOp::PatternSubscriptions { .. }
+            Command::State(ClientOp::PatternSubscriptions { .. })
         ));
         assert!(matches!(
             parse_request(r#"{"op":"auth","token":"t"}"#).unwrap().op,
-            ClientOp::Auth { .. }
+            Command::State(ClientOp::Auth { .. })
         ));
         assert!(matches!(
             parse_request(r#"{"op":"watchlist","symbols":[]}"#)
                 .unwrap()
                 .op,
-            ClientOp::Watchlist { .. }
+            Command::State(ClientOp::Watchlist { .. })
         ));
+        let resume = parse_request(
+            r#"{"op":"resume","id":4,"streams":{"patterns":{"epoch":"e1","offset":1040}}}"#,
+        )
+        .unwrap();
+        let Command::Resume { streams } = resume.op else {
+            panic!("not a resume: {resume:?}");
+        };
+        assert_eq!(streams["patterns"].offset, 1040);
+        assert_eq!(
+            parse_request(r#"{"op":"ack","streams":{"user":7}}"#)
+                .unwrap()
+                .op,
+            Command::Ack {
+                streams: [("user".to_owned(), 7)].into()
+            }
+        );
     }
 
     #[test]
@@ -254,6 +312,15 @@ mod tests {
             ErrorCode::InvalidField
         );
         assert_eq!(code(r#"{"op":"ping","id":-1}"#), ErrorCode::InvalidField);
+        assert_eq!(
+            code(r#"{"op":"resume","streams":{"patterns":{"offset":3}}}"#),
+            ErrorCode::InvalidField,
+            "a position needs its epoch"
+        );
+        assert_eq!(
+            code(r#"{"op":"ack","streams":{"user":-1}}"#),
+            ErrorCode::InvalidField
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::filter::{AlertKey, SessionFilter};
+use super::history::Place;
 use super::ids::{Symbol, UserId};
 use super::outbound::{EventName, Frame};
 use super::stream::{Stream, Topic};
@@ -46,6 +47,12 @@ pub struct Publication {
     /// Kept as its stream's latest `EventName`, for sessions that start watching the stream
     /// later (`snapshot::Snapshots`).
     pub latest: Option<EventName>,
+    /// Its place in its stream's history, once written there (recoverable streams only,
+    /// `domain::history`); `frame` then carries its offset too.
+    pub written: Option<Place>,
+    /// A later publication with the same key supersedes this one in replays and offline
+    /// queues: only a job's latest progress is worth sending to someone who missed it.
+    pub supersedes: Option<String>,
 }
 
 impl Publication {
@@ -85,12 +92,20 @@ impl Publication {
             filter: FilterKey::Everyone,
             targeted,
             latest: None,
+            written: None,
+            supersedes: None,
         }
     }
 
     /// Kept as the stream's latest `event`, and shown to new watchers.
     pub fn kept_as_latest(mut self, event: EventName) -> Self {
         self.latest = Some(event);
+        self
+    }
+
+    /// Superseded in replays by the next publication with the same `key`.
+    pub fn superseded_by(mut self, key: String) -> Self {
+        self.supersedes = Some(key);
         self
     }
 

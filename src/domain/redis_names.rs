@@ -81,6 +81,29 @@ pub mod key {
         format!("tickstock:alerts:subscriptions:{user}")
     }
 
+    /// The history of a recoverable topic (a Redis Stream whose entry ids are the offsets).
+    pub fn topic_history(topic: &str) -> String {
+        format!("tickrouter:history:{topic}")
+    }
+
+    /// A user's own stream, the contract's offline queue.
+    pub fn user_messages(user: &UserId) -> String {
+        format!("user_messages:{user}")
+    }
+
+    /// A history stream's epoch, latest offset and (for a user) acknowledged offset. The
+    /// stream's whole name is the hash tag, so in a Redis Cluster both sit in the stream's
+    /// slot and one script can write them together.
+    pub fn history_meta(stream_key: &str) -> String {
+        format!("{{{stream_key}}}:meta")
+    }
+
+    /// That one source message was written to a history stream, with the offset it got, so
+    /// every other instance that saw the message uses the same entry.
+    pub fn history_seen(stream_key: &str, message: u64) -> String {
+        format!("{{{stream_key}}}:seen:{message:016x}")
+    }
+
     /// Pattern alerts sent to a user in one hour (epoch hours), shared with other instances.
     pub fn alert_rate(user: &UserId, hour: i64) -> String {
         format!("tickstock:alerts:ratelimit:{user}:{hour}")

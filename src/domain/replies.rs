@@ -5,9 +5,12 @@
 //! them (the replies used to be built with `json!`, whose maps sort their keys); the tests pin
 //! the exact bytes.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::event::EpochMillis;
+use super::history::{Position, Recoverable, Recovery};
 use super::ids::{SessionId, Symbol, UserId};
 
 /// The op an `ack` answers, by its wire name.
@@ -19,6 +22,8 @@ pub enum Op {
     Unsubscribe,
     Watchlist,
     PatternSubscriptions,
+    Resume,
+    Ack,
 }
 
 /// The answer to one client op.
@@ -45,6 +50,16 @@ pub enum Reply {
     },
     /// `ack` of `pattern_subscriptions`: how many subscriptions the filter now holds.
     Count { count: usize, op: Op },
+    /// `ack` of `resume`: each stream recovered (and how many frames were replayed) or not.
+    Recovered {
+        op: Op,
+        streams: BTreeMap<Recoverable, Recovery>,
+    },
+    /// `ack` of `ack`: each stream's acknowledged offset now.
+    Acknowledged {
+        op: Op,
+        streams: BTreeMap<Recoverable, u64>,
+    },
 }
 
 /// The first frame of every session: who the server thinks the client is and what it receives.
@@ -53,6 +68,9 @@ pub struct ConnectionConfirmed {
     pub roles: Vec<&'static str>,
     pub server_time: EpochMillis,
     pub session_id: SessionId,
+    /// Each recoverable stream the session follows, at its latest position: where a later
+    /// `resume` starts from.
+    pub streams: BTreeMap<Recoverable, Position>,
     pub topics: Vec<String>,
     pub user_id: Option<UserId>,
     pub watchlist: Watchlist,
@@ -138,13 +156,21 @@ mod tests {
             roles: vec![],
             server_time: EpochMillis(9),
             session_id: SessionId(3),
+            streams: [(
+                Recoverable::Patterns,
+                Position {
+                    epoch: "e1".into(),
+                    offset: 4,
+                },
+            )]
+            .into(),
             topics: topics(),
             user_id: None,
             watchlist: watchlist(),
         };
         assert_eq!(
             text(&confirmed),
-            r#"{"roles":[],"server_time":9,"session_id":3,"topics":["patterns","symbol:AAPL"],"user_id":null,"watchlist":{"source":"stored","symbols":["NVDA"]}}"#
+            r#"{"roles":[],"server_time":9,"session_id":3,"streams":{"patterns":{"epoch":"e1","offset":4}},"topics":["patterns","symbol:AAPL"],"user_id":null,"watchlist":{"source":"stored","symbols":["NVDA"]}}"#
         );
     }
 }

@@ -2,12 +2,15 @@
 //! rules for changing it. The session actor applies client ops here and hands the resulting
 //! set of streams to the registry; it holds no logic of its own.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use strum::VariantArray;
 
 use super::event::EpochMillis;
 use super::filter::PatternFilter;
+use super::history::{Position, Recoverable};
 use super::identity::{Identity, VerifyToken};
-use super::ids::{SessionId, Symbol};
+use super::ids::{SessionId, Symbol, UserId};
 use super::outbound::EventName;
 use super::protocol::{ClientOp, ErrorCode, ProtocolError};
 use super::replies::{ConnectionConfirmed, Op, Reply, Watchlist, WatchlistSource};
@@ -85,6 +88,65 @@ impl SessionState {
             streams.insert(Stream::User(user.clone()));
         }
         streams
+    }
+
+    /// The recoverable streams the session follows now, in name order.
+    pub fn recoverable(&self) -> Vec<(Recoverable, Stream)> {
+        let mut streams: Vec<(Recoverable, Stream)> = self
+            .streams()
+            .into_iter()
+            .filter_map(|s| Recoverable::of(&s).map(|r| (r, s)))
+            .collect();
+        streams.sort_by_key(|(r, _)| *r);
+        streams
+    }
+
+    /// A `resume`'s streams, checked: each with the stream it means for this session, or `None`
+    /// when the session does not follow it (`not_allowed`). An unknown name is an error.
+    pub fn resume_targets(
+        &self,
+        asked: BTreeMap<String, Position>,
+    ) -> Result<Vec<(Recoverable, Option<Stream>, Position)>, ProtocolError> {
+        let following = self.streams();
+        asked
+            .into_iter()
+            .map(|(name, position)| {
+                let which = recoverable_name(&name)?;
+                let stream = which
+                    .stream(self.identity.user.as_ref())
+                    .filter(|s| following.contains(s));
+                Ok((which, stream, position))
+            })
+            .collect()
+    }
+
+    /// An `ack`'s target: the session's user and the offset acknowledged in their stream.
+    pub fn ack_target(&self, asked: BTreeMap<String, u64>) -> Result<(UserId, u64), ProtocolError> {
+        let mut user_offset = None;
+        for (name, offset) in asked {
+            match recoverable_name(&name)? {
+                Recoverable::User => user_offset = Some(offset),
+                other => {
+                    return Err(ProtocolError::new(
+                        ErrorCode::InvalidField,
+                        format!(
+                            "only the user stream is acknowledged; {:?} is replayed with resume",
+                            other.as_str()
+                        ),
+                    ))
+                }
+            }
+        }
+        let offset = user_offset.ok_or_else(|| {
+            ProtocolError::new(ErrorCode::InvalidField, "streams must name \"user\"")
+        })?;
+        let user = self.identity.user.clone().ok_or_else(|| {
+            ProtocolError::new(
+                ErrorCode::Forbidden,
+                "sign in first: only a signed-in session has a user stream",
+            )
+        })?;
+        Ok((user, offset))
     }
 
     /// Whether the registry adds the user's stored watchlist to this session's streams.
@@ -303,16 +365,32 @@ impl SessionState {
         &self,
         session: SessionId,
         now: EpochMillis,
+        streams: BTreeMap<Recoverable, Position>,
     ) -> ConnectionConfirmed {
         ConnectionConfirmed {
             roles: self.identity.roles(),
             server_time: now,
             session_id: session,
+            streams,
             topics: self.topic_names(),
             user_id: self.identity.user.clone(),
             watchlist: self.watchlist(),
         }
     }
+}
+
+/// A recoverable stream's name, or an error naming the valid ones.
+fn recoverable_name(name: &str) -> Result<Recoverable, ProtocolError> {
+    name.parse().map_err(|_| {
+        let valid: Vec<&str> = Recoverable::VARIANTS.iter().map(|r| r.as_str()).collect();
+        ProtocolError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "unknown stream {name:?}; recoverable streams are {}",
+                valid.join(", ")
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -374,7 +452,7 @@ mod tests {
         state.set_stored_watchlist([sym("NVDA"), sym("AAPL")]);
         subscribe(&mut state, &["symbol:tsla"]).map(|_| ()).unwrap();
         assert!(state.follows_stored());
-        let confirmed = state.connection_confirmed(SessionId(1), EpochMillis(0));
+        let confirmed = state.connection_confirmed(SessionId(1), EpochMillis(0), BTreeMap::new());
         assert_eq!(
             confirmed.watchlist,
             Watchlist {

@@ -66,6 +66,11 @@ impl<V> UserCache<V> {
         self.entries.get(user).map(|e| &e.value)
     }
 
+    /// Every entry, fresh or stale.
+    pub fn iter(&self) -> impl Iterator<Item = (&UserId, &V)> {
+        self.entries.iter().map(|(u, e)| (u, &e.value))
+    }
+
     pub fn insert(&mut self, user: UserId, value: V, now: Instant) {
         self.counters.loads += 1;
         let entry = Entry {

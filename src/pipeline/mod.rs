@@ -3,7 +3,9 @@
 //! ```text
 //! Redis ─► redis_reader ─► router ─► handlers::{Streaming, Users, Market, Backtest, SystemEvents}
 //!                                          │ publications (domain::audience)
-//!                                          ▼
+//!                                          ├──────────────► history::Recorder (recoverable
+//!                                          │                streams: offset from Redis)
+//!                                          ▼                     │
 //!                                      registry (streams -> sessions, domain::fanout) ─► session × N
 //! ```
 //!
@@ -19,6 +21,7 @@
 //!    that audience function. The compiler points at each match left incomplete.
 
 pub mod handlers;
+pub mod history;
 pub mod job_store;
 pub mod redis_reader;
 pub mod registry;

@@ -65,6 +65,19 @@ scalars! {
     (PricesConflated, Counter, "prices_conflated", "prices_conflated", "Price updates replaced within the conflation window."),
     (MonitorSkipped, Counter, "monitor_skipped", "monitor_skipped", "Messages the monitor skipped while an operator read it."),
     (AlertsPassed, Counter, "alert_rules.passed", "alerts_passed", "Pattern alerts accepted by a user's rules."),
+    (HistoryWritten, Counter, "history.written", "history_written", "Publications written to a recoverable stream's history in Redis."),
+    (HistoryDuplicates, Counter, "history.duplicates", "history_duplicates", "Publications another instance had already written: the same entry and offset."),
+    (HistoryWriteFailures, Counter, "history.write_failures", "history_write_failures", "Publications delivered without an offset because Redis did not take the write."),
+    (ResumesRecovered, Counter, "resumes.recovered", "resumes_recovered", "Streams a resume recovered completely."),
+    (ResumesEpochChanged, Counter, "resumes.not_recovered.epoch_changed", "resumes_epoch_changed", "Streams not recovered: the history the position belonged to is gone."),
+    (ResumesTooOld, Counter, "resumes.not_recovered.too_old", "resumes_too_old", "Streams not recovered: part of what was missed left the history."),
+    (ResumesNotAllowed, Counter, "resumes.not_recovered.not_allowed", "resumes_not_allowed", "Streams not recovered: the session does not follow them."),
+    (ResumesUnavailable, Counter, "resumes.not_recovered.unavailable", "resumes_unavailable", "Streams not recovered: Redis could not be read."),
+    (FramesReplayed, Counter, "resumes.replayed", "frames_replayed", "Frames sent again by resumes."),
+    (OfflineQueued, Counter, "offline.queued", "queued_messages", "User-stream entries written for a user with no session here to receive them."),
+    (OfflineDelivered, Counter, "offline.delivered", "queued_messages_delivered", "Unacknowledged user-stream entries sent as queued_message."),
+    (OfflineAcknowledged, Counter, "offline.acknowledged", "queued_messages_acknowledged", "User-stream entries acknowledged by clients."),
+    (SnapshotHits, Counter, "snapshots.delivered", "snapshot_hits", "Latest states sent to sessions that started watching a stream."),
 }
 
 /// A labelled family or histogram: written by hand in the collector, named here.

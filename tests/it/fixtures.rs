@@ -985,6 +985,10 @@ fn drain(client: &mut Client, needle: &str, all_needles: &[String]) -> Received 
         let Some(frame) = client.recv(left) else {
             continue;
         };
+        // What the user's stream kept of earlier cases, not this case's audience.
+        if frame["event"] == "queued_message" {
+            continue;
+        }
         let last = frame.to_string().contains(needle);
         let event = frame["event"].as_str().unwrap_or_default().to_owned();
         let units: Vec<Value> = match batch_items(&frame) {

@@ -7,6 +7,7 @@ mod deploy;
 mod docker;
 mod fixtures;
 mod frames;
+mod history;
 mod identity;
 mod observability;
 mod pipeline;

@@ -156,6 +156,7 @@ mod tests {
             channel: ChannelId(1),
             item,
             received_at: Instant::now(),
+            message: 0,
         }
     }
 

@@ -32,8 +32,10 @@ pub use system_events::{SystemEvents, SystemInput};
 pub use users::{SessionUser, Users, UsersConfig, UsersInput};
 
 use crate::domain::drop::DropReason;
+use crate::domain::history::Recoverable;
 use crate::domain::publication::Publication;
-use crate::pipeline::registry::{Origin, Publish, RoomRegistry};
+use crate::pipeline::history::{Record, Recorder};
+use crate::pipeline::registry::{publish, Origin, RoomRegistry};
 use crate::telemetry::events::{EventDropped, FramePublished};
 use crate::telemetry::{ChannelId, Stats};
 
@@ -48,6 +50,8 @@ pub struct Input<T> {
     pub item: T,
     /// When the message was read from Redis.
     pub received_at: Instant,
+    /// The event's `history::message_id`.
+    pub message: u64,
 }
 
 impl<T> Input<T> {
@@ -55,6 +59,7 @@ impl<T> Input<T> {
         Origin {
             channel: Some(self.channel),
             received_at: self.received_at,
+            message: Some(self.message),
         }
     }
 }
@@ -64,16 +69,21 @@ impl<T> Input<T> {
 #[rtype(result = "()")]
 pub struct Flush;
 
-/// The handlers' way to the registry.
+/// The handlers' way to the registry: through the history first for recoverable streams.
 #[derive(Clone)]
 pub struct Outlet {
     registry: Addr<RoomRegistry>,
+    recorder: Addr<Recorder>,
     stats: Arc<Stats>,
 }
 
 impl Outlet {
-    pub fn new(registry: Addr<RoomRegistry>, stats: Arc<Stats>) -> Self {
-        Outlet { registry, stats }
+    pub fn new(registry: Addr<RoomRegistry>, recorder: Addr<Recorder>, stats: Arc<Stats>) -> Self {
+        Outlet {
+            registry,
+            recorder,
+            stats,
+        }
     }
 
     pub fn stats(&self) -> &Stats {
@@ -86,9 +96,12 @@ impl Outlet {
 
     pub fn send(&self, publication: Publication, origin: Origin) {
         self.stats.emit(FramePublished);
+        if Recoverable::of(&publication.stream).is_none() {
+            return publish(&self.registry, &self.stats, publication, origin);
+        }
         if self
-            .registry
-            .try_send(Publish {
+            .recorder
+            .try_send(Record {
                 publication,
                 origin,
             })

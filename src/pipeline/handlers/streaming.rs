@@ -153,6 +153,7 @@ fn batch_origin(oldest: Instant) -> Origin {
     Origin {
         channel: None,
         received_at: oldest,
+        message: None,
     }
 }
 
@@ -200,6 +201,7 @@ mod tests {
             channel: ChannelId(3),
             item,
             received_at: Instant::now(),
+            message: 0,
         }
     }
 

@@ -100,6 +100,7 @@ impl Users {
                     let origin = Origin {
                         channel: None,
                         received_at: Instant::now(),
+                        message: None,
                     };
                     self.outlet
                         .send(audience::preferences_changed(&change), origin)
@@ -254,6 +255,7 @@ impl Handler<Input<UsersInput>> for Users {
             channel,
             item,
             received_at,
+            message,
         } = msg;
         match item {
             UsersInput::PatternAlert(alert) => self.on_alert(
@@ -261,6 +263,7 @@ impl Handler<Input<UsersInput>> for Users {
                     channel,
                     item: alert,
                     received_at,
+                    message,
                 },
                 ctx,
             ),

@@ -25,6 +25,7 @@ pub use subscriptions::{Push, Source, Subscriptions};
 
 use crate::domain::drop::DropReason;
 use crate::domain::event::EpochMillis;
+use crate::domain::history::message_id;
 use crate::domain::monitor::{Monitor, Outcome};
 use crate::domain::normalise::normalise;
 use crate::pipeline::router::{Routed, RouterInbox};
@@ -201,7 +202,8 @@ impl RedisReader {
         if payload.len() > self.config.max_message_bytes {
             outcome.drops.push(DropReason::TooLarge);
         } else {
-            for result in normalise(kind, payload, now) {
+            let name = self.subscriptions.source(channel).name.as_str();
+            for (index, result) in normalise(kind, payload, now).into_iter().enumerate() {
                 match result {
                     Ok(event) => {
                         outcome.events += 1;
@@ -209,6 +211,7 @@ impl RedisReader {
                             channel,
                             event,
                             received_at,
+                            message: message_id(name, payload, index),
                         });
                     }
                     Err(reason) => outcome.drops.push(reason),

@@ -10,19 +10,24 @@ use actix::prelude::*;
 use tokio::sync::mpsc;
 
 use crate::domain::close::CloseReason;
+use crate::domain::drop::DropReason;
 use crate::domain::filter::PatternFilter;
+use crate::domain::history::Mark;
 use crate::domain::ids::{SessionId, Symbol, UserId};
 use crate::domain::outbound::Frame;
 use crate::domain::publication::Publication;
 use crate::domain::stream::Stream;
 use crate::net::ConnCloser;
-use crate::telemetry::ChannelId;
+use crate::telemetry::events::EventDropped;
+use crate::telemetry::{ChannelId, Stats};
 
 /// What the registry sends a session. A close order rides the same queue as frames, so it is
 /// handled after every frame queued before it.
 #[derive(Debug, Clone)]
 pub enum Deliver {
-    Frame(Frame),
+    /// With its place in a recoverable stream, so the session can tell a replayed frame from
+    /// the live one.
+    Frame(Frame, Option<Mark>),
     Close(CloseReason),
 }
 
@@ -126,6 +131,8 @@ pub struct Origin {
     pub channel: Option<ChannelId>,
     /// When the source message was read from Redis, for the processing-time histogram.
     pub received_at: Instant,
+    /// The source event's `history::message_id`, when it came from Redis (not a timer).
+    pub message: Option<u64>,
 }
 
 /// Deliver a publication to the sessions of its stream that admit it.
@@ -134,6 +141,27 @@ pub struct Origin {
 pub struct Publish {
     pub publication: Publication,
     pub origin: Origin,
+}
+
+/// Hands a publication to the registry; a full mailbox sheds it, counted as `overloaded`.
+pub fn publish(
+    registry: &Addr<super::RoomRegistry>,
+    stats: &Stats,
+    publication: Publication,
+    origin: Origin,
+) {
+    if registry
+        .try_send(Publish {
+            publication,
+            origin,
+        })
+        .is_err()
+    {
+        stats.emit(EventDropped {
+            channel: origin.channel,
+            reason: DropReason::Overloaded,
+        });
+    }
 }
 
 /// A user's stored watchlist: every session of that user that follows it (has not sent its

@@ -18,8 +18,8 @@ use log::{debug, info};
 use tokio::sync::mpsc::error::TrySendError;
 
 pub use messages::{
-    outbox, CloseAll, Connect, Deliver, Disconnect, Origin, Outbox, Publish, SessionShared,
-    SetUserSymbols, UpdateSession,
+    outbox, publish, CloseAll, Connect, Deliver, Disconnect, Origin, Outbox, Publish,
+    SessionShared, SetUserSymbols, UpdateSession,
 };
 use users::Users;
 
@@ -27,15 +27,15 @@ use crate::domain::close::CloseReason;
 use crate::domain::drop::DropReason;
 use crate::domain::fanout::{Fate, Limits, Offer, Outbound, Outflow, Verdict};
 use crate::domain::filter::SessionFilter;
+use crate::domain::history::Mark;
 use crate::domain::ids::{SessionId, UserId};
-use crate::domain::outbound::Frame;
 use crate::domain::publication::Publication;
 use crate::domain::snapshot::Snapshots;
 use crate::domain::stream::{Stream, StreamIndex, Topic};
 use crate::freed_memory::{self, Trimmer};
 use crate::net::ConnCloser;
 use crate::telemetry::events::{
-    EventDropped, FramesDelivered, SessionOpened, SessionReset, SessionsChanged,
+    EventDropped, FramesDelivered, QueuedForLater, SessionOpened, SessionReset, SessionsChanged,
     SlowConsumerDetected, SnapshotsDelivered,
 };
 use crate::telemetry::Stats;
@@ -68,11 +68,13 @@ struct SessionQueue {
 }
 
 impl Outbound for SessionQueue {
-    fn offer(&self, frame: &Frame) -> Offer {
+    fn offer(&self, publication: &Publication) -> Offer {
+        let frame = &publication.frame;
         if self.shared.queued_bytes() + frame.len() > self.max_bytes {
             return Offer::Full;
         }
-        match self.outbox.try_send(Deliver::Frame(frame.clone())) {
+        let mark = Mark::of(publication);
+        match self.outbox.try_send(Deliver::Frame(frame.clone(), mark)) {
             Ok(()) => {
                 self.shared.queue(frame.len());
                 Offer::Accepted
@@ -332,10 +334,14 @@ impl Handler<Publish> for RoomRegistry {
             latency: now.duration_since(origin.received_at),
         });
         if matched == 0 && publication.targeted {
-            self.stats.emit(EventDropped {
-                channel: origin.channel,
-                reason: DropReason::NoRecipients,
-            });
+            match (&publication.stream, publication.written) {
+                // In the user's stream, for their next connection.
+                (Stream::User(_), Some(_)) => self.stats.emit(QueuedForLater),
+                _ => self.stats.emit(EventDropped {
+                    channel: origin.channel,
+                    reason: DropReason::NoRecipients,
+                }),
+            }
         }
         for id in gone {
             debug!("Session {id} is gone; removing it from the registry.");

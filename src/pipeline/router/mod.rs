@@ -23,6 +23,8 @@ pub struct Routed {
     pub channel: ChannelId,
     pub event: Event,
     pub received_at: Instant,
+    /// `history::message_id` of the event.
+    pub message: u64,
 }
 
 /// Events in arrival order. The reader hands them over a burst at a time because each message
@@ -116,6 +118,7 @@ impl Handler<RoutedBatch> for Router {
             channel,
             event,
             received_at,
+            message,
         } in batch
         {
             macro_rules! to {
@@ -126,6 +129,7 @@ impl Handler<RoutedBatch> for Router {
                             channel,
                             item: $item,
                             received_at,
+                            message,
                         },
                     )
                 };

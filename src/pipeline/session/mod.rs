@@ -10,6 +10,7 @@ mod echo;
 mod gate;
 mod inbound;
 mod reader;
+mod recovery;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,14 +26,18 @@ use crate::access::AddressSlot;
 use crate::auth::Authenticator;
 use crate::domain::close::CloseReason;
 use crate::domain::event::EpochMillis;
+use crate::domain::history::Sent;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::outbound::{EventName, Frame};
-use crate::domain::protocol::{parse_request, ClientOp, ErrorCode, ProtocolError, Request};
+use crate::domain::protocol::{
+    parse_request, ClientOp, Command, ErrorCode, ProtocolError, Request,
+};
 use crate::domain::replies::Reply;
 use crate::domain::session_state::{Limits, SessionState};
 use crate::domain::token_expiry::{ExpiryPlan, TokenExpiring};
 use crate::net::ConnCloser;
 use crate::pipeline::handlers::{SessionUser, Users};
+use crate::pipeline::history::HistoryStore;
 use crate::pipeline::registry::{
     outbox, Connect, Deliver, Disconnect, RoomRegistry, SessionShared, UpdateSession,
 };
@@ -85,6 +90,7 @@ pub struct SessionDeps {
     pub users: Addr<Users>,
     pub auth: Arc<Authenticator>,
     pub stats: Arc<Stats>,
+    pub history: HistoryStore,
     pub config: SessionConfig,
 }
 
@@ -102,6 +108,8 @@ pub struct WsSession {
     started_at: Instant,
     /// The reason this server closed the session, if it did.
     closed_for: Option<CloseReason>,
+    /// The offsets sent of each recoverable stream.
+    sent: Sent,
 }
 
 impl WsSession {
@@ -129,6 +137,7 @@ impl WsSession {
             started_at: Instant::now(),
             closed_for: None,
             expiry_timers: Vec::new(),
+            sent: Sent::default(),
         }
     }
 
@@ -236,6 +245,11 @@ impl WsSession {
             Ok(req) => req,
             Err(err) => return self.send_error(ctx, err),
         };
+        let op = match op {
+            Command::State(op) => op,
+            Command::Resume { streams } => return self.resume(id, streams, ctx),
+            Command::Ack { streams } => return self.ack(id, streams, ctx),
+        };
         // A token naming a key the issuer's JWKS has not shown yet: fetch it first, holding the
         // session's other frames so replies keep their order.
         if let ClientOp::Auth { token } = &op {
@@ -312,13 +326,9 @@ impl Actor for WsSession {
             filter: self.state.filter.clone(),
             follows_stored: self.state.follows_stored(),
         });
-        let confirm = |act: &mut Self, ctx: &mut ws::WebsocketContext<Self>| {
-            let confirmed = act.state.connection_confirmed(act.id, EpochMillis::now());
-            act.send_reply(ctx, EventName::ConnectionConfirmed, &confirmed, None);
-        };
         match self.state.identity.user.clone() {
-            Some(user) => self.sign_in(user, ctx, confirm),
-            None => confirm(self, ctx),
+            Some(user) => self.sign_in(user, ctx, Self::confirm),
+            None => self.confirm(ctx),
         }
         self.schedule_expiry(ctx);
         let config = self.deps.config;
@@ -354,9 +364,11 @@ impl Actor for WsSession {
 impl StreamHandler<Deliver> for WsSession {
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
         match msg {
-            Deliver::Frame(frame) => {
+            Deliver::Frame(frame, mark) => {
                 self.shared.release(frame.len());
-                ctx.text(frame.0)
+                if mark.is_none_or(|mark| self.sent.live(mark)) {
+                    ctx.text(frame.0)
+                }
             }
             Deliver::Close(reason) => self.close(ctx, reason),
         }

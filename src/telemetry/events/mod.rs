@@ -5,9 +5,10 @@
 //! is a relaxed atomic add (or store), with formatting only on the paths that log.
 //!
 //! One file per pipeline stage: `reader` (Redis), `routing` (hand-offs and drops), `handlers`,
-//! `sessions` (registry, sessions, `/ws`).
+//! `sessions` (registry, sessions, `/ws`), `history` (offsets, resumes, offline queues).
 
 mod handlers;
+mod history;
 mod reader;
 mod routing;
 mod sessions;
@@ -15,6 +16,10 @@ mod sessions;
 pub use handlers::{
     AlertFiltered, MonitoringReported, PricesConflated, ProducerErrorReported, StreamingBatchSent,
     StreamingBufferChanged, UserCachesChanged,
+};
+pub use history::{
+    HistoryWriteFailed, HistoryWritten, QueueAcknowledged, QueuedDelivered, QueuedForLater,
+    StreamResumed,
 };
 pub use reader::{
     InboundQueueFull, MessageNormalised, MonitorSkipped, RedisConnected, RedisConnectionFailed,

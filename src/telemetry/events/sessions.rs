@@ -129,6 +129,7 @@ pub struct SnapshotsDelivered(pub u64);
 impl InternalEvent for SnapshotsDelivered {
     fn emit(self, stats: &Stats) {
         stats.add(Scalar::FramesDelivered, self.0);
+        stats.add(Scalar::SnapshotHits, self.0);
     }
 }
 

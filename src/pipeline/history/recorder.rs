@@ -1,0 +1,184 @@
+//! Recorder: writes each publication of a recoverable stream to its history before the registry
+//! delivers it, so its frame carries the offset every instance agrees on.
+//!
+//! Publications are written in arrival order, a batch per round trip: while one batch is in
+//! Redis the next gathers, so under load a round trip serves many publications and the offsets
+//! follow the order the handlers produced them in. When Redis does not take a batch, its
+//! publications are delivered without offsets (counted), rather than held back.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::store::{Append, HistoryStore, Written};
+use crate::domain::event::EpochMillis;
+use crate::domain::history::{message_id, Place, Recoverable, Repeats};
+use crate::domain::publication::Publication;
+use crate::pipeline::registry::{publish, Origin, RoomRegistry};
+use crate::telemetry::events::{HistoryWriteFailed, HistoryWritten};
+use crate::telemetry::Stats;
+
+/// Recorder mailbox size; publications beyond it are shed and counted as `overloaded`.
+pub const RECORDER_QUEUE: usize = 16_384;
+
+/// Publications per round trip at most.
+const MAX_BATCH: usize = 256;
+
+/// How long a message's offset is remembered for other instances that saw the same message:
+/// pub/sub reaches every subscriber within milliseconds, so seconds are plenty, and each
+/// remembered message costs Redis about 170 bytes.
+const DEDUPE_WINDOW: Duration = Duration::from_secs(30);
+
+/// A publication of a recoverable stream, to write and then deliver.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Record {
+    pub publication: Publication,
+    pub origin: Origin,
+}
+
+/// Resolves once every publication received so far has been written and handed on: shutdown.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+pub struct Recorder {
+    store: HistoryStore,
+    registry: Addr<RoomRegistry>,
+    stats: Arc<Stats>,
+    pending: Vec<(Publication, Origin)>,
+    writing: bool,
+    repeats: Repeats,
+}
+
+impl Recorder {
+    pub fn new(store: HistoryStore, registry: Addr<RoomRegistry>, stats: Arc<Stats>) -> Self {
+        Recorder {
+            store,
+            registry,
+            stats,
+            pending: Vec::new(),
+            writing: false,
+            repeats: Repeats::new(DEDUPE_WINDOW),
+        }
+    }
+
+    fn write_next(&mut self, ctx: &mut Context<Self>) {
+        if self.writing || self.pending.is_empty() {
+            return;
+        }
+        let n = self.pending.len().min(MAX_BATCH);
+        let batch: Vec<(Publication, Origin)> = self.pending.drain(..n).collect();
+        let now = Instant::now();
+        let ids: Vec<u64> = batch
+            .iter()
+            .map(|(p, origin)| {
+                let stream = p.stream.to_string();
+                // An event made here rather than read from Redis (a timer's) is named by its
+                // frame, so instances that made the same one write it once.
+                let message = origin
+                    .message
+                    .unwrap_or_else(|| message_id(&stream, p.frame.0.as_bytes(), 0));
+                self.repeats.identify(&stream, message, now)
+            })
+            .collect();
+        self.writing = true;
+        let store = self.store.clone();
+        let written_ms = EpochMillis::now().0.max(0) as u64;
+        let write = async move {
+            let appends: Vec<Append> = batch
+                .iter()
+                .zip(&ids)
+                .map(|((p, _), id)| append(p, *id, written_ms))
+                .collect();
+            let result = store.append(&appends).await;
+            drop(appends);
+            (batch, result)
+        };
+        ctx.spawn(write.into_actor(self).map(|(batch, result), act, ctx| {
+            act.deliver(batch, result);
+            act.writing = false;
+            act.write_next(ctx);
+        }));
+    }
+
+    fn deliver(&self, batch: Vec<(Publication, Origin)>, result: redis::RedisResult<Vec<Written>>) {
+        match result {
+            Ok(written) => {
+                let duplicates = written.iter().filter(|w| w.duplicate).count() as u64;
+                self.stats.emit(HistoryWritten {
+                    written: written.len() as u64 - duplicates,
+                    duplicates,
+                });
+                for ((mut publication, origin), w) in batch.into_iter().zip(written) {
+                    if let Some(which) = Recoverable::of(&publication.stream) {
+                        publication.frame = publication.frame.at(which, w.offset);
+                        publication.written = Some(Place::new(&w.epoch, w.offset));
+                    }
+                    publish(&self.registry, &self.stats, publication, origin);
+                }
+            }
+            Err(error) => {
+                self.stats.emit(HistoryWriteFailed {
+                    publications: batch.len() as u64,
+                    error: &error,
+                });
+                for (publication, origin) in batch {
+                    publish(&self.registry, &self.stats, publication, origin);
+                }
+            }
+        }
+    }
+}
+
+fn append(p: &Publication, message: u64, written_ms: u64) -> Append<'_> {
+    let which = Recoverable::of(&p.stream).expect("the outlet records recoverable streams only");
+    Append {
+        which,
+        stream: &p.stream,
+        frame: &p.frame,
+        filter: &p.filter,
+        supersedes: p.supersedes.as_deref(),
+        message,
+        dedupe: DEDUPE_WINDOW,
+        written_ms,
+    }
+}
+
+impl Actor for Recorder {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(RECORDER_QUEUE);
+    }
+}
+
+impl Handler<Record> for Recorder {
+    type Result = ();
+
+    fn handle(&mut self, msg: Record, ctx: &mut Self::Context) {
+        self.pending.push((msg.publication, msg.origin));
+        self.write_next(ctx);
+    }
+}
+
+impl Handler<Drain> for Recorder {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Drain, _: &mut Self::Context) -> Self::Result {
+        drained(self)
+    }
+}
+
+/// Resolves when nothing is pending or being written, looking every few milliseconds.
+fn drained(act: &mut Recorder) -> ResponseActFuture<Recorder, ()> {
+    if !act.writing && act.pending.is_empty() {
+        return Box::pin(fut::ready(()));
+    }
+    Box::pin(
+        actix::clock::sleep(Duration::from_millis(5))
+            .into_actor(act)
+            .then(|(), act, _| drained(act)),
+    )
+}

@@ -1,0 +1,223 @@
+//! What a session does with the history (`pipeline::history`): its streams' positions in
+//! `connection_confirmed`, the user's unacknowledged entries right after it, the `resume` and
+//! `ack` ops, and sending each frame once whether it comes live or replayed (`history::Sent`).
+//!
+//! Every read runs under `ctx.wait`, which holds the session's other events, live frames
+//! included, until it is answered: what a replay sends always precedes what was published
+//! while it ran.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web_actors::ws;
+use futures_util::future::join_all;
+use log::warn;
+
+use super::WsSession;
+use crate::domain::event::EpochMillis;
+use crate::domain::filter::SessionFilter;
+use crate::domain::history::{
+    latest_only, replay, Mark, NotRecovered, Place, Position, Recoverable, Recovery,
+};
+use crate::domain::outbound::EventName;
+use crate::domain::protocol::{ErrorCode, ProtocolError};
+use crate::domain::replies::{Op, Reply};
+use crate::domain::stream::Stream;
+use crate::pipeline::history::{From, HistoryStore, Read};
+use crate::telemetry::events::{QueueAcknowledged, QueuedDelivered, StreamResumed};
+
+/// How long a session waits for the history before it answers without it.
+const READ_WAIT: Duration = Duration::from_secs(3);
+
+impl WsSession {
+    /// Reads the positions of the streams the session follows (and the user's unacknowledged
+    /// entries), then sends `connection_confirmed` and those entries as `queued_message`.
+    pub(super) fn confirm(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let store = self.deps.history.clone();
+        let streams = self.state.recoverable();
+        let reads = async move {
+            let reads = streams.iter().map(|(which, stream)| {
+                let from = match which {
+                    Recoverable::User => From::Unacknowledged,
+                    _ => From::Nothing,
+                };
+                let store = store.clone();
+                async move { (*which, timed(store.read(stream, from)).await) }
+            });
+            join_all(reads).await
+        };
+        ctx.wait(reads.into_actor(self).map(|reads, act, ctx| {
+            let mut positions = BTreeMap::new();
+            let (mut queued, mut user_epoch) = (Vec::new(), String::new());
+            for (which, read) in reads {
+                match read {
+                    Ok(read) => {
+                        if which == Recoverable::User {
+                            queued = read.entries;
+                            user_epoch.clone_from(&read.head.epoch);
+                        }
+                        let position = Position {
+                            epoch: read.head.epoch,
+                            offset: read.head.offset,
+                        };
+                        positions.insert(which, position);
+                    }
+                    Err(e) => warn!(
+                        "Session {}: the {} stream's position is unknown ({e}).",
+                        act.id,
+                        which.as_str()
+                    ),
+                }
+            }
+            let confirmed = act
+                .state
+                .connection_confirmed(act.id, EpochMillis::now(), positions);
+            act.send_reply(ctx, EventName::ConnectionConfirmed, &confirmed, None);
+            let filter = act.filter();
+            let mut delivered = 0;
+            for entry in latest_only(&queued) {
+                let mark = Mark {
+                    stream: Recoverable::User,
+                    place: Place::new(&user_epoch, entry.offset),
+                };
+                if entry.filter.admits(&filter) && act.sent.replayed(mark) {
+                    ctx.text(entry.frame.queued(entry.offset, entry.written_ms).0);
+                    delivered += 1;
+                }
+            }
+            if delivered > 0 {
+                act.deps.stats.emit(QueuedDelivered(delivered));
+            }
+        }));
+    }
+
+    /// `resume`: every frame after each position the session may read, then the `ack` saying
+    /// which streams were recovered.
+    pub(super) fn resume(
+        &mut self,
+        id: Option<u64>,
+        asked: BTreeMap<String, Position>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let targets = match self.state.resume_targets(asked) {
+            Ok(targets) => targets,
+            Err(err) => return self.send_error(ctx, ProtocolError { id, ..err }),
+        };
+        let store = self.deps.history.clone();
+        let reads = async move {
+            let reads = targets.into_iter().map(|(which, stream, position)| {
+                let store = store.clone();
+                async move {
+                    let read = match stream {
+                        None => Err(NotRecovered::NotAllowed),
+                        Some(stream) => read_after(&store, &stream, position.offset).await,
+                    };
+                    (which, position, read)
+                }
+            });
+            join_all(reads).await
+        };
+        ctx.wait(reads.into_actor(self).map(move |reads, act, ctx| {
+            let filter = act.filter();
+            let now_ms = EpochMillis::now().0.max(0) as u64;
+            let mut streams = BTreeMap::new();
+            for (which, position, read) in reads {
+                let ttl_ms = act.deps.history.config().window(which).ttl.as_millis() as u64;
+                let outcome = read.and_then(|read| {
+                    let entries = replay(&position, &read.head, &read.entries, now_ms, ttl_ms)?;
+                    let mut sent = 0;
+                    for entry in entries {
+                        let mark = Mark {
+                            stream: which,
+                            place: Place::new(&read.head.epoch, entry.offset),
+                        };
+                        if entry.filter.admits(&filter) && act.sent.replayed(mark) {
+                            ctx.text(entry.frame.at(which, entry.offset).0);
+                            sent += 1;
+                        }
+                    }
+                    Ok(sent)
+                });
+                act.deps.stats.emit(StreamResumed(outcome));
+                let recovery = match outcome {
+                    Ok(n) => Recovery::recovered(n),
+                    Err(reason) => Recovery::not(reason),
+                };
+                streams.insert(which, recovery);
+            }
+            let reply = Reply::Recovered {
+                op: Op::Resume,
+                streams,
+            };
+            act.send_reply(ctx, EventName::Ack, &reply, id);
+        }));
+    }
+
+    /// `ack`: the user's stream is handled up to an offset, for all their sessions.
+    pub(super) fn ack(
+        &mut self,
+        id: Option<u64>,
+        asked: BTreeMap<String, u64>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let (user, offset) = match self.state.ack_target(asked) {
+            Ok(target) => target,
+            Err(err) => return self.send_error(ctx, ProtocolError { id, ..err }),
+        };
+        let store = self.deps.history.clone();
+        let write = async move { timed(store.ack(&user, offset)).await };
+        ctx.wait(
+            write
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok((before, after)) => {
+                        act.deps.stats.emit(QueueAcknowledged(after - before));
+                        let reply = Reply::Acknowledged {
+                            op: Op::Ack,
+                            streams: [(Recoverable::User, after)].into(),
+                        };
+                        act.send_reply(ctx, EventName::Ack, &reply, id);
+                    }
+                    Err(e) => {
+                        let message = format!("the acknowledgement was not stored: {e}");
+                        let err = ProtocolError::new(ErrorCode::Unavailable, message);
+                        act.send_error(ctx, ProtocolError { id, ..err });
+                    }
+                }),
+        );
+    }
+
+    /// The session's own filter, as the registry applies it to live frames.
+    fn filter(&self) -> SessionFilter {
+        SessionFilter {
+            signed_in: self.state.identity.user.is_some(),
+            patterns: self.state.filter.clone(),
+        }
+    }
+}
+
+/// The stream's head and the entries after `offset`, or why they cannot be had.
+async fn read_after(
+    store: &HistoryStore,
+    stream: &Stream,
+    offset: u64,
+) -> Result<Read, NotRecovered> {
+    match timed(store.read(stream, From::Offset(offset + 1))).await {
+        Ok(read) => Ok(read),
+        Err(e) => {
+            warn!("A resume could not read the {stream} history: {e}.");
+            Err(NotRecovered::Unavailable)
+        }
+    }
+}
+
+/// `work`, or an error once `READ_WAIT` has passed.
+async fn timed<T, E: ToString>(
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(READ_WAIT, work).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err("Redis did not answer in time".to_owned()),
+    }
+}

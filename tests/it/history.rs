@@ -1,0 +1,284 @@
+//! Nothing missed: recoverable streams carry offsets that every instance agrees on, a client
+//! that reconnects resumes from its position on any instance, and a signed-in user's own stream
+//! keeps what they missed until they acknowledge it. Two instances share one real Redis.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::util::{api, settings_for, wait_for, App, Client, Redis, WAIT};
+
+const PATTERNS: &str = "tickstock.events.patterns";
+const HEALTH: &str = "tickstock.health.status";
+
+fn publish_alert(redis: &Redis, n: usize, pattern: &str, confidence: f64) {
+    let alert = json!({"event_type": "pattern_detected", "pattern": pattern, "symbol": "AAPL",
+        "confidence": confidence, "timestamp": 1_760_557_168.0 + n as f64});
+    redis.publish(PATTERNS, alert.to_string());
+}
+
+/// The pattern alerts a client receives until a health event published after them.
+fn alerts_until_sentinel(redis: &Redis, client: &mut Client) -> Vec<Value> {
+    redis.publish(HEALTH, json!({"status": "healthy"}).to_string());
+    client
+        .frames_until("the sentinel", |f| f["event"] == "system_health")
+        .into_iter()
+        .filter(|f| f["event"] == "pattern_alert" || f["event"] == "queued_message")
+        .collect()
+}
+
+fn position(client: &Client, stream: &str) -> Value {
+    client.confirmed["data"]["streams"][stream].clone()
+}
+
+fn resume(client: &mut Client, streams: Value) -> (Vec<Value>, Value) {
+    client.send_text(&json!({"op": "resume", "id": 77, "streams": streams}).to_string());
+    let mut replayed = Vec::new();
+    loop {
+        let frame = client.recv(WAIT).expect("the resume's ack");
+        if frame["id"] == 77 {
+            return (replayed, frame);
+        }
+        replayed.push(frame);
+    }
+}
+
+fn offsets(frames: &[Value]) -> Vec<u64> {
+    frames
+        .iter()
+        .map(|f| f["offset"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_client_resumes_on_another_instance_with_exactly_what_it_missed() {
+    let redis = Redis::start();
+    let (a, b) = (App::start(&redis), App::start(&redis));
+    let mut on_a = a.ws();
+    let mut watcher_b = b.ws();
+    let start = position(&on_a, "patterns");
+    assert_eq!(start["offset"], 0, "{start}");
+    assert_eq!(position(&watcher_b, "patterns"), start, "one history");
+
+    publish_alert(&redis, 0, "Doji", 0.9);
+    let first = on_a.expect("pattern_alert");
+    assert_eq!(first["stream"], "patterns");
+    assert_eq!(first["offset"], 1);
+    let same = watcher_b.expect("pattern_alert");
+    assert_eq!(
+        same["offset"], 1,
+        "both instances saw it; one entry, one offset"
+    );
+    drop(on_a);
+
+    for n in 1..=20 {
+        publish_alert(&redis, n, "Hammer", 0.5 + n as f64 / 100.0);
+    }
+    // Everything is written once the instance that stayed connected has it all.
+    let live_b = alerts_until_sentinel(&redis, &mut watcher_b);
+    assert_eq!(offsets(&live_b), (2..=21).collect::<Vec<_>>());
+
+    let mut back = b.ws();
+    let position = json!({"epoch": start["epoch"], "offset": 1});
+    let (replayed, ack) = resume(&mut back, json!({"patterns": position}));
+    assert_eq!(
+        ack["data"],
+        json!({"op": "resume", "streams": {"patterns": {"recovered": true, "replayed": 20}}})
+    );
+    assert_eq!(offsets(&replayed), (2..=21).collect::<Vec<_>>());
+    for (n, frame) in (1..=20).zip(&replayed) {
+        assert_eq!(frame["event"], "pattern_alert");
+        assert_eq!(frame["data"]["confidence"], 0.5 + n as f64 / 100.0);
+    }
+    publish_alert(&redis, 21, "Doji", 0.99);
+    let live = back.expect("pattern_alert");
+    assert_eq!(live["offset"], 22, "then live ones, in order");
+    assert_eq!(a.stats()["resumes"]["recovered"], 0);
+    assert_eq!(b.stats()["resumes"]["recovered"], 1);
+    assert_eq!(b.stats()["resumes"]["replayed"], 20);
+    let written = |app: &App| app.stats()["history"]["written"].as_u64().unwrap();
+    let duplicates = |app: &App| app.stats()["history"]["duplicates"].as_u64().unwrap();
+    // 22 alerts and the sentinel (system health is recoverable too).
+    wait_for("both instances to write all 23 messages", WAIT, || {
+        (written(&a) + written(&b) + duplicates(&a) + duplicates(&b) == 2 * 23).then_some(())
+    });
+    assert_eq!(
+        written(&a) + written(&b),
+        23,
+        "each message written once, whichever instance came first"
+    );
+}
+
+#[test]
+fn a_position_beyond_the_history_or_from_a_lost_one_is_not_recovered() {
+    let redis = Redis::start();
+    let mut settings = settings_for(&redis);
+    settings.history.size = 5;
+    let app = App::start_with(settings);
+    let mut client = app.ws();
+    let start = position(&client, "patterns");
+    for n in 0..30 {
+        publish_alert(&redis, n, "Doji", 0.9);
+    }
+    assert_eq!(alerts_until_sentinel(&redis, &mut client).len(), 30);
+    let (replayed, ack) = resume(&mut client, json!({"patterns": start}));
+    assert!(replayed.is_empty(), "never a partial replay: {replayed:?}");
+    assert_eq!(
+        ack["data"]["streams"]["patterns"],
+        json!({"recovered": false, "reason": "too_old"})
+    );
+    // A recent position still recovers (on a new connection: this one has them already).
+    let recent = json!({"epoch": start["epoch"], "offset": 28});
+    let (replayed, ack) = resume(&mut app.ws(), json!({"patterns": recent}));
+    assert_eq!(ack["data"]["streams"]["patterns"]["recovered"], true);
+    assert_eq!(offsets(&replayed), [29, 30]);
+
+    // Redis restarts empty: the history is gone, and so is its epoch.
+    let port = redis.port;
+    redis.kill();
+    let redis = Redis::start_on(port, &[]);
+    wait_for("the instance to reconnect", WAIT, || {
+        (app.stats()["redis"]["connected"] == true).then_some(())
+    });
+    let mut later = app.ws();
+    assert_ne!(position(&later, "patterns")["epoch"], start["epoch"]);
+    let (_, ack) = resume(&mut later, json!({"patterns": recent}));
+    assert_eq!(
+        ack["data"]["streams"]["patterns"],
+        json!({"recovered": false, "reason": "epoch_changed"})
+    );
+    let now = position(&later, "patterns");
+    let (_, ack) = resume(
+        &mut later,
+        json!({"admin": {"epoch": "x", "offset": 0}, "patterns": now}),
+    );
+    assert_eq!(
+        ack["data"]["streams"],
+        json!({"admin": {"recovered": false, "reason": "not_allowed"},
+               "patterns": {"recovered": true, "replayed": 0}})
+    );
+    let stats = app.stats();
+    assert_eq!(stats["resumes"]["not_recovered"]["too_old"], 1);
+    assert_eq!(stats["resumes"]["not_recovered"]["epoch_changed"], 1);
+    assert_eq!(stats["resumes"]["not_recovered"]["not_allowed"], 1);
+    drop(redis);
+}
+
+#[test]
+fn entries_older_than_the_history_ttl_are_too_old() {
+    let redis = Redis::start();
+    let mut settings = settings_for(&redis);
+    settings.history.ttl_secs = 1;
+    let app = App::start_with(settings);
+    let mut client = app.ws();
+    let start = position(&client, "patterns");
+    publish_alert(&redis, 0, "Doji", 0.9);
+    client.expect("pattern_alert");
+    // What is under test is the passing of time itself.
+    std::thread::sleep(Duration::from_millis(1_100));
+    let (_, ack) = resume(&mut client, json!({"patterns": start}));
+    assert_eq!(
+        ack["data"]["streams"]["patterns"],
+        json!({"recovered": false, "reason": "too_old"})
+    );
+}
+
+#[test]
+fn a_user_gets_what_they_missed_until_they_acknowledge_it() {
+    let redis = Redis::start();
+    let (a, b) = (App::start(&redis), App::start(&redis));
+    let submitted = json!({"symbols": ["AAPL"], "start_date": "2024-01-01",
+        "end_date": "2024-12-31", "patterns": ["Doji"]});
+    let (status, reply) = api(&a, "POST", "/api/backtests", Some("ada"), Some(&submitted));
+    assert_eq!(status, 201, "{reply}");
+    let job = reply["job_id"].as_str().unwrap().to_owned();
+    // Ada is away while the backtester works.
+    for progress in [0.25, 0.5, 0.75] {
+        redis.publish(
+            "tickstock.events.backtesting.progress",
+            json!({"job_id": job, "progress": progress, "status": "processing"}).to_string(),
+        );
+    }
+    redis.publish(
+        "tickstock.events.backtesting.results",
+        json!({"job_id": job, "status": "completed", "results": {"total_trades": 3}}).to_string(),
+    );
+    wait_for("the result to be queued", WAIT, || {
+        (a.stats()["offline"]["queued"].as_u64() >= Some(4)).then_some(())
+    });
+
+    let queued = |app: &App| {
+        let mut client = app.ws_as("ada", &[]);
+        let frames = alerts_until_sentinel(&redis, &mut client);
+        (client, frames)
+    };
+    let (_, first) = queued(&b);
+    let events: Vec<&Value> = first.iter().map(|f| &f["data"]["event"]).collect();
+    assert_eq!(
+        events,
+        ["backtest_progress", "backtest_result"],
+        "only the latest progress: {first:?}"
+    );
+    assert!(first
+        .iter()
+        .all(|f| f["event"] == "queued_message" && f["stream"] == "user"));
+    assert_eq!(first[0]["data"]["data"]["progress"], 0.75);
+    assert_eq!(first[1]["data"]["data"]["status"], "completed");
+    assert!(first[1]["data"]["queued_at"].as_u64().is_some());
+
+    // Not acknowledged: they come again, on either instance.
+    let (mut again, second) = queued(&a);
+    assert_eq!(second, first);
+    let last = second[1]["offset"].as_u64().unwrap();
+    let ack = again.op(json!({"op": "ack", "streams": {"user": last}}));
+    assert_eq!(ack["data"], json!({"op": "ack", "streams": {"user": last}}));
+    let (_, third) = queued(&b);
+    assert!(third.is_empty(), "acknowledged: never again: {third:?}");
+    assert_eq!(a.stats()["offline"]["acknowledged"], last);
+
+    let anonymous = a.ws().op(json!({"op": "ack", "streams": {"user": 1}}));
+    assert_eq!(anonymous["data"]["code"], "forbidden");
+}
+
+#[test]
+fn alerts_wait_for_an_absent_user_only_when_their_stored_rules_accept_them() {
+    let redis = Redis::start();
+    let (a, b) = (App::start(&redis), App::start(&redis));
+    let rules = json!({"subscriptions": [{"pattern": "Doji", "min_confidence": 0.8}]});
+    let (status, _) = api(
+        &a,
+        "PUT",
+        "/api/me/alert-rules",
+        Some("strict"),
+        Some(&rules),
+    );
+    assert_eq!(status, 200);
+    // "open" stored nothing: while away, nothing is written for them.
+    drop(b.ws_as("open", &[]));
+    wait_for(
+        "both instances to know strict's rules (and b open's)",
+        WAIT,
+        || {
+            let loads = |app: &App| app.stats()["alert_rules_cache"]["loads"].as_u64();
+            (loads(&a) >= Some(1) && loads(&b) >= Some(2)).then_some(())
+        },
+    );
+    publish_alert(&redis, 0, "Doji", 0.9);
+    publish_alert(&redis, 1, "Doji", 0.5);
+    publish_alert(&redis, 2, "Hammer", 0.95);
+    wait_for("the accepted alert to be queued", WAIT, || {
+        (a.stats()["offline"]["queued"].as_u64() >= Some(1)).then_some(())
+    });
+
+    let mut strict = b.ws_as("strict", &[]);
+    let queued = alerts_until_sentinel(&redis, &mut strict);
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0]["data"]["event"], "pattern_alert");
+    assert_eq!(queued[0]["data"]["data"]["confidence"], 0.9);
+    assert_eq!(
+        queued[0]["offset"], 1,
+        "written once though both instances queued it"
+    );
+    let mut open = a.ws_as("open", &[]);
+    assert!(alerts_until_sentinel(&redis, &mut open).is_empty());
+}
