@@ -27,13 +27,16 @@ use crate::pipeline::handlers::{
     StreamingLogic, SystemEvents, Users, UsersConfig,
 };
 use crate::pipeline::history::{Drain, HistoryConfig, HistoryStore, Recorder, Window};
-use crate::pipeline::redis_reader::{Backoff, ReaderConfig, RedisReader, Source};
+use crate::pipeline::redis_reader::{
+    Backoff, Normaliser, ReaderConfig, RedisReader, Source, StreamReader, StreamReaderActor,
+    StreamSource,
+};
 use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
 use crate::pipeline::router::{Handlers, Router};
 use crate::pipeline::session::{SessionConfig, SessionDeps};
 use crate::telemetry::health::{HealthState, LatencyWatch};
 use crate::telemetry::metrics::Metrics;
-use crate::telemetry::Stats;
+use crate::telemetry::{ChannelId, Stats};
 
 /// Time allowed for Redis commands issued by handlers (job owners, heartbeat probe).
 const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -98,6 +101,20 @@ fn sources(settings: &Settings) -> Vec<Source> {
         .collect()
 }
 
+/// The Redis Streams read beside the channels; their counters follow the channels' (`Stats`).
+fn stream_sources(settings: &Settings) -> Vec<StreamSource> {
+    let first = sources(settings).len();
+    let routes = settings.channels.streams.iter().enumerate();
+    routes
+        .map(|(i, route)| StreamSource {
+            key: route.key.clone(),
+            kind: route.kind,
+            field: route.field.clone(),
+            channel: ChannelId(first + i),
+        })
+        .collect()
+}
+
 fn session_config(settings: &Settings) -> SessionConfig {
     let s = &settings.session;
     SessionConfig {
@@ -131,6 +148,7 @@ fn history_config(settings: &Settings) -> HistoryConfig {
 struct Pipeline {
     ingest: Arbiter,
     reader: Addr<RedisReader>,
+    stream_reader: Option<Addr<StreamReaderActor>>,
     router: Addr<Router>,
     handlers: Handlers,
     recorder: Addr<Recorder>,
@@ -184,7 +202,8 @@ impl Pipeline {
             users: Users::new(users, commands.clone(), outlet.clone()).start(),
             market: Market::new(MarketLogic::new(market), outlet.clone()).start(),
             backtest: Backtest::new(commands.clone(), outlet.clone()).start(),
-            system: SystemEvents::new(commands, health.clone(), probe_every, outlet).start(),
+            system: SystemEvents::new(commands.clone(), health.clone(), probe_every, outlet)
+                .start(),
         };
         let router = Router::new(handlers.clone(), stats.clone()).start_inbox();
         // The reader gets its own thread: parsing is the heaviest per-message work, and Redis
@@ -199,6 +218,26 @@ impl Pipeline {
                 Duration::from_millis(settings.redis.reconnect_max_ms),
             ),
         };
+        let streams = stream_sources(settings);
+        let stream_reader = (!streams.is_empty()).then(|| {
+            let reader = StreamReader::new(
+                client.clone(),
+                commands.clone(),
+                streams,
+                &settings.instance.name(),
+                Normaliser {
+                    stats: stats.clone(),
+                    monitor: monitor.clone(),
+                    max_message_bytes: config.max_message_bytes,
+                },
+                router.clone(),
+                stats.clone(),
+                config.backoff.clone(),
+            );
+            StreamReaderActor::start_in_arbiter(&ingest.handle(), |_| {
+                StreamReaderActor::new(reader)
+            })
+        });
         let reader = {
             let (sources, stats) = (sources(settings), stats.clone());
             let (router, monitor) = (router.clone(), monitor.clone());
@@ -209,6 +248,7 @@ impl Pipeline {
         Pipeline {
             ingest,
             reader,
+            stream_reader,
             router: router.addr,
             handlers,
             recorder,
@@ -219,7 +259,11 @@ impl Pipeline {
     /// One check per actor, for `/ready`.
     fn liveness(&self) -> Vec<(&'static str, http::LivenessCheck)> {
         let h = &self.handlers;
-        vec![
+        let streams = self
+            .stream_reader
+            .iter()
+            .map(|r| ("stream_reader", alive(r)));
+        let mut checks = vec![
             ("redis_reader", alive(&self.reader)),
             ("router", alive(&self.router)),
             ("streaming", alive(&h.streaming)),
@@ -229,7 +273,9 @@ impl Pipeline {
             ("system_events", alive(&h.system)),
             ("recorder", alive(&self.recorder)),
             ("registry", alive(&self.registry)),
-        ]
+        ];
+        checks.extend(streams);
+        checks
     }
 
     /// Upstream first: no new events, then every handler sends what it holds back, in flow
@@ -292,7 +338,13 @@ pub async fn run(
     }
     let (auth, demo_secret) = authentication(&settings)?;
     let names = sources(&settings).into_iter().map(|s| s.name).collect();
-    let stats = Arc::new(Stats::new(names));
+    let keys = settings
+        .channels
+        .streams
+        .iter()
+        .map(|s| s.key.clone())
+        .collect();
+    let stats = Arc::new(Stats::with_streams(names, keys));
     let client = crate::redis_client::client(&settings.redis).map_err(StartupError::Redis)?;
     let commands = client
         .get_connection_manager_lazy(

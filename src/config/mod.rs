@@ -525,6 +525,9 @@ pub struct ChannelSettings {
     pub include_defaults: bool,
     /// Routes added after the catalogue. A channel may appear only once across both.
     pub extra: Vec<ChannelRoute>,
+    /// Redis Streams read beside the channels, with a consumer group per instance: entries
+    /// added while tickrouter was down are routed when it starts.
+    pub streams: Vec<StreamRoute>,
 }
 
 impl Default for ChannelSettings {
@@ -532,7 +535,27 @@ impl Default for ChannelSettings {
         Self {
             include_defaults: true,
             extra: Vec::new(),
+            streams: Vec::new(),
         }
+    }
+}
+
+/// One Redis Stream to read. Each entry's message is the value of its `field`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamRoute {
+    /// The stream's key. Read and acknowledged, never trimmed or deleted.
+    pub key: String,
+    /// What every entry carries.
+    pub kind: EventKind,
+    /// The entry field that holds the message (default `data`).
+    #[serde(default = "StreamRoute::default_field")]
+    pub field: String,
+}
+
+impl StreamRoute {
+    fn default_field() -> String {
+        "data".into()
     }
 }
 
@@ -675,24 +698,26 @@ mod tests {
     fn commented_route_examples_in_the_example_file_are_valid() {
         // The example file shows `[[channels.extra]]` commented out; uncomment it so the
         // documentation cannot drift from what the parser accepts.
+        // A commented route runs from its `# [[channels.` line to the next blank line.
+        let mut in_route = false;
         let uncommented: String = EXAMPLE
             .lines()
-            .map(|line| match line.strip_prefix("# ") {
-                Some(rest)
-                    if rest.starts_with("[[channels.extra]]")
-                        || ["channel = ", "pattern = ", "kind = "]
-                            .iter()
-                            .any(|key| rest.starts_with(key)) =>
-                {
-                    rest
+            .map(|line| {
+                in_route = line.starts_with("# [[channels.") || (in_route && !line.is_empty());
+                let setting = line
+                    .strip_prefix("# ")
+                    .filter(|rest| rest.starts_with("[[") || rest.contains(" = "));
+                match setting {
+                    Some(rest) if in_route => rest,
+                    _ => line,
                 }
-                _ => line,
             })
             .map(|line| format!("{line}\n"))
             .collect();
         let settings = Settings::from_toml_str(&uncommented).unwrap();
         settings.validate().unwrap();
         assert!(settings.channels.extra.len() >= 2);
+        assert_eq!(settings.channels.streams.len(), 1);
     }
 
     #[test]

@@ -404,12 +404,28 @@ fn validate_channels(channels: &ChannelSettings) -> Result<(), ConfigError> {
     let ChannelSettings {
         include_defaults,
         extra,
+        streams,
     } = channels;
+    let mut keys: HashMap<&str, usize> = HashMap::new();
+    for (index, route) in streams.iter().enumerate() {
+        let key = format!("channels.streams[{index}].key");
+        require(!route.key.is_empty(), &key, "\"\"", "must not be empty")?;
+        if let Some(first) = keys.insert(&route.key, index) {
+            return Err(ConfigError::invalid(
+                key,
+                format_args!("{:?}", route.key),
+                format_args!("duplicate stream, already in channels.streams[{first}]"),
+            ));
+        }
+        let field = format!("channels.streams[{index}].field");
+        require(!route.field.is_empty(), &field, "\"\"", "must not be empty")?;
+    }
     require(
-        *include_defaults || !extra.is_empty(),
+        *include_defaults || !extra.is_empty() || !streams.is_empty(),
         "channels.extra",
         "[]",
-        "must not be empty when channels.include_defaults = false: nothing would be subscribed",
+        "must not be empty when channels.include_defaults = false and no channels.streams are \
+         set: nothing would be read",
     )?;
 
     // Where each name was first subscribed: `None` for the built-in catalogue, else the index

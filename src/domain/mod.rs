@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod preferences;
 pub mod protocol;
 pub mod publication;
+pub mod receipt;
 pub mod redis_names;
 pub mod replies;
 pub mod session_state;

@@ -20,7 +20,7 @@ use super::process::ProcessCollector;
 use super::table::{
     Family, Kind, ALERTS_REFUSED, BATCH_SIZE_ITEMS, CACHE_LOOKUPS, CHANNEL_MESSAGES_RECEIVED,
     EVENTS_DROPPED, EVENTS_FILTERED, PROCESSING_SECONDS, SCALARS, STREAMING_FLUSHES,
-    STREAMING_ITEMS,
+    STREAMING_ITEMS, STREAM_ACKNOWLEDGED, STREAM_ENTRIES,
 };
 use super::Stats;
 use crate::domain::drop::{DropReason, Family as DropFamily};
@@ -108,6 +108,17 @@ impl Collector for StatsCollector {
             }
         }
 
+        let mut backlog = family(&mut e, &STREAM_ENTRIES, MetricType::Gauge)?;
+        for (stream, [pending, undelivered, _]) in s.stream_rows() {
+            for (state, n) in [("pending", pending), ("undelivered", undelivered)] {
+                let labels = [("stream", stream), ("state", state)];
+                ConstGauge::new(n as i64).encode(backlog.encode_family(&labels)?)?;
+            }
+        }
+        let mut acknowledged = family(&mut e, &STREAM_ACKNOWLEDGED, MetricType::Counter)?;
+        for (stream, [.., n]) in s.stream_rows() {
+            ConstCounter::new(n).encode(acknowledged.encode_family(&[("stream", stream)])?)?;
+        }
         let mut received = family(&mut e, &CHANNEL_MESSAGES_RECEIVED, MetricType::Counter)?;
         for (channel, n, _) in s.channel_rows().filter(|(name, ..)| *name != "(none)") {
             ConstCounter::new(n).encode(received.encode_family(&[("channel", channel)])?)?;

@@ -32,6 +32,18 @@ const REFUSALS: usize = Refusal::COUNT;
 struct ChannelCounters {
     received: AtomicU64,
     drops: [AtomicU64; REASONS],
+    /// Redis Streams sources only (`channels.streams`).
+    stream: Option<StreamCounters>,
+}
+
+/// A Redis Stream's consumer group, as last measured.
+#[derive(Default)]
+struct StreamCounters {
+    /// Read by this instance and not yet acknowledged.
+    pending: AtomicU64,
+    /// Not yet read by this instance's group.
+    undelivered: AtomicU64,
+    acknowledged: AtomicU64,
 }
 
 pub struct Stats {
@@ -56,10 +68,20 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The pub/sub channels and patterns, then the `streams` (Redis Streams keys), in the order
+    /// their `ChannelId`s number them.
     pub fn new(channel_names: Vec<String>) -> Self {
-        let channels = channel_names
-            .iter()
-            .map(|_| ChannelCounters::default())
+        Stats::with_streams(channel_names, Vec::new())
+    }
+
+    pub fn with_streams(mut channel_names: Vec<String>, streams: Vec<String>) -> Self {
+        let pubsub = channel_names.len();
+        channel_names.extend(streams);
+        let channels = (0..channel_names.len())
+            .map(|i| ChannelCounters {
+                stream: (i >= pubsub).then(StreamCounters::default),
+                ..ChannelCounters::default()
+            })
             .collect();
         Stats {
             started: Instant::now(),
@@ -123,6 +145,29 @@ impl Stats {
         row.unwrap_or(&self.unattributed)[reason.index()].fetch_add(1, Relaxed);
     }
 
+    pub(super) fn record_backlog(&self, channel: ChannelId, pending: u64, undelivered: u64) {
+        if let Some(s) = self.channels.get(channel.0).and_then(|c| c.stream.as_ref()) {
+            s.pending.store(pending, Relaxed);
+            s.undelivered.store(undelivered, Relaxed);
+        }
+    }
+
+    pub(super) fn record_acknowledged(&self, channel: ChannelId, n: u64) {
+        if let Some(s) = self.channels.get(channel.0).and_then(|c| c.stream.as_ref()) {
+            s.acknowledged.fetch_add(n, Relaxed);
+        }
+    }
+
+    /// Per Redis Stream source: its key, pending, undelivered and acknowledged entries.
+    pub(super) fn stream_rows(&self) -> impl Iterator<Item = (&str, [u64; 3])> + '_ {
+        let channels = self.channel_names.iter().zip(&self.channels);
+        channels.filter_map(|(name, c)| {
+            let s = c.stream.as_ref()?;
+            let values = [&s.pending, &s.undelivered, &s.acknowledged].map(|v| v.load(Relaxed));
+            Some((name.as_str(), values))
+        })
+    }
+
     pub(super) fn record_refusal(&self, refusal: Refusal) {
         self.alert_refusals[refusal as usize].fetch_add(1, Relaxed);
     }
@@ -182,6 +227,14 @@ impl Stats {
             .zip(&self.channels)
             .map(|(name, c)| (name.clone(), json!(c.received.load(Relaxed))))
             .collect();
+        let streams: Map<String, Value> = self
+            .stream_rows()
+            .map(|(key, [pending, undelivered, acknowledged])| {
+                let row = json!({"pending": pending, "undelivered": undelivered,
+                    "acknowledged": acknowledged});
+                (key.to_owned(), row)
+            })
+            .collect();
         let refused: Map<String, Value> = self
             .refusals()
             .map(|(r, n)| (r.as_str().to_owned(), json!(n)))
@@ -195,6 +248,7 @@ impl Stats {
             ("filtered_by_reason", self.by_reason(Family::Filtered)),
             ("filtered_by_channel", self.by_channel(Family::Filtered)),
             ("received_by_channel", Value::Object(received_by_channel)),
+            ("ingest_streams", Value::Object(streams)),
             ("alert_rules.refused", Value::Object(refused)),
             ("streaming_buffer", self.streaming_buffer.snapshot()),
             ("watchlist_cache", self.watchlist_cache.snapshot()),
@@ -314,6 +368,7 @@ mod tests {
                     "filtered_by_channel",
                     "filtered_by_reason",
                     "history",
+                    "ingest_streams",
                     "monitor_skipped",
                     "offline",
                     "prices_conflated",

@@ -116,6 +116,14 @@ pub const CACHE_LOOKUPS: Family = Family {
     metric: "cache_lookups",
     help: "Per-user cache lookups, by cache and result.",
 };
+pub const STREAM_ENTRIES: Family = Family {
+    metric: "stream_entries",
+    help: "Redis Streams ingest per stream: pending (read, not yet acknowledged), undelivered (not yet read), as last measured.",
+};
+pub const STREAM_ACKNOWLEDGED: Family = Family {
+    metric: "stream_acknowledged_entries",
+    help: "Redis Streams entries acknowledged once everything made from them was done.",
+};
 pub const PROCESSING_SECONDS: Family = Family {
     metric: "processing_seconds",
     help: "From reading a message off Redis to queueing its frame to sessions.",
@@ -151,6 +159,8 @@ mod tests {
             STREAMING_FLUSHES,
             CACHE_LOOKUPS,
             PROCESSING_SECONDS,
+            STREAM_ENTRIES,
+            STREAM_ACKNOWLEDGED,
             BATCH_SIZE_ITEMS,
         ];
         let metrics: HashSet<_> = SCALARS

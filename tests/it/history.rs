@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use tickrouter::config::StreamRoute;
+use tickrouter::domain::kind::EventKind;
 
 use crate::util::{api, settings_for, wait_for, App, Client, Redis, WAIT};
 
@@ -281,4 +283,144 @@ fn alerts_wait_for_an_absent_user_only_when_their_stored_rules_accept_them() {
     );
     let mut open = a.ws_as("open", &[]);
     assert!(alerts_until_sentinel(&redis, &mut open).is_empty());
+}
+
+#[test]
+fn entries_added_to_a_stream_while_tickrouter_was_down_are_all_resumed_in_order() {
+    let redis = Redis::start();
+    let mut settings = settings_for(&redis);
+    settings.instance.id = "it-streams".into();
+    settings.channels.streams = vec![StreamRoute {
+        key: "tickstock:stream:patterns".into(),
+        kind: EventKind::PatternDetected,
+        field: "data".into(),
+    }];
+    let xadd = |n: u64| {
+        let alert = json!({"event_type": "pattern_detected", "pattern": "Doji", "symbol": "AAPL",
+            "confidence": 0.9, "timestamp": 1_760_557_168 + n});
+        let _: String = redis::cmd("XADD")
+            .arg("tickstock:stream:patterns")
+            .arg("*")
+            .arg("data")
+            .arg(alert.to_string())
+            .query(&mut redis.conn())
+            .unwrap();
+    };
+    let app = App::start_with(settings.clone());
+    let mut client = app.ws();
+    let epoch = position(&client, "patterns")["epoch"].clone();
+    xadd(0);
+    let first = client.expect("pattern_alert");
+    let before_stop = first["offset"].as_u64().unwrap();
+    drop(client);
+    wait_for("the entry to be acknowledged", WAIT, || {
+        let acked = &app.stats()["ingest_streams"]["tickstock:stream:patterns"]["acknowledged"];
+        (acked == 1).then_some(())
+    });
+    drop(app);
+
+    for n in 1..=500 {
+        xadd(n);
+    }
+    let app = App::start_with(settings);
+    let mut client = app.ws();
+    let position = json!({"epoch": epoch, "offset": before_stop});
+    client.send_text(
+        &json!({"op": "resume", "id": 5, "streams": {"patterns": position}}).to_string(),
+    );
+    // Whatever the restarted instance had routed when the resume was read is replayed, the rest
+    // follows live: all 500, once each, in order either way.
+    let mut alerts = Vec::new();
+    while alerts.len() < 500 {
+        let frame = client.recv(WAIT).expect("the 500 entries");
+        match frame["event"].as_str() {
+            Some("pattern_alert") => alerts.push(frame),
+            Some("ack") => assert_eq!(frame["data"]["streams"]["patterns"]["recovered"], true),
+            _ => {}
+        }
+    }
+    let expected: Vec<u64> = (before_stop + 1..=before_stop + 500).collect();
+    assert_eq!(offsets(&alerts), expected);
+    let stamps: Vec<i64> = alerts
+        .iter()
+        .map(|a| a["data"]["timestamp"].as_i64().unwrap())
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "in the order added");
+    assert!(
+        alerts_until_sentinel(&redis, &mut client).is_empty(),
+        "exactly once"
+    );
+    wait_for("every entry to be acknowledged", WAIT, || {
+        let stream = &app.stats()["ingest_streams"]["tickstock:stream:patterns"];
+        (stream["acknowledged"] == 500).then_some(())
+    });
+}
+
+/// Entries an earlier run read but never finished (it crashed) stay pending for its consumer,
+/// and are routed when it starts again.
+#[test]
+fn entries_read_but_not_acknowledged_before_a_crash_are_routed_at_the_next_start() {
+    let redis = Redis::start();
+    let key = "tickstock:stream:patterns";
+    let query = |args: &[&str]| {
+        let mut cmd = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            cmd.arg(*arg);
+        }
+        cmd.query::<redis::Value>(&mut redis.conn()).unwrap()
+    };
+    query(&[
+        "XGROUP",
+        "CREATE",
+        key,
+        "tickrouter:crashed",
+        "$",
+        "MKSTREAM",
+    ]);
+    for n in 0..3 {
+        let alert = json!({"event_type": "pattern_detected", "pattern": "Doji",
+            "symbol": "AAPL", "confidence": 0.9, "timestamp": 1_760_557_168 + n});
+        query(&["XADD", key, "*", "data", &alert.to_string()]);
+    }
+    // The crashed run's read: delivered to its consumer, never acknowledged.
+    query(&[
+        "XREADGROUP",
+        "GROUP",
+        "tickrouter:crashed",
+        "crashed",
+        "STREAMS",
+        key,
+        ">",
+    ]);
+
+    let mut settings = settings_for(&redis);
+    settings.instance.id = "crashed".into();
+    settings.channels.streams = vec![StreamRoute {
+        key: key.into(),
+        kind: EventKind::PatternDetected,
+        field: "data".into(),
+    }];
+    let app = App::start_with(settings);
+    wait_for(
+        "the pending entries to be routed and acknowledged",
+        WAIT,
+        || {
+            let stream = &app.stats()["ingest_streams"][key];
+            (stream["acknowledged"] == 3).then_some(())
+        },
+    );
+    let mut client = app.ws();
+    let mut start = position(&client, "patterns");
+    assert_eq!(start["offset"], 3);
+    start["offset"] = 0.into();
+    let (replayed, ack) = resume(&mut client, json!({"patterns": start}));
+    assert_eq!(ack["data"]["streams"]["patterns"]["replayed"], 3);
+    assert_eq!(offsets(&replayed), [1, 2, 3]);
+    let (_, metrics) = app.get("/metrics");
+    let acknowledged =
+        format!("tickrouter_stream_acknowledged_entries_total{{stream=\"{key}\"}} 3");
+    assert!(metrics.contains(&acknowledged), "{metrics}");
+    assert!(metrics.contains(
+        "tickrouter_stream_entries{stream=\"tickstock:stream:patterns\",state=\"pending\"}"
+    ));
 }

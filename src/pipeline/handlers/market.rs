@@ -78,7 +78,8 @@ impl MarketLogic {
         let Some((_, pending)) = &mut self.conflation else {
             return vec![(audience::price(&update), origin)];
         };
-        let full = pending.push(Pending { update, origin }, origin.received_at);
+        let received_at = origin.received_at;
+        let full = pending.push(Pending { update, origin }, received_at);
         full.into_iter().flat_map(|b| b.items).map(send).collect()
     }
 
@@ -157,6 +158,7 @@ mod tests {
             item,
             received_at: Instant::now(),
             message: 0,
+            receipt: None,
         }
     }
 

@@ -34,6 +34,7 @@ pub use users::{SessionUser, Users, UsersConfig, UsersInput};
 use crate::domain::drop::DropReason;
 use crate::domain::history::Recoverable;
 use crate::domain::publication::Publication;
+use crate::domain::receipt::Receipt;
 use crate::pipeline::history::{Record, Recorder};
 use crate::pipeline::registry::{publish, Origin, RoomRegistry};
 use crate::telemetry::events::{EventDropped, FramePublished};
@@ -52,6 +53,8 @@ pub struct Input<T> {
     pub received_at: Instant,
     /// The event's `history::message_id`.
     pub message: u64,
+    /// A Redis Streams entry's receipt, held by every publication made from the event.
+    pub receipt: Option<Arc<Receipt>>,
 }
 
 impl<T> Input<T> {
@@ -60,6 +63,7 @@ impl<T> Input<T> {
             channel: Some(self.channel),
             received_at: self.received_at,
             message: Some(self.message),
+            receipt: self.receipt.clone(),
         }
     }
 }
@@ -96,6 +100,7 @@ impl Outlet {
 
     pub fn send(&self, publication: Publication, origin: Origin) {
         self.stats.emit(FramePublished);
+        let channel = origin.channel;
         if Recoverable::of(&publication.stream).is_none() {
             return publish(&self.registry, &self.stats, publication, origin);
         }
@@ -108,7 +113,7 @@ impl Outlet {
             .is_err()
         {
             self.stats.emit(EventDropped {
-                channel: origin.channel,
+                channel,
                 reason: DropReason::Overloaded,
             });
         }

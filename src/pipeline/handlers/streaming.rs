@@ -154,6 +154,7 @@ fn batch_origin(oldest: Instant) -> Origin {
         channel: None,
         received_at: oldest,
         message: None,
+        receipt: None,
     }
 }
 
@@ -202,6 +203,7 @@ mod tests {
             item,
             received_at: Instant::now(),
             message: 0,
+            receipt: None,
         }
     }
 

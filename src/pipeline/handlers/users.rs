@@ -101,6 +101,7 @@ impl Users {
                         channel: None,
                         received_at: Instant::now(),
                         message: None,
+                        receipt: None,
                     };
                     self.outlet
                         .send(audience::preferences_changed(&change), origin)
@@ -127,7 +128,7 @@ impl Users {
         }
         let publications = audience::pattern_alert(&input.item, &users);
         self.outlet
-            .send_all(publications.into_iter().map(|p| (p, origin)));
+            .send_all(publications.into_iter().map(|p| (p, origin.clone())));
     }
 
     /// Mirrors a user's hourly count for other instances and restarts.
@@ -256,6 +257,7 @@ impl Handler<Input<UsersInput>> for Users {
             item,
             received_at,
             message,
+            receipt,
         } = msg;
         match item {
             UsersInput::PatternAlert(alert) => self.on_alert(
@@ -264,6 +266,7 @@ impl Handler<Input<UsersInput>> for Users {
                     item: alert,
                     received_at,
                     message,
+                    receipt,
                 },
                 ctx,
             ),

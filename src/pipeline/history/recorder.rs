@@ -64,6 +64,13 @@ impl Recorder {
         }
     }
 
+    /// A Streams entry may be read again long after another instance wrote it (this one was
+    /// down), so its identity is kept for as long as the topics' history.
+    fn durable_dedupe(&self) -> Duration {
+        let history = self.store.config().topics.ttl;
+        history.clamp(DEDUPE_WINDOW, Duration::from_secs(86_400))
+    }
+
     fn write_next(&mut self, ctx: &mut Context<Self>) {
         if self.writing || self.pending.is_empty() {
             return;
@@ -80,17 +87,28 @@ impl Recorder {
                 let message = origin
                     .message
                     .unwrap_or_else(|| message_id(&stream, p.frame.0.as_bytes(), 0));
-                self.repeats.identify(&stream, message, now)
+                // A Streams entry id never repeats: a second copy is the same entry read again.
+                match origin.receipt {
+                    Some(_) => message,
+                    None => self.repeats.identify(&stream, message, now),
+                }
             })
             .collect();
         self.writing = true;
         let store = self.store.clone();
+        let durable_dedupe = self.durable_dedupe();
         let written_ms = EpochMillis::now().0.max(0) as u64;
         let write = async move {
             let appends: Vec<Append> = batch
                 .iter()
                 .zip(&ids)
-                .map(|((p, _), id)| append(p, *id, written_ms))
+                .map(|((p, origin), id)| {
+                    let dedupe = match origin.receipt {
+                        Some(_) => durable_dedupe,
+                        None => DEDUPE_WINDOW,
+                    };
+                    append(p, *id, dedupe, written_ms)
+                })
                 .collect();
             let result = store.append(&appends).await;
             drop(appends);
@@ -132,7 +150,7 @@ impl Recorder {
     }
 }
 
-fn append(p: &Publication, message: u64, written_ms: u64) -> Append<'_> {
+fn append(p: &Publication, message: u64, dedupe: Duration, written_ms: u64) -> Append<'_> {
     let which = Recoverable::of(&p.stream).expect("the outlet records recoverable streams only");
     Append {
         which,
@@ -141,7 +159,7 @@ fn append(p: &Publication, message: u64, written_ms: u64) -> Append<'_> {
         filter: &p.filter,
         supersedes: p.supersedes.as_deref(),
         message,
-        dedupe: DEDUPE_WINDOW,
+        dedupe,
         written_ms,
     }
 }

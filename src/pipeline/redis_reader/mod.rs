@@ -8,10 +8,12 @@
 //! everything; a keep-alive PING detects connections that died silently.
 
 mod backoff;
+mod ingest;
+mod streams;
 mod subscriber;
 mod subscriptions;
 
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -20,20 +22,18 @@ use redis::aio::MultiplexedConnection;
 use redis::PushInfo;
 
 pub use backoff::Backoff;
+pub use ingest::{Message, Normaliser};
+pub use streams::{StreamReader, StreamReaderActor, StreamSource};
 pub use subscriber::open as open_subscriber;
 pub use subscriptions::{Push, Source, Subscriptions};
 
 use crate::domain::drop::DropReason;
-use crate::domain::event::EpochMillis;
-use crate::domain::history::message_id;
-use crate::domain::monitor::{Monitor, Outcome};
-use crate::domain::normalise::normalise;
-use crate::pipeline::router::{Routed, RouterInbox};
+use crate::domain::monitor::Monitor;
+use crate::pipeline::router::RouterInbox;
 use crate::telemetry::events::{
-    EventDropped, InboundQueueFull, MessageNormalised, MonitorSkipped, RedisConnected,
-    RedisConnectionFailed, RedisConnectionLost,
+    EventDropped, InboundQueueFull, RedisConnected, RedisConnectionFailed, RedisConnectionLost,
 };
-use crate::telemetry::{ChannelId, Stats};
+use crate::telemetry::Stats;
 
 /// Most pushes handled (and events handed to the router) in one go: large enough that a burst
 /// costs one wake-up of the router's thread per batch, small enough to keep latency flat.
@@ -52,7 +52,7 @@ pub struct RedisReader {
     router: RouterInbox,
     stats: Arc<Stats>,
     config: ReaderConfig,
-    monitor: Arc<Mutex<Monitor>>,
+    normaliser: Normaliser,
     connection: Option<MultiplexedConnection>,
     stream: Option<SpawnHandle>,
     connected_at: Option<Instant>,
@@ -73,9 +73,13 @@ impl RedisReader {
             client,
             subscriptions: Arc::new(Subscriptions::new(sources)),
             router,
+            normaliser: Normaliser {
+                stats: stats.clone(),
+                monitor,
+                max_message_bytes: config.max_message_bytes,
+            },
             stats,
             config,
-            monitor,
             connection: None,
             stream: None,
             connected_at: None,
@@ -175,55 +179,6 @@ impl RedisReader {
             }
         }));
     }
-
-    /// Records the message for `/debug/messages` unless an operator is reading the monitor at
-    /// this very moment: then it is skipped (and counted) rather than waited for.
-    fn monitor(&self, channel: ChannelId, payload: &[u8], outcome: Outcome, at: EpochMillis) {
-        let source = self.subscriptions.source(channel);
-        let (name, kind) = (source.name.as_str(), source.kind);
-        match self.monitor.try_lock() {
-            Ok(mut monitor) => monitor.record(name, kind, payload, outcome, at),
-            Err(TryLockError::Poisoned(poisoned)) => poisoned
-                .into_inner()
-                .record(name, kind, payload, outcome, at),
-            Err(TryLockError::WouldBlock) => self.stats.emit(MonitorSkipped),
-        }
-    }
-
-    /// Normalises one message; its events are appended to `routed`.
-    fn ingest(&self, channel: ChannelId, payload: &[u8], routed: &mut Vec<Routed>) {
-        let received_at = Instant::now();
-        let now = EpochMillis::now();
-        let kind = self.subscriptions.source(channel).kind;
-        let mut outcome = Outcome {
-            events: 0,
-            drops: Vec::new(),
-        };
-        if payload.len() > self.config.max_message_bytes {
-            outcome.drops.push(DropReason::TooLarge);
-        } else {
-            let name = self.subscriptions.source(channel).name.as_str();
-            for (index, result) in normalise(kind, payload, now).into_iter().enumerate() {
-                match result {
-                    Ok(event) => {
-                        outcome.events += 1;
-                        routed.push(Routed {
-                            channel,
-                            event,
-                            received_at,
-                            message: message_id(name, payload, index),
-                        });
-                    }
-                    Err(reason) => outcome.drops.push(reason),
-                }
-            }
-        }
-        self.stats.emit(MessageNormalised {
-            channel,
-            outcome: &outcome,
-        });
-        self.monitor(channel, payload, outcome, now);
-    }
 }
 
 impl Actor for RedisReader {
@@ -241,7 +196,18 @@ impl StreamHandler<Vec<PushInfo>> for RedisReader {
         let mut routed = Vec::with_capacity(pushes.len());
         for push in &pushes {
             match self.subscriptions.classify(push) {
-                Push::Message { channel, payload } => self.ingest(channel, payload, &mut routed),
+                Push::Message { channel, payload } => {
+                    let source = self.subscriptions.source(channel);
+                    let message = Message {
+                        channel,
+                        source: &source.name,
+                        kind: source.kind,
+                        payload,
+                        identity: payload,
+                        receipt: None,
+                    };
+                    self.normaliser.ingest(message, &mut routed);
+                }
                 Push::Unexpected { channel } => warn!(
                     "Message on unexpected channel {:?} ignored.",
                     String::from_utf8_lossy(channel)

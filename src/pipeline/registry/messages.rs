@@ -16,6 +16,7 @@ use crate::domain::history::Mark;
 use crate::domain::ids::{SessionId, Symbol, UserId};
 use crate::domain::outbound::Frame;
 use crate::domain::publication::Publication;
+use crate::domain::receipt::Receipt;
 use crate::domain::stream::Stream;
 use crate::net::ConnCloser;
 use crate::telemetry::events::EventDropped;
@@ -125,7 +126,7 @@ pub struct Disconnect {
 }
 
 /// Where a publication's source message came from, for accounting.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Origin {
     /// The channel a `no_recipients` drop is counted against (none for streaming batches).
     pub channel: Option<ChannelId>,
@@ -133,6 +134,9 @@ pub struct Origin {
     pub received_at: Instant,
     /// The source event's `history::message_id`, when it came from Redis (not a timer).
     pub message: Option<u64>,
+    /// Held until the publication is delivered: a Redis Streams entry is acknowledged when
+    /// every publication made from it was.
+    pub receipt: Option<Arc<Receipt>>,
 }
 
 /// Deliver a publication to the sessions of its stream that admit it.
@@ -150,6 +154,7 @@ pub fn publish(
     publication: Publication,
     origin: Origin,
 ) {
+    let channel = origin.channel;
     if registry
         .try_send(Publish {
             publication,
@@ -158,7 +163,7 @@ pub fn publish(
         .is_err()
     {
         stats.emit(EventDropped {
-            channel: origin.channel,
+            channel,
             reason: DropReason::Overloaded,
         });
     }

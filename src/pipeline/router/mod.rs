@@ -12,6 +12,7 @@ pub use routes::{route, Route};
 
 use crate::domain::drop::DropReason;
 use crate::domain::event::Event;
+use crate::domain::receipt::Receipt;
 use crate::pipeline::handlers::{
     Backtest, Input, Market, Streaming, SystemEvents, Users, HANDLER_QUEUE,
 };
@@ -25,6 +26,8 @@ pub struct Routed {
     pub received_at: Instant,
     /// `history::message_id` of the event.
     pub message: u64,
+    /// A Redis Streams entry's receipt (none for pub/sub).
+    pub receipt: Option<Arc<Receipt>>,
 }
 
 /// Events in arrival order. The reader hands them over a burst at a time because each message
@@ -119,6 +122,7 @@ impl Handler<RoutedBatch> for Router {
             event,
             received_at,
             message,
+            receipt,
         } in batch
         {
             macro_rules! to {
@@ -130,6 +134,7 @@ impl Handler<RoutedBatch> for Router {
                             item: $item,
                             received_at,
                             message,
+                            receipt: receipt.clone(),
                         },
                     )
                 };

@@ -26,7 +26,7 @@ use crate::access::AddressSlot;
 use crate::auth::Authenticator;
 use crate::domain::close::CloseReason;
 use crate::domain::event::EpochMillis;
-use crate::domain::history::Sent;
+use crate::domain::history::{Mark, Sent};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::outbound::{EventName, Frame};
 use crate::domain::protocol::{
@@ -49,6 +49,11 @@ pub use inbound::upgrade;
 use inbound::ClientFrames;
 pub use reader::FrameLimits;
 use reader::{Inbound, Violation};
+
+/// How long a new session holds the live frames of recoverable streams while waiting for its
+/// first op: a client that reconnects and sends `resume` first then sees nothing newer before
+/// the replay. Any other op, or this long without one, releases them.
+const HOLD_UNTIL_FIRST_OP: Duration = Duration::from_millis(500);
 
 /// How long a signing-in session waits for its user's stored watchlist (one Redis read, unless
 /// cached) before it confirms without it.
@@ -110,6 +115,8 @@ pub struct WsSession {
     closed_for: Option<CloseReason>,
     /// The offsets sent of each recoverable stream.
     sent: Sent,
+    /// Live frames of recoverable streams held until the first op (`HOLD_UNTIL_FIRST_OP`).
+    held: Option<Vec<(Frame, Mark)>>,
 }
 
 impl WsSession {
@@ -138,6 +145,7 @@ impl WsSession {
             closed_for: None,
             expiry_timers: Vec::new(),
             sent: Sent::default(),
+            held: Some(Vec::new()),
         }
     }
 
@@ -243,12 +251,22 @@ impl WsSession {
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
         let Request { id, op } = match parse_request(text) {
             Ok(req) => req,
-            Err(err) => return self.send_error(ctx, err),
+            Err(err) => {
+                self.release_held(ctx);
+                return self.send_error(ctx, err);
+            }
         };
         let op = match op {
-            Command::State(op) => op,
+            // Releases what it held once the replay is out.
             Command::Resume { streams } => return self.resume(id, streams, ctx),
-            Command::Ack { streams } => return self.ack(id, streams, ctx),
+            Command::Ack { streams } => {
+                self.release_held(ctx);
+                return self.ack(id, streams, ctx);
+            }
+            Command::State(op) => {
+                self.release_held(ctx);
+                op
+            }
         };
         // A token naming a key the issuer's JWKS has not shown yet: fetch it first, holding the
         // session's other frames so replies keep their order.
@@ -331,6 +349,7 @@ impl Actor for WsSession {
             None => self.confirm(ctx),
         }
         self.schedule_expiry(ctx);
+        ctx.run_later(HOLD_UNTIL_FIRST_OP, |act, ctx| act.release_held(ctx));
         let config = self.deps.config;
         ctx.run_interval(config.heartbeat_interval, move |act, ctx| {
             if act.shared.silent_for(Instant::now()) > config.client_timeout {
@@ -366,8 +385,13 @@ impl StreamHandler<Deliver> for WsSession {
         match msg {
             Deliver::Frame(frame, mark) => {
                 self.shared.release(frame.len());
-                if mark.is_none_or(|mark| self.sent.live(mark)) {
-                    ctx.text(frame.0)
+                let room = self.deps.config.outbound_queue_frames;
+                match (mark, &mut self.held) {
+                    (Some(mark), Some(held)) if held.len() < room => held.push((frame, mark)),
+                    (mark, _) => {
+                        self.release_held(ctx);
+                        self.send_live(frame, mark, ctx);
+                    }
                 }
             }
             Deliver::Close(reason) => self.close(ctx, reason),

@@ -20,7 +20,7 @@ use crate::domain::filter::SessionFilter;
 use crate::domain::history::{
     latest_only, replay, Mark, NotRecovered, Place, Position, Recoverable, Recovery,
 };
-use crate::domain::outbound::EventName;
+use crate::domain::outbound::{EventName, Frame};
 use crate::domain::protocol::{ErrorCode, ProtocolError};
 use crate::domain::replies::{Op, Reply};
 use crate::domain::stream::Stream;
@@ -151,7 +151,27 @@ impl WsSession {
                 streams,
             };
             act.send_reply(ctx, EventName::Ack, &reply, id);
+            act.release_held(ctx);
         }));
+    }
+
+    /// A live frame, unless a replay already sent it.
+    pub(super) fn send_live(
+        &mut self,
+        frame: Frame,
+        mark: Option<Mark>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        if mark.is_none_or(|mark| self.sent.live(mark)) {
+            ctx.text(frame.0)
+        }
+    }
+
+    /// Sends the live frames held since the session started (`HOLD_UNTIL_FIRST_OP`).
+    pub(super) fn release_held(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        for (frame, mark) in self.held.take().into_iter().flatten() {
+            self.send_live(frame, Some(mark), ctx);
+        }
     }
 
     /// `ack`: the user's stream is handled up to an offset, for all their sessions.

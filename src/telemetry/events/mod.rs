@@ -23,7 +23,7 @@ pub use history::{
 };
 pub use reader::{
     InboundQueueFull, MessageNormalised, MonitorSkipped, RedisConnected, RedisConnectionFailed,
-    RedisConnectionLost,
+    RedisConnectionLost, StreamBacklog, StreamEntriesAcknowledged, StreamReadFailed,
 };
 pub use routing::{EventDropped, EventRouted, FramePublished};
 pub use sessions::{

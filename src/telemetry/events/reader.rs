@@ -87,3 +87,42 @@ impl InternalEvent for MonitorSkipped {
         stats.add(Scalar::MonitorSkipped, 1);
     }
 }
+
+/// Reading or acknowledging a Redis Stream failed; the reader reconnects after a backoff, and
+/// what was not acknowledged stays pending for the next read.
+pub struct StreamReadFailed<'a> {
+    pub error: &'a redis::RedisError,
+}
+
+impl InternalEvent for StreamReadFailed<'_> {
+    fn emit(self, stats: &Stats) {
+        warn!("Redis Streams ingest failed: {}.", self.error);
+        stats.add(Scalar::RedisConnectionErrors, 1);
+    }
+}
+
+/// A stream's consumer group as measured: entries read and not yet acknowledged, and entries
+/// not yet read.
+pub struct StreamBacklog {
+    pub channel: ChannelId,
+    pub pending: u64,
+    pub undelivered: u64,
+}
+
+impl InternalEvent for StreamBacklog {
+    fn emit(self, stats: &Stats) {
+        stats.record_backlog(self.channel, self.pending, self.undelivered);
+    }
+}
+
+/// `n` entries of a stream were acknowledged (XACK) once everything made from them was done.
+pub struct StreamEntriesAcknowledged {
+    pub channel: ChannelId,
+    pub n: u64,
+}
+
+impl InternalEvent for StreamEntriesAcknowledged {
+    fn emit(self, stats: &Stats) {
+        stats.record_acknowledged(self.channel, self.n);
+    }
+}
