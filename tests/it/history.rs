@@ -424,3 +424,29 @@ fn entries_read_but_not_acknowledged_before_a_crash_are_routed_at_the_next_start
         "tickrouter_stream_entries{stream=\"tickstock:stream:patterns\",state=\"pending\"}"
     ));
 }
+
+/// A user online on one instance while another instance also queues for them (it knows their
+/// stored rules): each alert reaches them once, and their stream holds it once.
+#[test]
+fn an_alert_seen_by_every_instance_reaches_an_online_user_once() {
+    let redis = Redis::start();
+    let (a, b) = (App::start(&redis), App::start(&redis));
+    let rules = json!({"subscriptions": [{"pattern": "Doji", "min_confidence": 0.5}]});
+    let (status, _) = api(&a, "PUT", "/api/me/alert-rules", Some("grace"), Some(&rules));
+    assert_eq!(status, 200);
+    wait_for("both instances to know grace's rules", WAIT, || {
+        let loads = |app: &App| app.stats()["alert_rules_cache"]["loads"].as_u64();
+        (loads(&a) >= Some(1) && loads(&b) >= Some(1)).then_some(())
+    });
+    let mut grace = a.ws_as("grace", &[]);
+    for n in 0..10 {
+        publish_alert(&redis, n, "Doji", 0.9);
+    }
+    let got = alerts_until_sentinel(&redis, &mut grace);
+    assert_eq!(offsets(&got), (1..=10).collect::<Vec<_>>(), "{got:?}");
+    let entries: u64 = redis::cmd("XLEN")
+        .arg("user_messages:grace")
+        .query(&mut redis.conn())
+        .unwrap();
+    assert_eq!(entries, 10, "one entry per alert, whichever instance wrote it");
+}
