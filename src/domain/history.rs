@@ -433,7 +433,9 @@ pub fn replay<'a>(
     let first_ok = entries.first().is_some_and(|e| {
         e.offset == asked.offset + 1 && now_ms.saturating_sub(e.written_ms) <= ttl_ms
     });
-    if !first_ok {
+    // Offsets are contiguous within an epoch; a hole is an entry lost, never a silent gap.
+    let contiguous = entries.windows(2).all(|w| w[1].offset == w[0].offset + 1);
+    if !first_ok || !contiguous {
         return Err(NotRecovered::TooOld);
     }
     Ok(latest_only(entries))
@@ -539,6 +541,12 @@ mod tests {
             replay(&asked, &head("e", 45), &[], 2_000, 60_000),
             Err(NotRecovered::TooOld),
             "everything expired"
+        );
+        let holed: Vec<Entry> = [41, 42, 44, 45].map(|o| entry(o, 1_000)).into();
+        assert_eq!(
+            replay(&asked, &head("e", 45), &holed, 2_000, 60_000),
+            Err(NotRecovered::TooOld),
+            "an entry lost in the middle"
         );
         let old: Vec<Entry> = (41..=45).map(|o| entry(o, 1_000)).collect();
         assert_eq!(

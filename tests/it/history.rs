@@ -432,7 +432,13 @@ fn an_alert_seen_by_every_instance_reaches_an_online_user_once() {
     let redis = Redis::start();
     let (a, b) = (App::start(&redis), App::start(&redis));
     let rules = json!({"subscriptions": [{"pattern": "Doji", "min_confidence": 0.5}]});
-    let (status, _) = api(&a, "PUT", "/api/me/alert-rules", Some("grace"), Some(&rules));
+    let (status, _) = api(
+        &a,
+        "PUT",
+        "/api/me/alert-rules",
+        Some("grace"),
+        Some(&rules),
+    );
     assert_eq!(status, 200);
     wait_for("both instances to know grace's rules", WAIT, || {
         let loads = |app: &App| app.stats()["alert_rules_cache"]["loads"].as_u64();
@@ -448,5 +454,47 @@ fn an_alert_seen_by_every_instance_reaches_an_online_user_once() {
         .arg("user_messages:grace")
         .query(&mut redis.conn())
         .unwrap();
-    assert_eq!(entries, 10, "one entry per alert, whichever instance wrote it");
+    assert_eq!(
+        entries, 10,
+        "one entry per alert, whichever instance wrote it"
+    );
+}
+
+/// A publication Redis would not store still goes out (without an offset), and the stream's
+/// next write starts a new epoch: a position from before it is answered `epoch_changed`, never
+/// resumed as if nothing were missing.
+#[test]
+fn a_failed_history_write_starts_a_new_epoch() {
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    let mut client = app.ws();
+    let before = position(&client, "patterns");
+    publish_alert(&redis, 0, "Doji", 0.9);
+    assert_eq!(client.expect("pattern_alert")["offset"], 1);
+    let damage = |args: &[&str]| {
+        let mut cmd = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            cmd.arg(*arg);
+        }
+        cmd.query::<()>(&mut redis.conn()).unwrap();
+    };
+    damage(&["DEL", "tickrouter:history:patterns"]);
+    damage(&["SET", "tickrouter:history:patterns", "not a stream"]);
+    publish_alert(&redis, 1, "Doji", 0.9);
+    let unwritten = client.expect("pattern_alert");
+    assert!(unwritten.get("offset").is_none(), "{unwritten}");
+    assert_eq!(app.stats()["history"]["write_failures"], 1);
+    damage(&["DEL", "tickrouter:history:patterns"]);
+    publish_alert(&redis, 2, "Doji", 0.9);
+    assert_eq!(client.expect("pattern_alert")["offset"], 1, "a new epoch");
+    let mut back = app.ws();
+    assert_ne!(position(&back, "patterns")["epoch"], before["epoch"]);
+    let (_, ack) = resume(
+        &mut back,
+        json!({"patterns": {"epoch": before["epoch"], "offset": 1}}),
+    );
+    assert_eq!(
+        ack["data"]["streams"]["patterns"],
+        json!({"recovered": false, "reason": "epoch_changed"})
+    );
 }

@@ -6,6 +6,7 @@
 //! follow the order the handlers produced them in. When Redis does not take a batch, its
 //! publications are delivered without offsets (counted), rather than held back.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use super::store::{Append, HistoryStore, Written};
 use crate::domain::event::EpochMillis;
 use crate::domain::history::{message_id, Place, Recoverable, Repeats};
 use crate::domain::publication::Publication;
+use crate::domain::stream::Stream;
 use crate::pipeline::registry::{publish, Origin, RoomRegistry};
 use crate::telemetry::events::{HistoryWriteFailed, HistoryWritten};
 use crate::telemetry::Stats;
@@ -50,6 +52,10 @@ pub struct Recorder {
     pending: Vec<(Publication, Origin)>,
     writing: bool,
     repeats: Repeats,
+    /// Streams with publications that went out unwritten: their next write starts a new epoch,
+    /// so a client whose position is older hears `epoch_changed` instead of missing them
+    /// silently.
+    broken: HashSet<Stream>,
 }
 
 impl Recorder {
@@ -61,6 +67,7 @@ impl Recorder {
             pending: Vec::new(),
             writing: false,
             repeats: Repeats::new(DEDUPE_WINDOW),
+            broken: HashSet::new(),
         }
     }
 
@@ -94,6 +101,10 @@ impl Recorder {
                 }
             })
             .collect();
+        let new_epoch: Vec<bool> = batch
+            .iter()
+            .map(|(p, _)| self.broken.remove(&p.stream))
+            .collect();
         self.writing = true;
         let store = self.store.clone();
         let durable_dedupe = self.durable_dedupe();
@@ -101,13 +112,16 @@ impl Recorder {
         let write = async move {
             let appends: Vec<Append> = batch
                 .iter()
-                .zip(&ids)
-                .map(|((p, origin), id)| {
+                .zip(ids.iter().zip(&new_epoch))
+                .map(|((p, origin), (id, new_epoch))| {
                     let dedupe = match origin.receipt {
                         Some(_) => durable_dedupe,
                         None => DEDUPE_WINDOW,
                     };
-                    append(p, *id, dedupe, written_ms)
+                    Append {
+                        new_epoch: *new_epoch,
+                        ..append(p, *id, dedupe, written_ms)
+                    }
                 })
                 .collect();
             let result = store.append(&appends).await;
@@ -121,7 +135,11 @@ impl Recorder {
         }));
     }
 
-    fn deliver(&self, batch: Vec<(Publication, Origin)>, result: redis::RedisResult<Vec<Written>>) {
+    fn deliver(
+        &mut self,
+        batch: Vec<(Publication, Origin)>,
+        result: redis::RedisResult<Vec<Written>>,
+    ) {
         match result {
             Ok(written) => {
                 let duplicates = written.iter().filter(|w| w.duplicate).count() as u64;
@@ -143,6 +161,7 @@ impl Recorder {
                     error: &error,
                 });
                 for (publication, origin) in batch {
+                    self.broken.insert(publication.stream.clone());
                     publish(&self.registry, &self.stats, publication, origin);
                 }
             }
@@ -160,6 +179,7 @@ fn append(p: &Publication, message: u64, dedupe: Duration, written_ms: u64) -> A
         supersedes: p.supersedes.as_deref(),
         message,
         dedupe,
+        new_epoch: false,
         written_ms,
     }
 }

@@ -22,21 +22,24 @@ use crate::domain::publication::FilterKey;
 use crate::domain::redis_names::key;
 use crate::domain::stream::Stream;
 
-/// KEYS: stream, meta, seen. ARGV: size, ttl, meta ttl, epoch candidate, seen ttl, then the
-/// entry's field-value pairs. Returns {offset, epoch, 1 if another writer already wrote it}.
+/// KEYS: stream, meta, seen. ARGV: size, ttl, meta ttl, epoch candidate, seen ttl, '1' to
+/// start a new epoch (this writer lost earlier publications of the stream), then the entry's
+/// field-value pairs. Returns {offset, epoch, 1 if another writer already wrote it}.
 const APPEND: &str = r"
 local seen = redis.call('GET', KEYS[3])
 if seen then
   return {tonumber(seen), redis.call('HGET', KEYS[2], 'epoch') or '', 1}
 end
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
-if not epoch then
+if not epoch or ARGV[6] == '1' then
   epoch = ARGV[4]
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[2], 'epoch', epoch, 'offset', 0, 'acked', 0)
 end
-local offset = redis.call('HINCRBY', KEYS[2], 'offset', 1)
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], string.format('%d-0', offset), unpack(ARGV, 6))
+-- The entry first: a script stops at a failing command without undoing the ones before it.
+local offset = tonumber(redis.call('HGET', KEYS[2], 'offset')) + 1
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], string.format('%d-0', offset), unpack(ARGV, 7))
+redis.call('HSET', KEYS[2], 'offset', offset)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[3], offset, 'EX', ARGV[5])
@@ -121,6 +124,9 @@ pub struct Append<'a> {
     pub message: u64,
     /// How long other instances' copies of the message are recognised.
     pub dedupe: Duration,
+    /// Start a new epoch: publications of this stream went out without being written, so
+    /// positions before them must not be resumed as if nothing were missing.
+    pub new_epoch: bool,
     pub written_ms: u64,
 }
 
@@ -196,6 +202,7 @@ impl HistoryStore {
                 .arg(window.meta_ttl())
                 .arg(new_epoch())
                 .arg(a.dedupe.as_secs().max(1))
+                .arg(if a.new_epoch { "1" } else { "0" })
                 .arg(field::FRAME)
                 .arg(&*a.frame.0)
                 .arg(field::WRITTEN_MS)
