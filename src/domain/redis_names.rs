@@ -104,6 +104,12 @@ pub mod key {
         format!("{{{stream_key}}}:seen:{message:016x}")
     }
 
+    /// That one alert was counted in `rate_key` (a user's hourly counter), so the other
+    /// instances that saw it do not count it again. Hash-tagged to the counter's slot.
+    pub fn alert_counted(rate_key: &str, message: u64) -> String {
+        format!("{{{rate_key}}}:counted:{message:016x}")
+    }
+
     /// Pattern alerts sent to a user in one hour (epoch hours), shared with other instances.
     pub fn alert_rate(user: &UserId, hour: i64) -> String {
         format!("tickstock:alerts:ratelimit:{user}:{hour}")

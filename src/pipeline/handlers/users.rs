@@ -44,6 +44,17 @@ pub enum UsersInput {
     PreferenceSignal(PreferenceSignal),
 }
 
+/// KEYS: the hourly counter, the alert's marker. ARGV: the counter's TTL, the marker's TTL.
+const COUNT_ONCE: &str = r"
+if redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[2]) then
+  redis.call('INCR', KEYS[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+";
+
+/// Instances see one pub/sub message within milliseconds of each other.
+const COUNTED_TTL_SECS: u64 = 60;
+
 #[derive(Debug, Clone, Copy)]
 pub struct UsersConfig {
     pub rules_ttl: Duration,
@@ -124,22 +135,30 @@ impl Users {
                 stats.emit(AlertFiltered(outcome))
             });
         for user in &users {
-            self.count_in_redis(key::alert_rate(user, epoch_hour(now)), ctx);
+            let counter = key::alert_rate(user, epoch_hour(now));
+            self.count_in_redis(counter, input.message, ctx);
         }
         let publications = audience::pattern_alert(&input.item, &users);
         self.outlet
             .send_all(publications.into_iter().map(|p| (p, origin.clone())));
     }
 
-    /// Mirrors a user's hourly count for other instances and restarts.
-    fn count_in_redis(&self, counter: String, ctx: &mut Context<Self>) {
+    /// Mirrors a user's hourly count for other instances and restarts. Every instance that
+    /// saw the alert counts it, so the count is taken once per alert (`message`): the first
+    /// instance's marker makes the others' a no-op.
+    fn count_in_redis(&self, counter: String, message: u64, ctx: &mut Context<Self>) {
         let mut redis = self.redis.clone();
+        let counted = key::alert_counted(&counter, message);
         ctx.spawn(
             async move {
-                let _: Result<(), _> = redis::pipe()
-                    .incr(&counter, 1)
-                    .expire(&counter, RATE_KEY_TTL_SECS)
-                    .query_async(&mut redis)
+                let _: Result<(), _> = redis::cmd("EVAL")
+                    .arg(COUNT_ONCE)
+                    .arg(2)
+                    .arg(&counter)
+                    .arg(&counted)
+                    .arg(RATE_KEY_TTL_SECS)
+                    .arg(COUNTED_TTL_SECS)
+                    .query_async::<()>(&mut redis)
                     .await;
             }
             .into_actor(self),
