@@ -9,6 +9,7 @@ mod fixtures;
 mod frames;
 mod history;
 mod identity;
+mod instances;
 mod observability;
 mod pipeline;
 mod preferences;
