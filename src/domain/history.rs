@@ -405,19 +405,13 @@ impl Repeats {
     }
 }
 
-/// A stream's current position in Redis (its epoch is created on first use, so a client that
-/// saw offset 0 of an epoch can resume from it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head {
-    pub epoch: String,
-    pub offset: u64,
-}
-
-/// What a resume of one stream gets: the entries after the client's offset, or why not.
-/// `entries` are those Redis returned from `asked.offset + 1` on, in order.
+/// What a resume of one stream gets: the entries after the client's offset, or why not. `head`
+/// is the stream's latest position in Redis (its epoch is created on first use, so offset 0 of
+/// an epoch is a position too); `entries` are those Redis returned from `asked.offset + 1` on,
+/// in order.
 pub fn replay<'a>(
     asked: &Position,
-    head: &Head,
+    head: &Position,
     entries: &'a [Entry],
     now_ms: u64,
     ttl_ms: u64,
@@ -481,8 +475,8 @@ mod tests {
         }
     }
 
-    fn head(epoch: &str, offset: u64) -> Head {
-        Head {
+    fn head(epoch: &str, offset: u64) -> Position {
+        Position {
             epoch: epoch.into(),
             offset,
         }

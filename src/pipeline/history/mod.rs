@@ -6,4 +6,4 @@ mod recorder;
 mod store;
 
 pub use recorder::{Drain, Record, Recorder, RECORDER_QUEUE};
-pub use store::{Append, From, HistoryConfig, HistoryStore, Read, Window, Written};
+pub use store::{Append, HistoryConfig, HistoryStore, Read, ReadFrom, Window, Written};

@@ -78,6 +78,27 @@ impl Recorder {
         history.clamp(DEDUPE_WINDOW, Duration::from_secs(86_400))
     }
 
+    /// How one publication is written: the name every instance gives it, for how long other
+    /// instances' copies are recognised, and whether it starts a new epoch.
+    fn naming(&mut self, p: &Publication, origin: &Origin, now: Instant) -> Naming {
+        let stream = p.stream.to_string();
+        // An event made here rather than read from Redis (a timer's) is named by its frame, so
+        // instances that made the same one write it once.
+        let message = origin
+            .message
+            .unwrap_or_else(|| message_id(&stream, p.frame.0.as_bytes(), 0));
+        let (message, dedupe) = match origin.receipt {
+            // A Streams entry id never repeats: a second copy is the same entry read again.
+            Some(_) => (message, self.durable_dedupe()),
+            None => (self.repeats.identify(&stream, message, now), DEDUPE_WINDOW),
+        };
+        Naming {
+            message,
+            dedupe,
+            new_epoch: self.broken.remove(&p.stream),
+        }
+    }
+
     fn write_next(&mut self, ctx: &mut Context<Self>) {
         if self.writing || self.pending.is_empty() {
             return;
@@ -85,44 +106,18 @@ impl Recorder {
         let n = self.pending.len().min(MAX_BATCH);
         let batch: Vec<(Publication, Origin)> = self.pending.drain(..n).collect();
         let now = Instant::now();
-        let ids: Vec<u64> = batch
+        let names: Vec<Naming> = batch
             .iter()
-            .map(|(p, origin)| {
-                let stream = p.stream.to_string();
-                // An event made here rather than read from Redis (a timer's) is named by its
-                // frame, so instances that made the same one write it once.
-                let message = origin
-                    .message
-                    .unwrap_or_else(|| message_id(&stream, p.frame.0.as_bytes(), 0));
-                // A Streams entry id never repeats: a second copy is the same entry read again.
-                match origin.receipt {
-                    Some(_) => message,
-                    None => self.repeats.identify(&stream, message, now),
-                }
-            })
-            .collect();
-        let new_epoch: Vec<bool> = batch
-            .iter()
-            .map(|(p, _)| self.broken.remove(&p.stream))
+            .map(|(p, origin)| self.naming(p, origin, now))
             .collect();
         self.writing = true;
         let store = self.store.clone();
-        let durable_dedupe = self.durable_dedupe();
         let written_ms = EpochMillis::now().0.max(0) as u64;
         let write = async move {
             let appends: Vec<Append> = batch
                 .iter()
-                .zip(ids.iter().zip(&new_epoch))
-                .map(|((p, origin), (id, new_epoch))| {
-                    let dedupe = match origin.receipt {
-                        Some(_) => durable_dedupe,
-                        None => DEDUPE_WINDOW,
-                    };
-                    Append {
-                        new_epoch: *new_epoch,
-                        ..append(p, *id, dedupe, written_ms)
-                    }
-                })
+                .zip(&names)
+                .map(|((p, _), name)| append(p, name, written_ms))
                 .collect();
             let result = store.append(&appends).await;
             drop(appends);
@@ -169,7 +164,13 @@ impl Recorder {
     }
 }
 
-fn append(p: &Publication, message: u64, dedupe: Duration, written_ms: u64) -> Append<'_> {
+struct Naming {
+    message: u64,
+    dedupe: Duration,
+    new_epoch: bool,
+}
+
+fn append<'a>(p: &'a Publication, name: &Naming, written_ms: u64) -> Append<'a> {
     let which = Recoverable::of(&p.stream).expect("the outlet records recoverable streams only");
     Append {
         which,
@@ -177,9 +178,9 @@ fn append(p: &Publication, message: u64, dedupe: Duration, written_ms: u64) -> A
         frame: &p.frame,
         filter: &p.filter,
         supersedes: p.supersedes.as_deref(),
-        message,
-        dedupe,
-        new_epoch: false,
+        message: name.message,
+        dedupe: name.dedupe,
+        new_epoch: name.new_epoch,
         written_ms,
     }
 }

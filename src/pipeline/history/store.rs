@@ -15,7 +15,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script};
 
-use crate::domain::history::{decode_filter, encode_filter, field, Entry, Head, Recoverable};
+use crate::domain::history::{decode_filter, encode_filter, field, Entry, Position, Recoverable};
 use crate::domain::ids::UserId;
 use crate::domain::outbound::Frame;
 use crate::domain::publication::FilterKey;
@@ -142,7 +142,7 @@ pub struct Written {
 /// A stream's head and the entries read after a position.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Read {
-    pub head: Head,
+    pub head: Position,
     pub acked: u64,
     pub entries: Vec<Entry>,
     /// Entries that could not be decoded (damaged by hand), skipped.
@@ -151,7 +151,7 @@ pub struct Read {
 
 /// Where a read starts.
 #[derive(Debug, Clone, Copy)]
-pub enum From {
+pub enum ReadFrom {
     /// Only the head.
     Nothing,
     /// From this offset on.
@@ -231,14 +231,14 @@ impl HistoryStore {
     }
 
     /// A stream's head, and the entries from `from` on (at most the stream's size).
-    pub async fn read(&self, stream: &Stream, from: From) -> RedisResult<Read> {
+    pub async fn read(&self, stream: &Stream, from: ReadFrom) -> RedisResult<Read> {
         let which = Recoverable::of(stream).expect("only recoverable streams have a history");
         let window = self.config.window(which);
         let stream_key = stream_key(stream);
         let from = match from {
-            From::Nothing => "0".to_owned(),
-            From::Offset(n) => n.max(1).to_string(),
-            From::Unacknowledged => "acked".to_owned(),
+            ReadFrom::Nothing => "0".to_owned(),
+            ReadFrom::Offset(n) => n.max(1).to_string(),
+            ReadFrom::Unacknowledged => "acked".to_owned(),
         };
         let mut read = self.scripts[1].prepare_invoke();
         read.key(&stream_key)
@@ -253,7 +253,7 @@ impl HistoryStore {
         let total = raw.len();
         let entries: Vec<Entry> = raw.into_iter().filter_map(decode).collect();
         Ok(Read {
-            head: Head { epoch, offset },
+            head: Position { epoch, offset },
             acked,
             unreadable: total - entries.len(),
             entries,

@@ -24,7 +24,7 @@ use crate::domain::outbound::{EventName, Frame};
 use crate::domain::protocol::{ErrorCode, ProtocolError};
 use crate::domain::replies::{Op, Reply};
 use crate::domain::stream::Stream;
-use crate::pipeline::history::{From, HistoryStore, Read};
+use crate::pipeline::history::{HistoryStore, Read, ReadFrom};
 use crate::telemetry::events::{QueueAcknowledged, QueuedDelivered, StreamResumed};
 
 /// How long a session waits for the history before it answers without it.
@@ -39,8 +39,8 @@ impl WsSession {
         let reads = async move {
             let reads = streams.iter().map(|(which, stream)| {
                 let from = match which {
-                    Recoverable::User => From::Unacknowledged,
-                    _ => From::Nothing,
+                    Recoverable::User => ReadFrom::Unacknowledged,
+                    _ => ReadFrom::Nothing,
                 };
                 let store = store.clone();
                 async move { (*which, timed(store.read(stream, from)).await) }
@@ -57,11 +57,7 @@ impl WsSession {
                             queued = read.entries;
                             user_epoch.clone_from(&read.head.epoch);
                         }
-                        let position = Position {
-                            epoch: read.head.epoch,
-                            offset: read.head.offset,
-                        };
-                        positions.insert(which, position);
+                        positions.insert(which, read.head);
                     }
                     Err(e) => warn!(
                         "Session {}: the {} stream's position is unknown ({e}).",
@@ -223,7 +219,7 @@ async fn read_after(
     stream: &Stream,
     offset: u64,
 ) -> Result<Read, NotRecovered> {
-    match timed(store.read(stream, From::Offset(offset + 1))).await {
+    match timed(store.read(stream, ReadFrom::Offset(offset + 1))).await {
         Ok(read) => Ok(read),
         Err(e) => {
             warn!("A resume could not read the {stream} history: {e}.");
