@@ -69,4 +69,8 @@ fn a_new_watcher_sees_the_latest_state_at_once_on_either_instance() {
         });
         assert!(live.get("snapshot").is_none(), "{live}");
     }
+    for app in [&a, &b] {
+        let hits = app.stats()["snapshots"]["delivered"].as_u64().unwrap();
+        assert!(hits >= 3, "counted: health, price and bar ({hits})");
+    }
 }
