@@ -170,9 +170,25 @@ impl Directory {
         })
     }
 
-    /// Records of online users that are older than their time to live.
-    pub fn refresh(&self, now: Instant) -> Vec<Action> {
-        let rules = self.rules.stale(self.online.keys(), now);
+    /// Records older than their time to live: those of online users, and the rules of users
+    /// away who stored some (they decide what is queued for them), are read again; the rest of
+    /// what users away left behind is forgotten, so the directory does not grow with every user
+    /// ever seen.
+    pub fn refresh(&mut self, now: Instant) -> Vec<Action> {
+        let online = &self.online;
+        self.watchlists
+            .retain(now, |user, _, fresh| fresh || online.contains_key(user));
+        self.rules.retain(now, |user, rules, fresh| {
+            fresh || rules.stored() || online.contains_key(user)
+        });
+        let rules_kept = &self.rules;
+        self.sent_this_hour
+            .retain(|user, _| online.contains_key(user) || rules_kept.peek(user).is_some());
+        let away: Vec<UserId> = (self.rules.iter())
+            .filter(|(u, _)| !self.online.contains_key(*u))
+            .map(|(u, _)| u.clone())
+            .collect();
+        let rules = self.rules.stale(self.online.keys().chain(&away), now);
         let watchlists = self.watchlists.stale(self.online.keys(), now);
         let rules = rules.into_iter().map(Action::LoadRules);
         rules
@@ -213,6 +229,11 @@ impl Directory {
             }
         }
         accepted
+    }
+
+    #[cfg(test)]
+    fn rules_cache_has(&self, user: &UserId) -> bool {
+        self.rules.peek(user).is_some()
     }
 
     pub fn rules_cache(&self) -> CacheCounters {
@@ -422,6 +443,25 @@ mod tests {
             [strict],
             "counted once when online"
         );
+    }
+
+    #[test]
+    fn what_users_away_left_behind_is_forgotten_but_stored_rules_are_kept_fresh() {
+        let (mut dir, t0) = (Directory::new(TTL, TTL), Instant::now());
+        let (strict, open) = (user("strict"), user("open"));
+        let doji_only = r#"{"Doji": {"confidence_threshold": 0.5}}"#;
+        dir.rules_loaded(strict.clone(), rules(None, Some(doji_only)), 0, 7, t0);
+        dir.rules_loaded(open.clone(), rules(None, None), 0, 7, t0);
+        dir.watchlist_loaded(open.clone(), HashSet::new(), t0);
+        assert!(dir.refresh(t0).is_empty(), "all fresh");
+        let later = t0 + TTL;
+        assert_eq!(dir.refresh(later), [Action::LoadRules(strict.clone())]);
+        assert!(dir.rules_cache_has(&strict));
+        assert!(
+            !dir.rules_cache_has(&open),
+            "stored nothing, away: forgotten"
+        );
+        assert_eq!(dir.stored_watchlist(&open), None);
     }
 
     #[test]

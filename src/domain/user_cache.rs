@@ -66,6 +66,13 @@ impl<V> UserCache<V> {
         self.entries.get(user).map(|e| &e.value)
     }
 
+    /// Keeps the entries `keep` says to, given each one's user, value and freshness.
+    pub fn retain(&mut self, now: Instant, keep: impl Fn(&UserId, &V, bool) -> bool) {
+        let ttl = self.ttl;
+        self.entries
+            .retain(|user, e| keep(user, &e.value, e.fresh(now, ttl)));
+    }
+
     /// Every entry, fresh or stale.
     pub fn iter(&self) -> impl Iterator<Item = (&UserId, &V)> {
         self.entries.iter().map(|(u, e)| (u, &e.value))
