@@ -10,8 +10,11 @@
 #     SCREENSHOT=docs/dashboard.png scripts/browser-test.sh
 # Then tests/browser/signin.test.mjs signs in outside
 # demo mode, against a second tickrouter on the same Redis with a JWT secret (the test mints
-# tokens with it), and checks a third one without a secret offers no sign-in. Everything it
-# started is stopped on exit.
+# tokens with it), and checks a third one without a secret offers no sign-in. Last,
+# tests/browser/recovery.test.mjs drives static/tickrouter.js itself: resuming after a lost
+# connection (alerts it publishes on the Redis while the page is down), and the user's stream
+# queued, acknowledged by the client and not sent again (a user it mints tokens for on the
+# second server). Everything it started is stopped on exit.
 set -euo pipefail
 # A relative SCREENSHOT is relative to where the script was started.
 screenshot="${SCREENSHOT:+$(realpath -m -- "$SCREENSHOT")}"
@@ -62,3 +65,8 @@ noauth_url="$url"
 echo "==> Playwright (playwright-core) driving $CHROMIUM: signing in outside demo mode"
 TICKROUTER_URL="$auth_url" TICKROUTER_NOAUTH_URL="$noauth_url" JWT_SECRET="$jwt_secret" CHROMIUM="$CHROMIUM" \
     node tests/browser/signin.test.mjs
+
+echo "==> Playwright (playwright-core) driving $CHROMIUM: tickrouter.js resumes and acknowledges"
+# REDIS_SOCKET: the test publishes its own pattern alerts there.
+TICKROUTER_URL="$demo_url" TICKROUTER_AUTH_URL="$auth_url" JWT_SECRET="$jwt_secret" CHROMIUM="$CHROMIUM" \
+    REDIS_SOCKET="$socket" node tests/browser/recovery.test.mjs

@@ -13,9 +13,17 @@
  *                                               // stored watchlist (signed-in sessions).
  *     patternSubscriptions: [{ pattern: 'Doji', min_confidence: 0.7 }],  // optional
  *     onStatus: (status, detail) => console.log(status, detail),
+ *     onRecover: ({ recovered, notRecovered }) => {   // after each reconnect's resume
+ *       if (notRecovered.patterns) refetchAlerts();    // e.g. {patterns: 'too_old'}
+ *     },
+ *     resumeFrom: JSON.parse(sessionStorage.getItem('positions') || 'null'),  // optional
  *   });
  *   const off = client.on('pattern_alert', (data) => console.log(data.symbol, data.pattern));
+ *   client.on('backtest_result', (data, event, frame, meta) => {
+ *     if (meta.queued) console.log('finished while the page was closed', meta.queuedAt);
+ *   });
  *   client.on('*', (data, event) => {});          // every frame, replies included
+ *   addEventListener('pagehide', () => sessionStorage.setItem('positions', JSON.stringify(client.positions())));
  *   await client.setWatchlist(['MSFT']);          // resolves with the ack data: {op, source, symbols}
  *   client.close();
  *
@@ -60,12 +68,31 @@
  *                                                 without a pong within opTimeoutMs drops the
  *                                                 socket and reconnects. 0 disables it.
  *            maxHandshakeFailures  number (3)     see "Reconnects" below.
+ *            onRecover({recovered, notRecovered})  called after each `resume` is answered
+ *                                                 (every reconnect; see "History" below), once
+ *                                                 the frames it replayed went to the handlers:
+ *                                                 recovered maps each stream whose missed frames
+ *                                                 were all replayed to how many (e.g.
+ *                                                 {patterns: 20}), notRecovered each other
+ *                                                 stream to why not ('epoch_changed', 'too_old',
+ *                                                 'not_allowed', 'unavailable', or the error
+ *                                                 code when the server refused the resume).
+ *                                                 Refetch the state of the streams not recovered.
+ *            resumeFrom            object         positions() saved by an earlier client (e.g.
+ *                                                 in sessionStorage): the first connect resumes
+ *                                                 from them, as a reconnect does.
+ *            ackIntervalMs         number (500)   a signed-in session acknowledges its user's
+ *                                                 stream at most this often (see "History").
  *            WebSocket             constructor    defaults to globalThis.WebSocket.
  *
  * TickrouterClient
- *   on(event, handler) -> off()  handler(data, event, frame) for one event name (e.g.
+ *   on(event, handler) -> off()  handler(data, event, frame, meta) for one event name (e.g.
  *                                'pattern_alert', 'ack', 'error', 'connection_confirmed'),
  *                                or '*' for every frame. Returns a function that removes it.
+ *                                meta is {queued, queuedAt, stream, offset}: stream and offset
+ *                                are the frame's place in a recoverable stream (undefined for
+ *                                other frames), queued is true (with queuedAt, epoch ms) when
+ *                                the event waited in the user's offline queue.
  *   off(event, handler)
  *   subscribe(topics)            -> Promise<{op: 'subscribe', topics}>
  *   unsubscribe(topics)          -> Promise<{op: 'unsubscribe', topics}>
@@ -75,7 +102,12 @@
  *   setPatternSubscriptions(subs)-> Promise<{op: 'pattern_subscriptions', count}>
  *   auth(token)                  -> Promise<{op: 'auth', user_id, roles, topics, watchlist}>  (used on reconnects)
  *   ping()                       -> Promise<{server_time}>
- *   close()                      closes for good; no reconnect.
+ *   positions()                  -> {stream: {epoch, offset}}: where the client is in each
+ *                                   recoverable stream it follows (what a reconnect resumes
+ *                                   from). epoch is null once Redis lost that history while
+ *                                   connected: a resume from it reports 'epoch_changed'.
+ *   close()                      closes for good; no reconnect. A pending acknowledgement of
+ *                                the user's stream is sent first.
  *   status, sessionId, userId, roles, topics   last known values (read-only).
  *   watchlist                    {symbols, source} | null: the symbols the session watches and
  *                                where they come from, 'stored' (the user's stored watchlist,
@@ -94,11 +126,34 @@
  *   Ops called while the socket is not open are queued and sent once it opens. A bad argument
  *   (not an array or a string) rejects with {code: 'invalid_argument'} and sends nothing.
  *
+ * History (docs/PROTOCOL.md, resume and ack)
+ *   Frames of the recoverable streams (`patterns`, `alerts`, `system`, `admin`, and `user`: the
+ *   signed-in user's own alerts, backtest events and preference changes) carry `stream` and
+ *   `offset`. The client keeps a position per stream it follows: the epoch from
+ *   `connection_confirmed` and the last offset handled (a stream it had no position for starts
+ *   at the confirmed head; snapshots are not positions). After every reconnect, once the
+ *   session state is sent again, it sends `resume` with those positions; the server replays what
+ *   was missed and answers which streams it recovered. Frames of those streams that arrive
+ *   before that answer are held, then given to the handlers in offset order per stream, each
+ *   offset once (an offset already handled is dropped, whichever way it came again). A stream
+ *   not recovered continues from the new connection's head, and onRecover says why. A live
+ *   frame whose offset is lower than the last one on that connection means Redis lost the
+ *   stream's history and offsets began again: the position's epoch becomes unknown.
+ *   `queued_message` (the user's stream entries that arrived while no page of theirs
+ *   acknowledged them, sent right after `connection_confirmed`) goes to 'queued_message'
+ *   handlers with its data {event, data, queued_at}, and to the original event's handlers with
+ *   the original data and meta.queued true; '*' handlers get the frame once, as it came.
+ *   A signed-in session acknowledges (op `ack`) the highest user-stream offset whose handlers
+ *   ran, at most every ackIntervalMs and before close(), so the next page of that user is not
+ *   sent those entries again; what was not acknowledged comes again as `queued_message` and is
+ *   dropped if this client already handled it.
+ *
  * Reconnects
  *   Exponential backoff with jitter: 0.5 s doubling up to 30 s (each delay is drawn from
  *   [d/2, d]), reset once a connection is confirmed by the server. After every reconnect the
  *   client re-applies the topics, watchlist and pattern subscriptions the server last
- *   acknowledged (or those given to connect()), then sends any queued ops. A session that
+ *   acknowledged (or those given to connect()), then sends `resume` (see "History"), then any
+ *   queued ops. A session that
  *   followed its user's stored watchlist is not given a watchlist on reconnect (it follows the
  *   stored one again); only the `symbol:` topics it subscribed itself are re-subscribed.
  *   The browser WebSocket API hides HTTP status codes, so a refused token (HTTP 401) shows up as a
@@ -117,6 +172,8 @@ const BACKOFF_MAX_MS = 30000;
 /** A pre-open close later than this after the socket was created is not a refused handshake. */
 const IMMEDIATE_CLOSE_MS = 5000;
 const REPLY_EVENTS = new Set(['ack', 'pong', 'error']);
+/** The user's own recoverable stream: the one a signed-in session acknowledges. */
+const USER_STREAM = 'user';
 
 /**
  * Opens a tickrouter client. See the module header for the options.
@@ -138,6 +195,8 @@ export class TickrouterClient {
     this._pingIntervalMs = options.pingIntervalMs ?? 25000;
     this._maxHandshakeFailures = options.maxHandshakeFailures ?? 3;
     this._getToken = typeof options.getToken === 'function' ? options.getToken : null;
+    this._onRecover = typeof options.onRecover === 'function' ? options.onRecover : null;
+    this._ackIntervalMs = options.ackIntervalMs ?? 500;
     this._WebSocket = options.WebSocket ?? globalThis.WebSocket;
     if (typeof this._WebSocket !== 'function') {
       throw new Error('tickrouter.js: no WebSocket implementation available');
@@ -183,6 +242,27 @@ export class TickrouterClient {
     this.roles = [];
     this.topics = [];
     this.watchlist = null;
+
+    // Per recoverable stream: {epoch, offset, seen}. epoch: null when unknown; offset: where a
+    // resume starts (the last offset handled, or the head it started at); seen: the highest
+    // offset handed to the handlers in this epoch (0: none), so a repeat is dropped.
+    this._positions = new Map();
+    for (const [name, p] of Object.entries(options.resumeFrom ?? {})) {
+      if (p && (typeof p.epoch === 'string' || p.epoch === null) && Number.isInteger(p.offset) && p.offset >= 0) {
+        this._positions.set(name, { epoch: p.epoch, offset: p.offset, seen: p.offset });
+      } else {
+        console.warn(`tickrouter.js: ignoring resumeFrom.${name}: not {epoch, offset}`, p);
+      }
+    }
+    this._heads = {}; // the current connection's connection_confirmed `streams`
+    this._connLast = new Map(); // per stream, the last offset received on the current connection
+    this._recovery = null; // {streams, held: frames} while a resume awaits its answer
+    // The user's stream on the current connection: the highest offset handled, the highest
+    // acknowledgement sent, and the timer that coalesces acknowledgements.
+    this._ackable = 0;
+    this._ackSent = 0;
+    this._ackTimer = null;
+
     if (this._token || !this._getToken) this._open(false);
     else this._freshToken().then(() => this._closedByUser || this._open(false));
   }
@@ -238,11 +318,20 @@ export class TickrouterClient {
     return this._request('ping', {});
   }
 
+  positions() {
+    const out = {};
+    for (const [name, p] of this._positions) out[name] = { epoch: p.epoch, offset: p.offset };
+    return out;
+  }
+
   close() {
     if (this._closedByUser) return;
+    // Before anything is torn down: the server handles the ack before the close frame.
+    this._sendAck();
     this._closedByUser = true;
     clearTimeout(this._reconnectTimer);
     this._stopPing();
+    this._endConnection();
     const ws = this._ws;
     this._ws = null;
     if (ws) {
@@ -290,6 +379,7 @@ export class TickrouterClient {
       this._handshakeFailures = 0;
       this._setStatus('open', { url: this._url.href });
       this._reapply();
+      this._resume();
       const queued = this._outbox.splice(0);
       for (const req of queued) this._transmit(req);
       this._startPing();
@@ -316,6 +406,7 @@ export class TickrouterClient {
   async _onClose(code, reason, opened, lifetimeMs) {
     this._ws = null;
     this._stopPing();
+    this._endConnection();
     this._failAll('disconnected', `connection lost (${code}${reason ? ' ' + reason : ''})`);
     if (this._closedByUser) return;
     if (!opened && this._token && lifetimeMs < IMMEDIATE_CLOSE_MS) {
@@ -432,6 +523,154 @@ export class TickrouterClient {
     }
   }
 
+  /**
+   * Sends `resume` with the positions of the streams the client had, and holds their frames
+   * until it is answered (`_recovered`). Nothing to resume on a first connect unless
+   * options.resumeFrom gave positions.
+   */
+  _resume() {
+    const streams = {};
+    // An unknown epoch matches none: the server answers epoch_changed, which is the truth.
+    for (const [name, p] of this._positions) streams[name] = { epoch: p.epoch ?? '', offset: p.offset };
+    if (Object.keys(streams).length === 0) return;
+    const recovery = { streams: Object.keys(streams), held: [] };
+    this._recovery = recovery;
+    const req = this._makeRequest('resume', { streams }, (data) => this._recovered(recovery, data, null));
+    req.onError = (err) => this._recovered(recovery, null, err);
+    // A timeout keeps holding: the server answers ops in order, so the answer (and the replay
+    // before it) is still coming, or the ping check drops the link.
+    this._transmit(req).catch(() => {});
+  }
+
+  /** The resume's answer (or error): the held frames in order, then onRecover. */
+  _recovered(recovery, data, err) {
+    if (this._recovery !== recovery) return;
+    this._recovery = null;
+    for (const frame of inOffsetOrder(recovery.held)) this._deliver(frame);
+    const answers = (data && data.streams) || {};
+    const result = { recovered: {}, notRecovered: {} };
+    for (const name of recovery.streams) {
+      const answer = answers[name];
+      if (answer && answer.recovered === true) {
+        result.recovered[name] = Number(answer.replayed) || 0;
+        continue;
+      }
+      result.notRecovered[name] = answer ? String(answer.reason) : String((err && err.code) || 'unknown');
+      // What was missed is lost: carry on from this connection's head.
+      const head = this._heads[name];
+      const p = this._positions.get(name);
+      if (p && isHead(head)) {
+        p.epoch = head.epoch;
+        p.offset = Math.max(p.offset, head.offset);
+      }
+    }
+    if (!this._onRecover) return;
+    try {
+      this._onRecover(result);
+    } catch (e) {
+      console.error('tickrouter.js: onRecover handler failed', e);
+    }
+  }
+
+  /** The end of a connection: held frames are dropped (the next resume replays them). */
+  _endConnection() {
+    this._recovery = null;
+    this._connLast.clear();
+    clearTimeout(this._ackTimer);
+    this._ackTimer = null;
+    this._ackable = 0;
+    this._ackSent = 0;
+  }
+
+  /** Positions from connection_confirmed: a stream with none starts at its head. */
+  _adoptHeads(streams) {
+    this._heads = streams && typeof streams === 'object' ? streams : {};
+    for (const [name, head] of Object.entries(this._heads)) {
+      if (!isHead(head)) continue;
+      const p = this._positions.get(name);
+      // A known epoch that differs: Redis lost that history and its offsets began again, so
+      // what was seen says nothing about what comes now. (A resume already sent for it is
+      // answered epoch_changed.)
+      if (!p || (p.epoch !== null && p.epoch !== head.epoch)) {
+        this._positions.set(name, { epoch: head.epoch, offset: head.offset, seen: 0 });
+      }
+    }
+  }
+
+  /** Forgets the positions of streams the session no longer follows. */
+  _keepFollowed() {
+    for (const name of this._positions.keys()) {
+      const followed = name === USER_STREAM ? this.userId != null : this.topics.includes(name);
+      if (!followed) this._positions.delete(name);
+    }
+  }
+
+  /** A frame of a recoverable stream, in order: dropped if handled before, else dispatched. */
+  _deliver(frame) {
+    const { stream, offset } = frame;
+    let p = this._positions.get(stream);
+    const last = this._connLast.get(stream);
+    this._connLast.set(stream, offset);
+    if (last !== undefined && offset < last) {
+      // The server never sends an offset twice on one connection: offsets began again, Redis
+      // lost the history. Its new epoch is unknown until the next connection_confirmed.
+      p = { epoch: null, offset: 0, seen: 0 };
+      this._positions.set(stream, p);
+      if (stream === USER_STREAM) this._ackable = this._ackSent = 0;
+    } else if (p && offset <= p.seen) {
+      // Handled on an earlier connection (the queue sends what was not yet acknowledged).
+      if (stream === USER_STREAM) this._handledUser(offset);
+      return;
+    }
+    if (!p) {
+      // A stream followed since the connection started: the confirmed epoch is its history's.
+      p = { epoch: isHead(this._heads[stream]) ? this._heads[stream].epoch : null, offset, seen: 0 };
+      this._positions.set(stream, p);
+    }
+    p.seen = offset;
+    p.offset = Math.max(p.offset, offset);
+    const queued = frame.event === 'queued_message' && frame.data && typeof frame.data === 'object';
+    if (queued) {
+      // Not mirrored (_dispatch): what was queued is older than connection_confirmed's state.
+      const meta = { queued: true, queuedAt: frame.data.queued_at, stream, offset };
+      this._emit('queued_message', frame.data, frame, meta, true);
+      if (typeof frame.data.event === 'string') this._emit(frame.data.event, frame.data.data, frame, meta, false);
+    } else {
+      this._dispatch(frame, { queued: false, stream, offset });
+    }
+    if (stream === USER_STREAM) this._handledUser(offset);
+  }
+
+  /** A user-stream offset whose handlers ran: acknowledged within ackIntervalMs. */
+  _handledUser(offset) {
+    if (this.userId == null) return;
+    this._ackable = Math.max(this._ackable, offset);
+    if (this._ackable > this._ackSent && this._ackTimer === null) {
+      this._ackTimer = setTimeout(() => {
+        this._ackTimer = null;
+        this._sendAck();
+      }, this._ackIntervalMs);
+    }
+  }
+
+  /** Acknowledges the user's stream up to the highest offset handled, if not done yet. */
+  _sendAck() {
+    clearTimeout(this._ackTimer);
+    this._ackTimer = null;
+    const upTo = this._ackable;
+    const ws = this._ws;
+    if (upTo <= this._ackSent || !ws || ws.readyState !== 1 || this._closedByUser) return;
+    this._ackSent = upTo;
+    this._request('ack', { streams: { [USER_STREAM]: upTo } }).catch(() => {
+      // Refused (rate_limited, unavailable): try again later on this connection. A lost
+      // connection needs nothing: the entries come again as queued_message and are
+      // acknowledged then.
+      if (this._ws !== ws || this._ackSent !== upTo) return;
+      this._ackSent = 0;
+      this._handledUser(upTo);
+    });
+  }
+
   _makeRequest(op, fields, onAck) {
     const req = { id: this._nextId++, op, fields, onAck };
     req.promise = new Promise((resolve, reject) => {
@@ -487,6 +726,11 @@ export class TickrouterClient {
     }
     if (!frame || typeof frame.event !== 'string') return;
     const { event, data } = frame;
+    if (isPositioned(frame)) {
+      if (this._recovery) this._recovery.held.push(frame);
+      else this._deliver(frame);
+      return;
+    }
     if (event === 'connection_confirmed' && data) {
       this._attempt = 0; // a confirmed connection resets the backoff
       this.sessionId = data.session_id ?? null;
@@ -494,17 +738,26 @@ export class TickrouterClient {
       this.roles = Array.isArray(data.roles) ? data.roles : [];
       this.topics = Array.isArray(data.topics) ? data.topics : [];
       this.watchlist = readWatchlist(data.watchlist);
-    } else if (event === 'preferences_changed' && data) {
-      const stored = data.changed === 'watchlist' && data.watchlist;
-      if (stored && Array.isArray(stored.symbols) && this.watchlist && this.watchlist.source === 'stored') {
-        this.watchlist = { source: 'stored', symbols: [...stored.symbols].map(String).sort() };
-      }
+      this._adoptHeads(data.streams);
+      this._keepFollowed();
     } else if (event === 'token_expiring') {
       this._refreshToken();
     } else if (REPLY_EVENTS.has(event)) {
       this._settle(event, data, frame.id);
     }
-    this._emit(event, data, frame);
+    this._dispatch(frame, { queued: false });
+  }
+
+  /** Hands a frame to its handlers, after mirroring what it changes in the client's state. */
+  _dispatch(frame, meta) {
+    const { event, data } = frame;
+    if (event === 'preferences_changed' && data) {
+      const stored = data.changed === 'watchlist' && data.watchlist;
+      if (stored && Array.isArray(stored.symbols) && this.watchlist && this.watchlist.source === 'stored') {
+        this.watchlist = { source: 'stored', symbols: [...stored.symbols].map(String).sort() };
+      }
+    }
+    this._emit(event, data, frame, meta, true);
   }
 
   _settle(event, data, id) {
@@ -520,6 +773,7 @@ export class TickrouterClient {
     this._pending.delete(req.id);
     clearTimeout(req.timer);
     if (event === 'error') {
+      if (req.onError) req.onError(data);
       req.reject(data);
       return;
     }
@@ -532,6 +786,7 @@ export class TickrouterClient {
   _applyAck(data) {
     if ((data.op === 'subscribe' || data.op === 'unsubscribe') && Array.isArray(data.topics)) {
       this.topics = data.topics;
+      this._keepFollowed();
       const topics = [];
       const symbols = [];
       for (const t of data.topics) {
@@ -553,10 +808,18 @@ export class TickrouterClient {
       const plain = this.topics.filter((t) => !t.startsWith('symbol:'));
       this.topics = [...plain, ...data.symbols.map((s) => `symbol:${s}`)];
     } else if (data.op === 'auth') {
-      this.userId = data.user_id ?? null;
+      const userId = data.user_id ?? null;
+      if (userId !== this.userId) {
+        // Another user's stream: nothing of the old one's position or acknowledgements applies.
+        this._positions.delete(USER_STREAM);
+        this._connLast.delete(USER_STREAM);
+        this._ackable = this._ackSent = 0;
+      }
+      this.userId = userId;
       this.roles = Array.isArray(data.roles) ? data.roles : [];
       if (Array.isArray(data.topics)) this.topics = data.topics;
       if (data.watchlist) this.watchlist = readWatchlist(data.watchlist);
+      this._keepFollowed();
     }
   }
 
@@ -578,13 +841,14 @@ export class TickrouterClient {
     this._want.symbolTopics = [...mine];
   }
 
-  _emit(event, data, frame) {
-    for (const key of [event, '*']) {
+  /** Calls the handlers of `event`, and the '*' ones when `everyFrame` (once per frame). */
+  _emit(event, data, frame, meta, everyFrame) {
+    for (const key of everyFrame ? [event, '*'] : [event]) {
       const set = this._handlers.get(key);
       if (!set) continue;
       for (const handler of [...set]) {
         try {
-          handler(data, event, frame);
+          handler(data, event, frame, meta);
         } catch (err) {
           console.error(`tickrouter.js: handler for ${event} failed`, err);
         }
@@ -617,6 +881,35 @@ export class TickrouterClient {
     clearInterval(this._pingTimer);
     this._pingTimer = null;
   }
+}
+
+/** Whether a frame has a place in a recoverable stream (a snapshot's is from when it was live). */
+function isPositioned(frame) {
+  return typeof frame.stream === 'string' && Number.isInteger(frame.offset) && frame.snapshot !== true;
+}
+
+/** A connection_confirmed `streams` entry: {epoch, offset}. */
+function isHead(head) {
+  return !!head && typeof head.epoch === 'string' && Number.isInteger(head.offset);
+}
+
+/**
+ * The frames, each stream's in offset order in the places that stream's frames had, so the
+ * streams stay interleaved as they arrived.
+ */
+function inOffsetOrder(frames) {
+  const byStream = new Map();
+  for (const f of frames) {
+    if (!byStream.has(f.stream)) byStream.set(f.stream, []);
+    byStream.get(f.stream).push(f);
+  }
+  for (const list of byStream.values()) list.sort((a, b) => a.offset - b.offset);
+  const next = new Map([...byStream.keys()].map((k) => [k, 0]));
+  return frames.map((f) => {
+    const i = next.get(f.stream);
+    next.set(f.stream, i + 1);
+    return byStream.get(f.stream)[i];
+  });
 }
 
 function detach(ws) {

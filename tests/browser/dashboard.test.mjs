@@ -10,13 +10,11 @@
 // REDIS_SOCKET (a Unix socket path, as scripts/browser-test.sh gives) or REDIS_URL
 // (redis://host:port), used through redis-cli.
 
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
 import { checkLayout } from './layout.mjs';
-import { check, launch, run, step, submitBacktest } from './harness.mjs';
+import { check, launch, redisPublish, run, step, submitBacktest } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BASE = process.env.TICKROUTER_URL;
@@ -586,16 +584,6 @@ async function adminErrors(admin) {
   const sources = await admin.$$eval('#admin-errors-list li', (items) => items.map((li) => li.dataset.source));
   check(sources.length >= 1 && sources.every((s) => s === 'browser-test'), `source filter: ${sources}`);
   step('severity and source filters applied through the API');
-}
-
-/** PUBLISH on the Redis tickrouter reads; returns the number of subscribers that got it. */
-async function redisPublish(channel, message) {
-  const target = process.env.REDIS_SOCKET
-    ? ['-s', process.env.REDIS_SOCKET]
-    : process.env.REDIS_URL ? ['-u', process.env.REDIS_URL] : null;
-  if (!target) throw new Error('REDIS_SOCKET or REDIS_URL must say where tickrouter\'s Redis is');
-  const { stdout } = await promisify(execFile)('redis-cli', [...target, 'publish', channel, message]);
-  return Number(stdout.trim());
 }
 
 run('browser test', main);

@@ -1,6 +1,10 @@
-// What both browser tests share: how Chromium is started, the timed progress lines, the check
-// that fails a test, the backtest form's submit, and how a test ends (exit code 0 or 1).
+// What the browser tests share: how Chromium is started, the timed progress lines, the check
+// that fails a test, polling the server, publishing on its Redis, minting tokens, the backtest
+// form's submit, and how a test ends (exit code 0 or 1).
 
+import { execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -26,6 +30,44 @@ export const step = (what) => console.log(`[${((Date.now() - started) / 1000).to
 export function check(ok, what) {
   if (!ok) throw new Error(`check failed: ${what}`);
 }
+
+/**
+ * Asks `probe` until it returns something truthy (returned), every `intervalMs`: for state only
+ * the server knows (its counters, a job's status), where there is no page condition to wait on.
+ */
+export async function poll(what, probe, { timeoutMs = 45_000, intervalMs = 250 } = {}) {
+  for (const deadline = Date.now() + timeoutMs; ;) {
+    const got = await probe();
+    if (got) return got;
+    check(Date.now() < deadline, `${what} within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** redis-cli against the Redis tickrouter reads: REDIS_SOCKET (a Unix socket) or REDIS_URL. */
+export async function redisCli(...args) {
+  const target = process.env.REDIS_SOCKET
+    ? ['-s', process.env.REDIS_SOCKET]
+    : process.env.REDIS_URL ? ['-u', process.env.REDIS_URL] : null;
+  if (!target) throw new Error('REDIS_SOCKET or REDIS_URL must say where tickrouter\'s Redis is');
+  const { stdout } = await promisify(execFile)('redis-cli', [...target, ...args]);
+  return stdout.trim();
+}
+
+/** PUBLISH on the Redis tickrouter reads; returns the number of subscribers that got it. */
+export async function redisPublish(channel, message) {
+  return Number(await redisCli('publish', channel, message));
+}
+
+const base64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+
+/** An HS256 JWT with these claims, signed with `secret`. */
+export function mintToken(claims, secret) {
+  const signed = `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url(claims)}`;
+  return `${signed}.${createHmac('sha256', secret).update(signed).digest('base64url')}`;
+}
+
+export const nowSecs = () => Math.floor(Date.now() / 1000);
 
 /** Submits the backtest form as it is filled; the new job's id (a refusal fails the check). */
 export async function submitBacktest(page) {

@@ -12,9 +12,8 @@
 // provokes on purpose (a refused token shows as a 401 in the console), on any 404, and on any
 // request for /api/demo-token: outside demo mode the page asks GET /api/info instead.
 
-import { createHmac } from 'node:crypto';
 import { checkLayout } from './layout.mjs';
-import { check, launch, run, step, submitBacktest } from './harness.mjs';
+import { check, launch, mintToken, nowSecs, run, step, submitBacktest } from './harness.mjs';
 
 const BASE = process.env.TICKROUTER_URL;
 const NOAUTH = process.env.TICKROUTER_NOAUTH_URL || '';
@@ -30,15 +29,8 @@ if (!BASE || !SECRET) {
 }
 
 
-const base64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-
 /** An HS256 JWT, as the server's secret (or another) signs it. */
-function mint(claims, secret = SECRET) {
-  const signed = `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url(claims)}`;
-  return `${signed}.${createHmac('sha256', secret).update(signed).digest('base64url')}`;
-}
-
-const nowSecs = () => Math.floor(Date.now() / 1000);
+const mint = (claims, secret = SECRET) => mintToken(claims, secret);
 
 async function main() {
   const browser = await launch();
