@@ -120,7 +120,10 @@ fn shutdown_flushes_buffers_then_closes_sessions_going_away() {
 #[test]
 fn garbage_on_every_channel_is_counted_and_never_stalls_delivery() {
     use tickrouter::domain::kind::DEFAULT_CHANNELS;
-    let redis = Redis::start();
+    // 27 x 2 MiB in one burst is over Redis's default output-buffer limit for a subscriber
+    // (32 MiB): on a starved machine Redis would drop the connection before tickrouter has
+    // read it all. What is under test is tickrouter's accounting, so Redis gets room.
+    let redis = Redis::start_with(&["--client-output-buffer-limit", "pubsub 256mb 64mb 60"]);
     let app = App::start(&redis);
     let mut client = app.ws();
     let garbage: Vec<Vec<u8>> = vec![
