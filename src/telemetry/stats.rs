@@ -384,7 +384,10 @@ mod tests {
                 ],
             ),
             ("alert_rules", &["passed", "refused"]),
-            ("history", &["duplicates", "write_failures", "written"]),
+            (
+                "history",
+                &["duplicates", "skipped", "write_failures", "written"],
+            ),
             ("offline", &["acknowledged", "delivered", "queued"]),
             ("resumes", &["not_recovered", "recovered", "replayed"]),
             ("snapshots", &["delivered"]),

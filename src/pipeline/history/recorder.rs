@@ -4,9 +4,13 @@
 //! Publications are written in arrival order, a batch per round trip: while one batch is in
 //! Redis the next gathers, so under load a round trip serves many publications and the offsets
 //! follow the order the handlers produced them in. When Redis does not take a batch, its
-//! publications are delivered without offsets (counted), rather than held back.
+//! publications are delivered without offsets (counted), rather than held back; and when more
+//! than `MAX_WAITING` (or `MAX_WAITING_BYTES`) wait for Redis, it cannot keep up: everything
+//! waiting, the batch in Redis included, is delivered at once without offsets (counted), so live
+//! delivery never waits long and what is released at once stays small. Either way the stream's
+//! next write starts a new epoch: a gap in the history is never silent.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,14 +22,22 @@ use crate::domain::history::{message_id, Place, Recoverable, Repeats};
 use crate::domain::publication::Publication;
 use crate::domain::stream::Stream;
 use crate::pipeline::registry::{publish, Origin, RoomRegistry};
-use crate::telemetry::events::{HistoryWriteFailed, HistoryWritten};
+use crate::telemetry::events::{HistoryBehind, HistoryWriteFailed, HistoryWritten};
 use crate::telemetry::Stats;
 
 /// Recorder mailbox size; publications beyond it are shed and counted as `overloaded`.
 pub const RECORDER_QUEUE: usize = 16_384;
 
-/// Publications per round trip at most.
+/// Publications per round trip at most, and their frames' bytes at most (big frames make long
+/// round trips, which everything behind them waits for).
 const MAX_BATCH: usize = 256;
+const MAX_BATCH_BYTES: usize = 256 << 10;
+
+/// Publications, and their frames' bytes, waiting for Redis beyond which it counts as fallen
+/// behind. A burst (a Redis Stream's backlog read at startup) fits; what is released at once
+/// stays near a session's outbound queue (`session.outbound_queue_bytes`, default 8 MiB).
+const MAX_WAITING: usize = 2048;
+const MAX_WAITING_BYTES: usize = 1 << 20;
 
 /// How long a message's offset is remembered for other instances that saw the same message:
 /// pub/sub reaches every subscriber within milliseconds, so seconds are plenty, and each
@@ -49,8 +61,13 @@ pub struct Recorder {
     store: HistoryStore,
     registry: Addr<RoomRegistry>,
     stats: Arc<Stats>,
-    pending: Vec<(Publication, Origin)>,
+    /// In arrival order, waiting for the batch in Redis.
+    pending: VecDeque<(Publication, Origin)>,
+    pending_bytes: usize,
     writing: bool,
+    /// The batch in Redis, until it is delivered: when Redis falls behind, it goes out before
+    /// its write returns (without offsets).
+    in_flight: Option<Vec<(Publication, Origin)>>,
     repeats: Repeats,
     /// Streams with publications that went out unwritten: their next write starts a new epoch,
     /// so a client whose position is older hears `epoch_changed` instead of missing them
@@ -64,8 +81,10 @@ impl Recorder {
             store,
             registry,
             stats,
-            pending: Vec::new(),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
             writing: false,
+            in_flight: None,
             repeats: Repeats::new(DEDUPE_WINDOW),
             broken: HashSet::new(),
         }
@@ -99,12 +118,24 @@ impl Recorder {
         }
     }
 
+    /// Sends the next batch to Redis.
     fn write_next(&mut self, ctx: &mut Context<Self>) {
-        if self.writing || self.pending.is_empty() {
+        if self.writing {
             return;
         }
-        let n = self.pending.len().min(MAX_BATCH);
-        let batch: Vec<(Publication, Origin)> = self.pending.drain(..n).collect();
+        let (mut batch, mut bytes) = (Vec::new(), 0);
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            let Some((p, origin)) = self.pending.pop_front() else {
+                break;
+            };
+            self.pending_bytes -= p.frame.len();
+            bytes += p.frame.len();
+            batch.push((p, origin));
+        }
+        if batch.is_empty() {
+            return;
+        }
+        self.in_flight = Some(batch.clone());
         let now = Instant::now();
         let names: Vec<Naming> = batch
             .iter()
@@ -124,10 +155,27 @@ impl Recorder {
             (batch, result)
         };
         ctx.spawn(write.into_actor(self).map(|(batch, result), act, ctx| {
-            act.deliver(batch, result);
+            // Gone early when Redis fell behind: it is written, but its frames went out
+            // without offsets and its streams start new epochs.
+            if act.in_flight.take().is_some() {
+                act.deliver(batch, result);
+            }
             act.writing = false;
             act.write_next(ctx);
         }));
+    }
+
+    /// Redis cannot keep up: everything waiting for it, the batch in Redis first, goes out now
+    /// without offsets, and each of its streams starts a new epoch.
+    fn release_all(&mut self) {
+        let in_flight = self.in_flight.take().unwrap_or_default();
+        let waiting = self.pending.drain(..);
+        self.pending_bytes = 0;
+        for (publication, origin) in in_flight.into_iter().chain(waiting) {
+            self.stats.emit(HistoryBehind);
+            self.broken.insert(publication.stream.clone());
+            publish(&self.registry, &self.stats, publication, origin);
+        }
     }
 
     fn deliver(
@@ -197,7 +245,12 @@ impl Handler<Record> for Recorder {
     type Result = ();
 
     fn handle(&mut self, msg: Record, ctx: &mut Self::Context) {
-        self.pending.push((msg.publication, msg.origin));
+        let len = msg.publication.frame.len();
+        if self.pending.len() >= MAX_WAITING || self.pending_bytes + len > MAX_WAITING_BYTES {
+            self.release_all();
+        }
+        self.pending_bytes += len;
+        self.pending.push_back((msg.publication, msg.origin));
         self.write_next(ctx);
     }
 }

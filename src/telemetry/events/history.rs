@@ -48,6 +48,16 @@ impl InternalEvent for HistoryWriteFailed<'_> {
     }
 }
 
+/// A publication went out unwritten because Redis had fallen too far behind the history
+/// writes; its stream starts a new epoch.
+pub struct HistoryBehind;
+
+impl InternalEvent for HistoryBehind {
+    fn emit(self, stats: &Stats) {
+        stats.add(Scalar::HistorySkipped, 1);
+    }
+}
+
 /// One stream of a `resume`: recovered with `replayed` frames, or not.
 pub struct StreamResumed(pub Result<usize, NotRecovered>);
 

@@ -18,8 +18,8 @@ pub use handlers::{
     StreamingBufferChanged, UserCachesChanged,
 };
 pub use history::{
-    HistoryWriteFailed, HistoryWritten, QueueAcknowledged, QueuedDelivered, QueuedForLater,
-    StreamResumed,
+    HistoryBehind, HistoryWriteFailed, HistoryWritten, QueueAcknowledged, QueuedDelivered,
+    QueuedForLater, StreamResumed,
 };
 pub use reader::{
     InboundQueueFull, MessageNormalised, MonitorSkipped, RedisConnected, RedisConnectionFailed,
