@@ -57,14 +57,6 @@ fn cancel(app: &App, user: &str, id: &str) -> (u16, Value) {
     )
 }
 
-fn query<T: redis::FromRedisValue>(redis: &Redis, cmd: &[&str]) -> T {
-    let mut c = redis::cmd(cmd[0]);
-    for arg in &cmd[1..] {
-        c.arg(*arg);
-    }
-    c.query(&mut redis.conn()).unwrap()
-}
-
 fn publish_progress(redis: &Redis, job: &str, progress: f64, symbol: &str) {
     redis.publish(
         PROGRESS,
@@ -101,11 +93,13 @@ fn backtest_frames_before_sentinel(redis: &Redis, client: &mut Client) -> Vec<Va
 }
 
 fn ttl(redis: &Redis, key: &str) -> i64 {
-    query(redis, &["TTL", key])
+    redis.query(&["TTL", key])
 }
 
 fn in_active_set(redis: &Redis, job: &str) -> bool {
-    query::<Option<f64>>(redis, &["ZSCORE", "tickstock:active_jobs", job]).is_some()
+    redis
+        .query::<Option<f64>>(&["ZSCORE", "tickstock:active_jobs", job])
+        .is_some()
 }
 
 #[test]
@@ -197,7 +191,7 @@ fn every_validation_rule_names_the_invalid_field() {
     });
     submit(&app, "alice", &edge);
     // Nothing invalid was stored.
-    let stored: i64 = query(&redis, &["ZCARD", "tickstock:user_jobs:alice"]);
+    let stored: i64 = redis.query(&["ZCARD", "tickstock:user_jobs:alice"]);
     assert_eq!(stored, 1);
 }
 
@@ -234,7 +228,7 @@ fn the_api_requires_a_valid_bearer_token() {
         }
     }
     // None of those created or cancelled anything.
-    let stored: i64 = query(&redis, &["ZCARD", "tickstock:user_jobs:alice"]);
+    let stored: i64 = redis.query(&["ZCARD", "tickstock:user_jobs:alice"]);
     assert_eq!(stored, 1);
     assert_eq!(job(&app, "alice", &id)["status"], "queued");
 }
@@ -287,7 +281,7 @@ fn submission_stores_the_legacy_layout_and_publishes_the_request() {
 
     // The record, the owner's index and the active set, with their lifetimes.
     let key = format!("tickstock:jobs:{id}");
-    let stored: String = query(&redis, &["GET", &key]);
+    let stored: String = redis.query(&["GET", &key]);
     let stored: Value = serde_json::from_str(&stored).unwrap();
     assert_eq!(stored["status"], "queued");
     assert_eq!(stored["user_id"], "alice");
@@ -305,7 +299,7 @@ fn submission_stores_the_legacy_layout_and_publishes_the_request() {
     assert!((7 * DAY - 10..=7 * DAY).contains(&ttl(&redis, &key)));
     let index = "tickstock:user_jobs:alice";
     assert!((30 * DAY - 10..=30 * DAY).contains(&ttl(&redis, index)));
-    let score: f64 = query(&redis, &["ZSCORE", index, &id]);
+    let score: f64 = redis.query(&["ZSCORE", index, &id]);
     assert_eq!(score as i64, stored["created_at"].as_i64().unwrap());
     assert!(in_active_set(&redis, &id));
 
@@ -324,10 +318,10 @@ fn submission_stores_the_legacy_layout_and_publishes_the_request() {
     assert_eq!(ids, [newer.as_str(), id.as_str()]);
 
     // An index entry whose record expired is dropped from the list and from the sets.
-    let _: i64 = query(&redis, &["DEL", &key]);
+    let _: i64 = redis.query(&["DEL", &key]);
     let (_, listed) = api(&app, "GET", "/api/backtests", Some("alice"), None);
     assert_eq!(listed["jobs"].as_array().unwrap().len(), 1);
-    let left: i64 = query(&redis, &["ZCARD", index]);
+    let left: i64 = redis.query(&["ZCARD", index]);
     assert_eq!(left, 1);
     assert!(!in_active_set(&redis, &id));
 }

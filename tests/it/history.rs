@@ -29,6 +29,19 @@ fn alerts_until_sentinel(redis: &Redis, client: &mut Client) -> Vec<Value> {
         .collect()
 }
 
+/// Stores a user's alert rules through instance `via` and waits until every instance has read
+/// them (each loads a user's rules when told they changed, even for a user who is away).
+fn store_rules(via: &App, apps: &[&App], user: &str, rules: Value) {
+    let loads = |app: &App| app.stats()["alert_rules_cache"]["loads"].as_u64().unwrap();
+    let before: Vec<u64> = apps.iter().map(|app| loads(app)).collect();
+    let (status, _) = api(via, "PUT", "/api/me/alert-rules", Some(user), Some(&rules));
+    assert_eq!(status, 200);
+    wait_for("every instance to read the rules", WAIT, || {
+        let read = apps.iter().zip(&before).all(|(app, n)| loads(app) > *n);
+        read.then_some(())
+    });
+}
+
 fn position(client: &Client, stream: &str) -> Value {
     client.confirmed["data"]["streams"][stream].clone()
 }
@@ -246,25 +259,10 @@ fn a_user_gets_what_they_missed_until_they_acknowledge_it() {
 fn alerts_wait_for_an_absent_user_only_when_their_stored_rules_accept_them() {
     let redis = Redis::start();
     let (a, b) = (App::start(&redis), App::start(&redis));
-    let rules = json!({"subscriptions": [{"pattern": "Doji", "min_confidence": 0.8}]});
-    let (status, _) = api(
-        &a,
-        "PUT",
-        "/api/me/alert-rules",
-        Some("strict"),
-        Some(&rules),
-    );
-    assert_eq!(status, 200);
     // "open" stored nothing: while away, nothing is written for them.
     drop(b.ws_as("open", &[]));
-    wait_for(
-        "both instances to know strict's rules (and b open's)",
-        WAIT,
-        || {
-            let loads = |app: &App| app.stats()["alert_rules_cache"]["loads"].as_u64();
-            (loads(&a) >= Some(1) && loads(&b) >= Some(2)).then_some(())
-        },
-    );
+    let rules = json!({"subscriptions": [{"pattern": "Doji", "min_confidence": 0.8}]});
+    store_rules(&a, &[&a, &b], "strict", rules);
     publish_alert(&redis, 0, "Doji", 0.9);
     publish_alert(&redis, 1, "Doji", 0.5);
     publish_alert(&redis, 2, "Hammer", 0.95);
@@ -362,13 +360,7 @@ fn entries_added_to_a_stream_while_tickrouter_was_down_are_all_resumed_in_order(
 fn entries_read_but_not_acknowledged_before_a_crash_are_routed_at_the_next_start() {
     let redis = Redis::start();
     let key = "tickstock:stream:patterns";
-    let query = |args: &[&str]| {
-        let mut cmd = redis::cmd(args[0]);
-        for arg in &args[1..] {
-            cmd.arg(*arg);
-        }
-        cmd.query::<redis::Value>(&mut redis.conn()).unwrap()
-    };
+    let query = |words: &[&str]| redis.query::<redis::Value>(words);
     query(&[
         "XGROUP",
         "CREATE",
@@ -432,18 +424,7 @@ fn an_alert_seen_by_every_instance_reaches_an_online_user_once() {
     let redis = Redis::start();
     let (a, b) = (App::start(&redis), App::start(&redis));
     let rules = json!({"subscriptions": [{"pattern": "Doji", "min_confidence": 0.5}]});
-    let (status, _) = api(
-        &a,
-        "PUT",
-        "/api/me/alert-rules",
-        Some("grace"),
-        Some(&rules),
-    );
-    assert_eq!(status, 200);
-    wait_for("both instances to know grace's rules", WAIT, || {
-        let loads = |app: &App| app.stats()["alert_rules_cache"]["loads"].as_u64();
-        (loads(&a) >= Some(1) && loads(&b) >= Some(1)).then_some(())
-    });
+    store_rules(&a, &[&a, &b], "grace", rules);
     let mut grace = a.ws_as("grace", &[]);
     for n in 0..10 {
         publish_alert(&redis, n, "Doji", 0.9);
@@ -471,13 +452,7 @@ fn a_failed_history_write_starts_a_new_epoch() {
     let before = position(&client, "patterns");
     publish_alert(&redis, 0, "Doji", 0.9);
     assert_eq!(client.expect("pattern_alert")["offset"], 1);
-    let damage = |args: &[&str]| {
-        let mut cmd = redis::cmd(args[0]);
-        for arg in &args[1..] {
-            cmd.arg(*arg);
-        }
-        cmd.query::<()>(&mut redis.conn()).unwrap();
-    };
+    let damage = |words: &[&str]| redis.query::<()>(words);
     damage(&["DEL", "tickrouter:history:patterns"]);
     damage(&["SET", "tickrouter:history:patterns", "not a stream"]);
     publish_alert(&redis, 1, "Doji", 0.9);

@@ -134,6 +134,24 @@ impl Redis {
             .unwrap()
     }
 
+    /// Runs one command, its words given as strings.
+    pub fn query<T: redis::FromRedisValue>(&self, words: &[&str]) -> T {
+        let mut cmd = redis::cmd(words[0]);
+        for word in &words[1..] {
+            cmd.arg(*word);
+        }
+        cmd.query(&mut self.conn()).unwrap()
+    }
+
+    /// A user's pattern alerts counted this hour (and the hour before, across a boundary) in
+    /// the counters every instance shares.
+    pub fn hourly_alert_count(&self, user: &str) -> u64 {
+        let counters: Vec<String> =
+            self.query(&["KEYS", &format!("tickstock:alerts:ratelimit:{user}:*")]);
+        let counts = counters.iter().map(|k| self.query::<u64>(&["GET", k]));
+        counts.sum()
+    }
+
     pub fn publish(&self, channel: &str, payload: impl AsRef<[u8]>) {
         let _: i64 = redis::cmd("PUBLISH")
             .arg(channel)
