@@ -130,8 +130,9 @@
  *   Frames of the recoverable streams (`patterns`, `alerts`, `system`, `admin`, and `user`: the
  *   signed-in user's own alerts, backtest events and preference changes) carry `stream` and
  *   `offset`. The client keeps a position per stream it follows: the epoch from
- *   `connection_confirmed` and the last offset handled (a stream it had no position for starts
- *   at the confirmed head; snapshots are not positions). After every reconnect, once the
+ *   `connection_confirmed` (or, for a stream followed later, the `subscribe` or `auth` ack) and
+ *   the last offset handled (a stream it had no position for starts at that head; snapshots
+ *   are not positions). After every reconnect, once the
  *   session state is sent again, it sends `resume` with those positions; the server replays what
  *   was missed and answers which streams it recovered. Frames of those streams that arrive
  *   before that answer are held, then given to the handlers in offset order per stream, each
@@ -597,6 +598,21 @@ export class TickrouterClient {
     }
   }
 
+  /**
+   * The positions an `auth` or `subscribe` ack gives for the streams it made the session follow:
+   * such a stream starts there, and one whose epoch was unknown learns it.
+   */
+  _adoptJoined(streams) {
+    if (!streams || typeof streams !== 'object') return;
+    for (const [name, head] of Object.entries(streams)) {
+      if (!isHead(head)) continue;
+      this._heads[name] = head;
+      const p = this._positions.get(name);
+      if (!p) this._positions.set(name, { epoch: head.epoch, offset: head.offset, seen: 0 });
+      else if (p.epoch === null) p.epoch = head.epoch;
+    }
+  }
+
   /** Forgets the positions of streams the session no longer follows. */
   _keepFollowed() {
     for (const name of this._positions.keys()) {
@@ -777,7 +793,10 @@ export class TickrouterClient {
       req.reject(data);
       return;
     }
-    if (event === 'ack' && data) this._applyAck(data);
+    if (event === 'ack' && data) {
+      this._applyAck(data);
+      this._adoptJoined(data.streams);
+    }
     if (req.onAck) req.onAck(data);
     req.resolve(data);
   }

@@ -36,12 +36,21 @@ pub enum Reply {
     Identity {
         op: Op,
         roles: Vec<&'static str>,
+        /// The recoverable streams the op made the session follow, at their latest positions.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        streams: BTreeMap<Recoverable, Position>,
         topics: Vec<String>,
         user_id: Option<UserId>,
         watchlist: Watchlist,
     },
     /// `ack` of `subscribe` and `unsubscribe`: the topics the session now receives.
-    Topics { op: Op, topics: Vec<String> },
+    Topics {
+        op: Op,
+        /// As for `Identity`.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        streams: BTreeMap<Recoverable, Position>,
+        topics: Vec<String>,
+    },
     /// `ack` of `watchlist`: the symbols now watched, and that they are the session's own.
     Symbols {
         op: Op,
@@ -60,6 +69,17 @@ pub enum Reply {
         op: Op,
         streams: BTreeMap<Recoverable, u64>,
     },
+}
+
+impl Reply {
+    /// The reply with the positions of the streams its op made the session follow (only
+    /// `auth`, `subscribe` and `unsubscribe` acks have them).
+    pub fn with_streams(mut self, joined: BTreeMap<Recoverable, Position>) -> Reply {
+        if let Reply::Identity { streams, .. } | Reply::Topics { streams, .. } = &mut self {
+            *streams = joined;
+        }
+        self
+    }
 }
 
 /// The first frame of every session: who the server thinks the client is and what it receives.
@@ -120,6 +140,7 @@ mod tests {
                 Reply::Identity {
                     op: Op::Auth,
                     roles: vec!["admin"],
+                    streams: BTreeMap::new(),
                     topics: topics(),
                     user_id: user.clone(),
                     watchlist: watchlist(),
@@ -129,9 +150,28 @@ mod tests {
             (
                 Reply::Topics {
                     op: Op::Unsubscribe,
+                    streams: BTreeMap::new(),
                     topics: topics(),
                 },
                 r#"{"op":"unsubscribe","topics":["patterns","symbol:AAPL"]}"#,
+            ),
+            (
+                Reply::Topics {
+                    op: Op::Subscribe,
+                    streams: BTreeMap::new(),
+                    topics: topics(),
+                }
+                .with_streams(
+                    [(
+                        Recoverable::Patterns,
+                        Position {
+                            epoch: "e1".into(),
+                            offset: 4,
+                        },
+                    )]
+                    .into(),
+                ),
+                r#"{"op":"subscribe","streams":{"patterns":{"epoch":"e1","offset":4}},"topics":["patterns","symbol:AAPL"]}"#,
             ),
             (
                 Reply::Symbols {

@@ -179,6 +179,7 @@ impl SessionState {
         Reply::Identity {
             op: Op::Auth,
             roles: self.identity.roles(),
+            streams: BTreeMap::new(),
             topics: self.topic_names(),
             user_id: self.identity.user.clone(),
             watchlist: self.watchlist(),
@@ -356,6 +357,7 @@ impl SessionState {
     fn topics_reply(&self, op: Op) -> Reply {
         Reply::Topics {
             op,
+            streams: BTreeMap::new(),
             topics: self.topic_names(),
         }
     }

@@ -473,3 +473,30 @@ fn a_failed_history_write_starts_a_new_epoch() {
         json!({"recovered": false, "reason": "epoch_changed"})
     );
 }
+
+/// A stream followed after connecting comes with its position in the op's ack, so the client
+/// can resume it after a reconnect like the others.
+#[test]
+fn subscribe_and_auth_acks_give_the_position_of_newly_followed_streams() {
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    let mut client = app.ws();
+    let epoch = position(&client, "patterns")["epoch"].clone();
+    let narrowed = client.op(json!({"op": "subscribe", "topics": ["system"]}));
+    assert!(
+        narrowed["data"].get("streams").is_none(),
+        "nothing new: {narrowed}"
+    );
+    publish_alert(&redis, 0, "Doji", 0.9);
+    wait_for("the alert to be written", WAIT, || {
+        (app.stats()["history"]["written"] == 1).then_some(())
+    });
+    let widened = client.op(json!({"op": "subscribe", "topics": ["patterns"]}));
+    assert_eq!(
+        widened["data"]["streams"],
+        json!({"patterns": {"epoch": epoch, "offset": 1}})
+    );
+    let signed_in = client.op(json!({"op": "auth", "token": crate::util::token("ada")}));
+    assert_eq!(signed_in["data"]["streams"]["user"]["offset"], 0);
+    assert!(signed_in["data"]["streams"].get("patterns").is_none());
+}

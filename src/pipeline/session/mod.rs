@@ -288,6 +288,7 @@ impl WsSession {
 
     fn apply_op(&mut self, id: Option<u64>, op: ClientOp, ctx: &mut ws::WebsocketContext<Self>) {
         let user_before = self.state.identity.user.clone();
+        let followed_before = self.state.recoverable();
         match self
             .state
             .apply(op, &*self.deps.auth, self.deps.config.limits)
@@ -301,17 +302,19 @@ impl WsSession {
                     // A fresh token (same user or not) replaces the old one's expiry.
                     self.schedule_expiry(ctx);
                 }
+                let mut joined = self.state.recoverable();
+                joined.retain(|s| !followed_before.contains(s));
                 match self.state.identity.user.clone() {
                     // The `auth` ack shows the user's stored watchlist as it is now.
                     Some(user) if signed_in => self.sign_in(user, ctx, move |act, ctx| {
                         let reply = act.state.identity_reply();
-                        act.send_reply(ctx, applied.event, &reply, id);
+                        act.reply_with_heads(reply, applied.event, id, joined, ctx);
                     }),
                     user => {
                         if user != user_before {
                             self.sign_out();
                         }
-                        self.send_reply(ctx, applied.event, &applied.reply, id);
+                        self.reply_with_heads(applied.reply, applied.event, id, joined, ctx);
                     }
                 }
             }

@@ -88,6 +88,36 @@ impl WsSession {
         }));
     }
 
+    /// An op's reply with the latest positions of the recoverable streams the op made the
+    /// session follow (`subscribe`, `auth`), so a later `resume` of them knows their epoch.
+    pub(super) fn reply_with_heads(
+        &mut self,
+        reply: Reply,
+        event: EventName,
+        id: Option<u64>,
+        joined: Vec<(Recoverable, Stream)>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        if joined.is_empty() {
+            return self.send_reply(ctx, event, &reply, id);
+        }
+        let store = self.deps.history.clone();
+        let reads = async move {
+            let reads = joined.into_iter().map(|(which, stream)| {
+                let store = store.clone();
+                async move { (which, timed(store.read(&stream, ReadFrom::Nothing)).await) }
+            });
+            join_all(reads).await
+        };
+        ctx.wait(reads.into_actor(self).map(move |reads, act, ctx| {
+            let heads = reads
+                .into_iter()
+                .filter_map(|(which, read)| Some((which, read.ok()?.head)))
+                .collect();
+            act.send_reply(ctx, event, &reply.with_streams(heads), id);
+        }));
+    }
+
     /// `resume`: every frame after each position the session may read, then the `ack` saying
     /// which streams were recovered.
     pub(super) fn resume(
