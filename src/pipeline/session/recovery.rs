@@ -34,19 +34,14 @@ impl WsSession {
     /// Reads the positions of the streams the session follows (and the user's unacknowledged
     /// entries), then sends `connection_confirmed` and those entries as `queued_message`.
     pub(super) fn confirm(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        let store = self.deps.history.clone();
-        let streams = self.state.recoverable();
-        let reads = async move {
-            let reads = streams.iter().map(|(which, stream)| {
-                let from = match which {
-                    Recoverable::User => ReadFrom::Unacknowledged,
-                    _ => ReadFrom::Nothing,
-                };
-                let store = store.clone();
-                async move { (*which, timed(store.read(stream, from)).await) }
-            });
-            join_all(reads).await
-        };
+        let reads = read_each(
+            self.deps.history.clone(),
+            self.state.recoverable(),
+            |which| match which {
+                Recoverable::User => ReadFrom::Unacknowledged,
+                _ => ReadFrom::Nothing,
+            },
+        );
         ctx.wait(reads.into_actor(self).map(|reads, act, ctx| {
             let mut positions = BTreeMap::new();
             let (mut queued, mut user_epoch) = (Vec::new(), String::new());
@@ -101,14 +96,7 @@ impl WsSession {
         if joined.is_empty() {
             return self.send_reply(ctx, event, &reply, id);
         }
-        let store = self.deps.history.clone();
-        let reads = async move {
-            let reads = joined.into_iter().map(|(which, stream)| {
-                let store = store.clone();
-                async move { (which, timed(store.read(&stream, ReadFrom::Nothing)).await) }
-            });
-            join_all(reads).await
-        };
+        let reads = read_each(self.deps.history.clone(), joined, |_| ReadFrom::Nothing);
         ctx.wait(reads.into_actor(self).map(move |reads, act, ctx| {
             let heads = reads
                 .into_iter()
@@ -241,6 +229,19 @@ impl WsSession {
             patterns: self.state.filter.clone(),
         }
     }
+}
+
+/// Each stream's head (and entries from where `from` says), read side by side.
+async fn read_each(
+    store: HistoryStore,
+    streams: Vec<(Recoverable, Stream)>,
+    from: impl Fn(Recoverable) -> ReadFrom,
+) -> Vec<(Recoverable, Result<Read, String>)> {
+    let reads = streams.into_iter().map(|(which, stream)| {
+        let (store, from) = (store.clone(), from(which));
+        async move { (which, timed(store.read(&stream, from)).await) }
+    });
+    join_all(reads).await
 }
 
 /// The stream's head and the entries after `offset`, or why they cannot be had.
