@@ -363,40 +363,41 @@ pub fn message_id(channel: &str, payload: &[u8], index: usize) -> u64 {
 #[derive(Debug)]
 pub struct Repeats {
     window: std::time::Duration,
-    seen: HashMap<u64, (u64, std::time::Instant)>,
+    /// Copies seen since `rotated_at`, and in the window before: a generation older than that
+    /// is dropped whole, so forgetting costs nothing per message.
+    current: HashMap<u64, (u64, std::time::Instant)>,
+    previous: HashMap<u64, (u64, std::time::Instant)>,
+    rotated_at: Option<std::time::Instant>,
 }
 
 impl Repeats {
-    /// Entries beyond this many make `identify` forget the ones outside the window first.
-    const PRUNE_ABOVE: usize = 4096;
-
     pub fn new(window: std::time::Duration) -> Self {
         Repeats {
             window,
-            seen: HashMap::new(),
+            current: HashMap::new(),
+            previous: HashMap::new(),
+            rotated_at: None,
         }
     }
 
     /// The identity of this copy of `message` on `stream`: the message's own for its first
     /// copy within the window, a derived one for each repeat.
     pub fn identify(&mut self, stream: &str, message: u64, now: std::time::Instant) -> u64 {
-        let key = message_id(stream, &message.to_le_bytes(), 0);
-        if self.seen.len() >= Self::PRUNE_ABOVE {
-            let window = self.window;
-            self.seen
-                .retain(|_, (_, last)| now.saturating_duration_since(*last) < window);
+        let rotated_at = *self.rotated_at.get_or_insert(now);
+        if now.saturating_duration_since(rotated_at) >= self.window {
+            self.previous = std::mem::take(&mut self.current);
+            self.rotated_at = Some(now);
         }
-        let copy = match self.seen.get_mut(&key) {
-            Some((n, last)) if now.saturating_duration_since(*last) < self.window => {
-                *n += 1;
-                *last = now;
-                *n
-            }
-            _ => {
-                self.seen.insert(key, (0, now));
-                0
-            }
+        let key = message_id(stream, &message.to_le_bytes(), 0);
+        let seen = self
+            .current
+            .remove(&key)
+            .or_else(|| self.previous.remove(&key));
+        let copy = match seen {
+            Some((n, last)) if now.saturating_duration_since(last) < self.window => n + 1,
+            _ => 0,
         };
+        self.current.insert(key, (copy, now));
         if copy == 0 {
             message
         } else {
@@ -614,6 +615,17 @@ mod tests {
         assert_eq!(a.identify("user:u1", 7, t0), 7, "counted per stream");
         let later = t0 + window;
         assert_eq!(a.identify("patterns", 7, later), 7, "a new first copy");
+        let soon = later + window / 2;
+        assert_ne!(
+            a.identify("patterns", 7, soon),
+            7,
+            "remembered across a rotation"
+        );
+        assert_eq!(
+            a.identify("patterns", 7, soon + 2 * window),
+            7,
+            "forgotten after"
+        );
     }
 
     #[test]
