@@ -346,13 +346,19 @@ pub async fn run(
         .collect();
     let stats = Arc::new(Stats::with_streams(names, keys));
     let client = crate::redis_client::client(&settings.redis).map_err(StartupError::Redis)?;
-    let commands = client
-        .get_connection_manager_lazy(
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
-                .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT)),
-        )
-        .map_err(|e| StartupError::Redis(format!("redis.url: {e}")))?;
+    let connection = || {
+        client
+            .get_connection_manager_lazy(
+                ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
+                    .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT)),
+            )
+            .map_err(|e| StartupError::Redis(format!("redis.url: {e}")))
+    };
+    let commands = connection()?;
+    // The history writes get a connection of their own: on the shared one, every live
+    // recoverable frame would wait behind whatever sessions read (a storm of resumes).
+    let history_writes = HistoryStore::new(connection()?, history_config(&settings));
     let health = Arc::new(HealthState::new(LatencyWatch {
         warn_above: Duration::from_millis(settings.health.redis_latency_warn_ms),
         for_at_least: Duration::from_secs(settings.health.redis_latency_window_secs),
@@ -363,7 +369,7 @@ pub async fn run(
         &settings,
         client,
         commands.clone(),
-        history.clone(),
+        history_writes,
         &stats,
         &health,
         &monitor,

@@ -34,10 +34,11 @@ const MAX_BATCH: usize = 256;
 const MAX_BATCH_BYTES: usize = 256 << 10;
 
 /// Publications, and their frames' bytes, waiting for Redis beyond which it counts as fallen
-/// behind. A burst (a Redis Stream's backlog read at startup) fits; what is released at once
-/// stays near a session's outbound queue (`session.outbound_queue_bytes`, default 8 MiB).
-const MAX_WAITING: usize = 2048;
-const MAX_WAITING_BYTES: usize = 1 << 20;
+/// behind. Bursts fit (a Redis Stream's backlog read at startup; a burst of pattern alerts,
+/// each one write per signed-in user it reaches); what is released at once stays within half a
+/// session's outbound queue (`session.outbound_queue_bytes`, default 8 MiB).
+const MAX_WAITING: usize = 16_384;
+const MAX_WAITING_BYTES: usize = 4 << 20;
 
 /// How long a message's offset is remembered for other instances that saw the same message:
 /// pub/sub reaches every subscriber within milliseconds, so seconds are plenty, and each
