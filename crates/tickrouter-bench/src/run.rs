@@ -267,6 +267,9 @@ impl Bench {
         let closes0 = self.slow_consumer_closes();
         record::reset();
         let a = self.snap();
+        if let Some(tx) = &plan.started {
+            let _ = tx.send(a.at);
+        }
         let pub_plan = self.publisher_plan(plan);
         let mut watch = StallWatch::new(closes0);
         let published = std::thread::scope(|s| {
@@ -512,6 +515,9 @@ pub struct PhasePlan {
     pub watch_stall: bool,
     /// How long after the phase start to keep waiting for that close.
     pub stall_deadline_s: f64,
+    /// Told the instant publishing starts (after the histograms were reset), so another
+    /// thread can act during the phase (`resume-storm`).
+    pub started: Option<std::sync::mpsc::Sender<Instant>>,
 }
 
 /// When the stalled client's connection ended, in seconds since the phase started.

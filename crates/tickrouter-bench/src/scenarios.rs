@@ -74,7 +74,7 @@ fn subscribe_op() -> String {
     format!(r#"{{"op":"subscribe","id":1,"topics":["symbol:{SYMBOL}"]}}"#)
 }
 
-fn price_watchers(urls: &[String], n: usize, stall: bool) -> Vec<ClientSpec> {
+pub(crate) fn price_watchers(urls: &[String], n: usize, stall: bool) -> Vec<ClientSpec> {
     (0..n)
         .map(|i| ClientSpec {
             url: urls[i % urls.len()].clone(),
@@ -87,7 +87,7 @@ fn price_watchers(urls: &[String], n: usize, stall: bool) -> Vec<ClientSpec> {
         .collect()
 }
 
-fn price_payload(bytes: usize) -> publisher::PriceUpdate {
+pub(crate) fn price_payload(bytes: usize) -> publisher::PriceUpdate {
     publisher::PriceUpdate {
         symbol: SYMBOL.into(),
         bytes,
@@ -148,7 +148,13 @@ pub(crate) fn target_of(servers: &Servers) -> Target {
     }
 }
 
-fn plan(channel: &str, rate: f64, duration: f64, per_msg: f64, opts: &Options) -> PhasePlan {
+pub(crate) fn plan(
+    channel: &str,
+    rate: f64,
+    duration: f64,
+    per_msg: f64,
+    opts: &Options,
+) -> PhasePlan {
     PhasePlan {
         channel: channel.into(),
         rate,
@@ -158,6 +164,7 @@ fn plan(channel: &str, rate: f64, duration: f64, per_msg: f64, opts: &Options) -
         drain: Duration::from_secs_f64(opts.drain),
         watch_stall: false,
         stall_deadline_s: 0.0,
+        started: None,
     }
 }
 
@@ -220,25 +227,7 @@ pub fn run(scenario: u8, opts: &Options) -> Result<Map<String, Value>, String> {
                     )
                 }
             };
-            let specs = (0..users * 2)
-                .map(|i| {
-                    let user = format!("u{}", i / 2);
-                    let token =
-                        tickrouter::auth::issue_token(servers::JWT_SECRET, &user, &[], 3600);
-                    let marker = match opts.event {
-                        UserEvent::Alert => format!(r#""title":"{user}""#),
-                        UserEvent::Backtest => format!(r#""job_id":"job-{user}""#),
-                    };
-                    ClientSpec {
-                        url: format!("{}?token={token}", urls[i % urls.len()]),
-                        protocol: Protocol::Tickrouter {
-                            ops: vec![r#"{"op":"subscribe","id":1,"topics":["alerts"]}"#.into()],
-                        },
-                        marker: Some(marker.into_bytes()),
-                        stall: false,
-                    }
-                })
-                .collect();
+            let specs = user_sessions(&urls, users, opts.event);
             out.insert("users".into(), json!(users));
             out.insert(
                 "event".into(),
@@ -292,6 +281,29 @@ pub fn run(scenario: u8, opts: &Options) -> Result<Map<String, Value>, String> {
     drop(bench);
     drop(servers);
     Ok(out)
+}
+
+/// Two signed-in sessions for each of `users` users (`u0`, `u1`, ...), subscribed to `alerts`;
+/// every frame with a timestamp must name the session's user.
+pub(crate) fn user_sessions(urls: &[String], users: usize, event: UserEvent) -> Vec<ClientSpec> {
+    (0..users * 2)
+        .map(|i| {
+            let user = format!("u{}", i / 2);
+            let token = tickrouter::auth::issue_token(servers::JWT_SECRET, &user, &[], 3600);
+            let marker = match event {
+                UserEvent::Alert => format!(r#""title":"{user}""#),
+                UserEvent::Backtest => format!(r#""job_id":"job-{user}""#),
+            };
+            ClientSpec {
+                url: format!("{}?token={token}", urls[i % urls.len()]),
+                protocol: Protocol::Tickrouter {
+                    ops: vec![r#"{"op":"subscribe","id":1,"topics":["alerts"]}"#.into()],
+                },
+                marker: Some(marker.into_bytes()),
+                stall: false,
+            }
+        })
+        .collect()
 }
 
 /// Server memory once the clients are connected and idle, and what each connection costs.
