@@ -339,15 +339,18 @@ pub fn lossless(m: &Map<String, Value>) -> bool {
 }
 
 /// Waits (up to `max_wait_s`) until the whole machine is nearly idle: busy below `max_busy`
-/// cores over one second. Returns the last busy figure seen.
+/// cores over one second, by /proc/stat and by the processes' own counters (the larger: the
+/// first is sampled at the tick and can miss a bursty load). Returns the last busy figure seen.
 pub fn wait_quiet(max_busy: f64, max_wait_s: f64) -> f64 {
+    use crate::procstat::{all_procs, host_ticks, others_delta};
     let tck = crate::procstat::clk_tck();
     let deadline = std::time::Instant::now() + Duration::from_secs_f64(max_wait_s);
     loop {
-        let a = crate::procstat::host_ticks().map_or(0, |h| h.busy);
+        let (a, pa) = (host_ticks().map_or(0, |h| h.busy), all_procs());
         std::thread::sleep(Duration::from_secs(1));
-        let b = crate::procstat::host_ticks().map_or(0, |h| h.busy);
-        let busy = b.saturating_sub(a) as f64 / tck;
+        let (b, pb) = (host_ticks().map_or(0, |h| h.busy), all_procs());
+        let (user, kernel) = others_delta(&pa, &pb, &[], tck);
+        let busy = (b.saturating_sub(a) as f64 / tck).max(user + kernel);
         if busy < max_busy || std::time::Instant::now() >= deadline {
             return round(busy, 2);
         }
