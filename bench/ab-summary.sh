@@ -65,9 +65,10 @@ for s in SCEN:
         rows.append([str(s), label, what, fmt(thr), fmt(loss, 3), fmt(p50, 2), fmt(p99, 1),
                      fmt(med(ok, "server_cpu_pct")), fmt(cpu), fmt(m["rss"], 1),
                      fmt(med(ok, "steal_s"), 2), runs])
-table(["scenario", "build", "load", "delivered/s (6: ingest msg/s)", "loss %", "p50 ms", "p99 ms",
-       "server CPU %", "server CPU µs / 1k deliveries (6: / 1k msgs)", "RSS peak MB", "steal s",
-       "runs (disturbed)"], rows)
+if rows:
+    table(["scenario", "build", "load", "delivered/s (6: ingest msg/s)", "loss %", "p50 ms",
+           "p99 ms", "server CPU %", "server CPU µs / 1k deliveries (6: / 1k msgs)",
+           "RSS peak MB", "steal s", "runs (disturbed)"], rows)
 
 rows = []
 for s in SCEN:
