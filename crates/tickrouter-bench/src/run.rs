@@ -249,6 +249,17 @@ impl Bench {
             }
         }
         s.insert("drops".into(), Value::Object(drops));
+        // History writes and resumes (issue 13), for builds that have them: whether every
+        // recoverable publication was written, or went out without an offset (`skipped`).
+        for family in ["history", "resumes"] {
+            if let Some(keys) = b[family].as_object() {
+                let mut f = Map::new();
+                for k in keys.keys() {
+                    f.insert(k.clone(), json!(d(&[family, k])));
+                }
+                s.insert(family.into(), Value::Object(f));
+            }
+        }
         m.insert("server_stats".into(), Value::Object(s));
     }
 
