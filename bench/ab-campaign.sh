@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ab-campaign.sh [A_BIN [B_BIN [OUTDIR]]]: A/B of two tickrouter server binaries on the issue-7
-# scenarios 1, 2 and 6, each run REPEATS times per build, interleaved A,B,A,B,... per scenario so
+# scenarios (default 1, 2 and 6; 3, 4 and 5 may be named too), each run REPEATS times per build, interleaved A,B,A,B,... per scenario so
 # that drift of the machine over the campaign falls on both builds alike. Every run uses the
 # issue-7 campaign's noise handling (bench/campaign-lib.sh: --quiet-wait 120 --retries 2
 # --max-other-cores 0.25, steal recorded and repeated), appends its JSON line to OUTDIR/ab-s<N>.jsonl
@@ -11,8 +11,11 @@
 #   A_BIN, B_BIN       server binaries (or the first two arguments); required
 #   A_LABEL, B_LABEL   their names in the output (default: A, B)
 #   REPEATS            runs per scenario and build (default 3)
-#   SCENARIOS          default "1 2 6"; "stalled-burst" may be added (the slow-consumer check)
-#   S1_ARGS S2_ARGS S6_ARGS SB_ARGS   extra tickrouter-bench flags per scenario
+#   SCENARIOS          default "1 2 6"; any of 1 to 6, "stalled-burst" (the slow-consumer check)
+#                      and "resume-storm" (issue 13; only for builds that have resume) may be added
+#   B_ONLY             scenarios run with B only, for features A lacks (default "resume-storm")
+#   S1_ARGS .. S6_ARGS SB_ARGS RS_ARGS   extra tickrouter-bench flags per scenario (S4_ARGS
+#                      "--event alert" is scenario 4's default, "--event backtest" the other)
 #   TB_FLAGS, TB_TIMEOUT               see bench/campaign-lib.sh (TB_TIMEOUT defaults to 900 here)
 #
 #   A_BIN=/work/bin/tickrouter-baseline A_LABEL=baseline \
@@ -26,6 +29,7 @@ A_LABEL="${A_LABEL:-A}"
 B_LABEL="${B_LABEL:-B}"
 REPEATS="${REPEATS:-3}"
 SCENARIOS="${SCENARIOS:-1 2 6}"
+B_ONLY="${B_ONLY:-resume-storm}"
 export TB_TIMEOUT="${TB_TIMEOUT:-900}"
 for bin in "$A_BIN" "$B_BIN"; do
   if [ -z "$bin" ] || [ ! -x "$bin" ]; then
@@ -42,7 +46,7 @@ fi
 {
   echo "A $A_LABEL $A_BIN $(sha256sum "$A_BIN" | cut -c1-16)"
   echo "B $B_LABEL $B_BIN $(sha256sum "$B_BIN" | cut -c1-16)"
-  echo "bench ${B[0]} $(git rev-parse --short HEAD) repeats=$REPEATS scenarios=$SCENARIOS"
+  echo "bench ${B[0]} $(git rev-parse --short HEAD) repeats=$REPEATS scenarios=$SCENARIOS b_only=$B_ONLY"
   echo "flags ${T[*]}"
 } >>"$OUT/builds.txt"
 
@@ -51,21 +55,28 @@ run_one() {  # run_one SCENARIO LABEL BIN
   case "$s" in
     1) read -ra extra <<<"${S1_ARGS:-}" ;;
     2) read -ra extra <<<"${S2_ARGS:-}" ;;
+    3) read -ra extra <<<"${S3_ARGS:-}" ;;
+    4) read -ra extra <<<"${S4_ARGS:-}" ;;
+    5) read -ra extra <<<"${S5_ARGS:-}" ;;
     6) read -ra extra <<<"${S6_ARGS:-}" ;;
     stalled-burst) read -ra extra <<<"${SB_ARGS:-}" ;;
+    resume-storm) read -ra extra <<<"${RS_ARGS:-}" ;;
     *) log "unknown scenario $s"; return ;;
   esac
-  if [ "$s" = stalled-burst ]; then
-    BIN="$bin" tb ab-stalled-burst.jsonl stalled-burst --label "$label" "${extra[@]}"
-  else
-    BIN="$bin" tb "ab-s$s.jsonl" scenario "$s" --label "$label" "${extra[@]}"
-  fi
+  case "$s" in
+    stalled-burst|resume-storm)
+      BIN="$bin" tb "ab-$s.jsonl" "$s" --label "$label" "${extra[@]}" ;;
+    *) BIN="$bin" tb "ab-s$s.jsonl" scenario "$s" --label "$label" "${extra[@]}" ;;
+  esac
 }
 
 for r in $(seq "$REPEATS"); do
   for s in $SCENARIOS; do
     log "repeat $r/$REPEATS, scenario $s"
-    run_one "$s" "$A_LABEL" "$A_BIN"
+    case " $B_ONLY " in
+      *" $s "*) ;;
+      *) run_one "$s" "$A_LABEL" "$A_BIN" ;;
+    esac
     run_one "$s" "$B_LABEL" "$B_BIN"
   done
 done

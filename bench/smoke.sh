@@ -18,7 +18,9 @@ common=(--duration 2 --settle 0.5 --drain 5 --check --server-bin ./target/releas
 "$bench" scenario 4 --clients 10 --rate 100 --event backtest "${common[@]}"
 "$bench" scenario 5 --clients 5 --rate 100 --stall-duration 2 "${common[@]}"
 "$bench" scenario 6 --messages 20000 "${common[@]}"
+"$bench" resume-storm --clients 10 --rate 100 --storm-clients 50 --replay 20 "${common[@]}"
+"$bench" resume-storm --clients 10 --rate 100 --storm-clients 50 --replay 20 --live alerts "${common[@]}"
 # No --check: whether stalled sessions are closed is the finding, not a smoke failure.
 "$bench" stalled-burst --clients 5 --alerts 300 --observe-s 1 --read-timeout 1 --timeout 60 \
   --server-bin ./target/release/tickrouter >/dev/null
-echo "bench/smoke.sh: every scenario delivered every frame (stalled-burst: ran to the end)" >&2
+echo "bench/smoke.sh: every scenario delivered every frame, every resume replayed every frame (stalled-burst: ran to the end)" >&2

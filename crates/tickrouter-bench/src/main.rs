@@ -9,7 +9,15 @@
 //! cargo run --release -p tickrouter-bench -- scenario 1 --duration 2 --clients 5 --check
 //! cargo run --release -p tickrouter-bench -- max-rate --clients 1000
 //! cargo run --release -p tickrouter-bench -- stalled-burst --clients 200
+//! cargo run --release -p tickrouter-bench -- resume-storm        # 1,000 clients resume 100 frames
 //! ```
+//!
+//! `resume-storm` (issue 13): L live clients get a steady load (`--live prices`, scenario 1's
+//! load, or `--live alerts`, scenario 4's) through a baseline phase and then a second phase
+//! during which S storm clients (`--storm-clients`, 1,000) are started together, each resuming
+//! R (`--replay`, 100) pattern alerts it missed; it reports the storm's completion time, each
+//! client's replay time, frames lost, and the live latency during the storm against the
+//! baseline (`resume_storm.rs`).
 //!
 //! Modelled on the shared load generator (docs/GLOSSARY.md#peers-shared-bench): a publisher
 //! thread with a synchronous Redis connection, clients on a multi-thread tokio runtime,
@@ -20,6 +28,7 @@ mod clients;
 mod procstat;
 mod publisher;
 mod record;
+mod resume_storm;
 mod run;
 mod scan;
 mod scenarios;
@@ -88,6 +97,23 @@ enum Command {
         #[command(flatten)]
         burst: BurstArgs,
     },
+    /// Resume storm (issue 13): L live clients (--clients, default 100) get --rate msg/s (1,000)
+    /// of --live prices or alerts for --duration s (10) twice: a baseline phase, then a phase
+    /// during which --storm-clients clients are started together (TCP connects and upgrades
+    /// limited to --connect-concurrency at a time), each sends `resume` of the `patterns` stream
+    /// from a position taken before --replay pattern alerts were published, and must get exactly
+    /// those frames, then the ack. Reports the storm's completion time, per-client replay times,
+    /// frames lost, and the live latency during the storm against the baseline.
+    ResumeStorm {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        storm: StormArgs,
+        /// Exit non-zero unless every storm client got exactly its frames and every live client
+        /// every frame (the smoke check; no timing).
+        #[arg(long)]
+        check: bool,
+    },
     /// Scenario 5 against another server (one of the benchmark peers), already running.
     PeerStall {
         #[command(flatten)]
@@ -138,6 +164,23 @@ struct BurstArgs {
     /// The whole run's bound: past it an `error` line is printed and the process exits 3.
     #[arg(long, default_value_t = 180.0)]
     timeout: f64,
+}
+
+#[derive(Debug, Args)]
+struct StormArgs {
+    /// Clients in the storm, all started together.
+    #[arg(long, default_value_t = 1000)]
+    storm_clients: usize,
+    /// Pattern alerts each storm client missed and resumes.
+    #[arg(long, default_value_t = 100)]
+    replay: u64,
+    /// Seconds into the second phase's publishing when the storm starts.
+    #[arg(long, default_value_t = 1.0)]
+    storm_at: f64,
+    /// The live load: prices to symbol watchers (no history) or alerts to users (written to
+    /// each user's history stream).
+    #[arg(long, value_enum, default_value_t = resume_storm::Live::Prices)]
+    live: resume_storm::Live,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -308,6 +351,25 @@ fn main() -> ExitCode {
             print(&common.label, m);
             Ok(())
         }),
+        Command::ResumeStorm {
+            common,
+            storm,
+            check,
+        } => common.options().and_then(|opts| {
+            let st = resume_storm::Storm {
+                clients: storm.storm_clients,
+                replay: storm.replay,
+                at_s: storm.storm_at,
+                live: storm.live,
+            };
+            let m = resume_storm::run_clean(&opts, &st, common.noise())?;
+            let ok = resume_storm::complete(&m);
+            print(&common.label, m);
+            if check && !ok {
+                return Err("check failed: a storm client or a live client missed frames".into());
+            }
+            Ok(())
+        }),
         Command::PeerStall {
             common,
             ws_url,
@@ -361,6 +423,13 @@ fn main() -> ExitCode {
 mod smoke {
     use super::*;
 
+    /// The latency histograms are the process's (`record`): one end-to-end test at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn options(clients: usize) -> Options {
         Options {
             clients: Some(clients),
@@ -392,6 +461,7 @@ mod smoke {
 
     #[test]
     fn every_scenario_delivers_every_frame_end_to_end() {
+        let _one_at_a_time = serial();
         record::now_ns();
         let m = check(1, &options(5));
         assert_eq!(
@@ -426,5 +496,29 @@ mod smoke {
             },
         );
         assert_eq!(m["server_stats"]["routed"], 5_000);
+    }
+
+    /// The resume storm, small: 20 storm clients each resume 30 pattern alerts while 4 live
+    /// clients get prices (and then alerts); every frame must arrive, none twice.
+    #[test]
+    fn resume_storm_replays_every_missed_frame() {
+        let _one_at_a_time = serial();
+        record::now_ns();
+        for live in [resume_storm::Live::Prices, resume_storm::Live::Alerts] {
+            let storm = resume_storm::Storm {
+                clients: 20,
+                replay: 30,
+                at_s: 0.2,
+                live,
+            };
+            let m = resume_storm::run(&options(4), &storm).expect("resume-storm runs");
+            assert!(
+                resume_storm::complete(&m),
+                "resume-storm ({live:?}) lost frames: {}",
+                Value::Object(m.clone())
+            );
+            assert_eq!(m["storm"]["replayed_frames"], 600);
+            assert_eq!(m["storm"]["recovered"], 20);
+        }
     }
 }

@@ -163,7 +163,9 @@ pub fn publish(plan: &Plan, payload: &mut dyn Payload) -> Published {
         let n = (due - out.published).min(MAX_BATCH);
         pipe.clear();
         for k in 0..n {
-            payload.build(out.published + k, now_ns(), &mut buf);
+            let sent = now_ns();
+            crate::record::note_published(sent);
+            payload.build(out.published + k, sent, &mut buf);
             pipe.cmd("PUBLISH").arg(&plan.channel).arg(&buf[..]);
         }
         match pipe.query::<Vec<i64>>(&mut con) {

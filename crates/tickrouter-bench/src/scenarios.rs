@@ -74,7 +74,7 @@ fn subscribe_op() -> String {
     format!(r#"{{"op":"subscribe","id":1,"topics":["symbol:{SYMBOL}"]}}"#)
 }
 
-fn price_watchers(urls: &[String], n: usize, stall: bool) -> Vec<ClientSpec> {
+pub(crate) fn price_watchers(urls: &[String], n: usize, stall: bool) -> Vec<ClientSpec> {
     (0..n)
         .map(|i| ClientSpec {
             url: urls[i % urls.len()].clone(),
@@ -87,7 +87,7 @@ fn price_watchers(urls: &[String], n: usize, stall: bool) -> Vec<ClientSpec> {
         .collect()
 }
 
-fn price_payload(bytes: usize) -> publisher::PriceUpdate {
+pub(crate) fn price_payload(bytes: usize) -> publisher::PriceUpdate {
     publisher::PriceUpdate {
         symbol: SYMBOL.into(),
         bytes,
@@ -148,7 +148,13 @@ pub(crate) fn target_of(servers: &Servers) -> Target {
     }
 }
 
-fn plan(channel: &str, rate: f64, duration: f64, per_msg: f64, opts: &Options) -> PhasePlan {
+pub(crate) fn plan(
+    channel: &str,
+    rate: f64,
+    duration: f64,
+    per_msg: f64,
+    opts: &Options,
+) -> PhasePlan {
     PhasePlan {
         channel: channel.into(),
         rate,
@@ -158,6 +164,7 @@ fn plan(channel: &str, rate: f64, duration: f64, per_msg: f64, opts: &Options) -
         drain: Duration::from_secs_f64(opts.drain),
         watch_stall: false,
         stall_deadline_s: 0.0,
+        started: None,
     }
 }
 
@@ -220,25 +227,7 @@ pub fn run(scenario: u8, opts: &Options) -> Result<Map<String, Value>, String> {
                     )
                 }
             };
-            let specs = (0..users * 2)
-                .map(|i| {
-                    let user = format!("u{}", i / 2);
-                    let token =
-                        tickrouter::auth::issue_token(servers::JWT_SECRET, &user, &[], 3600);
-                    let marker = match opts.event {
-                        UserEvent::Alert => format!(r#""title":"{user}""#),
-                        UserEvent::Backtest => format!(r#""job_id":"job-{user}""#),
-                    };
-                    ClientSpec {
-                        url: format!("{}?token={token}", urls[i % urls.len()]),
-                        protocol: Protocol::Tickrouter {
-                            ops: vec![r#"{"op":"subscribe","id":1,"topics":["alerts"]}"#.into()],
-                        },
-                        marker: Some(marker.into_bytes()),
-                        stall: false,
-                    }
-                })
-                .collect();
+            let specs = user_sessions(&urls, users, opts.event);
             out.insert("users".into(), json!(users));
             out.insert(
                 "event".into(),
@@ -294,6 +283,29 @@ pub fn run(scenario: u8, opts: &Options) -> Result<Map<String, Value>, String> {
     Ok(out)
 }
 
+/// Two signed-in sessions for each of `users` users (`u0`, `u1`, ...), subscribed to `alerts`;
+/// every frame with a timestamp must name the session's user.
+pub(crate) fn user_sessions(urls: &[String], users: usize, event: UserEvent) -> Vec<ClientSpec> {
+    (0..users * 2)
+        .map(|i| {
+            let user = format!("u{}", i / 2);
+            let token = tickrouter::auth::issue_token(servers::JWT_SECRET, &user, &[], 3600);
+            let marker = match event {
+                UserEvent::Alert => format!(r#""title":"{user}""#),
+                UserEvent::Backtest => format!(r#""job_id":"job-{user}""#),
+            };
+            ClientSpec {
+                url: format!("{}?token={token}", urls[i % urls.len()]),
+                protocol: Protocol::Tickrouter {
+                    ops: vec![r#"{"op":"subscribe","id":1,"topics":["alerts"]}"#.into()],
+                },
+                marker: Some(marker.into_bytes()),
+                stall: false,
+            }
+        })
+        .collect()
+}
+
 /// Server memory once the clients are connected and idle, and what each connection costs.
 fn idle_memory(
     bench: &Bench,
@@ -327,15 +339,18 @@ pub fn lossless(m: &Map<String, Value>) -> bool {
 }
 
 /// Waits (up to `max_wait_s`) until the whole machine is nearly idle: busy below `max_busy`
-/// cores over one second. Returns the last busy figure seen.
+/// cores over one second, by /proc/stat and by the processes' own counters (the larger: the
+/// first is sampled at the tick and can miss a bursty load). Returns the last busy figure seen.
 pub fn wait_quiet(max_busy: f64, max_wait_s: f64) -> f64 {
+    use crate::procstat::{all_procs, host_ticks, others_delta};
     let tck = crate::procstat::clk_tck();
     let deadline = std::time::Instant::now() + Duration::from_secs_f64(max_wait_s);
     loop {
-        let a = crate::procstat::host_ticks().map_or(0, |h| h.busy);
+        let (a, pa) = (host_ticks().map_or(0, |h| h.busy), all_procs());
         std::thread::sleep(Duration::from_secs(1));
-        let b = crate::procstat::host_ticks().map_or(0, |h| h.busy);
-        let busy = b.saturating_sub(a) as f64 / tck;
+        let (b, pb) = (host_ticks().map_or(0, |h| h.busy), all_procs());
+        let (user, kernel) = others_delta(&pa, &pb, &[], tck);
+        let busy = (b.saturating_sub(a) as f64 / tck).max(user + kernel);
         if busy < max_busy || std::time::Instant::now() >= deadline {
             return round(busy, 2);
         }
