@@ -55,6 +55,10 @@ use reader::{Inbound, Violation};
 /// the replay. Any other op, or this long without one, releases them.
 const HOLD_UNTIL_FIRST_OP: Duration = Duration::from_millis(500);
 
+/// What a session holds at most (its frames leave the outbound queue's byte count while held);
+/// beyond it, the held frames go out.
+const HOLD_MAX_BYTES: usize = 1 << 20;
+
 /// How long a signing-in session waits for its user's stored watchlist (one Redis read, unless
 /// cached) before it confirms without it.
 const STORED_WATCHLIST_WAIT: Duration = Duration::from_secs(2);
@@ -115,8 +119,9 @@ pub struct WsSession {
     closed_for: Option<CloseReason>,
     /// The offsets sent of each recoverable stream.
     sent: Sent,
-    /// Live frames of recoverable streams held until the first op (`HOLD_UNTIL_FIRST_OP`).
-    held: Option<Vec<(Frame, Mark)>>,
+    /// Live frames of recoverable streams held until the first op (`HOLD_UNTIL_FIRST_OP`),
+    /// and their bytes.
+    held: Option<(Vec<(Frame, Mark)>, usize)>,
 }
 
 impl WsSession {
@@ -145,7 +150,7 @@ impl WsSession {
             closed_for: None,
             expiry_timers: Vec::new(),
             sent: Sent::default(),
-            held: Some(Vec::new()),
+            held: Some((Vec::new(), 0)),
         }
     }
 
@@ -390,7 +395,12 @@ impl StreamHandler<Deliver> for WsSession {
                 self.shared.release(frame.len());
                 let room = self.deps.config.outbound_queue_frames;
                 match (mark, &mut self.held) {
-                    (Some(mark), Some(held)) if held.len() < room => held.push((frame, mark)),
+                    (Some(mark), Some((held, bytes)))
+                        if held.len() < room && *bytes + frame.len() <= HOLD_MAX_BYTES =>
+                    {
+                        *bytes += frame.len();
+                        held.push((frame, mark));
+                    }
                     (mark, _) => {
                         self.release_held(ctx);
                         self.send_live(frame, mark, ctx);

@@ -183,7 +183,7 @@ impl WsSession {
 
     /// Sends the live frames held since the session started (`HOLD_UNTIL_FIRST_OP`).
     pub(super) fn release_held(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        for (frame, mark) in self.held.take().into_iter().flatten() {
+        for (frame, mark) in self.held.take().into_iter().flat_map(|(held, _)| held) {
             self.send_live(frame, Some(mark), ctx);
         }
     }
