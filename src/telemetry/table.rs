@@ -67,7 +67,7 @@ scalars! {
     (AlertsPassed, Counter, "alert_rules.passed", "alerts_passed", "Pattern alerts accepted by a user's rules."),
     (HistoryWritten, Counter, "history.written", "history_written", "Publications written to a recoverable stream's history in Redis."),
     (HistoryDuplicates, Counter, "history.duplicates", "history_duplicates", "Publications another instance had already written: the same entry and offset."),
-    (HistorySkipped, Counter, "history.skipped", "history_skipped", "Publications delivered unwritten because the history writes had fallen too far behind Redis (16,384 publications or 4 MiB waiting)."),
+    (HistorySkipped, Counter, "history.skipped", "history_skipped", "Publications delivered unwritten because the history writes had fallen too far behind Redis (65,536 publications or 2 MiB of frames waiting)."),
     (HistoryWriteFailures, Counter, "history.write_failures", "history_write_failures", "Publications delivered without an offset because Redis did not take the write."),
     (ResumesRecovered, Counter, "resumes.recovered", "resumes_recovered", "Streams a resume recovered completely."),
     (ResumesEpochChanged, Counter, "resumes.not_recovered.epoch_changed", "resumes_epoch_changed", "Streams not recovered: the history the position belonged to is gone."),

@@ -33,12 +33,13 @@ pub const RECORDER_QUEUE: usize = 16_384;
 const MAX_BATCH: usize = 256;
 const MAX_BATCH_BYTES: usize = 256 << 10;
 
-/// Publications, and their frames' bytes, waiting for Redis beyond which it counts as fallen
-/// behind. Bursts fit (a Redis Stream's backlog read at startup; a burst of pattern alerts,
-/// each one write per signed-in user it reaches); what is released at once stays within half a
-/// session's outbound queue (`session.outbound_queue_bytes`, default 8 MiB).
-const MAX_WAITING: usize = 16_384;
-const MAX_WAITING_BYTES: usize = 4 << 20;
+/// Publications, and the frame bytes they hold, waiting for Redis beyond which it counts as
+/// fallen behind. Bursts fit (a Redis Stream's backlog read at startup; a burst of pattern
+/// alerts, each one write per signed-in user it reaches, about 250 bytes of memory per copy);
+/// what is released at once stays within a quarter of a session's outbound queue
+/// (`session.outbound_queue_bytes`, default 8 MiB).
+const MAX_WAITING: usize = 65_536;
+const MAX_WAITING_BYTES: usize = 2 << 20;
 
 /// How long a message's offset is remembered for other instances that saw the same message:
 /// pub/sub reaches every subscriber within milliseconds, so seconds are plenty, and each
@@ -62,8 +63,8 @@ pub struct Recorder {
     store: HistoryStore,
     registry: Addr<RoomRegistry>,
     stats: Arc<Stats>,
-    /// In arrival order, waiting for the batch in Redis.
-    pending: VecDeque<(Publication, Origin)>,
+    /// In arrival order, waiting for the batch in Redis, each with the bytes it holds.
+    pending: VecDeque<(Publication, Origin, usize)>,
     pending_bytes: usize,
     writing: bool,
     /// The batch in Redis, until it is delivered: when Redis falls behind, it goes out before
@@ -126,10 +127,10 @@ impl Recorder {
         }
         let (mut batch, mut bytes) = (Vec::new(), 0);
         while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-            let Some((p, origin)) = self.pending.pop_front() else {
+            let Some((p, origin, held)) = self.pending.pop_front() else {
                 break;
             };
-            self.pending_bytes -= p.frame.len();
+            self.pending_bytes -= held;
             bytes += p.frame.len();
             batch.push((p, origin));
         }
@@ -172,6 +173,7 @@ impl Recorder {
         let in_flight = self.in_flight.take().unwrap_or_default();
         let waiting = self.pending.drain(..);
         self.pending_bytes = 0;
+        let waiting = waiting.map(|(p, origin, _)| (p, origin));
         for (publication, origin) in in_flight.into_iter().chain(waiting) {
             self.stats.emit(HistoryBehind);
             self.broken.insert(publication.stream.clone());
@@ -246,12 +248,18 @@ impl Handler<Record> for Recorder {
     type Result = ();
 
     fn handle(&mut self, msg: Record, ctx: &mut Self::Context) {
-        let len = msg.publication.frame.len();
-        if self.pending.len() >= MAX_WAITING || self.pending_bytes + len > MAX_WAITING_BYTES {
+        // The copies of one pattern alert for each user it reaches share one frame: it is held
+        // once.
+        let frame = &msg.publication.frame;
+        let shared = self.pending.back().is_some_and(|(p, ..)| {
+            p.frame.0.as_ptr() == frame.0.as_ptr() && p.frame.len() == frame.len()
+        });
+        let held = if shared { 0 } else { frame.len() };
+        if self.pending.len() >= MAX_WAITING || self.pending_bytes + held > MAX_WAITING_BYTES {
             self.release_all();
         }
-        self.pending_bytes += len;
-        self.pending.push_back((msg.publication, msg.origin));
+        self.pending_bytes += held;
+        self.pending.push_back((msg.publication, msg.origin, held));
         self.write_next(ctx);
     }
 }
