@@ -33,7 +33,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::clients::{self, ClientSpec, Protocol, Shared, Ws};
 use crate::publisher::{self, Payload};
 use crate::record;
-use crate::run::{round, Bench};
+use crate::run::{loss_pct, round, Bench};
 use crate::scenarios::{self, Noise, Options, UserEvent};
 use crate::servers::{ServerOpts, Servers};
 use tickrouter::domain::redis_names::channel as channels;
@@ -309,12 +309,7 @@ fn window_fields(live_clients: usize, per_msg: f64) -> Map<String, Value> {
     m.insert("published".into(), json!(published));
     m.insert("expected_deliveries".into(), json!(expected));
     m.insert("received".into(), json!(received));
-    let loss = if expected > 0 {
-        expected.saturating_sub(received) as f64 * 100.0 / expected as f64
-    } else {
-        0.0
-    };
-    m.insert("loss_pct".into(), json!(round(loss, 3)));
+    m.insert("loss_pct".into(), json!(loss_pct(expected, received)));
     m.insert("p50_us".into(), q(0.5));
     m.insert("p90_us".into(), q(0.9));
     m.insert("p99_us".into(), q(0.99));
@@ -634,33 +629,13 @@ pub fn run(opts: &Options, storm: &Storm) -> Result<Map<String, Value>, String> 
     Ok(out)
 }
 
-/// `run`, repeated while other processes or the hypervisor disturbed it (as
-/// `scenarios::run_clean`).
+/// `run`, repeated while other processes or the hypervisor disturbed it.
 pub fn run_clean(
     opts: &Options,
     storm: &Storm,
     noise: Noise,
 ) -> Result<Map<String, Value>, String> {
-    let mut tries = 0;
-    loop {
-        if noise.quiet_wait_s > 0.0 {
-            scenarios::wait_quiet(0.3, noise.quiet_wait_s);
-        }
-        let mut m = run(opts, storm)?;
-        let n = |k: &str| m.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-        let (other, steal) = (n("other_cores"), n("steal_s") / n("window_s").max(1e-9));
-        let contended = other > noise.max_other_cores || steal > noise.max_steal_cores;
-        m.insert("contended".into(), json!(contended));
-        m.insert("discarded_tries".into(), json!(tries));
-        if !contended || tries >= noise.retries {
-            return Ok(m);
-        }
-        eprintln!(
-            "tickrouter-bench: other processes used {other:.2} cores and the hypervisor {steal:.3} during the run; discarding it: {}",
-            Value::Object(m)
-        );
-        tries += 1;
-    }
+    scenarios::retry_while_disturbed(noise, || run(opts, storm))
 }
 
 /// Whether every storm client got exactly its frames and every live client every frame.

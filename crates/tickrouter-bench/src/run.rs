@@ -43,6 +43,16 @@ pub struct Bench {
     pub connect_timeout: Duration,
 }
 
+/// The share of `expected` deliveries that did not arrive, in percent (3 decimals).
+pub fn loss_pct(expected: u64, received: u64) -> f64 {
+    let loss = if expected > 0 {
+        expected.saturating_sub(received) as f64 * 100.0 / expected as f64
+    } else {
+        0.0
+    };
+    round(loss, 3)
+}
+
 pub fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
@@ -346,12 +356,7 @@ impl Bench {
         }
         m.insert("expected_deliveries".into(), json!(expected));
         m.insert("received".into(), json!(received));
-        let loss = if expected > 0 {
-            expected.saturating_sub(received) as f64 * 100.0 / expected as f64
-        } else {
-            0.0
-        };
-        m.insert("loss_pct".into(), json!(round(loss, 3)));
+        m.insert("loss_pct".into(), json!(loss_pct(expected, received)));
         m.insert(
             "delivered_per_s".into(),
             json!(round(received as f64 / pub_s, 1)),

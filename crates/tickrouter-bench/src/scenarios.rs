@@ -373,12 +373,22 @@ pub struct Noise {
 /// disturbed it; the last line says how many tries were discarded and whether it is still
 /// `contended`.
 pub fn run_clean(scenario: u8, opts: &Options, noise: Noise) -> Result<Map<String, Value>, String> {
+    retry_while_disturbed(noise, || run(scenario, opts))
+}
+
+/// Runs `measure` (after waiting for a quiet machine), again while other processes or the
+/// hypervisor disturbed it, up to `noise.retries` times; the result says whether the kept run
+/// was `contended` and how many tries were discarded.
+pub fn retry_while_disturbed(
+    noise: Noise,
+    mut measure: impl FnMut() -> Result<Map<String, Value>, String>,
+) -> Result<Map<String, Value>, String> {
     let mut tries = 0;
     loop {
         if noise.quiet_wait_s > 0.0 {
             wait_quiet(0.3, noise.quiet_wait_s);
         }
-        let mut m = run(scenario, opts)?;
+        let mut m = measure()?;
         let n = |k: &str| m.get(k).and_then(Value::as_f64).unwrap_or(0.0);
         let (other, steal) = (n("other_cores"), n("steal_s") / n("window_s").max(1e-9));
         let contended = other > noise.max_other_cores || steal > noise.max_steal_cores;
