@@ -11,7 +11,6 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_web::{web, App, HttpServer};
 use log::{info, warn};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::access::{OriginPolicy, TrustedProxies};
 use crate::auth::Authenticator;
@@ -28,12 +27,13 @@ use crate::pipeline::handlers::{
 };
 use crate::pipeline::history::{Drain, HistoryConfig, HistoryStore, Recorder, Window};
 use crate::pipeline::redis_reader::{
-    Backoff, Normaliser, ReaderConfig, RedisReader, Source, StreamReader, StreamReaderActor,
-    StreamSource,
+    Backoff, Mode, Normaliser, Pushes, ReaderConfig, RedisReader, ShardedReader, Source,
+    StreamReader, StreamReaderActor, StreamSource, Subscriptions,
 };
 use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
 use crate::pipeline::router::{Handlers, Router};
 use crate::pipeline::session::{SessionConfig, SessionDeps};
+use crate::redis_client::{Commands, Target};
 use crate::telemetry::health::{HealthState, LatencyWatch};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::{ChannelId, Stats};
@@ -89,12 +89,17 @@ fn sources(settings: &Settings) -> Vec<Source> {
         .map(|s| match s {
             Subscription::Channel { name, kind } => Source {
                 name,
-                pattern: false,
+                mode: Mode::Channel,
                 kind,
             },
             Subscription::Pattern { glob, kind } => Source {
                 name: glob,
-                pattern: true,
+                mode: Mode::Pattern,
+                kind,
+            },
+            Subscription::Sharded { name, kind } => Source {
+                name,
+                mode: Mode::Sharded,
                 kind,
             },
         })
@@ -148,7 +153,8 @@ fn history_config(settings: &Settings) -> HistoryConfig {
 struct Pipeline {
     ingest: Arbiter,
     reader: Addr<RedisReader>,
-    stream_reader: Option<Addr<StreamReaderActor>>,
+    sharded_reader: Option<Addr<ShardedReader>>,
+    stream_readers: Vec<Addr<StreamReaderActor>>,
     router: Addr<Router>,
     handlers: Handlers,
     recorder: Addr<Recorder>,
@@ -159,8 +165,8 @@ impl Pipeline {
     /// Starts every stage, downstream first, so each has somewhere to send before events flow.
     fn start(
         settings: &Settings,
-        client: redis::Client,
-        commands: ConnectionManager,
+        target: Target,
+        commands: Commands,
         history: HistoryStore,
         stats: &Arc<Stats>,
         health: &Arc<HealthState>,
@@ -218,37 +224,68 @@ impl Pipeline {
                 Duration::from_millis(settings.redis.reconnect_max_ms),
             ),
         };
+        // One XREADGROUP reads every stream, except in a cluster, where the streams' keys are
+        // in different slots: there each stream has a reader of its own.
         let streams = stream_sources(settings);
-        let stream_reader = (!streams.is_empty()).then(|| {
-            let reader = StreamReader::new(
-                client.clone(),
-                commands.clone(),
-                streams,
-                &settings.instance.name(),
-                Normaliser {
-                    stats: stats.clone(),
-                    monitor: monitor.clone(),
-                    max_message_bytes: config.max_message_bytes,
-                },
-                router.clone(),
-                stats.clone(),
-                config.backoff.clone(),
-            );
-            StreamReaderActor::start_in_arbiter(&ingest.handle(), |_| {
-                StreamReaderActor::new(reader)
+        let groups: Vec<Vec<StreamSource>> = if commands.is_cluster() {
+            streams.into_iter().map(|s| vec![s]).collect()
+        } else if streams.is_empty() {
+            Vec::new()
+        } else {
+            vec![streams]
+        };
+        let stream_readers = groups
+            .into_iter()
+            .map(|streams| {
+                let reader = StreamReader::new(
+                    target.clone(),
+                    commands.clone(),
+                    streams,
+                    &settings.instance.name(),
+                    Normaliser {
+                        stats: stats.clone(),
+                        monitor: monitor.clone(),
+                        max_message_bytes: config.max_message_bytes,
+                    },
+                    router.clone(),
+                    stats.clone(),
+                    config.backoff.clone(),
+                );
+                StreamReaderActor::start_in_arbiter(&ingest.handle(), |_| {
+                    StreamReaderActor::new(reader)
+                })
+            })
+            .collect();
+        let subscriptions = Arc::new(Subscriptions::new(sources(settings)));
+        let pushes = || Pushes {
+            subscriptions: subscriptions.clone(),
+            normaliser: Normaliser {
+                stats: stats.clone(),
+                monitor: monitor.clone(),
+                max_message_bytes: config.max_message_bytes,
+            },
+            router: router.clone(),
+        };
+        let sharded = !subscriptions.names(Mode::Sharded).is_empty();
+        let sharded_reader = target.cluster_pubsub().filter(|_| sharded).map(|client| {
+            let (client, pushes, stats) = (client.clone(), pushes(), stats.clone());
+            let (queue, timeout) = (config.inbound_queue_messages, config.keepalive);
+            let backoff = config.backoff.clone();
+            ShardedReader::start_in_arbiter(&ingest.handle(), move |_| {
+                ShardedReader::new(client, pushes, stats, queue, timeout, backoff)
             })
         });
         let reader = {
-            let (sources, stats) = (sources(settings), stats.clone());
-            let (router, monitor) = (router.clone(), monitor.clone());
+            let (nodes, pushes, stats) = (target.subscriber_nodes(), pushes(), stats.clone());
             RedisReader::start_in_arbiter(&ingest.handle(), move |_| {
-                RedisReader::new(client, sources, router, stats, config, monitor)
+                RedisReader::new(nodes, pushes, stats, config)
             })
         };
         Pipeline {
             ingest,
             reader,
-            stream_reader,
+            sharded_reader,
+            stream_readers,
             router: router.addr,
             handlers,
             recorder,
@@ -260,9 +297,13 @@ impl Pipeline {
     fn liveness(&self) -> Vec<(&'static str, http::LivenessCheck)> {
         let h = &self.handlers;
         let streams = self
-            .stream_reader
+            .stream_readers
             .iter()
             .map(|r| ("stream_reader", alive(r)));
+        let sharded = self
+            .sharded_reader
+            .iter()
+            .map(|r| ("sharded_reader", alive(r)));
         let mut checks = vec![
             ("redis_reader", alive(&self.reader)),
             ("router", alive(&self.router)),
@@ -274,7 +315,7 @@ impl Pipeline {
             ("recorder", alive(&self.recorder)),
             ("registry", alive(&self.registry)),
         ];
-        checks.extend(streams);
+        checks.extend(streams.chain(sharded));
         checks
     }
 
@@ -345,15 +386,11 @@ pub async fn run(
         .map(|s| s.key.clone())
         .collect();
     let stats = Arc::new(Stats::with_streams(names, keys));
-    let client = crate::redis_client::client(&settings.redis).map_err(StartupError::Redis)?;
+    let target = crate::redis_client::target(&settings.redis).map_err(StartupError::Redis)?;
     let connection = || {
-        client
-            .get_connection_manager_lazy(
-                ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
-                    .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT)),
-            )
-            .map_err(|e| StartupError::Redis(format!("redis.url: {e}")))
+        target
+            .commands(REDIS_COMMAND_TIMEOUT)
+            .map_err(StartupError::Redis)
     };
     let commands = connection()?;
     // The history writes get a connection of their own: on the shared one, every live
@@ -367,7 +404,7 @@ pub async fn run(
     let history = HistoryStore::new(commands.clone(), history_config(&settings));
     let pipeline = Pipeline::start(
         &settings,
-        client,
+        target,
         commands.clone(),
         history_writes,
         &stats,

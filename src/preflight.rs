@@ -182,11 +182,14 @@ fn classify(url: &str, e: redis::RedisError) -> Failure {
 
 /// Runs every check in order and stops at the first failure.
 pub async fn run_checks(redis: &RedisSettings) -> Result<Vec<Passed>, Failure> {
-    let url = redis.url.as_str();
-    let client = crate::redis_client::client(redis).map_err(|detail| Failure {
+    // In a cluster the checks run against the first seed node, where the classic subscription
+    // goes first, and then the cluster client must reach every master.
+    let url = redis.cluster.first().unwrap_or(&redis.url).as_str();
+    let target = crate::redis_client::target(redis).map_err(|detail| Failure {
         kind: FailureKind::InvalidConfig,
         detail,
     })?;
+    let client = target.subscriber_nodes().swap_remove(0);
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(TIMEOUT))
         .set_response_timeout(Some(TIMEOUT));
@@ -210,6 +213,22 @@ pub async fn run_checks(redis: &RedisSettings) -> Result<Vec<Passed>, Failure> {
         detail: format!("{} answered PING", redacted(url)),
         warning: false,
     });
+    if target.cluster_pubsub().is_some() {
+        let mut cluster = target.commands(TIMEOUT).map_err(|detail| Failure {
+            kind: FailureKind::InvalidConfig,
+            detail,
+        })?;
+        // PING goes to every master.
+        redis::cmd("PING")
+            .query_async::<String>(&mut cluster)
+            .await
+            .map_err(|e| classify(url, e))?;
+        passed.push(Passed {
+            category: Category::Connection,
+            detail: "every Redis Cluster master answered PING".into(),
+            warning: false,
+        });
+    }
     let max = latencies.iter().max().copied().unwrap_or_default();
     let avg = latencies.iter().sum::<Duration>() / PINGS as u32;
     let detail = format!("{PINGS} PINGs: avg {avg:?}, max {max:?}");

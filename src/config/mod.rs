@@ -118,6 +118,11 @@ pub struct RedisSettings {
     /// `redis://`, `rediss://` (TLS) or `unix://` URL; may carry a password, so `Debug` redacts
     /// it.
     pub url: String,
+    /// A Redis Cluster's seed nodes (`redis://host:port` or `rediss://`), instead of `url`:
+    /// keys go through a cluster client, classic channels are subscribed on one node (moving to
+    /// another when it goes away), `sharded` channels with SSUBSCRIBE on their slot's owner.
+    /// Empty: one Redis at `url`.
+    pub cluster: Vec<String>,
     /// Inbound messages larger than this are dropped with reason `too_large`. 1 byte to 64 MiB.
     pub max_message_bytes: usize,
     /// Messages Redis delivered that wait for the reader to parse them; beyond this, new ones are
@@ -147,6 +152,7 @@ impl Default for RedisSettings {
     fn default() -> Self {
         Self {
             url: "redis://127.0.0.1:6379/0".to_owned(),
+            cluster: Vec::new(),
             max_message_bytes: 1024 * 1024,
             inbound_queue_messages: 16_384,
             reconnect_initial_ms: 100,
@@ -162,6 +168,7 @@ impl fmt::Debug for RedisSettings {
         // Destructured so that a new field cannot be left out of the output by accident.
         let RedisSettings {
             url,
+            cluster,
             max_message_bytes,
             inbound_queue_messages,
             reconnect_initial_ms,
@@ -171,6 +178,13 @@ impl fmt::Debug for RedisSettings {
         } = self;
         f.debug_struct("RedisSettings")
             .field("url", &redis_url::redact(url))
+            .field(
+                "cluster",
+                &cluster
+                    .iter()
+                    .map(|u| redis_url::redact(u))
+                    .collect::<Vec<_>>(),
+            )
             .field("max_message_bytes", max_message_bytes)
             .field("inbound_queue_messages", inbound_queue_messages)
             .field("reconnect_initial_ms", reconnect_initial_ms)
@@ -571,12 +585,20 @@ pub struct ChannelRoute {
     pub pattern: Option<String>,
     /// What every message on it carries.
     pub kind: EventKind,
+    /// A channel producers publish with SPUBLISH (Redis Cluster, `redis.cluster`): subscribed
+    /// with SSUBSCRIBE on its slot's owner.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sharded: bool,
 }
 
 impl ChannelRoute {
     /// `None` for a route that sets both or neither; `validate` rejects those.
     fn subscription(&self) -> Option<Subscription> {
         match (&self.channel, &self.pattern) {
+            (Some(name), None) if self.sharded => Some(Subscription::Sharded {
+                name: name.clone(),
+                kind: self.kind,
+            }),
             (Some(name), None) => Some(Subscription::Channel {
                 name: name.clone(),
                 kind: self.kind,
@@ -595,6 +617,7 @@ impl ChannelRoute {
 pub enum Subscription {
     Channel { name: String, kind: EventKind },
     Pattern { glob: String, kind: EventKind },
+    Sharded { name: String, kind: EventKind },
 }
 
 impl Settings {
@@ -606,6 +629,9 @@ impl Settings {
             shown.auth.jwt_secret = Some("<redacted>".into());
         }
         shown.redis.url = redis_url::redact(&shown.redis.url).into_owned();
+        for url in &mut shown.redis.cluster {
+            *url = redis_url::redact(url).into_owned();
+        }
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the settings: {e}\n"))
     }
 

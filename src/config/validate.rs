@@ -108,7 +108,7 @@ impl Settings {
         between("history.ttl_secs", history.ttl_secs, 1, 604_800)?;
         between("offline.max_messages", offline.max_messages, 1, 100_000)?;
         between("offline.ttl_secs", offline.ttl_secs, 60, 2_592_000)?;
-        validate_channels(channels)
+        validate_channels(channels, !redis.cluster.is_empty())
     }
 }
 
@@ -199,6 +199,7 @@ fn validate_server(server: &ServerSettings) -> Result<(), ConfigError> {
 fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {
     let RedisSettings {
         url,
+        cluster,
         max_message_bytes,
         inbound_queue_messages,
         reconnect_initial_ms,
@@ -212,6 +213,20 @@ fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {
         format_args!("{:?}", redis_url::redact(url)),
         "must start with redis://, rediss:// (TLS) or unix://",
     )?;
+    for (index, node) in cluster.iter().enumerate() {
+        require(
+            node.starts_with("redis://") || node.starts_with("rediss://"),
+            &format!("redis.cluster[{index}]"),
+            format_args!("{:?}", redis_url::redact(node)),
+            "must start with redis:// or rediss:// (TLS)",
+        )?;
+        require(
+            node.starts_with("rediss://") == cluster[0].starts_with("rediss://"),
+            &format!("redis.cluster[{index}]"),
+            format_args!("{:?}", redis_url::redact(node)),
+            "every seed node uses TLS (rediss://) or none does",
+        )?;
+    }
     // The files themselves are read when the client is made (and by `check`).
     let RedisTlsSettings { ca, cert, key } = tls;
     require(
@@ -220,10 +235,11 @@ fn validate_redis(redis: &RedisSettings) -> Result<(), ConfigError> {
         "cert and key",
         "go together: set both or neither",
     )?;
+    let tls_url = cluster.first().unwrap_or(url);
     require(
-        url.starts_with("rediss://") || (ca.is_none() && cert.is_none()),
+        tls_url.starts_with("rediss://") || (ca.is_none() && cert.is_none()),
         "redis.tls",
-        format_args!("{:?}", redis_url::redact(url)),
+        format_args!("{:?}", redis_url::redact(tls_url)),
         "applies to a rediss:// URL only",
     )?;
     between("redis.max_message_bytes", *max_message_bytes, 1, 64 * MIB)?;
@@ -400,7 +416,7 @@ fn validate_market(market: &MarketSettings) -> Result<(), ConfigError> {
     between("market.watchlist_ttl_secs", *watchlist_ttl_secs, 1, 86_400)
 }
 
-fn validate_channels(channels: &ChannelSettings) -> Result<(), ConfigError> {
+fn validate_channels(channels: &ChannelSettings, cluster: bool) -> Result<(), ConfigError> {
     let ChannelSettings {
         include_defaults,
         extra,
@@ -437,6 +453,21 @@ fn validate_channels(channels: &ChannelSettings) -> Result<(), ConfigError> {
     let mut pattern_origin: HashMap<&str, usize> = HashMap::new();
 
     for (index, route) in extra.iter().enumerate() {
+        if route.sharded {
+            let key = format!("channels.extra[{index}].sharded");
+            require(
+                route.channel.is_some(),
+                &key,
+                true,
+                "applies to a channel, not a pattern (Redis has no sharded patterns)",
+            )?;
+            require(
+                cluster,
+                &key,
+                true,
+                "needs redis.cluster: sharded channels are a Redis Cluster feature",
+            )?;
+        }
         match (route.channel.as_deref(), route.pattern.as_deref()) {
             (Some(name), None) => {
                 let key = format!("channels.extra[{index}].channel");
@@ -547,6 +578,26 @@ mod tests {
         assert!(text.contains("both or neither"), "{text}");
         accepted("[redis]\nurl = \"rediss://h:6380/0\"\n[redis.tls]\nca = \"/ca.pem\"\n");
         accepted("[redis]\nurl = \"rediss://h:6380/0\"\n");
+    }
+
+    #[test]
+    fn cluster_seeds_and_sharded_channels() {
+        let (key, _) = rejected("[redis]\ncluster = [\"unix:///r.sock\"]\n");
+        assert_eq!(key, "redis.cluster[0]");
+        let (key, text) = rejected("[redis]\ncluster = [\"redis://a:1\", \"rediss://b:2\"]\n");
+        assert_eq!(key, "redis.cluster[1]");
+        assert!(text.contains("TLS"), "{text}");
+        accepted("[redis]\ncluster = [\"rediss://a:1\"]\n[redis.tls]\nca = \"/ca.pem\"\n");
+        let sharded =
+            "[[channels.extra]]\nchannel = \"s\"\nkind = \"price_update\"\nsharded = true\n";
+        let (key, text) = rejected(sharded);
+        assert_eq!(key, "channels.extra[0].sharded");
+        assert!(text.contains("redis.cluster"), "{text}");
+        accepted(&format!("[redis]\ncluster = [\"redis://a:1\"]\n{sharded}"));
+        let pattern =
+            "[redis]\ncluster = [\"redis://a:1\"]\n[[channels.extra]]\npattern = \"s*\"\n\
+                       kind = \"price_update\"\nsharded = true\n";
+        assert_eq!(rejected(pattern).0, "channels.extra[0].sharded");
     }
 
     #[test]

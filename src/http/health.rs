@@ -35,6 +35,11 @@ pub struct Report {
     pub reasons: Vec<String>,
     pub redis_connected: bool,
     pub recent_connection_errors: u64,
+    /// Subscriptions lost since start (a subscriber connection, a cluster node, a sharded
+    /// channel's slot moving): each is a span of messages not received.
+    pub subscription_gaps: u64,
+    /// Sharded channels (Redis Cluster) not subscribed at the moment.
+    pub sharded_channels_down: u64,
     pub producer_heartbeat_age_seconds: Option<f64>,
     pub last_event_age_seconds: Option<f64>,
     pub uptime_seconds: f64,
@@ -78,6 +83,15 @@ pub fn assess(stats: &Stats, probed: Probed) -> Report {
     let mut findings: Vec<(Status, String)> = Vec::new();
     if !redis_connected {
         findings.push((Status::Error, "Redis subscriber is not connected".into()));
+    }
+    let sharded_down = stats.get(Scalar::RedisShardedDown);
+    if sharded_down > 0 {
+        findings.push((
+            Status::Degraded,
+            format!(
+                "{sharded_down} sharded Redis Cluster channels are not subscribed (re-subscribing)"
+            ),
+        ));
     }
     if recent_errors > MAX_RECENT_ERRORS {
         findings.push((
@@ -130,6 +144,8 @@ pub fn assess(stats: &Stats, probed: Probed) -> Report {
         reasons: findings.into_iter().map(|(_, r)| r).collect(),
         redis_connected,
         recent_connection_errors: recent_errors,
+        subscription_gaps: stats.get(Scalar::RedisSubscriptionGaps),
+        sharded_channels_down: sharded_down,
         producer_heartbeat_age_seconds: match heartbeat {
             ProducerHeartbeat::Age(a) => Some(a),
             _ => None,
@@ -196,7 +212,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::events::RedisConnected;
+    use crate::telemetry::events::{RedisConnected, ShardedSubscriptionLost};
 
     const WATCH: LatencyWatch = LatencyWatch {
         warn_above: Duration::from_millis(50),
@@ -224,7 +240,10 @@ mod tests {
     #[test]
     fn stale_heartbeat_warns_and_recent_errors_degrade() {
         let stats = Stats::new(vec![]);
-        stats.emit(RedisConnected { subscriptions: 0 });
+        stats.emit(RedisConnected {
+            subscriptions: 0,
+            node: &redis::ConnectionAddr::Tcp("h".into(), 1),
+        });
         assert_eq!(
             assess(&stats, probed(ProducerHeartbeat::Age(5.0), 0)).status,
             Status::Healthy
@@ -245,7 +264,10 @@ mod tests {
     #[test]
     fn redis_slow_for_the_window_warns_with_its_latency() {
         let stats = Stats::new(vec![]);
-        stats.emit(RedisConnected { subscriptions: 0 });
+        stats.emit(RedisConnected {
+            subscriptions: 0,
+            node: &redis::ConnectionAddr::Tcp("h".into(), 1),
+        });
         let probe = RedisProbe {
             latency: Some(Duration::from_millis(120)),
             figures: RedisFigures {
@@ -267,5 +289,13 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["redis"]["latency_ms"], 120.0);
         assert_eq!(json["redis"]["connected_clients"], 3);
+        stats.emit(ShardedSubscriptionLost {
+            channel: Some("s"),
+            down: 1,
+        });
+        let r = assess(&stats, probed(ProducerHeartbeat::Age(1.0), 0));
+        assert_eq!(r.status, Status::Degraded);
+        assert_eq!(r.subscription_gaps, 1);
+        assert!(r.reasons[0].contains("1 sharded"), "{:?}", r.reasons);
     }
 }

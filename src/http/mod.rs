@@ -45,7 +45,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub monitor: Arc<Mutex<Monitor>>,
     /// Redis commands for the backtest API (the app's shared lazy connection manager).
-    pub commands: redis::aio::ConnectionManager,
+    pub commands: crate::redis_client::Commands,
     pub access: Access,
     /// `server.body_timeout_secs`.
     pub body_timeout: std::time::Duration,

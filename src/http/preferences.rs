@@ -31,9 +31,9 @@ pub async fn get_alert_rules(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let user = auth::user(&req, &state.sessions.auth)?;
-    let (prefs, subscriptions): (Option<String>, Option<String>) = redis::pipe()
-        .get(key::alert_prefs(&user))
-        .get(key::alert_subscriptions(&user))
+    let (prefs, subscriptions): (Option<String>, Option<String>) = redis::cmd("MGET")
+        .arg(key::alert_prefs(&user))
+        .arg(key::alert_subscriptions(&user))
         .query_async(&mut state.commands.clone())
         .await
         .map_err(|e| ApiError::redis_unavailable(API, e))?;
@@ -52,20 +52,22 @@ pub async fn put_alert_rules(
     let (prefs, subscriptions) = rules.to_records();
     let notice = SubscriptionsNotice::new(&user, &rules, EpochMillis::now());
     let mut pipe = redis::pipe();
-    pipe.atomic();
     for (record, value) in [
         (key::alert_prefs(&user), prefs),
         (key::alert_subscriptions(&user), subscriptions),
     ] {
         match value {
-            Some(value) => pipe.set(record, value).ignore(),
-            None => pipe.del(record).ignore(),
+            Some(value) => pipe.set(record, value),
+            None => pipe.del(record),
         };
     }
     // Strings and numbers only: serialising cannot fail.
     let notice = serde_json::to_string(&notice).unwrap_or_default();
-    pipe.publish(channel::JOBS_ALERTS, notice).ignore();
-    pipe.query_async::<()>(&mut state.commands.clone())
+    pipe.publish(channel::JOBS_ALERTS, notice);
+    state
+        .commands
+        .clone()
+        .apply(&pipe)
         .await
         .map_err(|e| ApiError::redis_unavailable(API, e))?;
     Ok(HttpResponse::Ok().json(AlertRulesDoc::new(user, rules)))
@@ -93,14 +95,15 @@ pub async fn put_watchlist(
     let (user, symbols) = request(&req, &state, payload, watchlist_from_request).await?;
     let set = key::watchlist(&user);
     let mut pipe = redis::pipe();
-    pipe.atomic().del(&set).ignore();
+    pipe.del(&set);
     if !symbols.is_empty() {
-        pipe.sadd(&set, symbols.iter().map(Symbol::as_str).collect::<Vec<_>>())
-            .ignore();
+        pipe.sadd(&set, symbols.iter().map(Symbol::as_str).collect::<Vec<_>>());
     }
-    pipe.publish(channel::WATCHLIST, watchlist_notice(&user))
-        .ignore();
-    pipe.query_async::<()>(&mut state.commands.clone())
+    pipe.publish(channel::WATCHLIST, watchlist_notice(&user));
+    state
+        .commands
+        .clone()
+        .apply(&pipe)
         .await
         .map_err(|e| ApiError::redis_unavailable(API, e))?;
     Ok(HttpResponse::Ok().json(WatchlistDoc::new(user, &symbols)))

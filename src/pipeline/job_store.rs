@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis_client::Commands;
 use redis::{AsyncCommands, RedisError};
 use serde_json::Value;
 
@@ -42,6 +42,18 @@ if ARGV[7] == '1' then
 else
   redis.call('ZREM', KEYS[3], ARGV[4])
 end
+return 1
+";
+
+/// The same save in a Redis Cluster, where the record, the owner's index and the active set
+/// are in different slots and one script cannot hold them: the record alone is compared and
+/// set here (KEYS: record; ARGV: expected, new record, TTL; 1 saved, 0 changed), and the
+/// indexes follow (`JobStore::save_in_cluster`).
+const SAVE_RECORD_SCRIPT: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current == false then current = '' end
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 ";
 
@@ -102,11 +114,11 @@ pub enum Update<E> {
 
 #[derive(Clone)]
 pub struct JobStore {
-    redis: ConnectionManager,
+    redis: Commands,
 }
 
 impl JobStore {
-    pub fn new(redis: ConnectionManager) -> Self {
+    pub fn new(redis: Commands) -> Self {
         JobStore { redis }
     }
 
@@ -182,13 +194,9 @@ impl JobStore {
             }
         }
         if !stale.is_empty() {
-            let _: () = redis::pipe()
-                .zrem(&index, &stale)
-                .ignore()
-                .zrem(key::ACTIVE_JOBS, &stale)
-                .ignore()
-                .query_async(&mut redis)
-                .await?;
+            let mut pipe = redis::pipe();
+            pipe.zrem(&index, &stale).zrem(key::ACTIVE_JOBS, &stale);
+            redis.apply(&pipe).await?;
         }
         Ok(jobs)
     }
@@ -222,6 +230,9 @@ impl JobStore {
         quota: Option<usize>,
     ) -> Result<i64, RedisError> {
         let text = serde_json::to_string(record).expect("a job record serialises");
+        if self.redis.is_cluster() {
+            return self.save_in_cluster(expected, record, &text, quota).await;
+        }
         // EVAL rather than EVALSHA: the script is small, and Redis caches it compiled.
         redis::cmd("EVAL")
             .arg(SAVE_SCRIPT)
@@ -239,5 +250,55 @@ impl JobStore {
             .arg(quota.map_or(String::new(), |q| q.to_string()))
             .query_async(&mut self.redis.clone())
             .await
+    }
+
+    /// [`JobStore::save`] in a Redis Cluster: the quota counted first, then the record compared
+    /// and set, then the indexes. Unlike the one script on a single server, submissions of one
+    /// user racing on several instances can each pass the count before either is saved.
+    async fn save_in_cluster(
+        &self,
+        expected: Option<&str>,
+        record: &JobRecord,
+        text: &str,
+        quota: Option<usize>,
+    ) -> Result<i64, RedisError> {
+        let mut redis = self.redis.clone();
+        let index = key::user_jobs(&record.user_id);
+        let id = record.job_id.as_str();
+        if let Some(quota) = quota {
+            let ids: Vec<String> = redis.zrange(&index, 0, -1).await?;
+            if !ids.is_empty() {
+                let scores: Vec<Option<f64>> = redis::cmd("ZMSCORE")
+                    .arg(key::ACTIVE_JOBS)
+                    .arg(&ids)
+                    .query_async(&mut redis)
+                    .await?;
+                if scores.iter().flatten().count() >= quota {
+                    return Ok(-1);
+                }
+            }
+        }
+        let saved: i64 = redis::cmd("EVAL")
+            .arg(SAVE_RECORD_SCRIPT)
+            .arg(1)
+            .arg(key::job(&record.job_id))
+            .arg(expected.unwrap_or(""))
+            .arg(text)
+            .arg(JOB_TTL_SECS)
+            .query_async(&mut redis)
+            .await?;
+        if saved != 1 {
+            return Ok(saved);
+        }
+        let mut pipe = redis::pipe();
+        pipe.zadd(&index, id, record.created_at)
+            .expire(&index, USER_JOBS_TTL_SECS as i64);
+        if record.is_active() {
+            pipe.zadd(key::ACTIVE_JOBS, id, record.created_at);
+        } else {
+            pipe.zrem(key::ACTIVE_JOBS, id);
+        }
+        redis.apply(&pipe).await?;
+        Ok(1)
     }
 }

@@ -49,6 +49,35 @@ impl RedisFigures {
             keyspace_misses: number("keyspace_misses"),
         }
     }
+
+    /// `INFO` as a single server or a cluster answers it: a cluster's client counts and
+    /// keyspace figures are the masters' sums, its memory each master's in turn.
+    pub fn from_reply(reply: &redis::Value) -> Option<Self> {
+        let text = |v: &redis::Value| match v {
+            redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            redis::Value::VerbatimString { text, .. } => Some(text.clone()),
+            redis::Value::SimpleString(s) => Some(s.clone()),
+            _ => None,
+        };
+        let infos: Vec<String> = match reply {
+            redis::Value::Map(nodes) => nodes.iter().filter_map(|(_, v)| text(v)).collect(),
+            single => vec![text(single)?],
+        };
+        let mut figures = infos.iter().map(|i| RedisFigures::from_info(i));
+        let first = figures.next()?;
+        Some(figures.fold(first, |sum, f| {
+            let add = |a: Option<u64>, b: Option<u64>| Some(a? + b?);
+            RedisFigures {
+                connected_clients: add(sum.connected_clients, f.connected_clients),
+                used_memory_human: sum
+                    .used_memory_human
+                    .zip(f.used_memory_human)
+                    .map(|(a, b)| format!("{a}, {b}")),
+                keyspace_hits: add(sum.keyspace_hits, f.keyspace_hits),
+                keyspace_misses: add(sum.keyspace_misses, f.keyspace_misses),
+            }
+        }))
+    }
 }
 
 /// Whether Redis has been slow for long enough to say so: one slow PING is not a finding.
@@ -150,6 +179,27 @@ impl HealthState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cluster_reply_sums_the_masters() {
+        let info = |clients: u64, mem: &str| {
+            redis::Value::BulkString(
+                format!("connected_clients:{clients}\r\nused_memory_human:{mem}\r\nkeyspace_hits:1\r\nkeyspace_misses:2\r\n")
+                    .into_bytes(),
+            )
+        };
+        let node = |n: &str| redis::Value::BulkString(n.as_bytes().to_vec());
+        let reply = redis::Value::Map(vec![
+            (node("a:1"), info(3, "1M")),
+            (node("b:2"), info(4, "2M")),
+        ]);
+        let f = RedisFigures::from_reply(&reply).unwrap();
+        assert_eq!(f.connected_clients, Some(7));
+        assert_eq!(f.keyspace_misses, Some(4));
+        assert_eq!(f.used_memory_human.as_deref(), Some("1M, 2M"));
+        let single = RedisFigures::from_reply(&info(5, "9M")).unwrap();
+        assert_eq!(single.connected_clients, Some(5));
+    }
 
     const WATCH: LatencyWatch = LatencyWatch {
         warn_above: Duration::from_millis(50),

@@ -418,6 +418,8 @@ mod tests {
                     "connection_errors",
                     "connects",
                     "last_event_at",
+                    "sharded_channels_down",
+                    "subscription_gaps",
                 ],
             ),
             (

@@ -62,6 +62,8 @@ scalars! {
     (RedisConnected, Flag, "redis.connected", "redis_connected", "1 while the Redis subscription is up."),
     (RedisConnects, Counter, "redis.connects", "redis_connects", "Redis subscriber connections established."),
     (RedisConnectionErrors, Counter, "redis.connection_errors", "redis_connection_errors", "Redis subscriber connection failures."),
+    (RedisSubscriptionGaps, Counter, "redis.subscription_gaps", "redis_subscription_gaps", "Times a subscription was lost (a subscriber connection, a cluster node or a sharded channel's slot moving): messages published until it was back were not received."),
+    (RedisShardedDown, Gauge, "redis.sharded_channels_down", "redis_sharded_channels_down", "Sharded channels (Redis Cluster) not subscribed at the moment, being re-subscribed."),
     (PricesConflated, Counter, "prices_conflated", "prices_conflated", "Price updates replaced within the conflation window."),
     (MonitorSkipped, Counter, "monitor_skipped", "monitor_skipped", "Messages the monitor skipped while an operator read it."),
     (AlertsPassed, Counter, "alert_rules.passed", "alerts_passed", "Pattern alerts accepted by a user's rules."),

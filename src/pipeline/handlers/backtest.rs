@@ -10,9 +10,9 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 
+use crate::redis_client::Commands;
 use actix::prelude::*;
 use log::warn;
-use redis::aio::ConnectionManager;
 
 use super::{Flush, Input, Outlet, HANDLER_QUEUE};
 use crate::domain::audience;
@@ -104,7 +104,7 @@ pub struct Backtest {
 }
 
 impl Backtest {
-    pub fn new(redis: ConnectionManager, outlet: Outlet) -> Self {
+    pub fn new(redis: Commands, outlet: Outlet) -> Self {
         Backtest {
             logic: BacktestLogic::default(),
             store: JobStore::new(redis),

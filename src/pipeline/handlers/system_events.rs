@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::redis_client::Commands;
 use actix::prelude::*;
 use log::{info, warn};
-use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use super::{Flush, Input, Outlet, HANDLER_QUEUE};
@@ -68,14 +68,14 @@ pub fn producer_heartbeat(read: Result<Option<String>, ()>, now: f64) -> Produce
 
 pub struct SystemEvents {
     outlet: Outlet,
-    redis: ConnectionManager,
+    redis: Commands,
     health: Arc<HealthState>,
     probe_every: Duration,
 }
 
 impl SystemEvents {
     pub fn new(
-        redis: ConnectionManager,
+        redis: Commands,
         health: Arc<HealthState>,
         probe_every: Duration,
         outlet: Outlet,
@@ -143,11 +143,11 @@ impl SystemEvents {
             let sent = Instant::now();
             let pong = redis::cmd("PING").query_async::<String>(&mut redis).await;
             let latency = pong.ok().map(|_| sent.elapsed());
-            let info = redis::cmd("INFO").query_async::<String>(&mut redis).await;
+            let info = redis::cmd("INFO").query_async(&mut redis).await;
             (
                 heartbeat,
                 latency,
-                info.ok().map(|i| RedisFigures::from_info(&i)),
+                info.ok().and_then(|i| RedisFigures::from_reply(&i)),
             )
         };
         ctx.spawn(

@@ -12,10 +12,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::redis_client::Commands;
 use actix::prelude::*;
 use chrono::Utc;
 use log::{debug, warn};
-use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use tokio::sync::oneshot;
 
@@ -72,7 +72,7 @@ pub struct SessionUser {
 
 pub struct Users {
     directory: Directory,
-    redis: ConnectionManager,
+    redis: Commands,
     outlet: Outlet,
     /// Sessions waiting for a user's first watchlist read.
     waiting: HashMap<UserId, Vec<oneshot::Sender<Vec<Symbol>>>>,
@@ -85,7 +85,7 @@ fn sorted(symbols: &HashSet<Symbol>) -> Vec<Symbol> {
 }
 
 impl Users {
-    pub fn new(config: UsersConfig, redis: ConnectionManager, outlet: Outlet) -> Self {
+    pub fn new(config: UsersConfig, redis: Commands, outlet: Outlet) -> Self {
         Users {
             directory: Directory::new(config.rules_ttl, config.watchlist_ttl),
             redis,

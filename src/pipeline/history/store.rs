@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use futures_util::future::try_join_all;
 use redis::{RedisResult, Script};
 
 use crate::domain::history::{decode_filter, encode_filter, field, Entry, Position, Recoverable};
@@ -21,6 +21,7 @@ use crate::domain::outbound::Frame;
 use crate::domain::publication::FilterKey;
 use crate::domain::redis_names::key;
 use crate::domain::stream::Stream;
+use crate::redis_client::Commands;
 
 /// KEYS: stream, meta, seen. ARGV: size, ttl, meta ttl, epoch candidate, seen ttl, '1' to
 /// start a new epoch (this writer lost earlier publications of the stream), then the entry's
@@ -162,7 +163,7 @@ pub enum ReadFrom {
 
 #[derive(Clone)]
 pub struct HistoryStore {
-    con: ConnectionManager,
+    con: Commands,
     config: HistoryConfig,
     scripts: Arc<[Script; 3]>,
 }
@@ -170,7 +171,7 @@ pub struct HistoryStore {
 type RawEntry = (String, HashMap<String, String>);
 
 impl HistoryStore {
-    pub fn new(con: ConnectionManager, config: HistoryConfig) -> Self {
+    pub fn new(con: Commands, config: HistoryConfig) -> Self {
         HistoryStore {
             con,
             config,
@@ -184,19 +185,43 @@ impl HistoryStore {
 
     /// Writes a batch in one round trip, in order (the offsets follow it); one result per
     /// publication. The scripts are loaded first in the same pipeline, so a Redis that
-    /// restarted or flushed its scripts costs nothing extra.
+    /// restarted or flushed its scripts costs nothing extra. In a cluster, one pipeline per
+    /// slot, all at once.
     pub async fn append(&self, batch: &[Append<'_>]) -> RedisResult<Vec<Written>> {
+        let keyed = batch
+            .iter()
+            .map(|a| stream_key(a.stream))
+            .enumerate()
+            .collect();
+        let groups = self.con.by_slot(keyed, |(_, key)| key);
+        let runs = groups.iter().map(|group| self.append_group(batch, group));
+        let mut written: Vec<Option<Written>> = vec![None; batch.len()];
+        for (group, replies) in groups.iter().zip(try_join_all(runs).await?) {
+            for ((index, _), reply) in group.iter().zip(replies) {
+                written[*index] = Some(reply);
+            }
+        }
+        Ok(written.into_iter().flatten().collect())
+    }
+
+    /// Writes `group`'s publications (indices into `batch`, with their stream keys), all in one
+    /// slot in a cluster, in one pipeline.
+    async fn append_group(
+        &self,
+        batch: &[Append<'_>],
+        group: &[(usize, String)],
+    ) -> RedisResult<Vec<Written>> {
         let [append, ..] = &*self.scripts;
         let mut pipe = redis::pipe();
         pipe.load_script(append).ignore();
-        let mut invocations = Vec::with_capacity(batch.len());
-        for a in batch {
+        let mut invocations = Vec::with_capacity(group.len());
+        for (index, stream_key) in group {
+            let a = &batch[*index];
             let window = self.config.window(a.which);
-            let stream_key = stream_key(a.stream);
             let mut inv = append.prepare_invoke();
-            inv.key(&stream_key)
-                .key(key::history_meta(&stream_key))
-                .key(key::history_seen(&stream_key, a.message))
+            inv.key(stream_key)
+                .key(key::history_meta(stream_key))
+                .key(key::history_seen(stream_key, a.message))
                 .arg(window.size)
                 .arg(window.ttl.as_secs())
                 .arg(window.meta_ttl())

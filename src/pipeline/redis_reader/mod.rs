@@ -1,5 +1,8 @@
 //! RedisReader: owns the pub/sub connection. Subscribes every configured channel and pattern,
 //! normalises each message at the edge and hands the events to the router, a burst at a time.
+//! In a Redis Cluster it sits on one node (any node receives every classic PUBLISH) and moves
+//! to the next seed node when that one goes away; sharded channels have their own reader
+//! (`sharded`).
 //!
 //! It never waits on downstream (`try_send`; a full router queue is a counted `overloaded`
 //! drop), and what Redis delivers faster than it can parse waits in a bounded queue
@@ -9,30 +12,28 @@
 
 mod backoff;
 mod ingest;
+mod pushes;
+mod sharded;
 mod streams;
 mod subscriber;
 mod subscriptions;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use log::warn;
 use redis::aio::MultiplexedConnection;
 use redis::PushInfo;
 
 pub use backoff::Backoff;
 pub use ingest::{Message, Normaliser};
+pub use pushes::Pushes;
+pub use sharded::ShardedReader;
 pub use streams::{StreamReader, StreamReaderActor, StreamSource};
 pub use subscriber::open as open_subscriber;
-pub use subscriptions::{Push, Source, Subscriptions};
+pub use subscriptions::{Mode, Push, Source, Subscriptions};
 
-use crate::domain::drop::DropReason;
-use crate::domain::monitor::Monitor;
-use crate::pipeline::router::RouterInbox;
-use crate::telemetry::events::{
-    EventDropped, InboundQueueFull, RedisConnected, RedisConnectionFailed, RedisConnectionLost,
-};
+use crate::telemetry::events::{RedisConnected, RedisConnectionFailed, RedisConnectionLost};
 use crate::telemetry::Stats;
 
 /// Most pushes handled (and events handed to the router) in one go: large enough that a burst
@@ -47,12 +48,13 @@ pub struct ReaderConfig {
 }
 
 pub struct RedisReader {
-    client: redis::Client,
-    subscriptions: Arc<Subscriptions>,
-    router: RouterInbox,
+    /// Where the subscription can sit, tried in turn: one server, or a cluster's seed nodes.
+    nodes: Vec<redis::Client>,
+    /// The node to try next.
+    node: usize,
+    pushes: Pushes,
     stats: Arc<Stats>,
     config: ReaderConfig,
-    normaliser: Normaliser,
     connection: Option<MultiplexedConnection>,
     stream: Option<SpawnHandle>,
     connected_at: Option<Instant>,
@@ -62,22 +64,15 @@ pub struct RedisReader {
 
 impl RedisReader {
     pub fn new(
-        client: redis::Client,
-        sources: Vec<Source>,
-        router: RouterInbox,
+        nodes: Vec<redis::Client>,
+        pushes: Pushes,
         stats: Arc<Stats>,
         config: ReaderConfig,
-        monitor: Arc<Mutex<Monitor>>,
     ) -> Self {
         RedisReader {
-            client,
-            subscriptions: Arc::new(Subscriptions::new(sources)),
-            router,
-            normaliser: Normaliser {
-                stats: stats.clone(),
-                monitor,
-                max_message_bytes: config.max_message_bytes,
-            },
+            nodes,
+            node: 0,
+            pushes,
             stats,
             config,
             connection: None,
@@ -88,25 +83,17 @@ impl RedisReader {
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
-        let (subscriptions, stats) = (self.subscriptions.clone(), self.stats.clone());
-        let (sender, pushes) = subscriber::bounded(
-            self.config.inbound_queue_messages,
-            BATCH,
-            move |push: PushInfo| {
-                if let Push::Message { channel, .. } = subscriptions.classify(&push) {
-                    stats.emit(InboundQueueFull { channel });
-                }
-            },
-        );
-        let (client, timeout) = (self.client.clone(), self.config.keepalive);
-        let subscriptions = self.subscriptions.clone();
+        let (sender, pushes) = self.pushes.queue(self.config.inbound_queue_messages, BATCH);
+        let client = self.nodes[self.node % self.nodes.len()].clone();
+        let timeout = self.config.keepalive;
+        let subscriptions = self.pushes.subscriptions.clone();
         let open = async move {
             let mut connection = subscriber::open(&client, sender, timeout).await?;
-            let channels = subscriptions.names(false);
+            let channels = subscriptions.names(Mode::Channel);
             if !channels.is_empty() {
                 connection.subscribe(&channels).await?;
             }
-            let patterns = subscriptions.names(true);
+            let patterns = subscriptions.names(Mode::Pattern);
             if !patterns.is_empty() {
                 connection.psubscribe(&patterns).await?;
             }
@@ -127,8 +114,12 @@ impl RedisReader {
         pushes: impl Stream<Item = Vec<PushInfo>> + 'static,
         ctx: &mut Context<Self>,
     ) {
+        let subscriptions = &self.pushes.subscriptions;
         self.stats.emit(RedisConnected {
-            subscriptions: self.subscriptions.count(),
+            subscriptions: subscriptions.count() - subscriptions.names(Mode::Sharded).len(),
+            node: self.nodes[self.node % self.nodes.len()]
+                .get_connection_info()
+                .addr(),
         });
         self.connection = Some(connection);
         self.stream = Some(ctx.add_stream(pushes));
@@ -148,7 +139,9 @@ impl RedisReader {
         self.schedule_reconnect(ctx);
     }
 
+    /// The next attempt goes to the next node (a single server: the same one again).
     fn schedule_reconnect(&mut self, ctx: &mut Context<Self>) {
+        self.node = (self.node + 1) % self.nodes.len();
         let delay = self.config.backoff.next_delay();
         ctx.run_later(delay, |act, ctx| act.connect(ctx));
     }
@@ -193,39 +186,7 @@ impl Actor for RedisReader {
 impl StreamHandler<Vec<PushInfo>> for RedisReader {
     fn handle(&mut self, pushes: Vec<PushInfo>, _: &mut Self::Context) {
         self.last_push = Instant::now();
-        let mut routed = Vec::with_capacity(pushes.len());
-        for push in &pushes {
-            match self.subscriptions.classify(push) {
-                Push::Message { channel, payload } => {
-                    let source = self.subscriptions.source(channel);
-                    let message = Message {
-                        channel,
-                        source: &source.name,
-                        kind: source.kind,
-                        payload,
-                        identity: payload,
-                        receipt: None,
-                    };
-                    self.normaliser.ingest(message, &mut routed);
-                }
-                Push::Unexpected { channel } => warn!(
-                    "Message on unexpected channel {:?} ignored.",
-                    String::from_utf8_lossy(channel)
-                ),
-                Push::Control => {}
-            }
-        }
-        if routed.is_empty() {
-            return;
-        }
-        if let Err(routed) = self.router.try_send(routed) {
-            for r in &routed {
-                self.stats.emit(EventDropped {
-                    channel: Some(r.channel),
-                    reason: DropReason::Overloaded,
-                });
-            }
-        }
+        self.pushes.route(&pushes);
     }
 
     /// The default would stop the actor; a lost connection must be retried instead.

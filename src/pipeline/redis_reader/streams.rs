@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use redis::aio::ConnectionManager;
 use redis::streams::{StreamInfoGroupsReply, StreamReadReply};
-use redis::{AsyncConnectionConfig, RedisResult, Value};
+use redis::{RedisResult, Value};
 use tokio::sync::mpsc;
 
 use super::ingest::{Message, Normaliser};
@@ -24,6 +23,7 @@ use crate::domain::drop::DropReason;
 use crate::domain::kind::EventKind;
 use crate::domain::receipt::Receipt;
 use crate::pipeline::router::RouterInbox;
+use crate::redis_client::{Commands, Target};
 use crate::telemetry::events::{
     EventDropped, StreamBacklog, StreamEntriesAcknowledged, StreamReadFailed,
 };
@@ -44,8 +44,8 @@ pub struct StreamSource {
 }
 
 pub struct StreamReader {
-    client: redis::Client,
-    commands: ConnectionManager,
+    target: Target,
+    commands: Commands,
     sources: Arc<[StreamSource]>,
     group: Arc<str>,
     consumer: Arc<str>,
@@ -61,8 +61,8 @@ type Done = (usize, String);
 impl StreamReader {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        client: redis::Client,
-        commands: ConnectionManager,
+        target: Target,
+        commands: Commands,
         sources: Vec<StreamSource>,
         instance: &str,
         normaliser: Normaliser,
@@ -71,7 +71,7 @@ impl StreamReader {
         backoff: Backoff,
     ) -> Self {
         StreamReader {
-            client,
+            target,
             commands,
             sources: sources.into(),
             group: format!("tickrouter:{instance}").into(),
@@ -106,11 +106,7 @@ impl StreamReader {
         pending_read: &mut bool,
     ) -> RedisResult<()> {
         // A blocking read must be allowed to wait its whole BLOCK.
-        let config = AsyncConnectionConfig::new().set_response_timeout(Some(BLOCK * 2));
-        let mut con = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
+        let mut con = self.target.dedicated(BLOCK * 2).await?;
         for source in self.sources.iter() {
             let created: RedisResult<()> = redis::cmd("XGROUP")
                 .arg("CREATE")

@@ -11,10 +11,21 @@ use crate::telemetry::ChannelId;
 /// One subscription, in `ChannelId` order.
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// A channel name, or a glob when `pattern` is true.
+    /// A channel name, or a glob for a pattern.
     pub name: String,
-    pub pattern: bool,
+    pub mode: Mode,
     pub kind: EventKind,
+}
+
+/// How a source is subscribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// SUBSCRIBE, on the subscriber node.
+    Channel,
+    /// PSUBSCRIBE, on the subscriber node.
+    Pattern,
+    /// SSUBSCRIBE, on the owner of the channel's slot (Redis Cluster).
+    Sharded,
 }
 
 /// What a push from the subscriber connection is.
@@ -41,10 +52,9 @@ impl Subscriptions {
     pub fn new(sources: Vec<Source>) -> Self {
         let (mut channels, mut patterns) = (HashMap::new(), HashMap::new());
         for (i, s) in sources.iter().enumerate() {
-            let map = if s.pattern {
-                &mut patterns
-            } else {
-                &mut channels
+            let map = match s.mode {
+                Mode::Pattern => &mut patterns,
+                Mode::Channel | Mode::Sharded => &mut channels,
             };
             map.insert(s.name.as_bytes().into(), ChannelId(i));
         }
@@ -63,18 +73,20 @@ impl Subscriptions {
         self.sources.len()
     }
 
-    /// The names to SUBSCRIBE (`pattern == false`) or PSUBSCRIBE (`pattern == true`).
-    pub fn names(&self, pattern: bool) -> Vec<&str> {
+    /// The names to subscribe the way `mode` says.
+    pub fn names(&self, mode: Mode) -> Vec<&str> {
         self.sources
             .iter()
-            .filter(|s| s.pattern == pattern)
+            .filter(|s| s.mode == mode)
             .map(|s| s.name.as_str())
             .collect()
     }
 
     pub fn classify<'a>(&self, push: &'a PushInfo) -> Push<'a> {
         let (table, data) = match (&push.kind, push.data.as_slice()) {
-            (PushKind::Message, [channel, payload]) => (&self.channels, [channel, payload]),
+            (PushKind::Message | PushKind::SMessage, [channel, payload]) => {
+                (&self.channels, [channel, payload])
+            }
             // A pattern message names the pattern that matched, then the concrete channel.
             (PushKind::PMessage, [pattern, _, payload]) => (&self.patterns, [pattern, payload]),
             _ => return Push::Control,
@@ -101,12 +113,12 @@ mod tests {
         Subscriptions::new(vec![
             Source {
                 name: "tickstock.events.patterns".into(),
-                pattern: false,
+                mode: Mode::Channel,
                 kind: EventKind::PatternDetected,
             },
             Source {
                 name: "tickstock:*".into(),
-                pattern: true,
+                mode: Mode::Pattern,
                 kind: EventKind::MarketTick,
             },
         ])
@@ -183,7 +195,7 @@ mod tests {
         ] {
             assert_eq!(subs.classify(&push), Push::Control, "{push:?}");
         }
-        assert_eq!(subs.names(false), ["tickstock.events.patterns"]);
-        assert_eq!(subs.names(true), ["tickstock:*"]);
+        assert_eq!(subs.names(Mode::Channel), ["tickstock.events.patterns"]);
+        assert_eq!(subs.names(Mode::Pattern), ["tickstock:*"]);
     }
 }

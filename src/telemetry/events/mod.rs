@@ -23,7 +23,8 @@ pub use history::{
 };
 pub use reader::{
     InboundQueueFull, MessageNormalised, MonitorSkipped, RedisConnected, RedisConnectionFailed,
-    RedisConnectionLost, StreamBacklog, StreamEntriesAcknowledged, StreamReadFailed,
+    RedisConnectionLost, ShardedSubscribed, ShardedSubscriptionLost, StreamBacklog,
+    StreamEntriesAcknowledged, StreamReadFailed,
 };
 pub use routing::{EventDropped, EventRouted, FramePublished};
 pub use sessions::{

@@ -8,15 +8,16 @@ use crate::domain::monitor::Outcome;
 use crate::telemetry::{ChannelId, Scalar, Stats};
 
 /// The subscriber connected and subscribed every channel and pattern.
-pub struct RedisConnected {
+pub struct RedisConnected<'a> {
     pub subscriptions: usize,
+    pub node: &'a redis::ConnectionAddr,
 }
 
-impl InternalEvent for RedisConnected {
+impl InternalEvent for RedisConnected<'_> {
     fn emit(self, stats: &Stats) {
         info!(
-            "Subscribed to {} Redis channels and patterns.",
-            self.subscriptions
+            "Subscribed to {} Redis channels and patterns on {}.",
+            self.subscriptions, self.node
         );
         stats.set(Scalar::RedisConnected, 1);
         stats.add(Scalar::RedisConnects, 1);
@@ -48,6 +49,45 @@ impl InternalEvent for RedisConnectionLost<'_> {
         );
         stats.set(Scalar::RedisConnected, 0);
         stats.add(Scalar::RedisConnectionErrors, 1);
+        stats.add(Scalar::RedisSubscriptionGaps, 1);
+    }
+}
+
+/// Sharded channels lost their subscription: their node went away (`channel` is `None`: all
+/// of them) or their slot moved (the old owner unsubscribed it). They are re-subscribed one at
+/// a time until each succeeds.
+pub struct ShardedSubscriptionLost<'a> {
+    pub channel: Option<&'a str>,
+    pub down: usize,
+}
+
+impl InternalEvent for ShardedSubscriptionLost<'_> {
+    fn emit(self, stats: &Stats) {
+        match self.channel {
+            Some(channel) => warn!(
+                "Redis Cluster unsubscribed sharded channel {channel:?} (its slot moved); \
+                 re-subscribing."
+            ),
+            None => warn!(
+                "Redis Cluster connection to a node lost; re-subscribing {} sharded channels.",
+                self.down
+            ),
+        }
+        stats.add(Scalar::RedisSubscriptionGaps, 1);
+        stats.set(Scalar::RedisShardedDown, self.down as u64);
+    }
+}
+
+/// A sharded channel is subscribed (again); `down` are still waiting.
+pub struct ShardedSubscribed<'a> {
+    pub channel: &'a str,
+    pub down: usize,
+}
+
+impl InternalEvent for ShardedSubscribed<'_> {
+    fn emit(self, stats: &Stats) {
+        info!("Subscribed to sharded channel {:?}.", self.channel);
+        stats.set(Scalar::RedisShardedDown, self.down as u64);
     }
 }
 
