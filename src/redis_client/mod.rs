@@ -21,6 +21,8 @@ pub use commands::Commands;
 use crate::config::RedisSettings;
 
 /// Where Redis is, with the TLS material read.
+// Made once at startup and cloned a handful of times: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum Target {
     Single(Client),

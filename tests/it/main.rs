@@ -3,6 +3,7 @@
 mod access;
 mod backtests;
 mod check;
+mod cluster;
 mod deploy;
 mod docker;
 mod fixtures;

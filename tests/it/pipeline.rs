@@ -197,11 +197,13 @@ fn config_can_add_channels_and_glob_patterns() {
             channel: None,
             pattern: Some("custom.prices.*".into()),
             kind: EventKind::PriceUpdate,
+            sharded: false,
         },
         ChannelRoute {
             channel: Some("custom.health".into()),
             pattern: None,
             kind: EventKind::SystemHealth,
+            sharded: false,
         },
     ];
     let app = App::start_with(settings);

@@ -67,7 +67,7 @@ impl Redis {
     /// `free_port` releases the port before redis-server binds it, so a parallel test may get the
     /// same one; the loser exits, and a plain connect would reach the winner. A unique
     /// `dbfilename` (nothing is ever saved) tells whose server answers.
-    fn try_start(port: u16, extra: &[&str]) -> Option<Redis> {
+    pub fn try_start(port: u16, extra: &[&str]) -> Option<Redis> {
         let name = format!(
             "tickrouter-test-{}-{}.rdb",
             std::process::id(),
