@@ -20,13 +20,22 @@ const RECOVER: Duration = Duration::from_secs(20);
 
 struct Node {
     port: u16,
+    /// Where clients connect over TLS, when the cluster has TLS.
+    tls_port: Option<u16>,
     conf: String,
     redis: Option<Redis>,
 }
 
+/// A TLS cluster's files: the server certificate and key, and the CA that signed them.
+struct TlsFiles {
+    cert: String,
+    key: String,
+    ca: String,
+}
+
 impl Node {
-    fn args(conf: &str) -> Vec<String> {
-        [
+    fn args(conf: &str, tls: Option<(&TlsFiles, u16)>) -> Vec<String> {
+        let mut args: Vec<String> = [
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
@@ -38,11 +47,31 @@ impl Node {
             "no",
         ]
         .map(str::to_owned)
-        .to_vec()
+        .to_vec();
+        if let Some((files, port)) = tls {
+            // The plain port stays for the harness; the cluster announces the TLS port, and
+            // the bus between nodes is TLS too.
+            let tls = [
+                "--tls-port",
+                &port.to_string(),
+                "--tls-cluster",
+                "yes",
+                "--tls-cert-file",
+                &files.cert,
+                "--tls-key-file",
+                &files.key,
+                "--tls-ca-cert-file",
+                &files.ca,
+                "--tls-auth-clients",
+                "no",
+            ];
+            args.extend(tls.map(str::to_owned));
+        }
+        args
     }
 
-    fn start(port: u16, conf: &str) -> Option<Redis> {
-        let args = Node::args(conf);
+    fn start(port: u16, conf: &str, tls: Option<(&TlsFiles, u16)>) -> Option<Redis> {
+        let args = Node::args(conf, tls);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         Redis::try_start(port, &args)
     }
@@ -55,6 +84,7 @@ impl Node {
 /// Three masters, no replicas; node config files removed on drop.
 struct Cluster {
     nodes: Vec<Node>,
+    tls: Option<TlsFiles>,
 }
 
 /// A free port whose cluster-bus port (+10,000) is free too.
@@ -69,6 +99,10 @@ fn cluster_port() -> u16 {
 
 impl Cluster {
     fn start() -> Cluster {
+        Cluster::start_with(None)
+    }
+
+    fn start_with(tls: Option<TlsFiles>) -> Cluster {
         let mut nodes = Vec::new();
         let id = std::process::id();
         while nodes.len() < 3 {
@@ -77,24 +111,35 @@ impl Cluster {
                 .join(format!("tickrouter-test-cluster-{id}-{port}.conf"))
                 .to_string_lossy()
                 .into_owned();
-            if let Some(redis) = Node::start(port, &conf) {
+            let tls_port = tls.as_ref().map(|_| free_port());
+            let files = tls.as_ref().zip(tls_port);
+            if let Some(redis) = Node::start(port, &conf, files) {
                 nodes.push(Node {
                     port,
+                    tls_port,
                     conf,
                     redis: Some(redis),
                 });
             }
         }
-        let status = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli");
+        if let Some(files) = &tls {
+            create.args(["--tls", "--cacert", &files.ca]);
+        }
+        let status = create
             .args(["--cluster", "create"])
-            .args(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)))
+            .args(
+                nodes
+                    .iter()
+                    .map(|n| format!("127.0.0.1:{}", n.tls_port.unwrap_or(n.port))),
+            )
             .args(["--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .expect("redis-cli");
         assert!(status.success(), "redis-cli --cluster create failed");
-        let cluster = Cluster { nodes };
+        let cluster = Cluster { nodes, tls };
         cluster.wait_ok();
         cluster
     }
@@ -114,10 +159,11 @@ impl Cluster {
     }
 
     fn urls(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .map(|n| format!("redis://127.0.0.1:{}", n.port))
-            .collect()
+        let url = |n: &Node| match n.tls_port {
+            Some(port) => format!("rediss://127.0.0.1:{port}"),
+            None => format!("redis://127.0.0.1:{}", n.port),
+        };
+        self.nodes.iter().map(url).collect()
     }
 
     fn id(&self, node: usize) -> String {
@@ -143,7 +189,8 @@ impl Cluster {
             });
             if owns {
                 let port: u16 = words[1].split(['@', ':']).nth(1).unwrap().parse().unwrap();
-                return self.nodes.iter().position(|n| n.port == port).unwrap();
+                let at = |n: &Node| n.port == port || n.tls_port == Some(port);
+                return self.nodes.iter().position(at).unwrap();
             }
         }
         panic!("no owner of slot {slot}");
@@ -193,13 +240,15 @@ impl Cluster {
 
     fn restart(&mut self, node: usize) {
         let n = &mut self.nodes[node];
-        n.redis = Some(Node::start(n.port, &n.conf).expect("the node restarts on its port"));
+        let tls = self.tls.as_ref().zip(n.tls_port);
+        n.redis = Some(Node::start(n.port, &n.conf, tls).expect("the node restarts on its port"));
         self.wait_ok();
     }
 
     fn settings(&self, sharded: &[String]) -> Settings {
         let mut s = Settings::default();
         s.redis.cluster = self.urls();
+        s.redis.tls.ca = self.tls.as_ref().map(|t| t.ca.clone().into());
         s.auth.jwt_secret = Some(SECRET.into());
         s.server.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").into();
         s.redis.reconnect_initial_ms = 50;
@@ -385,4 +434,28 @@ fn the_classic_subscription_moves_when_its_node_dies() {
     assert!((0..3).any(|n| n != node && on(&cluster, n)));
     assert!(health(&app)["subscription_gaps"].as_u64().unwrap() >= 1);
     eprintln!("the classic subscription moved in {moved:?}");
+}
+
+#[test]
+fn a_tls_cluster_works_with_rediss_seeds_and_the_configured_ca() {
+    let dir = std::env::temp_dir().join(format!("tickrouter-cluster-tls-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (server, ca) = crate::tls::make_certificates(&dir);
+    let files = TlsFiles {
+        cert: server.cert.display().to_string(),
+        key: server.key.display().to_string(),
+        ca: ca.display().to_string(),
+    };
+    let cluster = Cluster::start_with(Some(files));
+    let app = App::start_with(cluster.settings(&[]));
+    let mut client = app.ws();
+    let frame = delivered(&mut client, RECOVER, |m| {
+        cluster.publish("tickstock.health.status", m)
+    });
+    assert!(
+        frame["offset"].as_u64().is_some(),
+        "history written over TLS: {frame}"
+    );
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&dir);
 }
