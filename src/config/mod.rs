@@ -724,7 +724,8 @@ mod tests {
     fn commented_route_examples_in_the_example_file_are_valid() {
         // The example file shows `[[channels.extra]]` commented out; uncomment it so the
         // documentation cannot drift from what the parser accepts.
-        // A commented route runs from its `# [[channels.` line to the next blank line.
+        // A commented route runs from its `# [[channels.` line to the next blank line. The
+        // sharded route needs the cluster seeds, uncommented too.
         let mut in_route = false;
         let uncommented: String = EXAMPLE
             .lines()
@@ -734,7 +735,7 @@ mod tests {
                     .strip_prefix("# ")
                     .filter(|rest| rest.starts_with("[[") || rest.contains(" = "));
                 match setting {
-                    Some(rest) if in_route => rest,
+                    Some(rest) if in_route || rest.starts_with("cluster = ") => rest,
                     _ => line,
                 }
             })
@@ -743,6 +744,8 @@ mod tests {
         let settings = Settings::from_toml_str(&uncommented).unwrap();
         settings.validate().unwrap();
         assert!(settings.channels.extra.len() >= 2);
+        assert!(settings.channels.extra.iter().any(|r| r.sharded));
+        assert_eq!(settings.redis.cluster.len(), 3);
         assert_eq!(settings.channels.streams.len(), 1);
     }
 

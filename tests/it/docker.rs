@@ -372,8 +372,15 @@ fn the_healthcheck_is_the_binary_asking_the_port_the_container_serves() {
 // docker-compose.yml
 
 fn compose() -> Yaml {
-    YamlLoader::load_from_str(&read("docker-compose.yml"))
-        .unwrap_or_else(|e| panic!("docker-compose.yml is not YAML: {e}"))
+    compose_file("docker-compose.yml")
+}
+
+/// Every compose file of the repository: the single-instance one and the cluster kit.
+const COMPOSE_FILES: [&str; 2] = ["docker-compose.yml", "docker-compose.cluster.yml"];
+
+fn compose_file(name: &str) -> Yaml {
+    YamlLoader::load_from_str(&read(name))
+        .unwrap_or_else(|e| panic!("{name} is not YAML: {e}"))
         .remove(0)
 }
 
@@ -457,7 +464,13 @@ fn ports(service: &Yaml) -> Vec<(String, u16, u16)> {
 
 #[test]
 fn compose_builds_and_mounts_only_what_exists_and_pins_its_images() {
-    let compose = compose();
+    for file in COMPOSE_FILES {
+        builds_and_mounts_only_what_exists_and_pins_its_images(file);
+    }
+}
+
+fn builds_and_mounts_only_what_exists_and_pins_its_images(file: &str) {
+    let compose = compose_file(file);
     let declared: Vec<String> = compose["volumes"]
         .as_hash()
         .map(|h| h.keys().map(|k| k.as_str().unwrap().to_owned()).collect())
@@ -502,7 +515,7 @@ fn compose_builds_and_mounts_only_what_exists_and_pins_its_images() {
             .as_str()
             .unwrap_or_else(|| panic!("{name}: no image"));
         if let Some(why) = unpinned(&interpolate(image)) {
-            panic!("docker-compose.yml, {name}: {why}");
+            panic!("{file}, {name}: {why}");
         }
         for (source, target) in mounts(&service) {
             if source.starts_with('.') || source.starts_with('/') {
@@ -672,4 +685,38 @@ fn compose_runs_tickrouter_with_a_valid_mounted_config_and_a_private_admin_port(
         Some(true),
         "the producer serves no HTTP: the image's HEALTHCHECK would mark it unhealthy"
     );
+}
+
+#[test]
+fn the_cluster_kit_runs_three_instances_on_every_master_of_its_cluster() {
+    let compose = compose_file("docker-compose.cluster.yml");
+    let services = services(&compose);
+    let nodes: Vec<String> = services
+        .iter()
+        .filter(|(name, _)| name.starts_with("redis-") && name != "redis-init")
+        .map(|(_, s)| {
+            let ip = s["networks"]["tickrouter"]["ipv4_address"].as_str().unwrap();
+            format!("redis://{ip}:6379")
+        })
+        .collect();
+    assert_eq!(nodes.len(), 3, "three masters");
+    let instances: Vec<&(String, Yaml)> = services
+        .iter()
+        .filter(|(name, _)| name.starts_with("tickrouter-"))
+        .collect();
+    assert_eq!(instances.len(), 3);
+    for (name, service) in instances {
+        let (file, _) = mounts(service)
+            .into_iter()
+            .find(|(_, target)| target == CONTAINER_CONFIG)
+            .unwrap_or_else(|| panic!("{name} mounts its settings at {CONTAINER_CONFIG}"));
+        let settings = compose_settings(service, &host_path(&file));
+        assert_eq!(settings.redis.cluster, nodes, "{name}: every master is a seed");
+        assert!(settings.server.admin_bind.is_some(), "{name}: /metrics off the client port");
+    }
+    let init = strings(&services.iter().find(|(n, _)| n == "redis-init").unwrap().1["command"]);
+    for node in &nodes {
+        let address = node.trim_start_matches("redis://");
+        assert!(init[0].contains(address), "redis-init joins {address}: {init:?}");
+    }
 }
