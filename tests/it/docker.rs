@@ -695,7 +695,9 @@ fn the_cluster_kit_runs_three_instances_on_every_master_of_its_cluster() {
         .iter()
         .filter(|(name, _)| name.starts_with("redis-") && name != "redis-init")
         .map(|(_, s)| {
-            let ip = s["networks"]["tickrouter"]["ipv4_address"].as_str().unwrap();
+            let ip = s["networks"]["tickrouter"]["ipv4_address"]
+                .as_str()
+                .unwrap();
             format!("redis://{ip}:6379")
         })
         .collect();
@@ -711,12 +713,21 @@ fn the_cluster_kit_runs_three_instances_on_every_master_of_its_cluster() {
             .find(|(_, target)| target == CONTAINER_CONFIG)
             .unwrap_or_else(|| panic!("{name} mounts its settings at {CONTAINER_CONFIG}"));
         let settings = compose_settings(service, &host_path(&file));
-        assert_eq!(settings.redis.cluster, nodes, "{name}: every master is a seed");
-        assert!(settings.server.admin_bind.is_some(), "{name}: /metrics off the client port");
+        assert_eq!(
+            settings.redis.cluster, nodes,
+            "{name}: every master is a seed"
+        );
+        assert!(
+            settings.server.admin_bind.is_some(),
+            "{name}: /metrics off the client port"
+        );
     }
     let init = strings(&services.iter().find(|(n, _)| n == "redis-init").unwrap().1["command"]);
     for node in &nodes {
         let address = node.trim_start_matches("redis://");
-        assert!(init[0].contains(address), "redis-init joins {address}: {init:?}");
+        assert!(
+            init[0].contains(address),
+            "redis-init joins {address}: {init:?}"
+        );
     }
 }

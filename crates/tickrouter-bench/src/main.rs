@@ -203,6 +203,10 @@ struct Common {
     /// tickrouter instances on the same Redis; clients are spread round-robin over them.
     #[arg(long, default_value_t = 1)]
     instances: usize,
+    /// A 3-master Redis Cluster (redis-server --cluster-enabled, redis-cli --cluster create)
+    /// instead of one redis-server; every instance gets `redis.cluster`.
+    #[arg(long)]
+    redis_cluster: bool,
     /// Client runtime threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -281,6 +285,7 @@ impl Common {
             messages: self.messages,
             connect_concurrency: self.connect_concurrency,
             connect_timeout: self.connect_timeout,
+            redis_cluster: self.redis_cluster,
         }
     }
 
@@ -446,6 +451,7 @@ mod smoke {
             messages: Some(5_000),
             connect_concurrency: 64,
             connect_timeout: 20.0,
+            redis_cluster: false,
         }
     }
 
@@ -485,6 +491,16 @@ mod smoke {
             },
         );
         assert_eq!(m["event"], "backtest_progress");
+        // Two instances on a Redis Cluster: classic channels and history writes through it.
+        let m = check(
+            1,
+            &Options {
+                instances: 2,
+                redis_cluster: true,
+                ..options(4)
+            },
+        );
+        assert_eq!(m["redis_cluster"], true);
         let m = check(5, &options(4));
         assert!(m["baseline"]["received"].as_u64() == Some(800));
         assert_eq!(m["stalled_connected"], 1);

@@ -425,6 +425,7 @@ pub fn run(opts: &Options, storm: &Storm) -> Result<Map<String, Value>, String> 
         kind: opts.server.clone(),
         instances,
         config: config.clone(),
+        cluster: opts.redis_cluster,
     })?;
     let mut out = scenarios::header(0, opts, &servers, &config);
     out.insert("scenario".into(), json!(NAME));

@@ -26,7 +26,8 @@ use crate::servers;
 pub struct Target {
     pub redis_url: String,
     pub server_pids: Vec<i32>,
-    pub redis_pid: Option<i32>,
+    /// Every redis-server process (a cluster has several).
+    pub redis_pids: Vec<i32>,
     /// tickrouter instances whose `/stats` are read (none for the peers).
     pub stats: Vec<SocketAddr>,
 }
@@ -143,7 +144,9 @@ impl Bench {
         Snap {
             at: Instant::now(),
             server: ProcSample::read_all(&self.target.server_pids),
-            redis: self.target.redis_pid.and_then(ProcSample::read),
+            redis: Some(&self.target.redis_pids)
+                .filter(|pids| !pids.is_empty())
+                .and_then(|pids| ProcSample::read_all(pids)),
             me: ProcSample::read(std::process::id() as i32),
             host: procstat::host_ticks(),
             procs: procstat::all_procs(),
@@ -201,7 +204,7 @@ impl Bench {
         }
         let mut ours = vec![std::process::id() as i32];
         ours.extend(&self.target.server_pids);
-        ours.extend(self.target.redis_pid);
+        ours.extend(&self.target.redis_pids);
         let (mut other, kernel) = procstat::others_delta(&a.procs, &b.procs, &ours, tck);
         m.insert("other_procs_cpu_s".into(), json!(round(other, 2)));
         if let (Some(h0), Some(h1)) = (a.host, b.host) {

@@ -45,6 +45,8 @@ pub struct Options {
     pub messages: Option<u64>,
     pub connect_concurrency: usize,
     pub connect_timeout: f64,
+    /// A 3-master Redis Cluster instead of one redis-server.
+    pub redis_cluster: bool,
 }
 
 /// What a scenario runs by default.
@@ -126,6 +128,7 @@ pub(crate) fn header(
     );
     m.insert("loadavg_1m".into(), json!(crate::procstat::loadavg()));
     m.insert("instances".into(), json!(opts.instances));
+    m.insert("redis_cluster".into(), json!(opts.redis_cluster));
     m.insert("nofile".into(), json!(crate::procstat::nofile()));
     m.insert(
         "server".into(),
@@ -143,7 +146,7 @@ pub(crate) fn target_of(servers: &Servers) -> Target {
     Target {
         redis_url: servers.redis_url(),
         server_pids: servers.server_pids(),
-        redis_pid: Some(servers.redis_pid()),
+        redis_pids: servers.redis_pids(),
         stats: servers.addrs(),
     }
 }
@@ -183,6 +186,7 @@ pub fn run(scenario: u8, opts: &Options) -> Result<Map<String, Value>, String> {
         kind: opts.server.clone(),
         instances,
         config: config.clone(),
+        cluster: opts.redis_cluster,
     })?;
     let mut out = header(scenario, opts, &servers, &config);
     let key: &[u8] = match (scenario, opts.event) {
@@ -547,7 +551,7 @@ pub fn peer_stall(peer: &Peer, opts: &Options) -> Map<String, Value> {
     let target = Target {
         redis_url: peer.redis_url.clone(),
         server_pids: peer.pid.into_iter().collect(),
-        redis_pid: peer.redis_pid,
+        redis_pids: peer.redis_pid.into_iter().collect(),
         stats: Vec::new(),
     };
     let mut bench = Bench::new(target, clients + 1, b"sent_ns", opts.threads);

@@ -28,6 +28,16 @@ fn repo_root() -> &'static Path {
         .expect("crates/tickrouter-bench sits two levels below the repository root")
 }
 
+/// A free port whose cluster-bus port (+10,000) is free too.
+fn cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port < 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -91,6 +101,8 @@ pub struct ServerOpts {
     pub instances: usize,
     /// Extra TOML for every instance's `--config` (none: built-in defaults).
     pub config: Option<String>,
+    /// A 3-master Redis Cluster instead of one redis-server (`redis.cluster`).
+    pub cluster: bool,
 }
 
 enum Instance {
@@ -102,8 +114,9 @@ enum Instance {
 }
 
 pub struct Servers {
-    redis: Child,
-    pub redis_port: u16,
+    /// One redis-server, or a cluster's three masters.
+    redis: Vec<Child>,
+    redis_ports: Vec<u16>,
     instances: Vec<(Instance, SocketAddr)>,
     dir: PathBuf,
 }
@@ -146,16 +159,42 @@ impl Servers {
             NEXT.fetch_add(1, Relaxed)
         ));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let (redis, redis_port) = (0..5)
-            .find_map(|_| start_redis(free_port(), &dir))
-            .ok_or("could not start a private redis-server (is it installed?)")?;
         let mut servers = Servers {
-            redis,
-            redis_port,
+            redis: Vec::new(),
+            redis_ports: Vec::new(),
             instances: Vec::new(),
             dir,
         };
-        let config = match &opts.config {
+        let nodes = if opts.cluster { 3 } else { 1 };
+        while servers.redis.len() < nodes {
+            let port = if opts.cluster {
+                cluster_port()
+            } else {
+                free_port()
+            };
+            if let Some(child) = start_redis(port, &servers.dir, opts.cluster) {
+                servers.redis.push(child);
+                servers.redis_ports.push(port);
+            } else if servers.redis.is_empty() && !opts.cluster {
+                return Err("could not start a private redis-server (is it installed?)".into());
+            }
+        }
+        let mut config = opts.config.clone();
+        if opts.cluster {
+            servers.create_cluster()?;
+            let text = config.get_or_insert_with(String::new);
+            if text.contains("[redis]") {
+                return Err("a cluster run cannot take a config with its own [redis]".into());
+            }
+            let seeds: Vec<String> = servers
+                .redis_ports
+                .iter()
+                .map(|p| format!("\"redis://127.0.0.1:{p}\""))
+                .collect();
+            text.push_str(&format!("\n[redis]\ncluster = [{}]\n", seeds.join(", ")));
+        }
+        let config_text = config;
+        let config = match &config_text {
             Some(text) => {
                 let path = servers.dir.join("tickrouter.toml");
                 std::fs::write(&path, text).map_err(|e| e.to_string())?;
@@ -166,7 +205,7 @@ impl Servers {
         for n in 0..opts.instances.max(1) {
             let instance = match &opts.kind {
                 ServerKind::Process(bin) => servers.spawn(bin, config.as_deref(), n)?,
-                ServerKind::InProcess => servers.start_in_process(opts.config.as_deref())?,
+                ServerKind::InProcess => servers.start_in_process(config_text.as_deref())?,
             };
             servers.instances.push(instance);
         }
@@ -244,12 +283,47 @@ impl Servers {
         ))
     }
 
+    /// Where the publisher PUBLISHes: the first node of a cluster (every node hears it).
     pub fn redis_url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.redis_port)
+        format!("redis://127.0.0.1:{}/0", self.redis_ports[0])
     }
 
-    pub fn redis_pid(&self) -> i32 {
-        self.redis.id() as i32
+    pub fn redis_pids(&self) -> Vec<i32> {
+        self.redis.iter().map(|c| c.id() as i32).collect()
+    }
+
+    /// Joins the nodes into one cluster (`redis-cli --cluster create`) and waits until every
+    /// node sees all slots served.
+    fn create_cluster(&self) -> Result<(), String> {
+        let status = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(self.redis_ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .arg("--cluster-yes")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("redis-cli: {e}"))?;
+        if !status.success() {
+            return Err("redis-cli --cluster create failed".into());
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in &self.redis_ports {
+            loop {
+                let info: Option<String> =
+                    redis::Client::open(format!("redis://127.0.0.1:{port}/0"))
+                        .and_then(|c| c.get_connection())
+                        .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query(&mut c))
+                        .ok();
+                if info.is_some_and(|i| i.contains("cluster_state:ok")) {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("cluster node {port} not ok after 20 s"));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(())
     }
 
     pub fn addrs(&self) -> Vec<SocketAddr> {
@@ -337,14 +411,18 @@ fn add_json(a: Value, b: &Value) -> Value {
 
 /// Starts redis-server on `port`; `None` if another process got the port first (a unique
 /// dbfilename tells whose server answers).
-fn start_redis(port: u16, dir: &Path) -> Option<(Child, u16)> {
+fn start_redis(port: u16, dir: &Path, cluster: bool) -> Option<Child> {
     let name = format!("bench-{}-{port}.rdb", std::process::id());
     let mut cmd = Command::new("redis-server");
     cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--dbfilename", &name])
         .arg("--dir")
-        .arg(dir)
-        .stdin(Stdio::null())
+        .arg(dir);
+    if cluster {
+        let conf = format!("nodes-{port}.conf");
+        cmd.args(["--cluster-enabled", "yes", "--cluster-config-file", &conf]);
+    }
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     die_with_parent(&mut cmd);
@@ -365,7 +443,7 @@ fn start_redis(port: u16, dir: &Path) -> Option<(Child, u16)> {
             })
             .ok();
         if answer.as_ref().and_then(|a| a.get(1)) == Some(&name) {
-            return Some((child, port));
+            return Some(child);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -388,7 +466,9 @@ impl Drop for Servers {
                 }
             }
         }
-        stop(&mut self.redis, Duration::from_secs(5));
+        for redis in &mut self.redis {
+            stop(redis, Duration::from_secs(5));
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

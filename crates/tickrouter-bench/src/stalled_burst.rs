@@ -244,6 +244,7 @@ pub fn run(
         kind: opts.server.clone(),
         instances,
         config: config.clone(),
+        cluster: opts.redis_cluster,
     })?;
     let mut out = scenarios::header(0, opts, &servers, &config);
     out.insert("scenario".into(), json!(NAME));
@@ -494,7 +495,7 @@ pub fn run(
         );
         let mut ours = vec![std::process::id() as i32];
         ours.extend(&target.server_pids);
-        ours.extend(target.redis_pid);
+        ours.extend(&target.redis_pids);
         let (other, _) = procstat::others_delta(&procs0, &procs1, &ours, tck);
         out.insert(
             "other_cores".into(),
