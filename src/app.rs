@@ -33,6 +33,7 @@ use crate::pipeline::redis_reader::{
 use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
 use crate::pipeline::router::{Handlers, Router};
 use crate::pipeline::session::{SessionConfig, SessionDeps};
+use crate::pipeline::snapshot_store::SnapshotStore;
 use crate::redis_client::{Commands, Target};
 use crate::telemetry::health::{HealthState, LatencyWatch};
 use crate::telemetry::metrics::Metrics;
@@ -183,7 +184,8 @@ impl Pipeline {
             max_queued_bytes: s.outbound_queue_bytes,
             snapshot_ttl: Duration::from_secs(settings.snapshot.ttl_secs),
         };
-        let registry = RoomRegistry::new(stats.clone(), registry).start();
+        let shared = SnapshotStore::new(commands.clone(), registry.snapshot_ttl);
+        let registry = RoomRegistry::new(stats.clone(), registry, shared).start();
         let recorder = Recorder::new(history, registry.clone(), stats.clone()).start();
         let outlet = Outlet::new(registry.clone(), recorder.clone(), stats.clone());
         let streaming = StreamingConfig {

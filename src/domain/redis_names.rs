@@ -53,6 +53,10 @@ pub mod key {
     /// A stream of producer errors and monitoring reports (`domain::operations_log`).
     pub const OPERATIONS_LOG: &str = "tickrouter:operations_log";
 
+    /// Each stream's latest kept frames (prices, bars, health, summary), shared by the
+    /// instances so one that starts has them (`pipeline::snapshot_store`).
+    pub const SNAPSHOTS: &str = "tickrouter:snapshots";
+
     /// A sorted set of the job ids that are queued or running.
     pub const ACTIVE_JOBS: &str = "tickstock:active_jobs";
 

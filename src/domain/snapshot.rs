@@ -3,13 +3,20 @@
 //! health and market summary. Publications the audience marks (`Publication::kept_as_latest`)
 //! are kept here as their encoded frames; a session that joins their stream gets them again,
 //! marked `"snapshot": true`, if they are younger than `snapshot.ttl_secs`.
+//!
+//! Other instances and later starts share them through Redis: what changed is handed out once
+//! a second ([`Snapshots::take_changed`]) to be written, and an instance that starts seeds
+//! itself with what is there ([`Snapshots::seed`]), so a fresh instance's watchers do not wait
+//! for the next update. [`Shared`] is a kept frame in the form Redis holds it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use strum::VariantArray;
+
 use super::outbound::{EventName, Frame};
 use super::publication::Publication;
-use super::stream::Stream;
+use super::stream::{Stream, TopicName};
 
 /// Entries beyond this many make `keep` drop the expired ones first (symbols come from producers,
 /// so their number is not ours to bound otherwise).
@@ -27,6 +34,47 @@ struct Kept {
     event: EventName,
     frame: Frame,
     at: Instant,
+    /// Kept here since the last [`Snapshots::take_changed`] (not seeded from elsewhere).
+    changed: bool,
+}
+
+/// A kept frame as other instances get it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shared {
+    pub stream: Stream,
+    pub event: EventName,
+    pub frame: Frame,
+    /// How long ago it was kept.
+    pub age: Duration,
+}
+
+impl Shared {
+    /// `(field, value)` of its entry in Redis: `{stream}|{event}` and `{kept at, epoch ms}|{frame}`.
+    pub fn encode(&self, now_ms: u64) -> (String, String) {
+        let at = now_ms.saturating_sub(self.age.as_millis() as u64);
+        (
+            format!("{}|{}", self.stream, self.event.as_str()),
+            format!("{at}|{}", self.frame.0),
+        )
+    }
+
+    /// The entry back; `None` for one that is not a snapshot this version keeps.
+    pub fn decode(field: &str, value: &str, now_ms: u64) -> Option<Shared> {
+        let (stream, event) = field.rsplit_once('|')?;
+        let stream = match TopicName::parse(stream)? {
+            TopicName::Topic(topic) => Stream::Topic(topic),
+            TopicName::Symbol(symbol) => Stream::Symbol(symbol),
+        };
+        let event = *EventName::VARIANTS.iter().find(|e| e.as_str() == event)?;
+        let (at, frame) = value.split_once('|')?;
+        let at: u64 = at.parse().ok()?;
+        Some(Shared {
+            stream,
+            event,
+            frame: Frame(frame.into()),
+            age: Duration::from_millis(now_ms.saturating_sub(at)),
+        })
+    }
 }
 
 impl Snapshots {
@@ -47,6 +95,7 @@ impl Snapshots {
             event,
             frame: publication.frame.clone(),
             at: now,
+            changed: true,
         };
         if let Some(list) = self.latest.get_mut(&publication.stream) {
             match list.iter_mut().find(|k| k.event == event) {
@@ -63,6 +112,48 @@ impl Snapshots {
             });
         }
         self.latest.insert(publication.stream.clone(), vec![kept]);
+    }
+
+    /// What was kept since the last call, fresh enough to share.
+    pub fn take_changed(&mut self, now: Instant) -> Vec<Shared> {
+        let mut changed = Vec::new();
+        for (stream, list) in &mut self.latest {
+            for kept in list.iter_mut().filter(|k| k.changed) {
+                kept.changed = false;
+                let age = now.duration_since(kept.at);
+                if age < self.ttl {
+                    changed.push(Shared {
+                        stream: stream.clone(),
+                        event: kept.event,
+                        frame: kept.frame.clone(),
+                        age,
+                    });
+                }
+            }
+        }
+        changed
+    }
+
+    /// Keeps a frame another instance kept, unless this one has a newer one of its own.
+    pub fn seed(&mut self, shared: Shared, now: Instant) {
+        let Some(at) = now.checked_sub(shared.age) else {
+            return;
+        };
+        if shared.age >= self.ttl {
+            return;
+        }
+        let list = self.latest.entry(shared.stream).or_default();
+        let kept = Kept {
+            event: shared.event,
+            frame: shared.frame,
+            at,
+            changed: false,
+        };
+        match list.iter_mut().find(|k| k.event == kept.event) {
+            Some(slot) if slot.at < at => *slot = kept,
+            Some(_) => {}
+            None => list.push(kept),
+        }
     }
 
     /// The snapshot frames of these streams, fresh enough to show.
@@ -115,5 +206,51 @@ mod tests {
         assert_eq!(snapshots.of([&alerts], t0).count(), 0, "only marked ones");
         let later = t0 + Duration::from_secs(60);
         assert_eq!(snapshots.of([&aapl], later).count(), 0, "too old to show");
+    }
+
+    #[test]
+    fn changes_are_shared_once_and_seed_another_instance() {
+        let (mut a, t0) = (Snapshots::new(Duration::from_secs(60)), Instant::now());
+        a.keep(&price("AAPL", 1.0), t0);
+        a.keep(&price("AAPL", 2.0), t0);
+        let t1 = t0 + Duration::from_secs(1);
+        let changed = a.take_changed(t1);
+        assert_eq!(changed.len(), 1);
+        assert!(a.take_changed(t1).is_empty(), "shared once");
+
+        let (field, value) = changed[0].encode(10_000);
+        assert_eq!(field, "symbol:AAPL|dashboard_price_update");
+        let back = Shared::decode(&field, &value, 10_500).unwrap();
+        assert_eq!(back.age, Duration::from_millis(1_500));
+        assert_eq!(back.frame, changed[0].frame);
+        assert_eq!(
+            Shared::decode("user:u|dashboard_price_update", &value, 0),
+            None
+        );
+        assert_eq!(Shared::decode(&field, "not a time|x", 0), None);
+
+        let mut b = Snapshots::new(Duration::from_secs(60));
+        b.seed(back.clone(), t1);
+        let aapl = Stream::Symbol(Symbol::new("AAPL").unwrap());
+        assert_eq!(b.of([&aapl], t1).count(), 1);
+        assert!(
+            b.take_changed(t1).is_empty(),
+            "seeded frames are not shared back"
+        );
+        b.keep(&price("AAPL", 3.0), t1);
+        b.seed(back, t1);
+        let v: serde_json::Value =
+            serde_json::from_str(&b.of([&aapl], t1).next().unwrap().0).unwrap();
+        assert_eq!(
+            v["data"]["price"], 3.0,
+            "an older shared frame does not replace a newer one"
+        );
+        let stale = Shared {
+            age: Duration::from_secs(61),
+            ..changed[0].clone()
+        };
+        let mut c = Snapshots::new(Duration::from_secs(60));
+        c.seed(stale, t1);
+        assert_eq!(c.of([&aapl], t1).count(), 0);
     }
 }

@@ -27,3 +27,4 @@ pub mod redis_reader;
 pub mod registry;
 pub mod router;
 pub mod session;
+pub mod snapshot_store;

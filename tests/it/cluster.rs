@@ -45,6 +45,9 @@ impl Node {
             // The other masters keep serving while one is down.
             "--cluster-require-full-coverage",
             "no",
+            // Replicas sync at once, not after Redis's default 5 s wait for more replicas.
+            "--repl-diskless-sync-delay",
+            "0",
         ]
         .map(str::to_owned)
         .to_vec();
@@ -99,13 +102,14 @@ fn cluster_port() -> u16 {
 
 impl Cluster {
     fn start() -> Cluster {
-        Cluster::start_with(None)
+        Cluster::start_with(None, 0)
     }
 
-    fn start_with(tls: Option<TlsFiles>) -> Cluster {
+    /// Three masters with `replicas` replicas each.
+    fn start_with(tls: Option<TlsFiles>, replicas: usize) -> Cluster {
         let mut nodes = Vec::new();
         let id = std::process::id();
-        while nodes.len() < 3 {
+        while nodes.len() < 3 * (1 + replicas) {
             let port = cluster_port();
             let conf = std::env::temp_dir()
                 .join(format!("tickrouter-test-cluster-{id}-{port}.conf"))
@@ -133,7 +137,7 @@ impl Cluster {
                     .iter()
                     .map(|n| format!("127.0.0.1:{}", n.tls_port.unwrap_or(n.port))),
             )
-            .args(["--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -141,18 +145,35 @@ impl Cluster {
         assert!(status.success(), "redis-cli --cluster create failed");
         let cluster = Cluster { nodes, tls };
         cluster.wait_ok();
+        // A replica that never synced cannot take over (its data is too old to be trusted).
+        wait_for("every replica in sync", RECOVER, || {
+            cluster
+                .nodes
+                .iter()
+                .all(|n| {
+                    let info: String = n.query(&["INFO", "replication"]);
+                    info.contains("role:master") || info.contains("master_link_status:up")
+                })
+                .then_some(())
+        });
         cluster
     }
 
     /// Every node up says the cluster is ok and knows every slot's owner.
     fn wait_ok(&self) {
+        let up = self.nodes.iter().filter(|n| n.redis.is_some()).count();
         wait_for("the cluster to be ok", RECOVER, || {
             self.nodes
                 .iter()
                 .filter(|n| n.redis.is_some())
                 .all(|n| {
                     let info: String = n.query(&["CLUSTER", "INFO"]);
-                    info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
+                    let nodes: String = n.query(&["CLUSTER", "NODES"]);
+                    // Every node up is seen as up (a restarted one is no longer `fail`).
+                    let seen_up = nodes.lines().filter(|l| !l.contains("fail")).count();
+                    info.contains("cluster_state:ok")
+                        && info.contains("cluster_slots_ok:16384")
+                        && seen_up >= up
                 })
                 .then_some(())
         });
@@ -446,7 +467,7 @@ fn a_tls_cluster_works_with_rediss_seeds_and_the_configured_ca() {
         key: server.key.display().to_string(),
         ca: ca.display().to_string(),
     };
-    let cluster = Cluster::start_with(Some(files));
+    let cluster = Cluster::start_with(Some(files), 0);
     let app = App::start_with(cluster.settings(&[]));
     let mut client = app.ws();
     let frame = delivered(&mut client, RECOVER, |m| {
@@ -458,4 +479,26 @@ fn a_tls_cluster_works_with_rediss_seeds_and_the_configured_ca() {
     );
     drop(cluster);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_replica_taking_over_a_dead_master_carries_its_sharded_channel_and_keys() {
+    let mut cluster = Cluster::start_with(None, 1);
+    let master = cluster.owner(cluster.slot("shard.health.0"));
+    let sharded = cluster.channels_on(master, 1);
+    let app = App::start_with(cluster.settings(&sharded));
+    let mut client = app.ws();
+    delivered(&mut client, RECOVER, |m| cluster.spublish(&sharded[0], m));
+
+    cluster.kill(master);
+    wait_for("a replica promoted", RECOVER, || {
+        (cluster.owner(cluster.slot(&sharded[0])) != master).then_some(())
+    });
+    cluster.wait_ok();
+    let frame = delivered(&mut client, RECOVER, |m| cluster.spublish(&sharded[0], m));
+    assert!(
+        frame["offset"].as_u64().is_some(),
+        "history written after the failover: {frame}"
+    );
+    assert!(health(&app)["subscription_gaps"].as_u64().unwrap() >= 1);
 }

@@ -74,3 +74,26 @@ fn a_new_watcher_sees_the_latest_state_at_once_on_either_instance() {
         assert!(hits >= 3, "counted: health, price and bar ({hits})");
     }
 }
+
+#[test]
+fn an_instance_that_starts_later_has_the_snapshots_of_the_others() {
+    let redis = Redis::start();
+    let first = App::start(&redis);
+    let mut watcher = first.ws();
+    watcher.op(json!({"op": "watchlist", "symbols": ["NVDA"]}));
+    redis.publish(
+        "tickstock.market.prices",
+        json!({"symbol": "NVDA", "price": 188.6, "change_percent": 1.2}).to_string(),
+    );
+    watcher.expect("dashboard_price_update");
+    wait_for("the snapshot shared in Redis", WAIT, || {
+        (redis.query::<u64>(&["HLEN", "tickrouter:snapshots"]) >= 1).then_some(())
+    });
+    let later = App::start(&redis);
+    let mut client = later.ws();
+    client.snapshots = true;
+    client.op(json!({"op": "watchlist", "symbols": ["NVDA"]}));
+    let frame = client.expect("dashboard_price_update");
+    assert_eq!(frame["snapshot"], true, "{frame}");
+    assert_eq!(frame["data"]["price"], 188.6);
+}

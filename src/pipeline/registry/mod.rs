@@ -5,6 +5,8 @@
 //! no frame after a gap); this actor only applies it, counts, and runs the sweep on its own
 //! timer that closes slow consumers and silent sessions, because a session whose client
 //! stopped reading is frozen and cannot close itself: its connection is reset from here.
+//! The latest frames it keeps for new watchers (`domain::snapshot`) are shared with other
+//! instances through `snapshot_store`, read once at start and written once a second.
 
 mod messages;
 mod users;
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use log::{debug, info};
+use log::{debug, info, warn};
 use tokio::sync::mpsc::error::TrySendError;
 
 pub use messages::{
@@ -34,11 +36,15 @@ use crate::domain::snapshot::Snapshots;
 use crate::domain::stream::{Stream, StreamIndex, Topic};
 use crate::freed_memory::{self, Trimmer};
 use crate::net::ConnCloser;
+use crate::pipeline::snapshot_store::SnapshotStore;
 use crate::telemetry::events::{
     EventDropped, FramesDelivered, QueuedForLater, SessionOpened, SessionReset, SessionsChanged,
     SlowConsumerDetected, SnapshotsDelivered,
 };
 use crate::telemetry::Stats;
+
+/// How often the snapshots kept meanwhile are written for other instances.
+const SHARE_SNAPSHOTS_EVERY: Duration = Duration::from_secs(1);
 
 /// Registry mailbox size; publishes beyond it are shed and counted as `overloaded`.
 pub const REGISTRY_QUEUE: usize = 16_384;
@@ -110,11 +116,14 @@ pub struct RoomRegistry {
     config: RegistryConfig,
     trimmer: Trimmer,
     snapshots: Snapshots,
+    /// Where snapshots are shared with other instances and later starts.
+    shared: SnapshotStore,
 }
 
 impl RoomRegistry {
-    pub fn new(stats: Arc<Stats>, config: RegistryConfig) -> Self {
+    pub fn new(stats: Arc<Stats>, config: RegistryConfig, shared: SnapshotStore) -> Self {
         RoomRegistry {
+            shared,
             members: HashMap::new(),
             streams: StreamIndex::default(),
             users: Users::default(),
@@ -242,6 +251,27 @@ impl Actor for RoomRegistry {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(REGISTRY_QUEUE);
         ctx.run_interval(self.config.sweep_every(), |act, _| act.sweep());
+        let load = self.shared.clone();
+        ctx.spawn(
+            async move { load.load().await }
+                .into_actor(self)
+                .map(|res, act, _| match res {
+                    Ok(shared) => {
+                        let now = Instant::now();
+                        shared.into_iter().for_each(|s| act.snapshots.seed(s, now));
+                    }
+                    Err(e) => warn!("Cannot read the shared snapshots: {e}."),
+                }),
+        );
+        ctx.run_interval(SHARE_SNAPSHOTS_EVERY, |act, ctx| {
+            let changed = act.snapshots.take_changed(Instant::now());
+            let store = act.shared.clone();
+            ctx.spawn(fut::wrap_future(async move {
+                if let Err(e) = store.save(changed).await {
+                    debug!("Cannot share snapshots: {e}.");
+                }
+            }));
+        });
     }
 }
 
