@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# issue 17 campaign: interleaved pairs
-cd /work/main
+# Issue 17: scenarios 1, 2 and 4 at their fixed rates, one instance against three and one Redis
+# against a 3-master Redis Cluster, interleaved, twice. Output: fixed-rate.jsonl.
+cd "$(dirname "$0")/../../.."
 B=target/release/tickrouter-bench
-S=/work/bin/tickrouter-ad1d1fd
+S=${SERVER_BIN:-target/release/tickrouter}
 common="--server-bin $S --retries 2 --quiet-wait 30"
 for round in 1 2; do
   $B scenario 1 $common --label "s1-single-1inst" 
