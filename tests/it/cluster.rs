@@ -373,6 +373,28 @@ fn a_cluster_carries_channels_history_preferences_and_jobs() {
         health["redis"]["connected_clients"].as_u64().unwrap() >= 3,
         "{health}"
     );
+
+    // `tickrouter check` against the seeds: the first node's checks, then every master.
+    let config = std::env::temp_dir().join(format!("tickrouter-cluster-{}.toml", free_port()));
+    let seeds: Vec<String> = cluster.urls().iter().map(|u| format!("{u:?}")).collect();
+    std::fs::write(
+        &config,
+        format!("[redis]\ncluster = [{}]\n", seeds.join(", ")),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickrouter"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("every Redis Cluster master answered PING"),
+        "{report}"
+    );
+    let _ = std::fs::remove_file(&config);
 }
 
 #[test]

@@ -204,3 +204,60 @@ fn redis_over_tls_with_the_configured_ca() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A redis-server that requires client certificates (`--tls-auth-clients yes`): tickrouter
+/// presents `[redis.tls] cert` and `key`; without them, `check` fails on the TLS handshake.
+#[test]
+fn redis_over_tls_with_a_client_certificate() {
+    let dir = std::env::temp_dir().join(format!("tickrouter-redis-mtls-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The server's certificate, signed by the CA, serves as the client's too.
+    let (server, ca) = make_certificates(&dir);
+    let tls_port = free_port();
+    let tls_args = [
+        "--tls-port".to_owned(),
+        tls_port.to_string(),
+        "--tls-cert-file".to_owned(),
+        server.cert.display().to_string(),
+        "--tls-key-file".to_owned(),
+        server.key.display().to_string(),
+        "--tls-ca-cert-file".to_owned(),
+        ca.display().to_string(),
+        "--tls-auth-clients".to_owned(),
+        "yes".to_owned(),
+    ];
+    let args: Vec<&str> = tls_args.iter().map(String::as_str).collect();
+    let redis = Redis::start_with(&args);
+    let mut settings = settings_for(&redis);
+    settings.redis.url = format!("rediss://localhost:{tls_port}/0");
+    settings.redis.tls.ca = Some(ca.clone());
+    settings.redis.tls.cert = Some(server.cert.clone());
+    settings.redis.tls.key = Some(server.key.clone());
+    let app = App::start_with(settings);
+    let mut client = app.ws();
+    redis.publish(
+        "tickstock.events.patterns",
+        r#"{"event_type":"pattern_detected","data":{"symbol":"MTLS","pattern":"Doji","confidence":0.9}}"#,
+    );
+    assert_eq!(client.expect("pattern_alert")["data"]["symbol"], "MTLS");
+
+    let config = dir.join("no-client-cert.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[redis]\nurl = \"rediss://localhost:{tls_port}/0\"\n[redis.tls]\nca = {:?}\n",
+            ca.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickrouter"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(out.status.code(), Some(0), "{report}");
+    assert!(report.contains("[connection] FAIL"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
