@@ -22,7 +22,8 @@ struct Node {
     port: u16,
     /// Where clients connect over TLS, when the cluster has TLS.
     tls_port: Option<u16>,
-    conf: String,
+    /// Its working directory: its cluster config file and any dump it writes (a replica's).
+    dir: String,
     redis: Option<Redis>,
 }
 
@@ -34,12 +35,14 @@ struct TlsFiles {
 }
 
 impl Node {
-    fn args(conf: &str, tls: Option<(&TlsFiles, u16)>) -> Vec<String> {
+    fn args(dir: &str, tls: Option<(&TlsFiles, u16)>) -> Vec<String> {
         let mut args: Vec<String> = [
             "--cluster-enabled",
             "yes",
+            "--dir",
+            dir,
             "--cluster-config-file",
-            conf,
+            "nodes.conf",
             "--cluster-node-timeout",
             "2000",
             // The other masters keep serving while one is down.
@@ -73,8 +76,8 @@ impl Node {
         args
     }
 
-    fn start(port: u16, conf: &str, tls: Option<(&TlsFiles, u16)>) -> Option<Redis> {
-        let args = Node::args(conf, tls);
+    fn start(port: u16, dir: &str, tls: Option<(&TlsFiles, u16)>) -> Option<Redis> {
+        let args = Node::args(dir, tls);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         Redis::try_start(port, &args)
     }
@@ -84,7 +87,7 @@ impl Node {
     }
 }
 
-/// Three masters, no replicas; node config files removed on drop.
+/// Three masters (and their replicas); the nodes' directories removed on drop.
 struct Cluster {
     nodes: Vec<Node>,
     tls: Option<TlsFiles>,
@@ -111,19 +114,19 @@ impl Cluster {
         let id = std::process::id();
         while nodes.len() < 3 * (1 + replicas) {
             let port = cluster_port();
-            let conf = std::env::temp_dir()
-                .join(format!("tickrouter-test-cluster-{id}-{port}.conf"))
-                .to_string_lossy()
-                .into_owned();
+            let dir = std::env::temp_dir().join(format!("tickrouter-test-cluster-{id}-{port}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let dir = dir.to_string_lossy().into_owned();
             let tls_port = tls.as_ref().map(|_| free_port());
             let files = tls.as_ref().zip(tls_port);
-            if let Some(redis) = Node::start(port, &conf, files) {
-                nodes.push(Node {
+            match Node::start(port, &dir, files) {
+                Some(redis) => nodes.push(Node {
                     port,
                     tls_port,
-                    conf,
+                    dir,
                     redis: Some(redis),
-                });
+                }),
+                None => drop(std::fs::remove_dir_all(&dir)),
             }
         }
         let mut create = Command::new("redis-cli");
@@ -262,7 +265,7 @@ impl Cluster {
     fn restart(&mut self, node: usize) {
         let n = &mut self.nodes[node];
         let tls = self.tls.as_ref().zip(n.tls_port);
-        n.redis = Some(Node::start(n.port, &n.conf, tls).expect("the node restarts on its port"));
+        n.redis = Some(Node::start(n.port, &n.dir, tls).expect("the node restarts on its port"));
         self.wait_ok();
     }
 
@@ -292,7 +295,7 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         for node in &mut self.nodes {
             drop(node.redis.take());
-            let _ = std::fs::remove_file(&node.conf);
+            let _ = std::fs::remove_dir_all(&node.dir);
         }
     }
 }
