@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tickrouter::config::{ChannelRoute, Settings};
 use tickrouter::domain::kind::EventKind;
 
-use crate::util::{api, free_port, wait_for, App, Client, Redis, SECRET};
+use crate::util::{api, check_config, free_port, wait_for, App, Client, Redis, SECRET};
 
 /// Long enough for a node restart, the cluster agreeing again and a re-subscription.
 const RECOVER: Duration = Duration::from_secs(20);
@@ -378,26 +378,13 @@ fn a_cluster_carries_channels_history_preferences_and_jobs() {
     );
 
     // `tickrouter check` against the seeds: the first node's checks, then every master.
-    let config = std::env::temp_dir().join(format!("tickrouter-cluster-{}.toml", free_port()));
     let seeds: Vec<String> = cluster.urls().iter().map(|u| format!("{u:?}")).collect();
-    std::fs::write(
-        &config,
-        format!("[redis]\ncluster = [{}]\n", seeds.join(", ")),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickrouter"))
-        .args(["check", "--config"])
-        .arg(&config)
-        .env_remove("REDIS_URL")
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{report}");
+    let (code, report) = check_config(&format!("[redis]\ncluster = [{}]\n", seeds.join(", ")));
+    assert_eq!(code, Some(0), "{report}");
     assert!(
         report.contains("every Redis Cluster master answered PING"),
         "{report}"
     );
-    let _ = std::fs::remove_file(&config);
 }
 
 #[test]

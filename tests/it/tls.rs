@@ -11,9 +11,9 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
-use tickrouter::config::TlsSettings;
+use tickrouter::config::{RedisTlsSettings, TlsSettings};
 
-use crate::util::{free_port, settings_for, App, Redis, WAIT};
+use crate::util::{check_config, free_port, settings_for, App, Redis, WAIT};
 
 type Tls = StreamOwned<ClientConnection, TcpStream>;
 
@@ -144,13 +144,11 @@ fn a_tls_client_gets_https_and_wss() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `rediss://`: a TLS-only redis-server with a certificate this test made; the CA in
-/// `[redis.tls] ca` verifies it, and `check` says clearly when the CA is the wrong one.
-#[test]
-fn redis_over_tls_with_the_configured_ca() {
-    let dir = std::env::temp_dir().join(format!("tickrouter-redis-tls-{}", free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (server, ca) = make_certificates(&dir);
+/// A TLS-only redis-server (its plain port is where the harness publishes) with a certificate
+/// made in `dir`, asking clients for theirs when `auth_clients`: the server, its TLS port, the
+/// server's certificate and key, and the CA that signed them.
+fn tls_redis(dir: &Path, auth_clients: bool) -> (Redis, u16, TlsSettings, PathBuf) {
+    let (server, ca) = make_certificates(dir);
     let tls_port = free_port();
     let tls_args = [
         "--tls-port".to_owned(),
@@ -162,14 +160,17 @@ fn redis_over_tls_with_the_configured_ca() {
         "--tls-ca-cert-file".to_owned(),
         ca.display().to_string(),
         "--tls-auth-clients".to_owned(),
-        "no".to_owned(),
+        if auth_clients { "yes" } else { "no" }.to_owned(),
     ];
     let args: Vec<&str> = tls_args.iter().map(String::as_str).collect();
-    // The plain port is where the harness publishes; clients of tickrouter use only TLS.
-    let redis = Redis::start_with(&args);
-    let mut settings = settings_for(&redis);
+    (Redis::start_with(&args), tls_port, server, ca)
+}
+
+/// tickrouter on `rediss://` with `tls` gets a pattern alert published on the server.
+fn delivers_over_tls(redis: &Redis, tls_port: u16, tls: RedisTlsSettings) {
+    let mut settings = settings_for(redis);
     settings.redis.url = format!("rediss://localhost:{tls_port}/0");
-    settings.redis.tls.ca = Some(ca.clone());
+    settings.redis.tls = tls;
     let app = App::start_with(settings);
     let mut client = app.ws();
     redis.publish(
@@ -177,27 +178,29 @@ fn redis_over_tls_with_the_configured_ca() {
         r#"{"event_type":"pattern_detected","data":{"symbol":"TLS","pattern":"Doji","confidence":0.9}}"#,
     );
     assert_eq!(client.expect("pattern_alert")["data"]["symbol"], "TLS");
+}
+
+/// `rediss://`: a TLS-only redis-server with a certificate this test made; the CA in
+/// `[redis.tls] ca` verifies it, and `check` says clearly when the CA is the wrong one.
+#[test]
+fn redis_over_tls_with_the_configured_ca() {
+    let dir = std::env::temp_dir().join(format!("tickrouter-redis-tls-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (redis, tls_port, _, ca) = tls_redis(&dir, false);
+    let tls = RedisTlsSettings {
+        ca: Some(ca),
+        ..RedisTlsSettings::default()
+    };
+    delivers_over_tls(&redis, tls_port, tls);
 
     let other_dir = dir.join("other");
     std::fs::create_dir_all(&other_dir).unwrap();
     let (_, other_ca) = make_certificates(&other_dir);
-    let config = dir.join("wrong-ca.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[redis]\nurl = \"rediss://localhost:{tls_port}/0\"\n[redis.tls]\nca = {:?}\n",
-            other_ca.display().to_string()
-        ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickrouter"))
-        .args(["check", "--config"])
-        .arg(&config)
-        .env_remove("REDIS_URL")
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(7), "{report}");
+    let (code, report) = check_config(&format!(
+        "[redis]\nurl = \"rediss://localhost:{tls_port}/0\"\n[redis.tls]\nca = {:?}\n",
+        other_ca.display().to_string()
+    ));
+    assert_eq!(code, Some(7), "{report}");
     assert!(
         report.contains("[connection] FAIL") && report.contains("redis.tls.ca"),
         "{report}"
@@ -211,53 +214,20 @@ fn redis_over_tls_with_the_configured_ca() {
 fn redis_over_tls_with_a_client_certificate() {
     let dir = std::env::temp_dir().join(format!("tickrouter-redis-mtls-{}", free_port()));
     std::fs::create_dir_all(&dir).unwrap();
+    let (redis, tls_port, server, ca) = tls_redis(&dir, true);
     // The server's certificate, signed by the CA, serves as the client's too.
-    let (server, ca) = make_certificates(&dir);
-    let tls_port = free_port();
-    let tls_args = [
-        "--tls-port".to_owned(),
-        tls_port.to_string(),
-        "--tls-cert-file".to_owned(),
-        server.cert.display().to_string(),
-        "--tls-key-file".to_owned(),
-        server.key.display().to_string(),
-        "--tls-ca-cert-file".to_owned(),
-        ca.display().to_string(),
-        "--tls-auth-clients".to_owned(),
-        "yes".to_owned(),
-    ];
-    let args: Vec<&str> = tls_args.iter().map(String::as_str).collect();
-    let redis = Redis::start_with(&args);
-    let mut settings = settings_for(&redis);
-    settings.redis.url = format!("rediss://localhost:{tls_port}/0");
-    settings.redis.tls.ca = Some(ca.clone());
-    settings.redis.tls.cert = Some(server.cert.clone());
-    settings.redis.tls.key = Some(server.key.clone());
-    let app = App::start_with(settings);
-    let mut client = app.ws();
-    redis.publish(
-        "tickstock.events.patterns",
-        r#"{"event_type":"pattern_detected","data":{"symbol":"MTLS","pattern":"Doji","confidence":0.9}}"#,
-    );
-    assert_eq!(client.expect("pattern_alert")["data"]["symbol"], "MTLS");
+    let tls = RedisTlsSettings {
+        ca: Some(ca.clone()),
+        cert: Some(server.cert),
+        key: Some(server.key),
+    };
+    delivers_over_tls(&redis, tls_port, tls);
 
-    let config = dir.join("no-client-cert.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[redis]\nurl = \"rediss://localhost:{tls_port}/0\"\n[redis.tls]\nca = {:?}\n",
-            ca.display().to_string()
-        ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickrouter"))
-        .args(["check", "--config"])
-        .arg(&config)
-        .env_remove("REDIS_URL")
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert_ne!(out.status.code(), Some(0), "{report}");
+    let (code, report) = check_config(&format!(
+        "[redis]\nurl = \"rediss://localhost:{tls_port}/0\"\n[redis.tls]\nca = {:?}\n",
+        ca.display().to_string()
+    ));
+    assert_ne!(code, Some(0), "{report}");
     assert!(report.contains("[connection] FAIL"), "{report}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -595,6 +595,25 @@ impl Client {
     }
 }
 
+/// `tickrouter check` with these settings (TOML), without the caller's Redis environment:
+/// its exit code and report.
+pub fn check_config(toml: &str) -> (Option<i32>, String) {
+    let config = std::env::temp_dir().join(format!("tickrouter-check-{}.toml", free_port()));
+    std::fs::write(&config, toml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickrouter"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env_remove("REDIS_URL")
+        .env_remove("REDIS_HOST")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&config);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 pub fn token(user: &str) -> String {
     tickrouter::auth::issue_token(SECRET, user, &[], 300)
 }
