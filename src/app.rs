@@ -226,6 +226,11 @@ impl Pipeline {
                 Duration::from_millis(settings.redis.reconnect_max_ms),
             ),
         };
+        let normaliser = || Normaliser {
+            stats: stats.clone(),
+            monitor: monitor.clone(),
+            max_message_bytes: config.max_message_bytes,
+        };
         // One XREADGROUP reads every stream, except in a cluster, where the streams' keys are
         // in different slots: there each stream has a reader of its own.
         let streams = stream_sources(settings);
@@ -244,11 +249,7 @@ impl Pipeline {
                     commands.clone(),
                     streams,
                     &settings.instance.name(),
-                    Normaliser {
-                        stats: stats.clone(),
-                        monitor: monitor.clone(),
-                        max_message_bytes: config.max_message_bytes,
-                    },
+                    normaliser(),
                     router.clone(),
                     stats.clone(),
                     config.backoff.clone(),
@@ -261,11 +262,7 @@ impl Pipeline {
         let subscriptions = Arc::new(Subscriptions::new(sources(settings)));
         let pushes = || Pushes {
             subscriptions: subscriptions.clone(),
-            normaliser: Normaliser {
-                stats: stats.clone(),
-                monitor: monitor.clone(),
-                max_message_bytes: config.max_message_bytes,
-            },
+            normaliser: normaliser(),
             router: router.clone(),
         };
         let sharded = !subscriptions.names(Mode::Sharded).is_empty();
