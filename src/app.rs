@@ -33,7 +33,7 @@ use crate::pipeline::redis_reader::{
 };
 use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
 use crate::pipeline::router::{Handlers, Router};
-use crate::pipeline::session::{SessionConfig, SessionDeps};
+use crate::pipeline::session::{EngineConfig, SessionConfig, SessionDeps};
 use crate::telemetry::health::{HealthState, LatencyWatch};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::{ChannelId, Stats};
@@ -127,6 +127,11 @@ fn session_config(settings: &Settings) -> SessionConfig {
         limits: Limits {
             max_topics: s.max_topics,
             max_symbols: s.max_symbols,
+        },
+        engine: EngineConfig {
+            ping_interval: Duration::from_millis(settings.socketio.ping_interval_ms),
+            ping_timeout: Duration::from_millis(settings.socketio.ping_timeout_ms),
+            max_payload: settings.socketio.max_payload,
         },
     }
 }

@@ -9,7 +9,8 @@ use std::fmt::Display;
 
 use super::{
     redis_url, AuthSettings, ChannelSettings, ConfigError, HealthSettings, MarketSettings,
-    RedisSettings, RedisTlsSettings, ServerSettings, SessionSettings, Settings, SocketIoSettings, StreamingSettings,
+    RedisSettings, RedisTlsSettings, ServerSettings, SessionSettings, Settings, SocketIoSettings,
+    StreamingSettings,
 };
 use crate::access::TrustedProxies;
 use crate::domain::kind::DEFAULT_CHANNELS;
@@ -383,7 +384,12 @@ fn validate_socketio(socketio: &SocketIoSettings) -> Result<(), ConfigError> {
         max_payload,
         max_polling_sessions,
     } = socketio;
-    between("socketio.ping_interval_ms", *ping_interval_ms, 100, 3_600_000)?;
+    between(
+        "socketio.ping_interval_ms",
+        *ping_interval_ms,
+        100,
+        3_600_000,
+    )?;
     between("socketio.ping_timeout_ms", *ping_timeout_ms, 100, 3_600_000)?;
     between("socketio.max_payload", *max_payload, 64, 16 * MIB)?;
     at_least("socketio.max_polling_sessions", *max_polling_sessions, 1)

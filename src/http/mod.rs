@@ -10,6 +10,7 @@ mod debug;
 mod error;
 mod health;
 mod preferences;
+mod socketio;
 mod ws;
 
 use std::sync::atomic::AtomicU64;
@@ -110,6 +111,7 @@ pub fn routes(listener: Listener, origins: OriginPolicy) -> impl FnOnce(&mut web
 /// The routes browsers and clients use.
 fn client(cfg: &mut web::ServiceConfig, origins: OriginPolicy) {
     cfg.service(resource("/ws", "GET").route(web::get().to(ws::connect)))
+        .service(resource("/socket.io/", "GET").route(web::get().to(socketio::connect)))
         .service(resource("/autobahn/echo", "GET").route(web::get().to(autobahn::echo)))
         .service(resource("/", "GET, HEAD").route(get().to(dashboard::index)))
         .service(

@@ -73,7 +73,7 @@ impl WsSession {
                     place: Place::new(&user_epoch, entry.offset),
                 };
                 if entry.filter.admits(&filter) && act.sent.replayed(mark) {
-                    ctx.text(entry.frame.queued(entry.offset, entry.written_ms).0);
+                    act.write_frame(ctx, &entry.frame.queued(entry.offset, entry.written_ms));
                     delivered += 1;
                 }
             }
@@ -147,7 +147,7 @@ impl WsSession {
                             place: Place::new(&read.head.epoch, entry.offset),
                         };
                         if entry.filter.admits(&filter) && act.sent.replayed(mark) {
-                            ctx.text(entry.frame.at(which, entry.offset).0);
+                            act.write_frame(ctx, &entry.frame.at(which, entry.offset));
                             sent += 1;
                         }
                     }
@@ -177,7 +177,7 @@ impl WsSession {
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         if mark.is_none_or(|mark| self.sent.live(mark)) {
-            ctx.text(frame.0)
+            self.write_frame(ctx, &frame)
         }
     }
 

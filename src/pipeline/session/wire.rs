@@ -1,0 +1,143 @@
+//! How a session's frames are written: as encoded for `/ws`, or as Socket.IO packets for
+//! `/socket.io/` (`domain::socketio`). Everything else about a session (its state, registry
+//! entry, limits, history) is the same whichever wire it speaks.
+
+use std::time::Duration;
+
+use bytestring::ByteString;
+use log::warn;
+use serde::Serialize;
+
+use super::SessionConfig;
+use crate::domain::outbound::{EventName, Frame};
+use crate::domain::socketio::event::Envelope;
+use crate::domain::socketio::packet;
+
+/// The Engine.IO settings of Socket.IO sessions (`[socketio]`).
+#[derive(Debug, Clone, Copy)]
+pub struct EngineConfig {
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub max_payload: usize,
+}
+
+/// The session's protocol on its connection.
+pub enum Wire {
+    /// `/ws`: frames go out as encoded.
+    Plain,
+    /// `/socket.io/`: Engine.IO v4 message packets holding Socket.IO v5 packets.
+    SocketIo(Link),
+}
+
+/// What a Socket.IO session knows of its Engine.IO connection.
+pub struct Link {
+    /// The Engine.IO session id, unguessable (it names a polling session in its requests).
+    pub sid: String,
+    /// Whether the client has joined the main namespace (CONNECT answered): before that, the
+    /// session is in no room and sends no events.
+    pub connected: bool,
+}
+
+impl Wire {
+    pub fn socket_io(sid: String) -> Wire {
+        Wire::SocketIo(Link {
+            sid,
+            connected: false,
+        })
+    }
+
+    /// How often the session pings, and how long a silent client is kept.
+    pub fn heartbeat(&self, config: &SessionConfig) -> (Duration, Duration) {
+        match self {
+            Wire::Plain => (config.heartbeat_interval, config.client_timeout),
+            // engine.io: a pong is due `pingTimeout` after each ping.
+            Wire::SocketIo(_) => {
+                let engine = config.engine;
+                (
+                    engine.ping_interval,
+                    engine.ping_interval + engine.ping_timeout,
+                )
+            }
+        }
+    }
+
+    /// The text of a published or replayed frame: as it is, or the Socket.IO EVENT of it.
+    pub fn frame(&self, frame: &Frame) -> Option<ByteString> {
+        match self {
+            Wire::Plain => Some(frame.0.clone()),
+            Wire::SocketIo(_) => match Envelope::of(frame) {
+                Ok(envelope) => Some(message(&packet::event_raw(
+                    envelope.name,
+                    envelope.data,
+                    None,
+                ))),
+                Err(e) => {
+                    warn!("A frame the Socket.IO wire cannot carry was dropped ({e}).");
+                    None
+                }
+            },
+        }
+    }
+
+    /// The text of a reply to the session's client: `/ws`'s envelope (with the op's `id`), or
+    /// the Socket.IO ACK of the event that asked (its data alone), or an EVENT when the client
+    /// asked for no acknowledgement.
+    pub fn reply(&self, event: EventName, data: &impl Serialize, id: Option<u64>) -> ByteString {
+        match self {
+            Wire::Plain => Frame::encode_reply(event, data, id).0,
+            Wire::SocketIo(_) => {
+                let frame = Frame::encode(event, data);
+                let Ok(envelope) = Envelope::of(&frame) else {
+                    return frame.0; // unreachable: `encode` makes envelopes
+                };
+                match id {
+                    Some(id) => message(&packet::ack_raw(id, envelope.data)),
+                    None => message(&packet::event_raw(envelope.name, envelope.data, None)),
+                }
+            }
+        }
+    }
+}
+
+/// A Socket.IO packet in an Engine.IO `message` packet.
+pub fn message(packet: &str) -> ByteString {
+    let mut text = String::with_capacity(packet.len() + 1);
+    text.push('4');
+    text.push_str(packet);
+    ByteString::from(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn replies_are_envelopes_on_ws_and_acks_or_events_on_socket_io() {
+        let data = json!({"op": "watchlist", "symbols": ["AAPL"]});
+        let plain = Wire::Plain;
+        assert_eq!(
+            &*plain.reply(EventName::Ack, &data, Some(3)),
+            r#"{"event":"ack","data":{"op":"watchlist","symbols":["AAPL"]},"id":3}"#
+        );
+        let sio = Wire::socket_io("s".into());
+        assert_eq!(
+            &*sio.reply(EventName::Ack, &data, Some(3)),
+            r#"433[{"op":"watchlist","symbols":["AAPL"]}]"#
+        );
+        assert_eq!(
+            &*sio.reply(EventName::Pong, &json!({}), None),
+            r#"42["pong",{}]"#
+        );
+    }
+
+    #[test]
+    fn frames_pass_as_they_are_on_ws_and_as_events_on_socket_io() {
+        let frame = Frame::encode(EventName::PatternAlert, &json!({"s": "AAPL"}));
+        assert_eq!(Wire::Plain.frame(&frame), Some(frame.0.clone()));
+        assert_eq!(
+            Wire::socket_io("s".into()).frame(&frame).as_deref(),
+            Some(r#"42["pattern_alert",{"s":"AAPL"}]"#)
+        );
+    }
+}
