@@ -1,0 +1,132 @@
+// The real socket.io-client against tickrouter's /socket.io/, in Node (node:test): the latest
+// 4.x and 3.1 (the version the legacy pages load), each over the WebSocket transport: connecting
+// anonymously and with a token, a refused token, ops as events with acknowledgements, and events
+// for the right user only. Run by scripts/socketio-test.sh, which starts Redis and tickrouter:
+// TICKROUTER_URL (http://ADDR), JWT_SECRET (the server's; tokens are minted with it) and
+// REDIS_SOCKET (where the test publishes).
+
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { io as io4 } from 'socket.io-client';
+import { io as io3 } from 'sio3';
+import { mintToken, nowSecs, redisCli, redisPublish } from '../browser/common.mjs';
+
+const URL = process.env.TICKROUTER_URL;
+const SECRET = process.env.JWT_SECRET;
+assert.ok(URL && SECRET && process.env.REDIS_SOCKET, 'TICKROUTER_URL, JWT_SECRET, REDIS_SOCKET');
+
+/** How long any one expected thing may take. */
+const WAIT_MS = 5000;
+
+const token = (user) => mintToken({ sub: user, exp: nowSecs() + 3600 }, SECRET);
+
+/** Resolves with the first `event` the socket emits (its first argument), or rejects after
+ * WAIT_MS. */
+function once(socket, event) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${WAIT_MS} ms`)), WAIT_MS);
+    timer.unref();
+    socket.once(event, (data) => {
+      clearTimeout(timer);
+      resolve(data);
+    });
+  });
+}
+
+/** Emits `event` with `data` and resolves with the acknowledgement's argument. */
+function emitWithAck(socket, event, data) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ack of ${event} within ${WAIT_MS} ms`)), WAIT_MS);
+    socket.emit(event, data, (reply) => {
+      clearTimeout(timer);
+      resolve(reply);
+    });
+  });
+}
+
+/** Every `event` the socket emits from now on. */
+function record(socket, event) {
+  const seen = [];
+  socket.on(event, (data) => seen.push(data));
+  return seen;
+}
+
+for (const [version, io] of [['4.x', io4], ['3.1', io3]]) {
+  describe(`socket.io-client ${version}, websocket transport`, () => {
+    const sockets = [];
+    /** A socket to tickrouter, with `connection_confirmed` listened for before it connects. */
+    const connect = (options = {}) => {
+      const socket = io(URL, { transports: ['websocket'], reconnection: false, ...options });
+      sockets.push(socket);
+      const confirmed = once(socket, 'connection_confirmed');
+      // A test that expects no confirmation does not wait for this one.
+      confirmed.catch(() => {});
+      return { socket, confirmed };
+    };
+    after(() => sockets.forEach((socket) => socket.close()));
+
+    test('an anonymous socket connects and is confirmed', async () => {
+      const { socket, confirmed } = connect();
+      const data = await confirmed;
+      assert.equal(socket.connected, true);
+      assert.equal(data.user_id, null);
+      assert.equal(typeof data.session_id, 'number');
+    });
+
+    test('auth.token signs the session in', async () => {
+      const { confirmed } = connect({ auth: { token: token('alice') } });
+      assert.equal((await confirmed).user_id, 'alice');
+    });
+
+    test('a refused token gets connect_error with a plain message', async () => {
+      const { socket } = connect({ auth: { token: 'not-a-jwt' } });
+      const err = await once(socket, 'connect_error');
+      assert.match(err.message, /malformed token/);
+      assert.equal(socket.connected, false);
+    });
+
+    test('ops are events whose acknowledgement gets the /ws reply data', async () => {
+      const { socket, confirmed } = connect();
+      await confirmed;
+      assert.deepEqual(await emitWithAck(socket, 'watchlist', { symbols: ['aapl', 'msft'] }), {
+        op: 'watchlist',
+        source: 'session',
+        symbols: ['AAPL', 'MSFT'],
+      });
+      const refused = await emitWithAck(socket, 'subscribe', { topics: ['no-such-topic'] });
+      assert.equal(refused.code, 'unknown_topic');
+      const pong = once(socket, 'pong');
+      socket.emit('ping');
+      assert.equal(typeof (await pong).server_time, 'number');
+      const heartbeat = once(socket, 'heartbeat_ack');
+      socket.emit('heartbeat');
+      assert.equal(typeof (await heartbeat).timestamp, 'number');
+    });
+
+    test('pattern alerts reach everyone, backtest events their owner only', async () => {
+      const owner = `owner-${version}`;
+      const job = `job_sio_${version.replace('.', '_')}`;
+      await redisCli('set', `tickstock:jobs:${job}`, JSON.stringify({ job_id: job, user_id: owner }));
+      const alice = connect({ auth: { token: token(owner) } });
+      const bob = connect({ auth: { token: token(`other-${version}`) } });
+      await Promise.all([alice.confirmed, bob.confirmed]);
+      const bobsProgress = record(bob.socket, 'backtest_progress');
+      const progress = once(alice.socket, 'backtest_progress');
+      await redisPublish('tickstock.events.backtesting.progress', JSON.stringify({
+        event_type: 'backtest_progress', job_id: job, progress: 0.5, status: 'processing',
+      }));
+      assert.equal((await progress).job_id, job);
+      // A public alert after it: once bob has it, he would have had alice's progress before.
+      const alerts = [once(alice.socket, 'pattern_alert'), once(bob.socket, 'pattern_alert')];
+      await redisPublish('tickstock.events.patterns', JSON.stringify({
+        event_type: 'pattern_detected', source: 'socketio-test', timestamp: nowSecs(),
+        data: { symbol: 'AAPL', pattern: 'Doji', confidence: 0.9 },
+      }));
+      for (const alert of await Promise.all(alerts)) {
+        assert.equal(alert.symbol, 'AAPL');
+        assert.equal(alert.pattern, 'Doji');
+      }
+      assert.deepEqual(bobsProgress, []);
+    });
+  });
+}
