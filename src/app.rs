@@ -20,6 +20,7 @@ use crate::domain::close::CloseReason;
 use crate::domain::fanout;
 use crate::domain::monitor::Monitor;
 use crate::domain::session_state::Limits;
+use crate::http::socketio::PollingSessions;
 use crate::http::{self, Access, AppState, Listener};
 use crate::open_files::{self, Outcome};
 use crate::pipeline::handlers::{
@@ -401,6 +402,7 @@ pub async fn run(
         monitor,
         commands,
         access: access(&settings.server),
+        polling: PollingSessions::new(settings.socketio.max_polling_sessions),
         body_timeout: Duration::from_secs(settings.server.body_timeout_secs),
         max_active_jobs: settings.jobs.max_active_per_user,
         instance: settings.instance.name(),

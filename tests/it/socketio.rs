@@ -345,3 +345,185 @@ fn an_oversized_message_gets_an_error() {
     ));
     assert_eq!(raw.event("error")["code"], "frame_too_large");
 }
+
+/// Starts tickrouter with quick Engine.IO pings.
+fn quick_pings(redis: &Redis, max_polling_sessions: usize) -> App {
+    let mut settings = settings_for(redis);
+    settings.socketio.ping_interval_ms = 300;
+    settings.socketio.ping_timeout_ms = 200;
+    settings.socketio.max_polling_sessions = max_polling_sessions;
+    App::start_with(settings)
+}
+
+fn poll_path(sid: &str) -> String {
+    format!("/socket.io/?EIO=4&transport=polling&sid={sid}")
+}
+
+/// Opens a polling session; returns its sid and handshake.
+fn open_polling(app: &App) -> (String, Value) {
+    let (status, body) = http_get(app.addr, "/socket.io/?EIO=4&transport=polling");
+    assert_eq!(status, 200, "{body}");
+    let open: Value = serde_json::from_str(body.strip_prefix('0').unwrap()).unwrap();
+    (open["sid"].as_str().unwrap().to_owned(), open)
+}
+
+fn post(app: &App, sid: &str, body: &str) -> u16 {
+    crate::util::http_request(app.addr, "POST", &poll_path(sid), &[], Some(body)).0
+}
+
+/// Polls until a payload holds a packet `pred` accepts; returns that packet. The packets after
+/// it in the same payload are kept in `left` for the next call.
+fn poll_until(app: &App, sid: &str, left: &mut Vec<String>, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(i) = left.iter().position(|p| pred(p)) {
+            let packet = left.remove(i);
+            left.drain(..i);
+            return packet;
+        }
+        left.clear();
+        assert!(Instant::now() < deadline, "no such packet within {WAIT:?}");
+        let (status, body) = http_get(app.addr, &poll_path(sid));
+        assert_eq!(status, 200, "{body}");
+        left.extend(body.split('\x1e').map(str::to_owned));
+    }
+}
+
+#[test]
+fn polling_opens_pings_connects_and_carries_events() {
+    let redis = Redis::start();
+    let app = quick_pings(&redis, 100);
+    let (sid, open) = open_polling(&app);
+    let mut left = Vec::new();
+    assert_eq!(open["upgrades"], json!(["websocket"]));
+    assert_eq!(
+        (open["pingInterval"].clone(), open["pingTimeout"].clone()),
+        (json!(300), json!(200))
+    );
+    assert_eq!(sid.len(), 20);
+    // The server's ping, answered.
+    assert_eq!(poll_until(&app, &sid, &mut left, |p| p == "2"), "2");
+    assert_eq!(post(&app, &sid, "3"), 200);
+    // CONNECT and an op with an ack in one payload.
+    let body = format!(
+        "40{}\x1e421{}",
+        json!({"token": token("pat")}),
+        json!(["watchlist", {"symbols": ["ibm"]}])
+    );
+    assert_eq!(post(&app, &sid, &body), 200);
+    let confirmed = poll_until(&app, &sid, &mut left, |p| {
+        p.starts_with("42[\"connection_confirmed\"")
+    });
+    assert!(confirmed.contains("\"user_id\":\"pat\""), "{confirmed}");
+    let ack = poll_until(&app, &sid, &mut left, |p| p.starts_with("431["));
+    assert_eq!(
+        ack,
+        r#"431[{"op":"watchlist","source":"session","symbols":["IBM"]}]"#
+    );
+}
+
+#[test]
+fn wrong_expired_and_closed_sids_get_400() {
+    let redis = Redis::start();
+    let app = quick_pings(&redis, 100);
+    let (status, body) = http_get(app.addr, &poll_path("no-such-sid"));
+    assert_eq!(
+        (
+            status,
+            serde_json::from_str::<Value>(&body).unwrap()["code"].clone()
+        ),
+        (400, json!(1))
+    );
+    assert_eq!(post(&app, "no-such-sid", "3"), 400);
+    // Never answering a ping: expired after pingInterval + pingTimeout.
+    let (silent, _) = open_polling(&app);
+    crate::util::wait_for("the silent polling session to expire", WAIT, || {
+        (http_get(app.addr, &poll_path(&silent)).0 == 400).then_some(())
+    });
+    // Closed by the client: the pending GET gets a noop, the next one a 400.
+    let (closed, _) = open_polling(&app);
+    let pending = {
+        let (addr, path) = (app.addr, poll_path(&closed));
+        std::thread::spawn(move || http_get(addr, &path))
+    };
+    assert_eq!(post(&app, &closed, "1"), 200);
+    // The pending GET gets a noop (or, if the close overtook it, the 400 of an unknown sid).
+    let (status, body) = pending.join().unwrap();
+    assert!(
+        (status, body.as_str()) == (200, "6") || status == 400,
+        "{status} {body}"
+    );
+    crate::util::wait_for("the closed session's sid to be unknown", WAIT, || {
+        (http_get(app.addr, &poll_path(&closed)).0 == 400).then_some(())
+    });
+}
+
+#[test]
+fn a_second_concurrent_get_gets_400_and_closes_the_session() {
+    let redis = Redis::start();
+    // No ping within the test: a GET waits until the session ends.
+    let app = App::start_with(settings_for(&redis));
+    let (sid, _) = open_polling(&app);
+    let gets: Vec<_> = (0..2)
+        .map(|_| {
+            let (addr, path) = (app.addr, poll_path(&sid));
+            std::thread::spawn(move || http_get(addr, &path))
+        })
+        .collect();
+    let mut answers: Vec<(u16, String)> = gets.into_iter().map(|g| g.join().unwrap()).collect();
+    answers.sort();
+    // The pending one is answered with a noop as the session closes; the other is refused.
+    assert_eq!(answers[0], (200, "6".to_owned()));
+    assert_eq!(answers[1].0, 400);
+    assert_eq!(
+        serde_json::from_str::<Value>(&answers[1].1).unwrap()["code"],
+        3
+    );
+    crate::util::wait_for("the session to be closed", WAIT, || {
+        (http_get(app.addr, &poll_path(&sid)).0 == 400).then_some(())
+    });
+    assert_eq!(post(&app, &sid, "3"), 400);
+}
+
+#[test]
+fn polling_upgrades_to_websocket_and_the_sid_is_then_websocket_only() {
+    let redis = Redis::start();
+    let app = quick_pings(&redis, 100);
+    let (sid, _) = open_polling(&app);
+    let mut left = Vec::new();
+    assert_eq!(post(&app, &sid, "40"), 200);
+    poll_until(&app, &sid, &mut left, |p| {
+        p.starts_with("42[\"connection_confirmed\"")
+    });
+    let url = format!(
+        "ws://{}/socket.io/?EIO=4&transport=websocket&sid={sid}",
+        app.addr
+    );
+    let (ws, _) = tungstenite::connect(url.as_str()).unwrap();
+    if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    }
+    let mut raw = Raw { ws, pong: true };
+    raw.send("2probe");
+    assert_eq!(raw.next(), "3probe");
+    raw.send("5");
+    // The session now answers on the WebSocket.
+    let ack = raw.emit_with_ack(7, "watchlist", json!({"symbols": ["dia"]}));
+    assert_eq!(ack["symbols"], json!(["DIA"]));
+    assert_eq!(http_get(app.addr, &poll_path(&sid)).0, 400);
+    assert!(
+        tungstenite::connect(url.as_str()).is_err(),
+        "a second upgrade is refused"
+    );
+}
+
+#[test]
+fn polling_sessions_are_bounded_in_number() {
+    let redis = Redis::start();
+    let app = quick_pings(&redis, 1);
+    let _held = open_polling(&app);
+    let (status, body) = http_get(app.addr, "/socket.io/?EIO=4&transport=polling");
+    assert_eq!(status, 503, "{body}");
+    // The WebSocket transport is not bounded by it.
+    Raw::connect(app.addr, None);
+}

@@ -130,3 +130,47 @@ for (const [version, io] of [['4.x', io4], ['3.1', io3]]) {
     });
   });
 }
+
+for (const [version, io] of [['4.x', io4], ['3.1', io3]]) {
+  test(`socket.io-client ${version} with io() defaults starts on polling and upgrades`, async () => {
+    const socket = io(URL, { reconnection: false, auth: { token: token(`poller-${version}`) } });
+    const opened = new Promise((resolve) => socket.io.once('open', () => resolve(socket.io.engine.transport.name)));
+    try {
+      assert.equal(await opened, 'polling');
+      const confirmed = await once(socket, 'connection_confirmed');
+      assert.equal(confirmed.user_id, `poller-${version}`);
+      const engine = socket.io.engine;
+      if (engine.transport.name !== 'websocket') await once(engine, 'upgrade');
+      assert.equal(engine.transport.name, 'websocket');
+      // The session is the same one after the upgrade: its op and acknowledgement go through.
+      assert.deepEqual(await emitWithAck(socket, 'watchlist', { symbols: ['spy'] }), {
+        op: 'watchlist',
+        source: 'session',
+        symbols: ['SPY'],
+      });
+    } finally {
+      socket.close();
+    }
+  });
+
+  test(`socket.io-client ${version} on polling only gets ops, acks and events`, async () => {
+    const socket = io(URL, { reconnection: false, transports: ['polling'] });
+    try {
+      await once(socket, 'connection_confirmed');
+      assert.equal(socket.io.engine.transport.name, 'polling');
+      assert.deepEqual(await emitWithAck(socket, 'watchlist', { symbols: ['qqq'] }), {
+        op: 'watchlist',
+        source: 'session',
+        symbols: ['QQQ'],
+      });
+      const alert = once(socket, 'pattern_alert');
+      await redisPublish('tickstock.events.patterns', JSON.stringify({
+        event_type: 'pattern_detected', source: 'socketio-test', timestamp: nowSecs(),
+        data: { symbol: 'QQQ', pattern: 'Hammer', confidence: 0.8 },
+      }));
+      assert.equal((await alert).pattern, 'Hammer');
+    } finally {
+      socket.close();
+    }
+  });
+}

@@ -9,6 +9,7 @@
 mod echo;
 mod gate;
 mod inbound;
+mod polling;
 mod reader;
 mod recovery;
 mod socketio;
@@ -50,7 +51,9 @@ pub use echo::EchoSession;
 use gate::Gate;
 pub use inbound::upgrade;
 use inbound::ClientFrames;
+pub use polling::{PollError, PollingSession};
 pub use reader::FrameLimits;
+pub use reader::FrameStream;
 use reader::{Inbound, Violation};
 pub use wire::{EngineConfig, Wire};
 
@@ -420,7 +423,11 @@ impl Actor for WsSession {
             Wire::SocketIo(link) => {
                 let open = Handshake {
                     sid: link.sid.clone(),
-                    upgrades: Vec::new(),
+                    upgrades: if link.polling {
+                        vec!["websocket"]
+                    } else {
+                        Vec::new()
+                    },
                     ping_interval: config.engine.ping_interval.as_millis() as u64,
                     ping_timeout: config.engine.ping_timeout.as_millis() as u64,
                     max_payload: config.engine.max_payload,

@@ -33,15 +33,18 @@ pub enum Wire {
 pub struct Link {
     /// The Engine.IO session id, unguessable (it names a polling session in its requests).
     pub sid: String,
+    /// Whether the connection started on HTTP long-polling (its handshake offers the upgrade).
+    pub polling: bool,
     /// Whether the client has joined the main namespace (CONNECT answered): before that, the
     /// session is in no room and sends no events.
     pub connected: bool,
 }
 
 impl Wire {
-    pub fn socket_io(sid: String) -> Wire {
+    pub fn socket_io(sid: String, polling: bool) -> Wire {
         Wire::SocketIo(Link {
             sid,
+            polling,
             connected: false,
         })
     }
@@ -120,7 +123,7 @@ mod tests {
             &*plain.reply(EventName::Ack, &data, Some(3)),
             r#"{"event":"ack","data":{"op":"watchlist","symbols":["AAPL"]},"id":3}"#
         );
-        let sio = Wire::socket_io("s".into());
+        let sio = Wire::socket_io("s".into(), false);
         assert_eq!(
             &*sio.reply(EventName::Ack, &data, Some(3)),
             r#"433[{"op":"watchlist","symbols":["AAPL"]}]"#
@@ -136,7 +139,7 @@ mod tests {
         let frame = Frame::encode(EventName::PatternAlert, &json!({"s": "AAPL"}));
         assert_eq!(Wire::Plain.frame(&frame), Some(frame.0.clone()));
         assert_eq!(
-            Wire::socket_io("s".into()).frame(&frame).as_deref(),
+            Wire::socket_io("s".into(), false).frame(&frame).as_deref(),
             Some(r#"42["pattern_alert",{"s":"AAPL"}]"#)
         );
     }
