@@ -175,7 +175,7 @@ async fn open_polling(
     let sid = new_sid();
     let session = new_session_with(req, state, sid.clone(), true)?;
     let ended = (state.clone(), sid.clone());
-    let polling = PollingSession::start(session, move || {
+    let polling = PollingSession::start(session, state.stats.clone(), move || {
         ended.0.polling.lock().remove(&ended.1);
     });
     state.polling.lock().insert(sid, polling.clone());

@@ -45,7 +45,10 @@ use crate::pipeline::history::HistoryStore;
 use crate::pipeline::registry::{
     outbox, Connect, Deliver, Disconnect, Outbox, RoomRegistry, SessionShared, UpdateSession,
 };
-use crate::telemetry::events::{ClientError, SessionEnded, SessionStarted};
+use crate::telemetry::events::{
+    ClientError, FrameReceived, FrameSent, SessionEnded, SessionStarted, TransportClosed,
+    TransportOpened,
+};
 use crate::telemetry::Stats;
 pub use echo::EchoSession;
 use gate::Gate;
@@ -185,13 +188,19 @@ impl WsSession {
         data: &impl Serialize,
         id: Option<u64>,
     ) {
-        ctx.text(self.wire.reply(event, data, id));
+        self.write(ctx, self.wire.reply(event, data, id));
+    }
+
+    /// Every text frame the session writes to its client, counted by protocol.
+    fn write(&self, ctx: &mut ws::WebsocketContext<Self>, text: impl Into<ByteString>) {
+        self.deps.stats.emit(FrameSent(self.wire.protocol()));
+        ctx.text(text);
     }
 
     /// A published or replayed frame, as the wire writes it.
     fn write_frame(&self, ctx: &mut ws::WebsocketContext<Self>, frame: &Frame) {
         if let Some(text) = self.wire.frame(frame) {
-            ctx.text(text);
+            self.write(ctx, text);
         }
     }
 
@@ -200,7 +209,7 @@ impl WsSession {
             session: self.id,
             error: &err,
         });
-        ctx.text(self.wire.reply(EventName::Error, &err, err.id));
+        self.write(ctx, self.wire.reply(EventName::Error, &err, err.id));
     }
 
     fn close(&mut self, ctx: &mut ws::WebsocketContext<Self>, reason: CloseReason) {
@@ -399,6 +408,9 @@ impl Actor for WsSession {
             user: self.state.identity.user.as_ref(),
             address: self.address.as_ref().map(AddressSlot::ip),
         });
+        if let Some(transport) = self.wire.own_transport() {
+            self.deps.stats.emit(TransportOpened(transport));
+        }
         let (outbox, mut frames) = outbox(self.deps.config.outbound_queue_frames);
         self.outbox = Some(outbox);
         // The stream ends when the registry drops the outbox: it has forgotten this session
@@ -412,7 +424,7 @@ impl Actor for WsSession {
             if act.shared.silent_for(Instant::now()) > timeout {
                 act.close(ctx, CloseReason::IdleTimeout);
             } else if let Wire::SocketIo(_) = act.wire {
-                ctx.text("2");
+                act.write(ctx, "2");
             } else {
                 ctx.ping(b"");
             }
@@ -432,7 +444,7 @@ impl Actor for WsSession {
                     ping_timeout: config.engine.ping_timeout.as_millis() as u64,
                     max_payload: config.engine.max_payload,
                 };
-                ctx.text(open.encode());
+                self.write(ctx, open.encode());
                 ctx.run_later(socketio::CONNECT_TIMEOUT, |act, ctx| {
                     if act.outbox.is_some() {
                         act.close(ctx, CloseReason::IdleTimeout);
@@ -454,6 +466,9 @@ impl Actor for WsSession {
                 .closed_for
                 .map_or("connection closed", CloseReason::description),
         });
+        if let Some(transport) = self.wire.own_transport() {
+            self.deps.stats.emit(TransportClosed(transport));
+        }
         self.deps.registry.do_send(Disconnect { session: self.id });
         if self.state.identity.user.is_some() {
             self.sign_out();
@@ -518,6 +533,7 @@ impl ClientFrames for WsSession {
 impl StreamHandler<Result<Inbound, Violation>> for WsSession {
     fn handle(&mut self, frame: Result<Inbound, Violation>, ctx: &mut Self::Context) {
         self.shared.heard(Instant::now());
+        self.deps.stats.emit(FrameReceived(self.wire.protocol()));
         inbound::handle(self, frame, ctx);
     }
 }

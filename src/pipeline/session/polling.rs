@@ -24,6 +24,8 @@ use tokio::sync::{mpsc, Notify};
 use super::inbound::{run, ClientFrames};
 use super::reader::{Inbound, Violation};
 use crate::domain::socketio::engine::{self, SEPARATOR};
+use crate::telemetry::events::{PollingUpgraded, Transport, TransportClosed, TransportOpened};
+use crate::telemetry::Stats;
 
 /// Why a polling request is refused (engine.io answers each with 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,7 @@ pub struct PollingSession {
 
 struct Shared {
     state: Mutex<State>,
+    stats: Arc<Stats>,
     /// Wakes the pending `GET` (at most one waits, so a stored permit is never lost).
     changed: Notify,
 }
@@ -65,7 +68,7 @@ impl PollingSession {
     /// Starts `actor` (a Socket.IO session, which writes the open packet first) on a polling
     /// transport; `on_end` runs once the session has ended. Must be called on an actix arbiter:
     /// the session and its bridge run on it.
-    pub fn start<A>(actor: A, on_end: impl FnOnce() + 'static) -> PollingSession
+    pub fn start<A>(actor: A, stats: Arc<Stats>, on_end: impl FnOnce() + 'static) -> PollingSession
     where
         A: ClientFrames
             + StreamHandler<Result<Inbound, Violation>>
@@ -83,8 +86,13 @@ impl PollingSession {
                     ended: false,
                 }),
                 changed: Notify::new(),
+                stats,
             }),
         };
+        session
+            .shared
+            .stats
+            .emit(TransportOpened(Transport::SocketIoPolling));
         let frames = futures_util::stream::poll_fn(move |cx| frames.poll_recv(cx));
         let output = Box::pin(run(actor, frames));
         let shared = session.shared.clone();
@@ -93,8 +101,12 @@ impl PollingSession {
             let mut state = shared.lock();
             state.ended = true;
             // Ends the upgraded WebSocket's response, which its close frame ended already.
-            state.upgraded = None;
+            let transport = match state.upgraded.take() {
+                Some(_) => Transport::SocketIoWebSocket,
+                None => Transport::SocketIoPolling,
+            };
             drop(state);
+            shared.stats.emit(TransportClosed(transport));
             shared.changed.notify_one();
             on_end();
         });
@@ -233,6 +245,7 @@ impl Shared {
         state.upgraded = Some(output);
         let input = state.input.take();
         drop(state);
+        self.stats.emit(PollingUpgraded);
         self.changed.notify_one();
         input
     }

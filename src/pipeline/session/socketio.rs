@@ -47,7 +47,7 @@ impl WsSession {
         match engine::Packet::decode(text) {
             Ok(engine::Packet::Message(packet)) => self.on_socket_io(packet, ctx),
             // Answered as sent: `2probe` is a client's upgrade probe.
-            Ok(engine::Packet::Ping(data)) => ctx.text(engine::Packet::Pong(data).encode()),
+            Ok(engine::Packet::Ping(data)) => self.write(ctx, engine::Packet::Pong(data).encode()),
             // A pong, like every frame, already counted as the client being heard.
             Ok(engine::Packet::Pong(_) | engine::Packet::Noop | engine::Packet::Upgrade) => {}
             Ok(engine::Packet::Close) => {
@@ -77,7 +77,7 @@ impl WsSession {
         match (main, packet.body, self.link_connected()) {
             (false, Body::Connect(_), _) => {
                 let refusal = packet::connect_error(packet.namespace, "Invalid namespace");
-                ctx.text(message(&refusal));
+                self.write(ctx, message(&refusal));
             }
             (true, Body::Connect(auth), false) => self.connect(auth.unwrap_or_default(), ctx),
             (true, Body::Event { name, args, ack }, true) => self.on_event(&name, args, ack, ctx),
@@ -111,7 +111,7 @@ impl WsSession {
             Some(Value::String(token)) => Some(token.clone()),
             Some(_) => {
                 let refusal = packet::connect_error(MAIN_NAMESPACE, "auth.token must be a string");
-                return ctx.text(message(&refusal));
+                return self.write(ctx, message(&refusal));
             }
         };
         let Some(token) = token else {
@@ -130,10 +130,10 @@ impl WsSession {
                             session: act.id,
                             error: &err,
                         });
-                        ctx.text(message(&packet::connect_error(
-                            MAIN_NAMESPACE,
-                            &err.message,
-                        )));
+                        act.write(
+                            ctx,
+                            message(&packet::connect_error(MAIN_NAMESPACE, &err.message)),
+                        );
                     }
                 }),
         );
@@ -146,7 +146,7 @@ impl WsSession {
         };
         link.connected = true;
         let reply = serde_json::json!({ "sid": link.sid }).to_string();
-        ctx.text(message(&packet::connect(&reply)));
+        self.write(ctx, message(&packet::connect(&reply)));
         self.state = SessionState::new(identity);
         self.start(ctx);
     }
@@ -170,7 +170,7 @@ impl WsSession {
                     message(&packet::event_raw("heartbeat_ack", &json, None))
                 }
             };
-            return ctx.text(text);
+            return self.write(ctx, text);
         }
         let fields = match args.into_iter().next() {
             None | Some(Value::Null) => Map::new(),

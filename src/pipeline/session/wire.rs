@@ -12,6 +12,7 @@ use super::SessionConfig;
 use crate::domain::outbound::{EventName, Frame};
 use crate::domain::socketio::event::Envelope;
 use crate::domain::socketio::packet;
+use crate::telemetry::events::{Protocol, Transport};
 
 /// The Engine.IO settings of Socket.IO sessions (`[socketio]`).
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +48,23 @@ impl Wire {
             polling,
             connected: false,
         })
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Wire::Plain => Protocol::Ws,
+            Wire::SocketIo(_) => Protocol::SocketIo,
+        }
+    }
+
+    /// The transport the session counts itself on: the connection it was started on, unless
+    /// that is long-polling, whose transport counts its sessions (they may change transport).
+    pub fn own_transport(&self) -> Option<Transport> {
+        match self {
+            Wire::Plain => Some(Transport::Ws),
+            Wire::SocketIo(link) if link.polling => None,
+            Wire::SocketIo(_) => Some(Transport::SocketIoWebSocket),
+        }
     }
 
     /// How often the session pings, and how long a silent client is kept.
