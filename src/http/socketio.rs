@@ -200,7 +200,7 @@ fn new_session_with(
         state.sessions.clone(),
         req.conn_data::<ConnCloser>().cloned(),
         slot,
-        Wire::socket_io(sid, polling),
+        Wire::socket_io(sid, new_sid(), polling),
     ))
 }
 

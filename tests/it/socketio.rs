@@ -527,3 +527,62 @@ fn polling_sessions_are_bounded_in_number() {
     // The WebSocket transport is not bounded by it.
     Raw::connect(app.addr, None);
 }
+
+/// The last argument of an EVENT packet that carries the recovery offset.
+fn event_with_offset(packet: &str) -> (Value, String) {
+    let args: Vec<Value> = serde_json::from_str(packet.strip_prefix("42").unwrap()).unwrap();
+    assert_eq!(args.len(), 3, "{packet}");
+    (args[1].clone(), args[2].as_str().unwrap().to_owned())
+}
+
+fn alert(symbol: &str) -> String {
+    json!({"event_type": "pattern_detected", "source": "test", "timestamp": 1760557168.342,
+           "data": {"symbol": symbol, "pattern": "Doji", "confidence": 0.9}})
+    .to_string()
+}
+
+#[test]
+fn a_reconnecting_client_recovers_what_it_missed_with_its_pid_and_offset() {
+    let redis = Redis::start();
+    let app = App::start(&redis);
+    // Anonymous: the patterns topic carries its alerts (a signed-in user's come on their own
+    // stream, whose recovery is the same).
+    let (mut first, _) = Raw::open(app.addr);
+    first.send("40");
+    let connect: Value = serde_json::from_str(first.next().strip_prefix("40").unwrap()).unwrap();
+    let pid = connect["pid"].as_str().unwrap().to_owned();
+    first.event("connection_confirmed");
+    redis.publish("tickstock.events.patterns", alert("AAA"));
+    let packet = first.next();
+    let (data, offset) = event_with_offset(&packet);
+    assert_eq!(data["symbol"], "AAA");
+    assert!(offset.contains("patterns:"), "{offset}");
+
+    drop(first);
+    // Missed while away.
+    redis.publish("tickstock.events.patterns", alert("BBB"));
+    redis.publish("tickstock.events.patterns", alert("CCC"));
+
+    let (mut second, _) = Raw::open(app.addr);
+    second.send(&format!("40{}", json!({"pid": pid, "offset": offset})));
+    let connect: Value = serde_json::from_str(second.next().strip_prefix("40").unwrap()).unwrap();
+    assert_eq!(connect["pid"], pid.as_str(), "recovered: the same pid");
+    // Replayed (or, for what the history did not hold yet, live), each once, in order.
+    let before =
+        second.events_until(|name, data| name == "pattern_alert" && data["symbol"] == "CCC");
+    let alerts: Vec<&Value> = before
+        .iter()
+        .filter(|(name, _)| name == "pattern_alert")
+        .map(|(_, data)| &data["symbol"])
+        .collect();
+    assert_eq!(alerts, [&json!("BBB")]);
+    // An offset from another history (or none the server made) is not recovered: a new pid.
+    let (mut third, _) = Raw::open(app.addr);
+    third.send(&format!(
+        "40{}",
+        json!({"pid": pid, "offset": "patterns:not-an-epoch:1"})
+    ));
+    let connect: Value = serde_json::from_str(third.next().strip_prefix("40").unwrap()).unwrap();
+    assert_ne!(connect["pid"], pid.as_str());
+    third.event("connection_confirmed");
+}

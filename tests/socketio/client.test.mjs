@@ -174,3 +174,36 @@ for (const [version, io] of [['4.x', io4], ['3.1', io3]]) {
     }
   });
 }
+
+test('socket.io-client 4.x recovers after a forced disconnect: socket.recovered, nothing missed', async () => {
+  const socket = io4(URL, { transports: ['websocket'], reconnectionDelay: 300, reconnectionDelayMax: 300 });
+  const publish = (symbol) => redisPublish('tickstock.events.patterns', JSON.stringify({
+    event_type: 'pattern_detected', source: 'socketio-test', timestamp: nowSecs(),
+    data: { symbol, pattern: 'Recovery', confidence: 0.9 },
+  }));
+  try {
+    await once(socket, 'connection_confirmed');
+    const seen = [];
+    socket.on('pattern_alert', (alert) => {
+      if (alert.pattern === 'Recovery') seen.push(alert.symbol);
+    });
+    const first = once(socket, 'pattern_alert');
+    await publish('REC1');
+    await first;
+    assert.equal(socket.recovered, false);
+    // The transport drops: the client reconnects by itself, sending its pid and last offset.
+    const disconnected = once(socket, 'disconnect');
+    socket.io.engine.close();
+    await disconnected;
+    const reconnected = once(socket, 'connect');
+    await publish('REC2');
+    await publish('REC3');
+    await reconnected;
+    assert.equal(socket.recovered, true);
+    const last = seen.includes('REC3') ? null : once(socket, 'pattern_alert');
+    await last;
+    assert.deepEqual(seen, ['REC1', 'REC2', 'REC3']);
+  } finally {
+    socket.close();
+  }
+});

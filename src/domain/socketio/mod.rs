@@ -6,3 +6,4 @@
 pub mod engine;
 pub mod event;
 pub mod packet;
+pub mod recovery;

@@ -198,7 +198,7 @@ impl WsSession {
     }
 
     /// A published or replayed frame, as the wire writes it.
-    fn write_frame(&self, ctx: &mut ws::WebsocketContext<Self>, frame: &Frame) {
+    fn write_frame(&mut self, ctx: &mut ws::WebsocketContext<Self>, frame: &Frame) {
         if let Some(text) = self.wire.frame(frame) {
             self.write(ctx, text);
         }
@@ -377,7 +377,12 @@ impl WsSession {
 
 impl WsSession {
     /// Joins the registry with the session's streams, signs its user in and confirms it.
-    fn start(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+    /// `then` runs once the user is signed in: `confirm`, or a Socket.IO recovery.
+    fn start(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        then: impl FnOnce(&mut Self, &mut ws::WebsocketContext<Self>) + 'static,
+    ) {
         let Some(outbox) = self.outbox.take() else {
             return;
         };
@@ -391,8 +396,8 @@ impl WsSession {
             follows_stored: self.state.follows_stored(),
         });
         match self.state.identity.user.clone() {
-            Some(user) => self.sign_in(user, ctx, Self::confirm),
-            None => self.confirm(ctx),
+            Some(user) => self.sign_in(user, ctx, then),
+            None => then(self, ctx),
         }
         self.schedule_expiry(ctx);
         ctx.run_later(HOLD_UNTIL_FIRST_OP, |act, ctx| act.release_held(ctx));
@@ -430,7 +435,7 @@ impl Actor for WsSession {
             }
         });
         match &self.wire {
-            Wire::Plain => self.start(ctx),
+            Wire::Plain => self.start(ctx, Self::confirm),
             // The session starts when the client joins the namespace (`socketio`).
             Wire::SocketIo(link) => {
                 let open = Handshake {

@@ -8,6 +8,7 @@
 //! namespace the client has not joined, a second CONNECT) closes the connection, counted as a
 //! client error with its reason.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -19,12 +20,14 @@ use super::wire::{message, Wire};
 use super::WsSession;
 use crate::domain::close::CloseReason;
 use crate::domain::event::EpochMillis;
+use crate::domain::history::Position;
 use crate::domain::identity::Identity;
 use crate::domain::outbound::EventName;
 use crate::domain::protocol::{parse_op, ErrorCode, ProtocolError};
 use crate::domain::session_state::SessionState;
 use crate::domain::socketio::engine;
 use crate::domain::socketio::packet::{self, Body, Packet, MAIN_NAMESPACE};
+use crate::domain::socketio::recovery::decode_offset;
 use crate::telemetry::events::ClientError;
 
 /// How long a client may stay on the Engine.IO connection without joining the namespace (the
@@ -103,8 +106,15 @@ impl WsSession {
         }
     }
 
-    /// CONNECT to the main namespace: verifies `auth.token` if there is one, then joins.
+    /// CONNECT to the main namespace: verifies `auth.token` if there is one, then joins, and
+    /// recovers what the client missed when it sends back a session's `pid` and `offset`.
     fn connect(&mut self, auth: Map<String, Value>, ctx: &mut ws::WebsocketContext<Self>) {
+        let recovering = match (auth.get("pid"), auth.get("offset")) {
+            (Some(Value::String(pid)), Some(Value::String(offset))) => {
+                decode_offset(offset).ok().map(|asked| (pid.clone(), asked))
+            }
+            _ => None,
+        };
         let token = match auth.get("token") {
             None | Some(Value::Null) => None,
             Some(Value::String(token)) if token.is_empty() => None,
@@ -115,7 +125,7 @@ impl WsSession {
             }
         };
         let Some(token) = token else {
-            return self.join(Identity::default(), ctx);
+            return self.join(Identity::default(), recovering, ctx);
         };
         let auth = self.deps.auth.clone();
         let verify = async move { auth.verify_fresh(&token).await };
@@ -123,7 +133,7 @@ impl WsSession {
             verify
                 .into_actor(self)
                 .map(|verified, act, ctx| match verified {
-                    Ok(identity) => act.join(identity, ctx),
+                    Ok(identity) => act.join(identity, recovering, ctx),
                     Err(e) => {
                         let err = ProtocolError::new(ErrorCode::InvalidToken, e.to_string());
                         act.deps.stats.emit(ClientError {
@@ -139,16 +149,58 @@ impl WsSession {
         );
     }
 
-    /// Answers CONNECT and starts the session as `/ws` starts one (`WsSession::start`).
-    fn join(&mut self, identity: Identity, ctx: &mut ws::WebsocketContext<Self>) {
+    /// Answers CONNECT and starts the session as `/ws` starts one (`WsSession::start`); when
+    /// the client asks to recover (`pid` and the positions of its `offset`), the answer waits for
+    /// the replay's reads, and says the session was recovered only if every stream is.
+    fn join(
+        &mut self,
+        identity: Identity,
+        recovering: Option<(String, BTreeMap<String, Position>)>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         let Wire::SocketIo(link) = &mut self.wire else {
             return;
         };
         link.connected = true;
-        let reply = serde_json::json!({ "sid": link.sid }).to_string();
-        self.write(ctx, message(&packet::connect(&reply)));
         self.state = SessionState::new(identity);
-        self.start(ctx);
+        let targets = recovering.and_then(|(pid, asked)| {
+            let targets = self.state.resume_targets(asked).ok()?;
+            Some((pid, targets))
+        });
+        let Some((pid, targets)) = targets else {
+            self.answer_connect(None, ctx);
+            return self.start(ctx, Self::confirm);
+        };
+        if let Wire::SocketIo(link) = &mut self.wire {
+            // What the client has: the recovery offsets go on from there.
+            link.positions = targets
+                .iter()
+                .filter(|(_, stream, _)| stream.is_some())
+                .map(|(which, _, position)| (*which, position.clone()))
+                .collect();
+        }
+        self.start(ctx, move |act, ctx| {
+            act.replay_after(
+                targets,
+                ctx,
+                move |act, ctx, all| act.answer_connect(all.then_some(pid), ctx),
+                |act, ctx, _| {
+                    act.release_held(ctx);
+                    act.confirm(ctx);
+                },
+            );
+        });
+    }
+
+    /// CONNECT's answer, with the client's own `pid` when its session was recovered (the client
+    /// sets `socket.recovered` from that), else this session's.
+    fn answer_connect(&mut self, recovered: Option<String>, ctx: &mut ws::WebsocketContext<Self>) {
+        let Wire::SocketIo(link) = &self.wire else {
+            return;
+        };
+        let pid = recovered.unwrap_or_else(|| link.pid.clone());
+        let reply = serde_json::json!({ "sid": link.sid, "pid": pid }).to_string();
+        self.write(ctx, message(&packet::connect(&reply)));
     }
 
     /// An EVENT: the op of the same name, or one of the legacy events.

@@ -2,6 +2,7 @@
 //! `/socket.io/` (`domain::socketio`). Everything else about a session (its state, registry
 //! entry, limits, history) is the same whichever wire it speaks.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytestring::ByteString;
@@ -9,9 +10,11 @@ use log::warn;
 use serde::Serialize;
 
 use super::SessionConfig;
+use crate::domain::history::{Position, Recoverable};
 use crate::domain::outbound::{EventName, Frame};
 use crate::domain::socketio::event::Envelope;
 use crate::domain::socketio::packet;
+use crate::domain::socketio::recovery::encode_offset;
 use crate::telemetry::events::{Protocol, Transport};
 
 /// The Engine.IO settings of Socket.IO sessions (`[socketio]`).
@@ -34,6 +37,11 @@ pub enum Wire {
 pub struct Link {
     /// The Engine.IO session id, unguessable (it names a polling session in its requests).
     pub sid: String,
+    /// The private id a client sends back to recover the session (`socket.recovered`).
+    pub pid: String,
+    /// What the client has received of each recoverable stream: the recovery offset appended
+    /// to each event of those streams (`domain::socketio::recovery`).
+    pub positions: BTreeMap<Recoverable, Position>,
     /// Whether the connection started on HTTP long-polling (its handshake offers the upgrade).
     pub polling: bool,
     /// Whether the client has joined the main namespace (CONNECT answered): before that, the
@@ -42,12 +50,25 @@ pub struct Link {
 }
 
 impl Wire {
-    pub fn socket_io(sid: String, polling: bool) -> Wire {
+    pub fn socket_io(sid: String, pid: String, polling: bool) -> Wire {
         Wire::SocketIo(Link {
             sid,
+            pid,
+            positions: BTreeMap::new(),
             polling,
             connected: false,
         })
+    }
+
+    /// The latest positions of streams the session starts following (from
+    /// `connection_confirmed` or an op's ack); a stream it already follows keeps the position
+    /// its client has reached.
+    pub fn follow(&mut self, heads: &BTreeMap<Recoverable, Position>) {
+        if let Wire::SocketIo(link) = self {
+            for (which, head) in heads {
+                link.positions.entry(*which).or_insert_with(|| head.clone());
+            }
+        }
     }
 
     pub fn protocol(&self) -> Protocol {
@@ -82,16 +103,25 @@ impl Wire {
         }
     }
 
-    /// The text of a published or replayed frame: as it is, or the Socket.IO EVENT of it.
-    pub fn frame(&self, frame: &Frame) -> Option<ByteString> {
+    /// The text of a published or replayed frame: as it is, or the Socket.IO EVENT of it, which
+    /// carries the recovery offset when the frame is a recoverable stream's.
+    pub fn frame(&mut self, frame: &Frame) -> Option<ByteString> {
         match self {
             Wire::Plain => Some(frame.0.clone()),
-            Wire::SocketIo(_) => match Envelope::of(frame) {
-                Ok(envelope) => Some(message(&packet::event_raw(
-                    envelope.name,
-                    envelope.data,
-                    None,
-                ))),
+            Wire::SocketIo(link) => match Envelope::of(frame) {
+                Ok(envelope) => {
+                    let offset = envelope.place.and_then(|(stream, offset)| {
+                        let which = stream.parse::<Recoverable>().ok()?;
+                        link.positions.get_mut(&which)?.offset = offset;
+                        let text = encode_offset(&link.positions);
+                        Some(serde_json::Value::String(text).to_string())
+                    });
+                    Some(message(&packet::event_raw(
+                        envelope.name,
+                        envelope.data,
+                        offset.as_deref(),
+                    )))
+                }
                 Err(e) => {
                     warn!("A frame the Socket.IO wire cannot carry was dropped ({e}).");
                     None
@@ -141,7 +171,7 @@ mod tests {
             &*plain.reply(EventName::Ack, &data, Some(3)),
             r#"{"event":"ack","data":{"op":"watchlist","symbols":["AAPL"]},"id":3}"#
         );
-        let sio = Wire::socket_io("s".into(), false);
+        let sio = Wire::socket_io("s".into(), "p".into(), false);
         assert_eq!(
             &*sio.reply(EventName::Ack, &data, Some(3)),
             r#"433[{"op":"watchlist","symbols":["AAPL"]}]"#
@@ -156,9 +186,32 @@ mod tests {
     fn frames_pass_as_they_are_on_ws_and_as_events_on_socket_io() {
         let frame = Frame::encode(EventName::PatternAlert, &json!({"s": "AAPL"}));
         assert_eq!(Wire::Plain.frame(&frame), Some(frame.0.clone()));
+        let mut sio = Wire::socket_io("s".into(), "p".into(), false);
         assert_eq!(
-            Wire::socket_io("s".into(), false).frame(&frame).as_deref(),
+            sio.frame(&frame).as_deref(),
             Some(r#"42["pattern_alert",{"s":"AAPL"}]"#)
+        );
+        // A recoverable stream's frame carries every followed stream's position after it.
+        let head = |epoch: &str, offset| Position {
+            epoch: epoch.into(),
+            offset,
+        };
+        sio.follow(
+            &[
+                (Recoverable::Patterns, head("e1", 4)),
+                (Recoverable::User, head("e2", 9)),
+            ]
+            .into(),
+        );
+        assert_eq!(
+            sio.frame(&frame.at(Recoverable::Patterns, 5)).as_deref(),
+            Some(r#"42["pattern_alert",{"s":"AAPL"},"patterns:e1:5,user:e2:9"]"#)
+        );
+        // Followed again (a later ack's heads), a stream keeps the position reached.
+        sio.follow(&[(Recoverable::Patterns, head("e1", 40))].into());
+        assert_eq!(
+            sio.frame(&frame.at(Recoverable::User, 10)).as_deref(),
+            Some(r#"42["pattern_alert",{"s":"AAPL"},"patterns:e1:5,user:e2:10"]"#)
         );
     }
 }
