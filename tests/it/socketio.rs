@@ -237,6 +237,24 @@ fn events_are_the_ops_and_their_acks_get_the_ws_reply_data() {
     // The legacy heartbeat.
     raw.send(r#"42["heartbeat"]"#);
     assert!(raw.event("heartbeat_ack")["timestamp"].is_i64());
+    // The legacy pattern subscription: only the named patterns come through.
+    raw.send(r#"42["subscribe_patterns",{"patterns":["Hammer"]}]"#);
+    let confirmed = raw.event("subscription_confirmed");
+    assert_eq!(
+        (confirmed["patterns"].clone(), confirmed["count"].clone()),
+        (json!(["Hammer"]), json!(1))
+    );
+    for pattern in ["Doji", "Hammer"] {
+        redis.publish(
+            "tickstock.events.patterns",
+            json!({"event_type": "pattern_detected", "source": "test", "timestamp": 1760557168.342,
+                   "data": {"symbol": "AAPL", "pattern": pattern, "confidence": 0.9}})
+            .to_string(),
+        );
+    }
+    assert_eq!(raw.event("pattern_alert")["pattern"], "Hammer");
+    let ack = raw.emit_with_ack(5, "subscribe_patterns", json!({"patterns": 3}));
+    assert_eq!(ack["code"], "invalid_field", "{ack}");
     // Binary attachments are refused with an error, the connection stays.
     raw.send(r#"451-["watchlist",{"_placeholder":true,"num":0}]"#);
     assert_eq!(raw.event("error")["code"], "binary_not_supported");

@@ -13,17 +13,18 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web_actors::ws;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::wire::{message, Wire};
 use super::WsSession;
 use crate::domain::close::CloseReason;
 use crate::domain::event::EpochMillis;
+use crate::domain::filter::PatternSubscription;
 use crate::domain::history::Position;
 use crate::domain::identity::Identity;
 use crate::domain::outbound::EventName;
-use crate::domain::protocol::{parse_op, ErrorCode, ProtocolError};
+use crate::domain::protocol::{parse_op, ClientOp, ErrorCode, ProtocolError};
 use crate::domain::session_state::SessionState;
 use crate::domain::socketio::engine;
 use crate::domain::socketio::packet::{self, Body, Packet, MAIN_NAMESPACE};
@@ -37,6 +38,20 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
 /// `heartbeat_ack`'s data: the legacy server's reply to `heartbeat`.
 #[derive(Serialize)]
 struct HeartbeatAck {
+    timestamp: EpochMillis,
+}
+
+/// The legacy `subscribe_patterns` event's data: pattern names, every symbol and confidence.
+#[derive(Deserialize)]
+struct SubscribePatterns {
+    patterns: Vec<String>,
+}
+
+/// `subscription_confirmed`: the legacy server's reply to `subscribe_patterns`.
+#[derive(Serialize)]
+struct SubscriptionConfirmed {
+    patterns: Vec<String>,
+    count: usize,
     timestamp: EpochMillis,
 }
 
@@ -211,18 +226,15 @@ impl WsSession {
         ack: Option<u64>,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
-        if name == "heartbeat" {
-            let data = HeartbeatAck {
-                timestamp: EpochMillis::now(),
-            };
-            let text = match ack {
-                Some(id) => self.wire.reply(EventName::Ack, &data, Some(id)),
-                None => {
-                    let json = serde_json::to_string(&data).unwrap_or_default();
-                    message(&packet::event_raw("heartbeat_ack", &json, None))
-                }
-            };
-            return self.write(ctx, text);
+        match name {
+            "heartbeat" => {
+                let data = HeartbeatAck {
+                    timestamp: EpochMillis::now(),
+                };
+                return self.legacy_reply("heartbeat_ack", &data, ack, ctx);
+            }
+            "subscribe_patterns" => return self.subscribe_patterns(args, ack, ctx),
+            _ => {}
         }
         let fields = match args.into_iter().next() {
             None | Some(Value::Null) => Map::new(),
@@ -239,6 +251,70 @@ impl WsSession {
             Ok(request) => self.on_request(request, ctx),
             Err(err) => self.refuse_request(err, ctx),
         }
+    }
+
+    /// `subscribe_patterns {patterns}`: the op `pattern_subscriptions` with those names, answered
+    /// as the legacy server did, with `subscription_confirmed`.
+    fn subscribe_patterns(
+        &mut self,
+        args: Vec<Value>,
+        ack: Option<u64>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let asked = args.into_iter().next().unwrap_or(Value::Null);
+        let patterns = match serde_json::from_value::<SubscribePatterns>(asked) {
+            Ok(asked) => asked.patterns,
+            Err(e) => {
+                let err = ProtocolError::new(ErrorCode::InvalidField, e.to_string());
+                return self.refuse_request(ProtocolError { id: ack, ..err }, ctx);
+            }
+        };
+        let subscriptions = patterns
+            .iter()
+            .map(|pattern| PatternSubscription {
+                pattern: pattern.clone(),
+                min_confidence: 0.0,
+                symbols: None,
+            })
+            .collect();
+        self.release_held(ctx);
+        let op = ClientOp::PatternSubscriptions { subscriptions };
+        match self
+            .state
+            .apply(op, &*self.deps.auth, self.deps.config.limits)
+        {
+            Ok(applied) => {
+                if applied.changed {
+                    self.update_registry();
+                }
+                let data = SubscriptionConfirmed {
+                    count: patterns.len(),
+                    patterns,
+                    timestamp: EpochMillis::now(),
+                };
+                self.legacy_reply("subscription_confirmed", &data, ack, ctx);
+            }
+            Err(err) => self.send_error(ctx, ProtocolError { id: ack, ..err }),
+        }
+    }
+
+    /// A legacy event's reply: the acknowledgement when the client asked for one, else the event
+    /// the legacy pages listen for.
+    fn legacy_reply(
+        &mut self,
+        event: &str,
+        data: &impl Serialize,
+        ack: Option<u64>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let text = match ack {
+            Some(id) => self.wire.reply(EventName::Ack, data, Some(id)),
+            None => {
+                let json = serde_json::to_string(data).unwrap_or_default();
+                message(&packet::event_raw(event, &json, None))
+            }
+        };
+        self.write(ctx, text);
     }
 
     /// Closes the connection for a packet the specifications say to close on, counted as a
