@@ -172,7 +172,7 @@ async fn open_polling(
         )
         .into());
     }
-    let sid = new_sid();
+    let sid = new_sid()?;
     let session = new_session_with(req, state, sid.clone(), true)?;
     let ended = (state.clone(), sid.clone());
     let polling = PollingSession::start(session, state.stats.clone(), move || {
@@ -184,7 +184,7 @@ async fn open_polling(
 }
 
 fn new_session(req: &HttpRequest, state: &AppState, polling: bool) -> Result<WsSession, Error> {
-    new_session_with(req, state, new_sid(), polling)
+    new_session_with(req, state, new_sid()?, polling)
 }
 
 fn new_session_with(
@@ -200,7 +200,7 @@ fn new_session_with(
         state.sessions.clone(),
         req.conn_data::<ConnCloser>().cloned(),
         slot,
-        Wire::socket_io(sid, new_sid(), polling),
+        Wire::socket_io(sid, new_sid()?, polling),
     ))
 }
 
@@ -257,13 +257,15 @@ fn upgrade_polling(
     }
 }
 
-/// An Engine.IO session id: 120 random bits from the operating system, base64url (20 chars).
-fn new_sid() -> String {
+/// An Engine.IO session id (or `pid`): 120 random bits from the operating system, base64url
+/// (20 chars). Without the OS's generator there is no unguessable id: the request fails.
+fn new_sid() -> Result<String, Error> {
     let mut bytes = [0u8; 15];
-    // The OS's generator does not fail on the platforms this server runs on; if it ever did, a
-    // sid made of zeros would be guessable, so the server stops rather than serve one.
-    getrandom::getrandom(&mut bytes).expect("the operating system's random generator failed");
-    base64url(&bytes)
+    getrandom::getrandom(&mut bytes).map_err(|e| {
+        log::error!("The operating system's random generator failed: {e}.");
+        actix_web::error::ErrorInternalServerError("no random session id")
+    })?;
+    Ok(base64url(&bytes))
 }
 
 fn base64url(bytes: &[u8]) -> String {
@@ -320,7 +322,7 @@ mod tests {
     fn sids_are_long_random_and_url_safe() {
         assert_eq!(base64url(b"\xfb\xff\x00"), "-_8A");
         assert_eq!(base64url(b"Ma"), "TWE");
-        let (a, b) = (new_sid(), new_sid());
+        let (a, b) = (new_sid().unwrap(), new_sid().unwrap());
         assert_eq!(a.len(), 20);
         assert_ne!(a, b);
         assert!(a

@@ -184,10 +184,9 @@ impl PollingSession {
         let shared = self.shared.clone();
         actix::spawn(async move {
             let mut frames = Box::pin(frames);
-            let mut input = None;
+            let mut input: Option<mpsc::UnboundedSender<_>> = None;
             while let Some(frame) = frames.next().await {
                 if let Some(input) = &input {
-                    let input: &mpsc::UnboundedSender<_> = input;
                     if input.send(frame).is_err() {
                         break;
                     }
