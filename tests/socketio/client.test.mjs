@@ -44,6 +44,12 @@ function emitWithAck(socket, event, data) {
   });
 }
 
+/** How many user records (alert rules, watchlists) tickrouter has read from Redis. */
+async function loads() {
+  const stats = await (await fetch(`${URL}/stats`)).json();
+  return stats.alert_rules_cache.loads + stats.watchlist_cache.loads;
+}
+
 /** Every `event` the socket emits from now on. */
 function record(socket, event) {
   const seen = [];
@@ -64,6 +70,17 @@ for (const [version, io] of [['4.x', io4], ['3.1', io3]]) {
       return { socket, confirmed };
     };
     after(() => sockets.forEach((socket) => socket.close()));
+    /** `connect`, once tickrouter has read the user's stored rules and watchlist. */
+    const connectLoaded = async (options) => {
+      const before = await loads();
+      const connection = connect(options);
+      await connection.confirmed;
+      for (const deadline = Date.now() + WAIT_MS; (await loads()) < before + 2;) {
+        assert.ok(Date.now() < deadline, "the user's stored rules and watchlist were read");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return connection;
+    };
 
     test('an anonymous socket connects and is confirmed', async () => {
       const { socket, confirmed } = connect();
@@ -103,29 +120,38 @@ for (const [version, io] of [['4.x', io4], ['3.1', io3]]) {
       assert.equal(typeof (await heartbeat).timestamp, 'number');
     });
 
-    test('pattern alerts reach everyone, backtest events their owner only', async () => {
+    test("pattern alerts pass each user's own rules, backtest events reach their owner only", async () => {
       const owner = `owner-${version}`;
+      const other = `other-${version}`;
       const job = `job_sio_${version.replace('.', '_')}`;
       await redisCli('set', `tickstock:jobs:${job}`, JSON.stringify({ job_id: job, user_id: owner }));
-      const alice = connect({ auth: { token: token(owner) } });
-      const bob = connect({ auth: { token: token(`other-${version}`) } });
-      await Promise.all([alice.confirmed, bob.confirmed]);
+      // The owner's stored rules: Doji only from 0.95; the other user has none (every alert).
+      await redisCli('set', `tickstock:alerts:subscriptions:${owner}`, JSON.stringify({
+        Doji: { pattern: 'Doji', enabled: true, confidence_threshold: 0.95, symbols: null },
+      }));
+      const alice = await connectLoaded({ auth: { token: token(owner) } });
+      const bob = await connectLoaded({ auth: { token: token(other) } });
       const bobsProgress = record(bob.socket, 'backtest_progress');
       const progress = once(alice.socket, 'backtest_progress');
       await redisPublish('tickstock.events.backtesting.progress', JSON.stringify({
         event_type: 'backtest_progress', job_id: job, progress: 0.5, status: 'processing',
       }));
       assert.equal((await progress).job_id, job);
-      // A public alert after it: once bob has it, he would have had alice's progress before.
-      const alerts = [once(alice.socket, 'pattern_alert'), once(bob.socket, 'pattern_alert')];
-      await redisPublish('tickstock.events.patterns', JSON.stringify({
-        event_type: 'pattern_detected', source: 'socketio-test', timestamp: nowSecs(),
-        data: { symbol: 'AAPL', pattern: 'Doji', confidence: 0.9 },
+      const alerts = { alice: record(alice.socket, 'pattern_alert'), bob: record(bob.socket, 'pattern_alert') };
+      const done = [alice, bob].map(({ socket }) => new Promise((resolve) => {
+        socket.on('pattern_alert', (alert) => alert.symbol === 'LAST' && resolve());
       }));
-      for (const alert of await Promise.all(alerts)) {
-        assert.equal(alert.symbol, 'AAPL');
-        assert.equal(alert.pattern, 'Doji');
+      for (const [symbol, confidence] of [['FIRST', 0.9], ['LAST', 0.99]]) {
+        await redisPublish('tickstock.events.patterns', JSON.stringify({
+          event_type: 'pattern_detected', source: 'socketio-test', timestamp: nowSecs(),
+          data: { symbol, pattern: 'Doji', confidence },
+        }));
       }
+      await Promise.all(done);
+      const symbols = (list) => list.map((alert) => alert.symbol);
+      assert.deepEqual(symbols(alerts.alice), ['LAST'], "the owner's rule refuses 0.9");
+      assert.deepEqual(symbols(alerts.bob), ['FIRST', 'LAST']);
+      // Once bob has had both alerts, he would have had alice's progress before them.
       assert.deepEqual(bobsProgress, []);
     });
   });
