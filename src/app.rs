@@ -133,6 +133,7 @@ fn session_config(settings: &Settings) -> SessionConfig {
             ping_interval: Duration::from_millis(settings.socketio.ping_interval_ms),
             ping_timeout: Duration::from_millis(settings.socketio.ping_timeout_ms),
             max_payload: settings.socketio.max_payload,
+            polling_queue_bytes: s.outbound_queue_bytes,
         },
     }
 }

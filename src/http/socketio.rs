@@ -175,7 +175,8 @@ async fn open_polling(
     let sid = new_sid()?;
     let session = new_session_with(req, state, sid.clone(), true)?;
     let ended = (state.clone(), sid.clone());
-    let polling = PollingSession::start(session, state.stats.clone(), move || {
+    let max_queued = state.sessions.config.engine.polling_queue_bytes;
+    let polling = PollingSession::start(session, state.stats.clone(), max_queued, move || {
         ended.0.polling.lock().remove(&ended.1);
     });
     state.polling.lock().insert(sid, polling.clone());

@@ -604,3 +604,24 @@ fn a_reconnecting_client_recovers_what_it_missed_with_its_pid_and_offset() {
     assert_ne!(connect["pid"], pid.as_str());
     third.event("connection_confirmed");
 }
+
+#[test]
+fn a_polling_client_that_does_not_poll_is_closed_as_a_slow_consumer() {
+    let redis = Redis::start();
+    let mut settings = settings_for(&redis);
+    settings.session.outbound_queue_bytes = 64 * 1024;
+    let app = App::start_with(settings);
+    let (sid, _) = open_polling(&app);
+    assert_eq!(post(&app, &sid, "40"), 200);
+    // About 200 bytes each: well over 64 KiB, never polled.
+    for i in 0..1000 {
+        redis.publish("tickstock.events.patterns", alert(&format!("S{i}")));
+    }
+    crate::util::wait_for("the slow polling consumer to be closed", WAIT, || {
+        (app.stats()["sessions"]["slow_consumer_closes"] == 1).then_some(())
+    });
+    // Its session has ended: the next poll is refused (a pending one would have heard `close`).
+    crate::util::wait_for("the sid to be unknown", WAIT, || {
+        (http_get(app.addr, &poll_path(&sid)).0 == 400).then_some(())
+    });
+}

@@ -24,7 +24,9 @@ use tokio::sync::{mpsc, Notify};
 use super::inbound::{run, ClientFrames};
 use super::reader::{Inbound, Violation};
 use crate::domain::socketio::engine::{self, SEPARATOR};
-use crate::telemetry::events::{PollingUpgraded, Transport, TransportClosed, TransportOpened};
+use crate::telemetry::events::{
+    PollingSlowConsumer, PollingUpgraded, Transport, TransportClosed, TransportOpened,
+};
 use crate::telemetry::Stats;
 
 /// Why a polling request is refused (engine.io answers each with 400).
@@ -48,13 +50,16 @@ pub struct PollingSession {
 struct Shared {
     state: Mutex<State>,
     stats: Arc<Stats>,
+    /// A client that leaves more than this unpolled is a slow consumer: its session is closed.
+    max_queued_bytes: usize,
     /// Wakes the pending `GET` (at most one waits, so a stored permit is never lost).
     changed: Notify,
 }
 
 struct State {
-    /// Encoded Engine.IO packets the client has not polled yet.
+    /// Encoded Engine.IO packets the client has not polled yet, and their bytes.
     queue: Vec<String>,
+    queued_bytes: usize,
     /// The session's input, until the session ends or a WebSocket takes it over.
     input: Option<mpsc::UnboundedSender<Result<Inbound, Violation>>>,
     get_pending: bool,
@@ -68,7 +73,12 @@ impl PollingSession {
     /// Starts `actor` (a Socket.IO session, which writes the open packet first) on a polling
     /// transport; `on_end` runs once the session has ended. Must be called on an actix arbiter:
     /// the session and its bridge run on it.
-    pub fn start<A>(actor: A, stats: Arc<Stats>, on_end: impl FnOnce() + 'static) -> PollingSession
+    pub fn start<A>(
+        actor: A,
+        stats: Arc<Stats>,
+        max_queued_bytes: usize,
+        on_end: impl FnOnce() + 'static,
+    ) -> PollingSession
     where
         A: ClientFrames
             + StreamHandler<Result<Inbound, Violation>>
@@ -79,6 +89,7 @@ impl PollingSession {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     queue: Vec::new(),
+                    queued_bytes: 0,
                     input: Some(input),
                     get_pending: false,
                     upgraded: None,
@@ -87,6 +98,7 @@ impl PollingSession {
                 }),
                 changed: Notify::new(),
                 stats,
+                max_queued_bytes,
             }),
         };
         session
@@ -135,6 +147,7 @@ impl PollingSession {
             {
                 let mut state = self.shared.lock();
                 if !state.queue.is_empty() {
+                    state.queued_bytes = 0;
                     let packets = std::mem::take(&mut state.queue);
                     return Ok(engine::encode_payload(&packets));
                 }
@@ -241,6 +254,7 @@ impl Shared {
         for packet in state.queue.drain(..) {
             let _ = output.send(text_frame(&packet));
         }
+        state.queued_bytes = 0;
         state.upgraded = Some(output);
         let input = state.input.take();
         drop(state);
@@ -283,14 +297,26 @@ async fn bridge(
         while let Ok(Some((_, opcode, payload))) = Parser::parse(&mut buf, false, usize::MAX) {
             let payload = payload.unwrap_or_default();
             match opcode {
-                OpCode::Text => state
-                    .queue
-                    .push(String::from_utf8_lossy(&payload).into_owned()),
+                OpCode::Text => {
+                    state.queued_bytes += payload.len();
+                    state
+                        .queue
+                        .push(String::from_utf8_lossy(&payload).into_owned());
+                }
                 OpCode::Close if !payload.is_empty() => {
                     state.queue.push(engine::Packet::Close.encode())
                 }
                 _ => {}
             }
+        }
+        if state.queued_bytes > shared.max_queued_bytes && state.input.is_some() {
+            // As the registry cuts off a WebSocket session that does not read: what is queued
+            // goes, the client hears `close`, and the session ends (its input does).
+            state.queue.clear();
+            state.queued_bytes = 0;
+            state.queue.push(engine::Packet::Close.encode());
+            state.input = None;
+            shared.stats.emit(PollingSlowConsumer);
         }
         drop(state);
         shared.changed.notify_one();

@@ -23,6 +23,8 @@ pub struct EngineConfig {
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     pub max_payload: usize,
+    /// What a long-polling client may leave unpolled (`session.outbound_queue_bytes`).
+    pub polling_queue_bytes: usize,
 }
 
 /// The session's protocol on its connection.

@@ -33,8 +33,8 @@ pub use sessions::{
 };
 
 pub use transports::{
-    FrameReceived, FrameSent, PollingUpgraded, Protocol, Transport, TransportClosed,
-    TransportOpened,
+    FrameReceived, FrameSent, PollingSlowConsumer, PollingUpgraded, Protocol, Transport,
+    TransportClosed, TransportOpened,
 };
 
 use super::Stats;

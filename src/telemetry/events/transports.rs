@@ -60,6 +60,20 @@ impl InternalEvent for PollingUpgraded {
     }
 }
 
+/// A long-polling Socket.IO session left more unpolled than a session's outbound queue holds:
+/// closed, as a slow WebSocket consumer is.
+pub struct PollingSlowConsumer;
+
+impl InternalEvent for PollingSlowConsumer {
+    fn emit(self, stats: &Stats) {
+        log::warn!(
+            "A long-polling Socket.IO session is a slow consumer (more unpolled than \
+             session.outbound_queue_bytes): closed."
+        );
+        stats.add(Scalar::SlowConsumerCloses, 1);
+    }
+}
+
 /// A session wrote a text frame (an Engine.IO packet, for Socket.IO) to its client.
 pub struct FrameSent(pub Protocol);
 
