@@ -77,7 +77,17 @@ pub(super) fn admit(req: &HttpRequest, state: &AppState) -> Result<Option<Addres
         state.stats.emit(SessionRefused(RefusedBecause::Origin));
         return Err(ApiError::forbidden("this page's origin may not connect").into());
     }
-    if state.stats.get(Scalar::SessionsActive) as usize >= state.max_sessions {
+    // Socket.IO sessions count from their Engine.IO handshake, before they join the registry.
+    let started = [
+        Scalar::WsSessions,
+        Scalar::SocketIoWebSocketSessions,
+        Scalar::SocketIoPollingSessions,
+    ]
+    .map(|transport| state.stats.get(transport))
+    .iter()
+    .sum::<u64>();
+    let active = state.stats.get(Scalar::SessionsActive).max(started);
+    if active as usize >= state.max_sessions {
         state.stats.emit(SessionRefused(RefusedBecause::ServerFull));
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -625,3 +625,18 @@ fn a_polling_client_that_does_not_poll_is_closed_as_a_slow_consumer() {
         (http_get(app.addr, &poll_path(&sid)).0 == 400).then_some(())
     });
 }
+
+#[test]
+fn sessions_count_against_the_server_limit_from_their_handshake() {
+    let redis = Redis::start();
+    let mut settings = settings_for(&redis);
+    settings.server.max_sessions = 2;
+    let app = App::start_with(settings);
+    // Neither has joined the namespace, yet both hold a place.
+    let _first = Raw::open(app.addr);
+    let _second = open_polling(&app);
+    let (status, _) = http_get(app.addr, "/socket.io/?EIO=4&transport=polling");
+    assert_eq!(status, 503);
+    let refused = crate::util::Client::try_connect(app.addr, None);
+    assert!(refused.is_err(), "/ws shares the limit");
+}
