@@ -13,9 +13,9 @@ use std::sync::Mutex;
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, Error, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use serde::Deserialize;
 
+use super::body;
 use super::error::ApiError;
 use super::ws::{admit, next_session_id};
 use super::AppState;
@@ -216,26 +216,19 @@ async fn poll(session: &PollingSession) -> Result<HttpResponse, Error> {
     }
 }
 
-/// A `POST` to a polling session: a payload of at most `socketio.max_payload` bytes.
+/// A `POST` to a polling session: a payload of at most `socketio.max_payload` bytes, within
+/// `server.body_timeout_secs`.
 async fn push(
-    mut payload: web::Payload,
+    payload: web::Payload,
     state: &AppState,
     session: &PollingSession,
 ) -> Result<HttpResponse, Error> {
     let max = state.sessions.config.engine.max_payload;
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk?;
-        if body.len() + chunk.len() > max {
-            return Ok(HttpResponse::PayloadTooLarge()
-                .json(serde_json::json!({"code": 3, "message": "Payload too large"})));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let Ok(body) = String::from_utf8(body) else {
+    let body = body::read_at_most(payload, state, max).await?;
+    let Ok(body) = std::str::from_utf8(&body) else {
         return Ok(EngineRequestError::BadRequest.response());
     };
-    match session.post(&body) {
+    match session.post(body) {
         Ok(()) => Ok(HttpResponse::Ok()
             .content_type("text/html; charset=UTF-8")
             .body("ok")),

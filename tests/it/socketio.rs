@@ -640,3 +640,16 @@ fn sessions_count_against_the_server_limit_from_their_handshake() {
     let refused = crate::util::Client::try_connect(app.addr, None);
     assert!(refused.is_err(), "/ws shares the limit");
 }
+
+#[test]
+fn a_polling_payload_over_max_payload_gets_413() {
+    let redis = Redis::start();
+    let mut settings = settings_for(&redis);
+    settings.socketio.max_payload = 100;
+    let app = App::start_with(settings);
+    let (sid, open) = open_polling(&app);
+    assert_eq!(open["maxPayload"], 100);
+    let big = format!("42{}", json!(["watchlist", {"symbols": ["X".repeat(100)]}]));
+    assert_eq!(post(&app, &sid, &big), 413);
+    assert_eq!(post(&app, &sid, "40"), 200, "the session goes on");
+}
