@@ -563,8 +563,9 @@ fn alert(symbol: &str) -> String {
 fn a_reconnecting_client_recovers_what_it_missed_with_its_pid_and_offset() {
     let redis = Redis::start();
     let app = App::start(&redis);
-    // Anonymous: the patterns topic carries its alerts (a signed-in user's come on their own
-    // stream, whose recovery is the same).
+    // Anonymous: its alerts come on the patterns topic. (A signed-in user's come on their own
+    // stream, recovered the same way; it holds what arrived while they were away only when
+    // their stored rules accept it, as for /ws.)
     let (mut first, _) = Raw::open(app.addr);
     first.send("40");
     let connect: Value = serde_json::from_str(first.next().strip_prefix("40").unwrap()).unwrap();
