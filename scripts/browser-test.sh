@@ -14,7 +14,9 @@
 # tests/browser/recovery.test.mjs drives static/tickrouter.js itself: resuming after a lost
 # connection (alerts it publishes on the Redis while the page is down), and the user's stream
 # queued, acknowledged by the client and not sent again (a user it mints tokens for on the
-# second server). Everything it started is stopped on exit.
+# second server). Then tests/browser/socketio.test.mjs loads socket.io-client's browser bundle
+# (tests/socketio: the latest 4.x and 3.1) in a page that connects to /socket.io/ with io()'s
+# defaults and receives the demo producer's events. Everything it started is stopped on exit.
 set -euo pipefail
 # A relative SCREENSHOT is relative to where the script was started.
 screenshot="${SCREENSHOT:+$(realpath -m -- "$SCREENSHOT")}"
@@ -29,8 +31,9 @@ CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
 scratch browser
 
-echo "==> npm ci (tests/browser)"
+echo "==> npm ci (tests/browser, tests/socketio)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/socketio && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "==> cargo build"
 cargo build --quiet
@@ -70,3 +73,7 @@ echo "==> Playwright (playwright-core) driving $CHROMIUM: tickrouter.js resumes 
 # REDIS_SOCKET: the test publishes its own pattern alerts there.
 TICKROUTER_URL="$demo_url" TICKROUTER_AUTH_URL="$auth_url" JWT_SECRET="$jwt_secret" CHROMIUM="$CHROMIUM" \
     REDIS_SOCKET="$socket" node tests/browser/recovery.test.mjs
+
+echo "==> Playwright (playwright-core) driving $CHROMIUM: socket.io-client's browser bundle"
+TICKROUTER_URL="$demo_url" SOCKETIO_CLIENTS="$PWD/tests/socketio/node_modules" CHROMIUM="$CHROMIUM" \
+    node tests/browser/socketio.test.mjs

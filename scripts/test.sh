@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit and integration tests, the
 # Autobahn WebSocket conformance cases (scripts/autobahn.sh), the Prometheus files of the
-# deployment kit through promtool, and the dashboard in a real headless chromium
-# (scripts/browser-test.sh).
+# deployment kit through promtool, the dashboard in a real headless chromium
+# (scripts/browser-test.sh), and the real socket.io-client against /socket.io/
+# (scripts/socketio-test.sh).
 # Integration tests start their own redis-server on free ports; it is installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +25,5 @@ echo "==> Autobahn conformance"
 scripts/autobahn.sh
 echo "==> browser test"
 scripts/browser-test.sh
+echo "==> Socket.IO client test"
+scripts/socketio-test.sh

@@ -19,6 +19,7 @@ use crate::domain::close::CloseReason;
 use crate::domain::fanout;
 use crate::domain::monitor::Monitor;
 use crate::domain::session_state::Limits;
+use crate::http::socketio::PollingSessions;
 use crate::http::{self, Access, AppState, Listener};
 use crate::open_files::{self, Outcome};
 use crate::pipeline::handlers::{
@@ -32,7 +33,7 @@ use crate::pipeline::redis_reader::{
 };
 use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
 use crate::pipeline::router::{Handlers, Router};
-use crate::pipeline::session::{SessionConfig, SessionDeps};
+use crate::pipeline::session::{EngineConfig, SessionConfig, SessionDeps};
 use crate::pipeline::snapshot_store::SnapshotStore;
 use crate::redis_client::{Commands, Target};
 use crate::telemetry::health::{HealthState, LatencyWatch};
@@ -133,6 +134,12 @@ fn session_config(settings: &Settings) -> SessionConfig {
         limits: Limits {
             max_topics: s.max_topics,
             max_symbols: s.max_symbols,
+        },
+        engine: EngineConfig {
+            ping_interval: Duration::from_millis(settings.socketio.ping_interval_ms),
+            ping_timeout: Duration::from_millis(settings.socketio.ping_timeout_ms),
+            max_payload: settings.socketio.max_payload,
+            polling_queue_bytes: s.outbound_queue_bytes,
         },
     }
 }
@@ -432,6 +439,7 @@ pub async fn run(
         monitor,
         commands,
         access: access(&settings.server),
+        polling: PollingSessions::new(settings.socketio.max_polling_sessions),
         body_timeout: Duration::from_secs(settings.server.body_timeout_secs),
         max_active_jobs: settings.jobs.max_active_per_user,
         instance: settings.instance.name(),

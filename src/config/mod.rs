@@ -31,6 +31,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub auth: AuthSettings,
     pub session: SessionSettings,
+    pub socketio: SocketIoSettings,
     pub streaming: StreamingSettings,
     pub market: MarketSettings,
     pub alerts: AlertSettings,
@@ -323,6 +324,35 @@ impl Default for SessionSettings {
             max_topics: 64,
             max_symbols: 500,
             max_ops_per_second: 50,
+        }
+    }
+}
+
+/// The Socket.IO endpoint, `/socket.io/` (docs/SOCKETIO.md). Its sessions otherwise follow
+/// `[session]`, like those of `/ws`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocketIoSettings {
+    /// Engine.IO `pingInterval`: how often the server pings. 100 to 3600000.
+    pub ping_interval_ms: u64,
+    /// Engine.IO `pingTimeout`: a client that has not answered a ping this long after the next
+    /// one was due is closed. 100 to 3600000.
+    pub ping_timeout_ms: u64,
+    /// Engine.IO `maxPayload`: the largest client message (and polling request body). 64 to
+    /// 16777216 (16 MiB).
+    pub max_payload: usize,
+    /// HTTP long-polling sessions open at once (each holds state between requests). At least 1.
+    pub max_polling_sessions: usize,
+}
+
+impl Default for SocketIoSettings {
+    fn default() -> Self {
+        // The reference server's defaults (engine.io 6), which every client expects.
+        Self {
+            ping_interval_ms: 25_000,
+            ping_timeout_ms: 20_000,
+            max_payload: 1_000_000,
+            max_polling_sessions: 10_000,
         }
     }
 }

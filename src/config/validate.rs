@@ -9,7 +9,8 @@ use std::fmt::Display;
 
 use super::{
     redis_url, AuthSettings, ChannelSettings, ConfigError, HealthSettings, MarketSettings,
-    RedisSettings, RedisTlsSettings, ServerSettings, SessionSettings, Settings, StreamingSettings,
+    RedisSettings, RedisTlsSettings, ServerSettings, SessionSettings, Settings, SocketIoSettings,
+    StreamingSettings,
 };
 use crate::access::TrustedProxies;
 use crate::domain::kind::DEFAULT_CHANNELS;
@@ -75,6 +76,7 @@ impl Settings {
             redis,
             auth,
             session,
+            socketio,
             streaming,
             market,
             alerts,
@@ -93,6 +95,7 @@ impl Settings {
         validate_redis(redis)?;
         validate_auth(auth, server.demo_mode)?;
         validate_session(session)?;
+        validate_socketio(socketio)?;
         validate_streaming(streaming)?;
         validate_market(market)?;
         between("alerts.rules_ttl_secs", alerts.rules_ttl_secs, 1, 86_400)?;
@@ -390,6 +393,24 @@ fn validate_session(session: &SessionSettings) -> Result<(), ConfigError> {
     at_least("session.max_ops_per_second", *max_ops_per_second, 1)
 }
 
+fn validate_socketio(socketio: &SocketIoSettings) -> Result<(), ConfigError> {
+    let SocketIoSettings {
+        ping_interval_ms,
+        ping_timeout_ms,
+        max_payload,
+        max_polling_sessions,
+    } = socketio;
+    between(
+        "socketio.ping_interval_ms",
+        *ping_interval_ms,
+        100,
+        3_600_000,
+    )?;
+    between("socketio.ping_timeout_ms", *ping_timeout_ms, 100, 3_600_000)?;
+    between("socketio.max_payload", *max_payload, 64, 16 * MIB)?;
+    at_least("socketio.max_polling_sessions", *max_polling_sessions, 1)
+}
+
 fn validate_streaming(streaming: &StreamingSettings) -> Result<(), ConfigError> {
     let StreamingSettings {
         buffer_enabled: _,
@@ -670,6 +691,19 @@ mod tests {
             (
                 "[session]\nmax_ops_per_second = 0",
                 "session.max_ops_per_second",
+            ),
+            (
+                "[socketio]\nping_interval_ms = 99",
+                "socketio.ping_interval_ms",
+            ),
+            (
+                "[socketio]\nping_timeout_ms = 3600001",
+                "socketio.ping_timeout_ms",
+            ),
+            ("[socketio]\nmax_payload = 63", "socketio.max_payload"),
+            (
+                "[socketio]\nmax_polling_sessions = 0",
+                "socketio.max_polling_sessions",
             ),
             (
                 "[streaming]\nflush_interval_ms = 49",

@@ -26,6 +26,7 @@ pub mod redis_names;
 pub mod replies;
 pub mod session_state;
 pub mod snapshot;
+pub mod socketio;
 pub mod stream;
 pub mod streaming_buffer;
 pub mod token_expiry;

@@ -198,8 +198,19 @@ pub fn parse_request(text: &str) -> Result<Request, ProtocolError> {
             return Err(ProtocolError::new(ErrorCode::MissingOp, "frame has no \"op\"").with_id(id))
         }
     };
+    parse_op(&op, obj, id)
+}
+
+/// The op named `op` with the arguments `obj`, answered with `id`: the request of a `/ws`
+/// frame once its `op` and `id` are taken out, or of a Socket.IO event (its name, its data and
+/// its acknowledgement id).
+pub fn parse_op(
+    op: &str,
+    obj: Map<String, Value>,
+    id: Option<u64>,
+) -> Result<Request, ProtocolError> {
     let state = |op: Result<ClientOp, ProtocolError>| op.map(Command::State);
-    let op = match op.as_str() {
+    let op = match op {
         "auth" => state(args::<AuthArgs>(obj).map(|a| ClientOp::Auth { token: a.token })),
         "subscribe" => {
             state(args::<TopicsArgs>(obj).map(|a| ClientOp::Subscribe { topics: a.topics }))

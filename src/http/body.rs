@@ -12,18 +12,27 @@ use super::AppState;
 const MAX_BODY_BYTES: usize = 2 << 20;
 
 /// The whole body, or 408 once `server.body_timeout_secs` passed, or 413 beyond the limit.
-pub async fn read(mut payload: web::Payload, state: &AppState) -> Result<Bytes, ApiError> {
+pub async fn read(payload: web::Payload, state: &AppState) -> Result<Bytes, ApiError> {
+    read_at_most(payload, state, MAX_BODY_BYTES).await
+}
+
+/// [`read`], with another limit (a Socket.IO polling payload's is `socketio.max_payload`).
+pub async fn read_at_most(
+    mut payload: web::Payload,
+    state: &AppState,
+    max_bytes: usize,
+) -> Result<Bytes, ApiError> {
     let collect = async {
         let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string())
             })?;
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
+            if body.len() + chunk.len() > max_bytes {
                 return Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
-                    format!("a request body may have at most {MAX_BODY_BYTES} bytes"),
+                    format!("a request body may have at most {max_bytes} bytes"),
                 ));
             }
             body.extend_from_slice(&chunk);

@@ -10,6 +10,7 @@ mod debug;
 mod error;
 mod health;
 mod preferences;
+pub mod socketio;
 mod ws;
 
 use std::sync::atomic::AtomicU64;
@@ -47,6 +48,8 @@ pub struct AppState {
     /// Redis commands for the backtest API (the app's shared lazy connection manager).
     pub commands: crate::redis_client::Commands,
     pub access: Access,
+    /// The Socket.IO endpoint's long-polling sessions.
+    pub polling: socketio::PollingSessions,
     /// `server.body_timeout_secs`.
     pub body_timeout: std::time::Duration,
     /// `jobs.max_active_per_user`.
@@ -110,6 +113,11 @@ pub fn routes(listener: Listener, origins: OriginPolicy) -> impl FnOnce(&mut web
 /// The routes browsers and clients use.
 fn client(cfg: &mut web::ServiceConfig, origins: OriginPolicy) {
     cfg.service(resource("/ws", "GET").route(web::get().to(ws::connect)))
+        .service(
+            resource("/socket.io/", "GET, POST")
+                .route(web::get().to(socketio::engine))
+                .route(web::post().to(socketio::engine)),
+        )
         .service(resource("/autobahn/echo", "GET").route(web::get().to(autobahn::echo)))
         .service(resource("/", "GET, HEAD").route(get().to(dashboard::index)))
         .service(

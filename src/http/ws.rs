@@ -14,12 +14,13 @@ use serde::Deserialize;
 use super::auth::bearer_token;
 use super::error::ApiError;
 use super::AppState;
+use crate::access::AddressSlot;
 use crate::domain::identity::Identity;
 use crate::domain::ids::SessionId;
 use crate::domain::protocol::ErrorCode;
 use crate::domain::session_state::SessionState;
 use crate::net::ConnCloser;
-use crate::pipeline::session::{upgrade, WsSession};
+use crate::pipeline::session::{upgrade, Wire, WsSession};
 use crate::telemetry::events::{RefusedBecause, SessionRefused};
 use crate::telemetry::Scalar;
 
@@ -37,15 +38,56 @@ pub async fn connect(
     stream: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Error> {
+    let slot = admit(&req, &state)?;
+    let query = web::Query::<ConnectQuery>::from_query(req.query_string())
+        .map_err(|e| actix_web::error::ErrorBadRequest(e.to_string()))?;
+    let identity = match connect_token(query.token.as_deref(), bearer_token(&req))? {
+        None => Identity::default(),
+        Some(token) => state
+            .sessions
+            .auth
+            .verify_fresh(token)
+            .await
+            .map_err(ApiError::from)?,
+    };
+    let session = WsSession::new(
+        next_session_id(&state),
+        SessionState::new(identity),
+        state.sessions.clone(),
+        req.conn_data::<ConnCloser>().cloned(),
+        slot,
+        Wire::Plain,
+    );
+    upgrade(session, &req, stream, state.sessions.config.frame_limits())
+}
+
+/// A new session's id.
+pub(super) fn next_session_id(state: &AppState) -> SessionId {
+    SessionId(state.next_session_id.fetch_add(1, Relaxed))
+}
+
+/// The checks every new session passes, whatever its endpoint: the page's origin, the server's
+/// session limit, and its client address's share, which the session holds from here on.
+pub(super) fn admit(req: &HttpRequest, state: &AppState) -> Result<Option<AddressSlot>, Error> {
     let access = &state.access;
     if !access
         .origins
-        .allows(header(&req, ORIGIN), header(&req, HOST))
+        .allows(header(req, ORIGIN), header(req, HOST))
     {
         state.stats.emit(SessionRefused(RefusedBecause::Origin));
         return Err(ApiError::forbidden("this page's origin may not connect").into());
     }
-    if state.stats.get(Scalar::SessionsActive) as usize >= state.max_sessions {
+    // Socket.IO sessions count from their Engine.IO handshake, before they join the registry.
+    let started = [
+        Scalar::WsSessions,
+        Scalar::SocketIoWebSocketSessions,
+        Scalar::SocketIoPollingSessions,
+    ]
+    .map(|transport| state.stats.get(transport))
+    .iter()
+    .sum::<u64>();
+    let active = state.stats.get(Scalar::SessionsActive).max(started);
+    if active as usize >= state.max_sessions {
         state.stats.emit(SessionRefused(RefusedBecause::ServerFull));
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -58,7 +100,7 @@ pub async fn connect(
     let client = peer.map(|ip| {
         access
             .proxies
-            .client_address(ip, header(&req, X_FORWARDED_FOR))
+            .client_address(ip, header(req, X_FORWARDED_FOR))
     });
     let slot = match client {
         Some(ip) => Some(
@@ -78,27 +120,7 @@ pub async fn connect(
         ),
         None => None,
     };
-    let query = web::Query::<ConnectQuery>::from_query(req.query_string())
-        .map_err(|e| actix_web::error::ErrorBadRequest(e.to_string()))?;
-    let identity = match connect_token(query.token.as_deref(), bearer_token(&req))? {
-        None => Identity::default(),
-        Some(token) => state
-            .sessions
-            .auth
-            .verify_fresh(token)
-            .await
-            .map_err(ApiError::from)?,
-    };
-    let id = SessionId(state.next_session_id.fetch_add(1, Relaxed));
-    let closer = req.conn_data::<ConnCloser>().cloned();
-    let session = WsSession::new(
-        id,
-        SessionState::new(identity),
-        state.sessions.clone(),
-        closer,
-        slot,
-    );
-    upgrade(session, &req, stream, state.sessions.config.frame_limits())
+    Ok(slot)
 }
 
 /// The session's token: `?token=` or the bearer header, or both if they agree. Two different

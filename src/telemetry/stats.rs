@@ -126,6 +126,11 @@ impl Stats {
         self.scalars[scalar as usize].fetch_add(n, Relaxed);
     }
 
+    /// Lowers a gauge its events raise and lower in pairs.
+    pub(super) fn sub(&self, scalar: Scalar, n: u64) {
+        self.scalars[scalar as usize].fetch_sub(n, Relaxed);
+    }
+
     pub(super) fn set(&self, scalar: Scalar, value: u64) {
         self.scalars[scalar as usize].store(value, Relaxed);
     }
@@ -379,11 +384,16 @@ mod tests {
                     "sessions",
                     "snapshots",
                     "streaming_buffer",
+                    "transports",
                     "uptime_seconds",
                     "watchlist_cache",
                 ],
             ),
             ("alert_rules", &["passed", "refused"]),
+            (
+                "transports",
+                &["socketio", "socketio_polling", "socketio_websocket", "ws"],
+            ),
             (
                 "history",
                 &["duplicates", "skipped", "write_failures", "written"],

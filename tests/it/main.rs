@@ -17,6 +17,7 @@ mod preferences;
 mod protocol;
 mod resilience;
 mod snapshots;
+mod socketio;
 mod tls;
 mod user_filters;
 mod util;

@@ -66,9 +66,7 @@ where
 }
 
 /// Answers the upgrade and starts `actor` on the connection, its client's frames read by a
-/// [`FrameStream`] with `limits`. actix-web-actors insists on decoding a stream of its own for
-/// the actor; it is given one that never yields (so each session also implements
-/// `StreamHandler<Result<ws::Message, ws::ProtocolError>>`, never called).
+/// [`FrameStream`] with `limits`.
 pub fn upgrade<A>(
     actor: A,
     req: &HttpRequest,
@@ -81,12 +79,25 @@ where
         + StreamHandler<Result<ws::Message, ws::ProtocolError>>,
 {
     let mut response = ws::handshake(req)?;
-    let frames = FrameStream::new(payload, limits);
-    Ok(response.streaming(ws::WebsocketContext::with_factory(
-        futures_util::stream::pending(),
-        move |ctx| {
-            ctx.add_stream(frames);
-            actor
-        },
-    )))
+    Ok(response.streaming(run(actor, FrameStream::new(payload, limits))))
+}
+
+/// Starts `actor` on the client frames `frames`; what it writes comes out as the encoded
+/// WebSocket frames the returned stream yields (the actor runs as the stream is polled).
+/// actix-web-actors insists on decoding a stream of its own for the actor; it is given one that
+/// never yields (so each session also implements
+/// `StreamHandler<Result<ws::Message, ws::ProtocolError>>`, never called).
+pub fn run<A>(
+    actor: A,
+    frames: impl futures_util::Stream<Item = Result<Inbound, Violation>> + 'static,
+) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>>
+where
+    A: ClientFrames
+        + StreamHandler<Result<Inbound, Violation>>
+        + StreamHandler<Result<ws::Message, ws::ProtocolError>>,
+{
+    ws::WebsocketContext::with_factory(futures_util::stream::pending(), move |ctx| {
+        ctx.add_stream(frames);
+        actor
+    })
 }

@@ -9,8 +9,11 @@
 mod echo;
 mod gate;
 mod inbound;
+mod polling;
 mod reader;
 mod recovery;
+mod socketio;
+mod wire;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,21 +37,28 @@ use crate::domain::protocol::{
 };
 use crate::domain::replies::Reply;
 use crate::domain::session_state::{Limits, SessionState};
+use crate::domain::socketio::engine::Handshake;
 use crate::domain::token_expiry::{ExpiryPlan, TokenExpiring};
 use crate::net::ConnCloser;
 use crate::pipeline::handlers::{SessionUser, Users};
 use crate::pipeline::history::HistoryStore;
 use crate::pipeline::registry::{
-    outbox, Connect, Deliver, Disconnect, RoomRegistry, SessionShared, UpdateSession,
+    outbox, Connect, Deliver, Disconnect, Outbox, RoomRegistry, SessionShared, UpdateSession,
 };
-use crate::telemetry::events::{ClientError, SessionEnded, SessionStarted};
+use crate::telemetry::events::{
+    ClientError, FrameReceived, FrameSent, SessionEnded, SessionStarted, TransportClosed,
+    TransportOpened,
+};
 use crate::telemetry::Stats;
 pub use echo::EchoSession;
 use gate::Gate;
 pub use inbound::upgrade;
 use inbound::ClientFrames;
+pub use polling::{PollError, PollingSession};
 pub use reader::FrameLimits;
+pub use reader::FrameStream;
 use reader::{Inbound, Violation};
+pub use wire::{EngineConfig, Wire};
 
 /// How long a new session holds the live frames of recoverable streams while waiting for its
 /// first op: a client that reconnects and sends `resume` first then sees nothing newer before
@@ -74,6 +84,8 @@ pub struct SessionConfig {
     /// How long before its token's `exp` a session hears `token_expiring` (at most).
     pub expiry_warning: Duration,
     pub limits: Limits,
+    /// Socket.IO sessions' Engine.IO timings and payload limit.
+    pub engine: EngineConfig,
 }
 
 impl SessionConfig {
@@ -89,6 +101,14 @@ impl SessionConfig {
         FrameLimits {
             message_bytes: self.max_frame_bytes,
             frame_bytes: self.transport_frame_limit(),
+        }
+    }
+
+    /// A Socket.IO session's: its messages are bounded by `maxPayload`, as the handshake says.
+    pub fn engine_frame_limits(&self) -> FrameLimits {
+        FrameLimits {
+            message_bytes: self.engine.max_payload,
+            frame_bytes: self.transport_frame_limit().max(self.engine.max_payload),
         }
     }
 }
@@ -122,6 +142,10 @@ pub struct WsSession {
     /// Live frames of recoverable streams held until the first op (`HOLD_UNTIL_FIRST_OP`),
     /// and their bytes.
     held: Option<(Vec<(Frame, Mark)>, usize)>,
+    /// How frames are written to the client and its text is read.
+    wire: Wire,
+    /// The session's outbound queue until it joins the registry (`start`).
+    outbox: Option<Outbox>,
 }
 
 impl WsSession {
@@ -131,6 +155,7 @@ impl WsSession {
         deps: Arc<SessionDeps>,
         closer: Option<ConnCloser>,
         address: Option<AddressSlot>,
+        wire: Wire,
     ) -> Self {
         let config = &deps.config;
         let gate = Gate::new(
@@ -151,6 +176,8 @@ impl WsSession {
             expiry_timers: Vec::new(),
             sent: Sent::default(),
             held: Some((Vec::new(), 0)),
+            wire,
+            outbox: None,
         }
     }
 
@@ -161,7 +188,20 @@ impl WsSession {
         data: &impl Serialize,
         id: Option<u64>,
     ) {
-        ctx.text(Frame::encode_reply(event, data, id).0);
+        self.write(ctx, self.wire.reply(event, data, id));
+    }
+
+    /// Every text frame the session writes to its client, counted by protocol.
+    fn write(&self, ctx: &mut ws::WebsocketContext<Self>, text: impl Into<ByteString>) {
+        self.deps.stats.emit(FrameSent(self.wire.protocol()));
+        ctx.text(text);
+    }
+
+    /// A published or replayed frame, as the wire writes it.
+    fn write_frame(&mut self, ctx: &mut ws::WebsocketContext<Self>, frame: &Frame) {
+        if let Some(text) = self.wire.frame(frame) {
+            self.write(ctx, text);
+        }
     }
 
     fn send_error(&self, ctx: &mut ws::WebsocketContext<Self>, err: ProtocolError) {
@@ -169,7 +209,7 @@ impl WsSession {
             session: self.id,
             error: &err,
         });
-        ctx.text(Frame::encode_reply(EventName::Error, &err, err.id).0);
+        self.write(ctx, self.wire.reply(EventName::Error, &err, err.id));
     }
 
     fn close(&mut self, ctx: &mut ws::WebsocketContext<Self>, reason: CloseReason) {
@@ -254,13 +294,20 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        let Request { id, op } = match parse_request(text) {
-            Ok(req) => req,
-            Err(err) => {
-                self.release_held(ctx);
-                return self.send_error(ctx, err);
-            }
-        };
+        match parse_request(text) {
+            Ok(request) => self.on_request(request, ctx),
+            Err(err) => self.refuse_request(err, ctx),
+        }
+    }
+
+    /// A request that could not be read: like an op, it releases the frames held for the first.
+    fn refuse_request(&mut self, err: ProtocolError, ctx: &mut ws::WebsocketContext<Self>) {
+        self.release_held(ctx);
+        self.send_error(ctx, err);
+    }
+
+    /// A client's request, whichever wire it came by; a refused one is `send_error`'s.
+    fn on_request(&mut self, Request { id, op }: Request, ctx: &mut ws::WebsocketContext<Self>) {
         let op = match op {
             // Releases what it held once the replay is out.
             Command::Resume { streams } => return self.resume(id, streams, ctx),
@@ -328,21 +375,17 @@ impl WsSession {
     }
 }
 
-impl Actor for WsSession {
-    type Context = ws::WebsocketContext<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        self.deps.stats.emit(SessionStarted {
-            session: self.id,
-            user: self.state.identity.user.as_ref(),
-            address: self.address.as_ref().map(AddressSlot::ip),
-        });
-        let (outbox, mut frames) = outbox(self.deps.config.outbound_queue_frames);
-        // The stream ends when the registry drops the outbox: it has forgotten this session
-        // (closed, cut off or shutting down), and StreamHandler's default then stops it.
-        ctx.add_stream(futures_util::stream::poll_fn(move |cx| {
-            frames.poll_recv(cx)
-        }));
+impl WsSession {
+    /// Joins the registry with the session's streams, signs its user in and confirms it.
+    /// `then` runs once the user is signed in: `confirm`, or a Socket.IO recovery.
+    fn start(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        then: impl FnOnce(&mut Self, &mut ws::WebsocketContext<Self>) + 'static,
+    ) {
+        let Some(outbox) = self.outbox.take() else {
+            return;
+        };
         self.deps.registry.do_send(Connect {
             session: self.id,
             outbox,
@@ -353,19 +396,67 @@ impl Actor for WsSession {
             follows_stored: self.state.follows_stored(),
         });
         match self.state.identity.user.clone() {
-            Some(user) => self.sign_in(user, ctx, Self::confirm),
-            None => self.confirm(ctx),
+            Some(user) => self.sign_in(user, ctx, then),
+            None => then(self, ctx),
         }
         self.schedule_expiry(ctx);
         ctx.run_later(HOLD_UNTIL_FIRST_OP, |act, ctx| act.release_held(ctx));
+    }
+}
+
+impl Actor for WsSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.deps.stats.emit(SessionStarted {
+            session: self.id,
+            user: self.state.identity.user.as_ref(),
+            address: self.address.as_ref().map(AddressSlot::ip),
+        });
+        if let Some(transport) = self.wire.own_transport() {
+            self.deps.stats.emit(TransportOpened(transport));
+        }
+        let (outbox, mut frames) = outbox(self.deps.config.outbound_queue_frames);
+        self.outbox = Some(outbox);
+        // The stream ends when the registry drops the outbox: it has forgotten this session
+        // (closed, cut off or shutting down), and StreamHandler's default then stops it.
+        ctx.add_stream(futures_util::stream::poll_fn(move |cx| {
+            frames.poll_recv(cx)
+        }));
         let config = self.deps.config;
-        ctx.run_interval(config.heartbeat_interval, move |act, ctx| {
-            if act.shared.silent_for(Instant::now()) > config.client_timeout {
+        let (interval, timeout) = self.wire.heartbeat(&config);
+        ctx.run_interval(interval, move |act, ctx| {
+            if act.shared.silent_for(Instant::now()) > timeout {
                 act.close(ctx, CloseReason::IdleTimeout);
+            } else if let Wire::SocketIo(_) = act.wire {
+                act.write(ctx, "2");
             } else {
                 ctx.ping(b"");
             }
         });
+        match &self.wire {
+            Wire::Plain => self.start(ctx, Self::confirm),
+            // The session starts when the client joins the namespace (`socketio`).
+            Wire::SocketIo(link) => {
+                let open = Handshake {
+                    sid: link.sid.clone(),
+                    upgrades: if link.polling {
+                        vec!["websocket"]
+                    } else {
+                        Vec::new()
+                    },
+                    ping_interval: config.engine.ping_interval.as_millis() as u64,
+                    ping_timeout: config.engine.ping_timeout.as_millis() as u64,
+                    max_payload: config.engine.max_payload,
+                };
+                self.write(ctx, open.encode());
+                ctx.run_later(socketio::CONNECT_TIMEOUT, |act, ctx| {
+                    if act.outbox.is_some() {
+                        act.close(ctx, CloseReason::IdleTimeout);
+                    }
+                });
+            }
+        }
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
@@ -380,6 +471,9 @@ impl Actor for WsSession {
                 .closed_for
                 .map_or("connection closed", CloseReason::description),
         });
+        if let Some(transport) = self.wire.own_transport() {
+            self.deps.stats.emit(TransportClosed(transport));
+        }
         self.deps.registry.do_send(Disconnect { session: self.id });
         if self.state.identity.user.is_some() {
             self.sign_out();
@@ -418,7 +512,10 @@ impl ClientFrames for WsSession {
     }
 
     fn text(&mut self, text: ByteString, ctx: &mut Self::Context) {
-        self.on_text(&text, ctx);
+        match self.wire {
+            Wire::Plain => self.on_text(&text, ctx),
+            Wire::SocketIo(_) => self.on_engine_text(&text, ctx),
+        }
     }
 
     fn binary(&mut self, _: Bytes, ctx: &mut Self::Context) {
@@ -441,6 +538,7 @@ impl ClientFrames for WsSession {
 impl StreamHandler<Result<Inbound, Violation>> for WsSession {
     fn handle(&mut self, frame: Result<Inbound, Violation>, ctx: &mut Self::Context) {
         self.shared.heard(Instant::now());
+        self.deps.stats.emit(FrameReceived(self.wire.protocol()));
         inbound::handle(self, frame, ctx);
     }
 }

@@ -61,6 +61,7 @@ impl WsSession {
                     ),
                 }
             }
+            act.wire.follow(&positions);
             let confirmed = act
                 .state
                 .connection_confirmed(act.id, EpochMillis::now(), positions);
@@ -73,7 +74,7 @@ impl WsSession {
                     place: Place::new(&user_epoch, entry.offset),
                 };
                 if entry.filter.admits(&filter) && act.sent.replayed(mark) {
-                    ctx.text(entry.frame.queued(entry.offset, entry.written_ms).0);
+                    act.write_frame(ctx, &entry.frame.queued(entry.offset, entry.written_ms));
                     delivered += 1;
                 }
             }
@@ -102,6 +103,7 @@ impl WsSession {
                 .into_iter()
                 .filter_map(|(which, read)| Some((which, read.ok()?.head)))
                 .collect();
+            act.wire.follow(&heads);
             act.send_reply(ctx, event, &reply.with_streams(heads), id);
         }));
     }
@@ -118,6 +120,32 @@ impl WsSession {
             Ok(targets) => targets,
             Err(err) => return self.send_error(ctx, ProtocolError { id, ..err }),
         };
+        self.replay_after(
+            targets,
+            ctx,
+            |_, _, _| {},
+            move |act, ctx, streams| {
+                let reply = Reply::Recovered {
+                    op: Op::Resume,
+                    streams,
+                };
+                act.send_reply(ctx, EventName::Ack, &reply, id);
+                act.release_held(ctx);
+            },
+        );
+    }
+
+    /// Reads what followed each target's position; calls `before` with whether every stream
+    /// can be recovered, writes the frames the session has not sent, and calls `after` with
+    /// each stream's outcome.
+    pub(super) fn replay_after(
+        &mut self,
+        targets: Vec<(Recoverable, Option<Stream>, Position)>,
+        ctx: &mut ws::WebsocketContext<Self>,
+        before: impl FnOnce(&mut Self, &mut ws::WebsocketContext<Self>, bool) + 'static,
+        after: impl FnOnce(&mut Self, &mut ws::WebsocketContext<Self>, BTreeMap<Recoverable, Recovery>)
+            + 'static,
+    ) {
         let store = self.deps.history.clone();
         let reads = async move {
             let reads = targets.into_iter().map(|(which, stream, position)| {
@@ -135,9 +163,18 @@ impl WsSession {
         ctx.wait(reads.into_actor(self).map(move |reads, act, ctx| {
             let filter = act.filter();
             let now_ms = EpochMillis::now().0.max(0) as u64;
+            let ttl_ms =
+                |act: &Self, which| act.deps.history.config().window(which).ttl.as_millis() as u64;
+            let all = reads.iter().all(|(which, position, read)| {
+                read.as_ref().is_ok_and(|read| {
+                    let ttl = ttl_ms(act, *which);
+                    replay(position, &read.head, &read.entries, now_ms, ttl).is_ok()
+                })
+            });
+            before(act, ctx, all);
             let mut streams = BTreeMap::new();
             for (which, position, read) in reads {
-                let ttl_ms = act.deps.history.config().window(which).ttl.as_millis() as u64;
+                let ttl_ms = ttl_ms(act, which);
                 let outcome = read.and_then(|read| {
                     let entries = replay(&position, &read.head, &read.entries, now_ms, ttl_ms)?;
                     let mut sent = 0;
@@ -147,7 +184,7 @@ impl WsSession {
                             place: Place::new(&read.head.epoch, entry.offset),
                         };
                         if entry.filter.admits(&filter) && act.sent.replayed(mark) {
-                            ctx.text(entry.frame.at(which, entry.offset).0);
+                            act.write_frame(ctx, &entry.frame.at(which, entry.offset));
                             sent += 1;
                         }
                     }
@@ -160,12 +197,7 @@ impl WsSession {
                 };
                 streams.insert(which, recovery);
             }
-            let reply = Reply::Recovered {
-                op: Op::Resume,
-                streams,
-            };
-            act.send_reply(ctx, EventName::Ack, &reply, id);
-            act.release_held(ctx);
+            after(act, ctx, streams);
         }));
     }
 
@@ -177,7 +209,7 @@ impl WsSession {
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         if mark.is_none_or(|mark| self.sent.live(mark)) {
-            ctx.text(frame.0)
+            self.write_frame(ctx, &frame)
         }
     }
 

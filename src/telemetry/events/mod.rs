@@ -12,6 +12,7 @@ mod history;
 mod reader;
 mod routing;
 mod sessions;
+mod transports;
 
 pub use handlers::{
     AlertFiltered, MonitoringReported, PricesConflated, ProducerErrorReported, StreamingBatchSent,
@@ -30,6 +31,11 @@ pub use routing::{EventDropped, EventRouted, FramePublished};
 pub use sessions::{
     ClientError, FramesDelivered, RefusedBecause, SessionEnded, SessionOpened, SessionRefused,
     SessionReset, SessionStarted, SessionsChanged, SlowConsumerDetected, SnapshotsDelivered,
+};
+
+pub use transports::{
+    FrameReceived, FrameSent, PollingSlowConsumer, PollingUpgraded, Protocol, Transport,
+    TransportClosed, TransportOpened,
 };
 
 use super::Stats;
