@@ -205,6 +205,7 @@ impl Pipeline {
         let users = UsersConfig {
             rules_ttl: Duration::from_secs(settings.alerts.rules_ttl_secs),
             watchlist_ttl: Duration::from_secs(settings.market.watchlist_ttl_secs),
+            away_grace: Duration::from_secs(settings.history.ttl_secs),
         };
         let market = MarketConfig {
             price_change_threshold_pct: settings.market.price_change_threshold_pct,

@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The pipeline's stages, in flow order (src/pipeline/mod.rs).
-const STAGES: [&str; 7] = [
+const STAGES: [&str; 8] = [
     "redis_reader",
     "router",
     "handlers",
@@ -23,6 +23,7 @@ const STAGES: [&str; 7] = [
     "registry",
     "session",
     "job_store",
+    "snapshot_store",
 ];
 
 /// from -> to -> where (`file:line`), sorted so failures read the same on every run.

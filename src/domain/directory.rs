@@ -32,6 +32,11 @@ pub struct Directory {
     users_of: HashMap<SessionId, UserId>,
     /// Sessions per online user.
     online: HashMap<UserId, usize>,
+    /// When users who are away left (their last session ended), for `away_grace`.
+    left: HashMap<UserId, Instant>,
+    /// How long a user who went away keeps getting the alerts their rules accept queued even
+    /// without stored rules, so a client that reconnects within it resumes without a gap.
+    away_grace: Duration,
     rules: UserCache<UserRules>,
     sent_this_hour: HashMap<UserId, HourlyCount>,
     watchlists: UserCache<HashSet<Symbol>>,
@@ -46,11 +51,19 @@ impl Directory {
         Directory {
             users_of: HashMap::new(),
             online: HashMap::new(),
+            left: HashMap::new(),
+            away_grace: Duration::ZERO,
             rules: UserCache::new(rules_ttl),
             sent_this_hour: HashMap::new(),
             watchlists: UserCache::new(watchlist_ttl),
             signalled: HashSet::new(),
         }
+    }
+
+    /// Users who go away keep their alerts queued this long (see `left`).
+    pub fn with_away_grace(mut self, grace: Duration) -> Self {
+        self.away_grace = grace;
+        self
     }
 
     /// A session started, signed in, or ended (`user` = `None`). A user's first session brings
@@ -73,12 +86,16 @@ impl Directory {
                 *n -= 1;
                 if *n == 0 {
                     self.online.remove(&old);
+                    if !self.away_grace.is_zero() {
+                        self.left.insert(old, now);
+                    }
                 }
             }
         }
         let Some(user) = user else {
             return Vec::new();
         };
+        self.left.remove(&user);
         let sessions = self.online.entry(user.clone()).or_default();
         *sessions += 1;
         if *sessions > 1 {
@@ -175,15 +192,19 @@ impl Directory {
     /// what users away left behind is forgotten, so the directory does not grow with every user
     /// ever seen.
     pub fn refresh(&mut self, now: Instant) -> Vec<Action> {
-        let online = &self.online;
+        let grace = self.away_grace;
+        self.left
+            .retain(|_, at| now.saturating_duration_since(*at) < grace);
+        let (online, left) = (&self.online, &self.left);
         self.watchlists
             .retain(now, |user, _, fresh| fresh || online.contains_key(user));
         self.rules.retain(now, |user, rules, fresh| {
-            fresh || rules.stored() || online.contains_key(user)
+            fresh || rules.stored() || online.contains_key(user) || left.contains_key(user)
         });
         let rules_kept = &self.rules;
-        self.sent_this_hour
-            .retain(|user, _| online.contains_key(user) || rules_kept.peek(user).is_some());
+        self.sent_this_hour.retain(|user, _| {
+            online.contains_key(user) || left.contains_key(user) || rules_kept.peek(user).is_some()
+        });
         let away: Vec<UserId> = (self.rules.iter())
             .filter(|(u, _)| !self.online.contains_key(*u))
             .map(|(u, _)| u.clone())
@@ -197,7 +218,8 @@ impl Directory {
     }
 
     /// The users whose rules accept a pattern alert, each charged one unit of this hour's
-    /// budget: those online, and those away who stored rules (their alerts wait in their
+    /// budget: those online, those who went away within the grace (a reconnect resumes their
+    /// stream without a gap), and those away who stored rules (their alerts wait in their
     /// stream; a user who stored nothing is not written every alert while away). Every user's
     /// outcome goes to `record` (for the refusal counters). Rules still loading count as the
     /// defaults.
@@ -210,12 +232,19 @@ impl Directory {
         let hour = epoch_hour(now);
         let defaults = UserRules::default();
         let mut accepted = Vec::new();
-        let away = self
+        let stored_away = self
             .rules
             .iter()
-            .filter(|(user, rules)| rules.stored() && !self.online.contains_key(*user))
+            .filter(|(user, rules)| {
+                rules.stored() && !self.online.contains_key(*user) && !self.left.contains_key(*user)
+            })
             .map(|(user, _)| user);
-        for user in self.online.keys().chain(away) {
+        for user in self
+            .online
+            .keys()
+            .chain(self.left.keys())
+            .chain(stored_away)
+        {
             let rules = self.rules.peek(user).unwrap_or(&defaults);
             let outcome = rules.check(alert, now).and_then(|()| {
                 self.sent_this_hour
@@ -443,6 +472,34 @@ mod tests {
             [strict],
             "counted once when online"
         );
+    }
+
+    #[test]
+    fn a_user_who_just_left_keeps_their_alerts_queued_for_the_grace() {
+        let grace = Duration::from_secs(300);
+        let (mut dir, t0) = (
+            Directory::new(TTL, TTL).with_away_grace(grace),
+            Instant::now(),
+        );
+        let open = user("open");
+        dir.session_user(SessionId(1), Some(open.clone()), t0);
+        dir.rules_loaded(open.clone(), rules(None, None), 0, 7, t0);
+        dir.session_user(SessionId(1), None, t0);
+        assert_eq!(
+            dir.accepting(&doji(0.9), at_hour(7), |_| {}),
+            std::slice::from_ref(&open),
+            "away, no stored rules, within the grace"
+        );
+        dir.session_user(SessionId(2), Some(open.clone()), t0);
+        assert_eq!(
+            dir.accepting(&doji(0.9), at_hour(7), |_| {}).len(),
+            1,
+            "once"
+        );
+        dir.session_user(SessionId(2), None, t0);
+        dir.refresh(t0 + grace);
+        assert!(dir.accepting(&doji(0.9), at_hour(7), |_| {}).is_empty());
+        assert!(!dir.rules_cache_has(&open), "forgotten after the grace");
     }
 
     #[test]

@@ -59,6 +59,10 @@ const COUNTED_TTL_SECS: u64 = 60;
 pub struct UsersConfig {
     pub rules_ttl: Duration,
     pub watchlist_ttl: Duration,
+    /// How long a user who went away still gets the alerts their rules accept queued when they
+    /// stored no rules: what a topic's history keeps (`history.ttl_secs`), the window a
+    /// reconnecting client resumes in.
+    pub away_grace: Duration,
 }
 
 /// A session started or signed in as `user`, or ended (`None`). The answer is the user's
@@ -87,7 +91,8 @@ fn sorted(symbols: &HashSet<Symbol>) -> Vec<Symbol> {
 impl Users {
     pub fn new(config: UsersConfig, redis: Commands, outlet: Outlet) -> Self {
         Users {
-            directory: Directory::new(config.rules_ttl, config.watchlist_ttl),
+            directory: Directory::new(config.rules_ttl, config.watchlist_ttl)
+                .with_away_grace(config.away_grace),
             redis,
             outlet,
             waiting: HashMap::new(),
