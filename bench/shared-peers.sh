@@ -38,7 +38,9 @@ for p in "$shared"/peers/*/; do
   cp -rf "${p%/}/." "$mirror/peers/$name/"
   chmod -R u+w "$mirror/peers/$name"
 done
-ln -sfn "$root/bench/peers/tickrouter" "$mirror/peers/tickrouter"
+for ours in "$root"/bench/peers/*/; do
+  ln -sfn "${ours%/}" "$mirror/peers/$(basename "$ours")"
+done
 # The calibration bridge `fanout` runs from $LOADGEN_TARGET rather than being built inside
 # ../shared: a mirror-only start script that execs it.
 if [ -x "$target/release/fanout" ]; then
