@@ -114,7 +114,9 @@ pub fn routes(listener: Listener, origins: OriginPolicy) -> impl FnOnce(&mut web
 fn client(cfg: &mut web::ServiceConfig, origins: OriginPolicy) {
     cfg.service(resource("/ws", "GET").route(web::get().to(ws::connect)))
         .service(
+            // CORS: a page of an allowed origin starts on long-polling (XHR) as `io()` does.
             resource("/socket.io/", "GET, POST")
+                .wrap(cors(origins.clone()))
                 .route(web::get().to(socketio::engine))
                 .route(web::post().to(socketio::engine)),
         )

@@ -654,3 +654,44 @@ fn a_polling_payload_over_max_payload_gets_413() {
     assert_eq!(post(&app, &sid, &big), 413);
     assert_eq!(post(&app, &sid, "40"), 200, "the session goes on");
 }
+
+/// A page of an allowed origin on another host long-polls as `io()` does: the handshake and the
+/// polls carry its CORS answer; a page of another origin is refused.
+#[test]
+fn an_allowed_origin_long_polls_across_origins() {
+    let redis = Redis::start();
+    let mut settings = settings_for(&redis);
+    settings.server.allowed_origins = vec!["https://app.example.com".into()];
+    let app = App::start_with(settings);
+    let path = "/socket.io/?EIO=4&transport=polling";
+    let page = [("Origin", "https://app.example.com")];
+    let answer = crate::util::http_exchange(app.addr, "GET", path, &page, None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let open: Value = serde_json::from_str(answer.body.strip_prefix('0').unwrap()).unwrap();
+    let sid = open["sid"].as_str().unwrap();
+    let preflight = crate::util::http_exchange(
+        app.addr,
+        "OPTIONS",
+        &poll_path(sid),
+        &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+        None,
+    );
+    assert_eq!(preflight.status, 200);
+    let answer = crate::util::http_exchange(app.addr, "POST", &poll_path(sid), &page, Some("40"));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let other = [("Origin", "https://evil.example.com")];
+    let answer = crate::util::http_exchange(app.addr, "GET", path, &other, None);
+    assert_ne!(answer.status, 200, "{}", answer.body);
+}
