@@ -130,6 +130,7 @@ fn session_config(settings: &Settings) -> SessionConfig {
         max_frame_bytes: s.max_frame_bytes,
         outbound_queue_frames: s.outbound_queue_frames,
         max_ops_per_second: s.max_ops_per_second,
+        write_delay: Duration::from_millis(s.write_delay_ms),
         expiry_warning: Duration::from_secs(settings.auth.expiry_warning_secs),
         limits: Limits {
             max_topics: s.max_topics,

@@ -310,6 +310,10 @@ pub struct SessionSettings {
     /// Client frames of any kind accepted per second; more get `rate_limited` errors, and more
     /// than ten times this closes the session as abusive. At least 1.
     pub max_ops_per_second: u32,
+    /// How long a frame may wait for the session's next ones so they are written together, in
+    /// one system call (still separate WebSocket frames). 0 (default): each frame is written as
+    /// soon as the session gets to it, for the lowest latency. 0 to 1000.
+    pub write_delay_ms: u64,
 }
 
 impl Default for SessionSettings {
@@ -324,6 +328,7 @@ impl Default for SessionSettings {
             max_topics: 64,
             max_symbols: 500,
             max_ops_per_second: 50,
+            write_delay_ms: 0,
         }
     }
 }

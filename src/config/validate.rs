@@ -362,7 +362,9 @@ fn validate_session(session: &SessionSettings) -> Result<(), ConfigError> {
         max_topics,
         max_symbols,
         max_ops_per_second,
+        write_delay_ms,
     } = session;
+    between("session.write_delay_ms", *write_delay_ms, 0, 1000)?;
     at_least(
         "session.heartbeat_interval_secs",
         *heartbeat_interval_secs,

@@ -201,3 +201,26 @@ fn the_echo_endpoint_echoes_through_the_same_frame_handling() {
         other => panic!("expected a close, got {other:?}"),
     }
 }
+
+/// With write coalescing on, frames still arrive each as its own WebSocket frame, all of them,
+/// in order.
+#[test]
+fn coalesced_writes_keep_every_frame_and_its_order() {
+    let redis = crate::util::Redis::start();
+    let mut settings = crate::util::settings_for(&redis);
+    settings.session.write_delay_ms = 20;
+    let app = crate::util::App::start_with(settings);
+    let mut client = app.ws();
+    for n in 0..200 {
+        let health = serde_json::json!({"overall_status": "healthy", "message": format!("m{n}")});
+        redis.publish("tickstock.health.status", health.to_string());
+    }
+    let frames = client.frames_until("the last message", |f| f["data"]["message"] == "m199");
+    let messages: Vec<&str> = frames
+        .iter()
+        .filter(|f| f["event"] == "system_health")
+        .map(|f| f["data"]["message"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..199).map(|n| format!("m{n}")).collect();
+    assert_eq!(messages, expected);
+}

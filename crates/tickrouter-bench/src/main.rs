@@ -207,6 +207,10 @@ struct Common {
     /// instead of one redis-server; every instance gets `redis.cluster`.
     #[arg(long)]
     redis_cluster: bool,
+    /// More settings for every tickrouter instance, as TOML appended to the scenario's
+    /// (e.g. $'[session]\nwrite_delay_ms = 5').
+    #[arg(long)]
+    server_toml: Option<String>,
     /// Client runtime threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -286,6 +290,7 @@ impl Common {
             connect_concurrency: self.connect_concurrency,
             connect_timeout: self.connect_timeout,
             redis_cluster: self.redis_cluster,
+            server_toml: self.server_toml.clone(),
         }
     }
 
@@ -452,6 +457,7 @@ mod smoke {
             connect_concurrency: 64,
             connect_timeout: 20.0,
             redis_cluster: false,
+            server_toml: None,
         }
     }
 

@@ -47,6 +47,8 @@ pub struct Options {
     pub connect_timeout: f64,
     /// A 3-master Redis Cluster instead of one redis-server.
     pub redis_cluster: bool,
+    /// More settings for every instance (TOML), after the scenario's own.
+    pub server_toml: Option<String>,
 }
 
 /// What a scenario runs by default.
@@ -181,7 +183,9 @@ pub fn run(scenario: u8, opts: &Options) -> Result<Map<String, Value>, String> {
     let rate = opts.rate.unwrap_or(d.rate);
     let duration = opts.duration.unwrap_or(d.duration);
     let instances = opts.instances.max(1);
-    let config = Some(config_for(clients.div_ceil(instances)));
+    let mut config = config_for(clients.div_ceil(instances));
+    config.push_str(opts.server_toml.as_deref().unwrap_or_default());
+    let config = Some(config);
     let servers = Servers::start(&ServerOpts {
         kind: opts.server.clone(),
         instances,

@@ -8,6 +8,7 @@
 
 mod echo;
 mod gate;
+mod gather;
 mod inbound;
 mod polling;
 mod reader;
@@ -52,6 +53,7 @@ use crate::telemetry::events::{
 use crate::telemetry::Stats;
 pub use echo::EchoSession;
 use gate::Gate;
+use gather::Gathered;
 pub use inbound::upgrade;
 use inbound::ClientFrames;
 pub use polling::{PollError, PollingSession};
@@ -86,6 +88,8 @@ pub struct SessionConfig {
     pub limits: Limits,
     /// Socket.IO sessions' Engine.IO timings and payload limit.
     pub engine: EngineConfig,
+    /// How long a frame may wait for others to be written with it (`session.write_delay_ms`).
+    pub write_delay: Duration,
 }
 
 impl SessionConfig {
@@ -416,14 +420,12 @@ impl Actor for WsSession {
         if let Some(transport) = self.wire.own_transport() {
             self.deps.stats.emit(TransportOpened(transport));
         }
-        let (outbox, mut frames) = outbox(self.deps.config.outbound_queue_frames);
+        let config = self.deps.config;
+        let (outbox, frames) = outbox(config.outbound_queue_frames);
         self.outbox = Some(outbox);
         // The stream ends when the registry drops the outbox: it has forgotten this session
         // (closed, cut off or shutting down), and StreamHandler's default then stops it.
-        ctx.add_stream(futures_util::stream::poll_fn(move |cx| {
-            frames.poll_recv(cx)
-        }));
-        let config = self.deps.config;
+        ctx.add_stream(Gathered::new(frames, config.write_delay));
         let (interval, timeout) = self.wire.heartbeat(&config);
         ctx.run_interval(interval, move |act, ctx| {
             if act.shared.silent_for(Instant::now()) > timeout {
@@ -482,8 +484,17 @@ impl Actor for WsSession {
     }
 }
 
-impl StreamHandler<Deliver> for WsSession {
-    fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+/// A batch of the outbox (`gather`): written in one go, so the connection flushes it once.
+impl StreamHandler<Vec<Deliver>> for WsSession {
+    fn handle(&mut self, batch: Vec<Deliver>, ctx: &mut Self::Context) {
+        for msg in batch {
+            self.deliver(msg, ctx);
+        }
+    }
+}
+
+impl WsSession {
+    fn deliver(&mut self, msg: Deliver, ctx: &mut ws::WebsocketContext<Self>) {
         match msg {
             Deliver::Frame(frame, mark) => {
                 self.shared.release(frame.len());
