@@ -5,6 +5,7 @@
 # It runs the release build with its default settings plus one extra route: CHANNEL (the peers'
 # channel, `prices`) is consumed as `price_update` events, so the shared loadgen's messages reach
 # every client that subscribed to symbol:BENCH (peer.env and payload.json say how).
+# TICKROUTER_EXTRA_TOML adds settings (bench/ratios.sh).
 set -euo pipefail
 port="$1"; redis_port="$2"; channel="$3"
 here="$(cd "$(dirname "$0")" && pwd -P)"   # the real directory, also when reached by a symlink
@@ -19,6 +20,8 @@ max_sessions = 20000
 [[channels.extra]]
 channel = "$channel"
 kind = "price_update"
+
+${TICKROUTER_EXTRA_TOML:-}
 TOML
 # tickrouter reads its config once at start: remove the file a few seconds later.
 ( (sleep 5; rm -f "$cfg") & )
