@@ -2,7 +2,9 @@
 //!
 //! A thin shell: client frames go through `protocol::parse_request` and
 //! `SessionState::apply`; the resulting streams go to the registry; frames from the registry
-//! arrive through the session's bounded `Outbox` and are written as they are. Client frames are
+//! arrive through the session's bounded `Outbox`, read in batches (`gather`: at once, or after
+//! `session.write_delay_ms` so a batch leaves in one system call), and are written as the
+//! session's wire says (`wire`: as they are for `/ws`, as Socket.IO events). Client frames are
 //! read and limited as for every session (`inbound`); only whole text messages reach it. The
 //! session's token expiry (`domain::token_expiry`) runs on two timers, set again by every `auth`.
 
