@@ -21,7 +21,9 @@ use redis::{PushInfo, PushKind, Value};
 use super::pushes::Pushes;
 use super::subscriptions::Mode;
 use super::{Backoff, BATCH};
-use crate::telemetry::events::{RedisConnectionFailed, ShardedSubscribed, ShardedSubscriptionLost};
+use crate::telemetry::events::{
+    RedisConnectionFailed, ShardedSubscribed, ShardedSubscribing, ShardedSubscriptionLost,
+};
 use crate::telemetry::Stats;
 
 /// How often channels that are down are tried again.
@@ -200,9 +202,8 @@ impl Actor for ShardedReader {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.stats.emit(ShardedSubscriptionLost {
-            channel: None,
-            down: self.shards.down(),
+        self.stats.emit(ShardedSubscribing {
+            channels: self.shards.down(),
         });
         self.connect(ctx);
         ctx.run_interval(RETRY, |act, ctx| act.resubscribe(ctx));

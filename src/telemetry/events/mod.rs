@@ -24,8 +24,8 @@ pub use history::{
 };
 pub use reader::{
     InboundQueueFull, MessageNormalised, MonitorSkipped, RedisConnected, RedisConnectionFailed,
-    RedisConnectionLost, ShardedSubscribed, ShardedSubscriptionLost, StreamBacklog,
-    StreamEntriesAcknowledged, StreamReadFailed,
+    RedisConnectionLost, ShardedSubscribed, ShardedSubscribing, ShardedSubscriptionLost,
+    StreamBacklog, StreamEntriesAcknowledged, StreamReadFailed,
 };
 pub use routing::{EventDropped, EventRouted, FramePublished};
 pub use sessions::{

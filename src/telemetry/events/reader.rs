@@ -78,6 +78,21 @@ impl InternalEvent for ShardedSubscriptionLost<'_> {
     }
 }
 
+/// The sharded reader starts: its channels are to be subscribed (not a gap: nothing was lost).
+pub struct ShardedSubscribing {
+    pub channels: usize,
+}
+
+impl InternalEvent for ShardedSubscribing {
+    fn emit(self, stats: &Stats) {
+        info!(
+            "Subscribing to {} sharded Redis Cluster channels.",
+            self.channels
+        );
+        stats.set(Scalar::RedisShardedDown, self.channels as u64);
+    }
+}
+
 /// A sharded channel is subscribed (again); `down` are still waiting.
 pub struct ShardedSubscribed<'a> {
     pub channel: &'a str,
