@@ -7,7 +7,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use tokio::sync::mpsc;
 
 use crate::domain::close::CloseReason;
 use crate::domain::drop::DropReason;
@@ -22,6 +21,8 @@ use crate::net::ConnCloser;
 use crate::telemetry::events::EventDropped;
 use crate::telemetry::{ChannelId, Stats};
 
+use super::queue;
+
 /// What the registry sends a session. A close order rides the same queue as frames, so it is
 /// handled after every frame queued before it.
 #[derive(Debug, Clone)]
@@ -33,14 +34,17 @@ pub enum Deliver {
 }
 
 /// A session's outbound queue, bounded in frames: the registry offers with `try_send`, the
-/// session drains it as a stream. A channel rather than the actor's mailbox because fan-out
+/// session drains it as a stream. A queue rather than the actor's mailbox because fan-out
 /// is one offer per session per event: the mailbox allocates an envelope for each, the
-/// channel reuses its slots.
-pub type Outbox = mpsc::Sender<Deliver>;
+/// queue only grows while frames wait (`queue`).
+pub type Outbox = queue::Sender<Deliver>;
+
+/// The session's end of its outbox.
+pub type Frames = queue::Receiver<Deliver>;
 
 /// A new outbound queue of `frames` slots, and the session's end of it.
-pub fn outbox(frames: usize) -> (Outbox, mpsc::Receiver<Deliver>) {
-    mpsc::channel(frames)
+pub fn outbox(frames: usize) -> (Outbox, Frames) {
+    queue::bounded(frames)
 }
 
 /// What a session and the registry both see of it, without a message: the bytes waiting in its

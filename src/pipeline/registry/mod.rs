@@ -9,6 +9,7 @@
 //! instances through `snapshot_store`, read once at start and written once a second.
 
 mod messages;
+pub mod queue;
 mod users;
 
 use std::collections::{HashMap, HashSet};
@@ -17,12 +18,12 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use log::{debug, info, warn};
-use tokio::sync::mpsc::error::TrySendError;
 
 pub use messages::{
     outbox, publish, CloseAll, Connect, Deliver, Disconnect, Origin, Outbox, Publish,
     SessionShared, SetUserSymbols, UpdateSession,
 };
+use queue::Refused;
 use users::Users;
 
 use crate::domain::close::CloseReason;
@@ -85,8 +86,8 @@ impl Outbound for SessionQueue {
                 self.shared.queue(frame.len());
                 Offer::Accepted
             }
-            Err(TrySendError::Full(_)) => Offer::Full,
-            Err(TrySendError::Closed(_)) => Offer::Gone,
+            Err(Refused::Full(_)) => Offer::Full,
+            Err(Refused::Closed(_)) => Offer::Gone,
         }
     }
 

@@ -12,14 +12,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::Stream;
-use tokio::sync::mpsc;
 use tokio::time::Sleep;
+
+use crate::pipeline::registry::queue::Receiver;
 
 /// Most frames in one batch: a queue's worth is written in a few batches, not one huge one.
 const MAX_BATCH: usize = 256;
 
 pub struct Gathered<T> {
-    rx: mpsc::Receiver<T>,
+    rx: Receiver<T>,
     delay: Duration,
     /// Taken off the queue, waiting for the delay to pass.
     pending: Vec<T>,
@@ -27,7 +28,7 @@ pub struct Gathered<T> {
 }
 
 impl<T> Gathered<T> {
-    pub fn new(rx: mpsc::Receiver<T>, delay: Duration) -> Self {
+    pub fn new(rx: Receiver<T>, delay: Duration) -> Self {
         Gathered {
             rx,
             delay,
@@ -76,15 +77,16 @@ mod tests {
     use futures_util::StreamExt;
 
     use super::*;
+    use crate::pipeline::registry::queue::bounded;
 
     #[tokio::test(start_paused = true)]
     async fn without_delay_a_batch_is_what_waits() {
-        let (tx, rx) = mpsc::channel(16);
+        let (tx, rx) = bounded(16);
         let mut gathered = Gathered::new(rx, Duration::ZERO);
-        tx.send(1).await.unwrap();
-        tx.send(2).await.unwrap();
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
         assert_eq!(gathered.next().await, Some(vec![1, 2]));
-        tx.send(3).await.unwrap();
+        tx.try_send(3).unwrap();
         assert_eq!(gathered.next().await, Some(vec![3]));
         drop(tx);
         assert_eq!(gathered.next().await, None);
@@ -92,16 +94,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn with_a_delay_the_first_frame_waits_for_the_others_at_most_that_long() {
-        let (tx, rx) = mpsc::channel(16);
+        let (tx, rx) = bounded(16);
         let delay = Duration::from_millis(5);
         let mut gathered = Gathered::new(rx, delay);
-        tx.send(1).await.unwrap();
+        tx.try_send(1).unwrap();
         let started = tokio::time::Instant::now();
         let sender = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(2)).await;
-            tx.send(2).await.unwrap();
+            tx.try_send(2).unwrap();
             tokio::time::sleep(Duration::from_millis(10)).await;
-            tx.send(3).await.unwrap();
+            tx.try_send(3).unwrap();
         });
         assert_eq!(gathered.next().await, Some(vec![1, 2]));
         assert_eq!(started.elapsed(), delay);
@@ -112,9 +114,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_full_batch_goes_at_once() {
-        let (tx, rx) = mpsc::channel(MAX_BATCH * 2);
+        let (tx, rx) = bounded(MAX_BATCH * 2);
         for i in 0..MAX_BATCH + 1 {
-            tx.send(i).await.unwrap();
+            tx.try_send(i).unwrap();
         }
         let mut gathered = Gathered::new(rx, Duration::from_secs(1));
         let started = tokio::time::Instant::now();
