@@ -11,6 +11,7 @@ mod alerts;
 mod backtest;
 mod dashboard;
 mod detections;
+mod json;
 mod layers;
 mod market;
 mod ops;
@@ -24,11 +25,10 @@ mod contract_tests;
 #[cfg(test)]
 mod protocol_doc_tests;
 
-use serde_json::Value;
-
 use super::drop::DropReason;
-use super::event::{EpochMillis, Event, JsonMap};
+use super::event::{EpochMillis, Event};
 use super::kind::EventKind;
+use json::{Json, Object};
 use layers::{Msg, Shape, Unwrapped};
 use value::Res;
 
@@ -41,8 +41,8 @@ pub fn normalise(
     payload: &[u8],
     received_at: EpochMillis,
 ) -> Vec<Result<Event, DropReason>> {
-    let root = match serde_json::from_slice::<Value>(payload) {
-        Ok(Value::Object(root)) => root,
+    let root = match Json::parse(payload) {
+        Ok(Json::Object(root)) => root,
         Ok(_) => return vec![Err(DropReason::NotAnObject)],
         Err(_) => return vec![Err(DropReason::InvalidJson)],
     };
@@ -64,12 +64,12 @@ pub fn normalise(
 /// One batch element, itself possibly wrapped, with the batch's levels as fallbacks.
 fn batch_item(
     outer: &Msg<'_>,
-    item: &Value,
+    item: &Json<'_>,
     shape: &Shape,
     build: Build,
     received_at: EpochMillis,
 ) -> Res<Event> {
-    let Value::Object(item) = item else {
+    let Json::Object(item) = item else {
         return Err(DropReason::NotAnObject);
     };
     let mut msg = outer.clone();
@@ -80,7 +80,7 @@ fn batch_item(
 }
 
 /// A `{"test": ...}` health-check or startup-validator probe (optionally with a timestamp).
-fn is_probe(root: &JsonMap) -> bool {
+fn is_probe(root: &Object<'_>) -> bool {
     root.contains_key("test") && root.keys().all(|k| k == "test" || k == "timestamp")
 }
 
