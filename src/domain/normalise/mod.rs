@@ -3,6 +3,11 @@
 //! `normalise` parses strictly, drops probes, unwraps the kind's wrappers, unpacks batches and
 //! hands each event object to its kind's builder (one file per family of kinds).
 //!
+//! The payload is parsed once, into a `json::Json` tree that borrows its keys and strings from
+//! the bytes: validating the whole message costs a pass over it, and only what a builder keeps
+//! (a symbol, a name, a field forwarded as JSON) is copied. `layers` walks that tree level by
+//! level and `value` turns a looked-up field into a number, text or timestamp.
+//!
 //! docs/PRODUCERS.md describes, per channel, what this accepts and produces (#parsing,
 //! #wrappers, #aliases, #units, #drops); the producer generations comments name (Sprint 40,
 //! Phase 5, the simulator, ...) are in docs/GLOSSARY.md#producer-history.
@@ -187,6 +192,27 @@ mod tests {
         }
         let not_probe = br#"{"test": true, "symbol": "AAPL", "price": 1}"#;
         assert!(normalise(EventKind::TickData, not_probe, NOW)[0].is_ok());
+    }
+
+    #[test]
+    fn a_key_given_twice_counts_with_its_last_value() {
+        let price = |payload: &[u8]| match &normalise(EventKind::PriceUpdate, payload, NOW)[..] {
+            [Ok(Event::PriceUpdate(p))] => Ok(p.price),
+            [Err(reason)] => Err(*reason),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            price(br#"{"symbol": "A", "price": 1, "price": 2}"#),
+            Ok(2.0)
+        );
+        assert_eq!(
+            price(br#"{"symbol": "A", "price": 1, "price": null}"#),
+            Err(DropReason::MissingField)
+        );
+        assert_eq!(
+            price(br#"{"symbol": "A", "price": 1, "\u0070rice": "3"}"#),
+            Ok(3.0)
+        );
     }
 
     #[test]
