@@ -173,14 +173,14 @@ impl<'a> Msg<'a> {
 fn lookup<'a>(map: &'a Object<'a>, aliases: &[&str]) -> Option<&'a Json<'a>> {
     aliases
         .iter()
-        .find_map(|k| map.get(*k).filter(|v| !v.is_null()))
+        .find_map(|k| map.get(k).filter(|v| !v.is_null()))
 }
 
 /// The first of `wrappers` present in `cur`: an object is the next level; `null` is
 /// `InvalidValue` and anything else `NotAnObject` (except for the object-only wrappers).
 fn named_wrapper<'a>(cur: &'a Object<'a>, wrappers: &[&str]) -> Res<Option<&'a Object<'a>>> {
     for key in wrappers {
-        match cur.get(*key) {
+        match cur.get(key) {
             None => {}
             Some(Json::Object(next)) => return Ok(Some(next)),
             Some(_) if OBJECT_ONLY.contains(key) => {}
