@@ -2,7 +2,7 @@
 //!
 //! `serde_json::Value` copies every key and string of every message into its own allocation
 //! and every object into a `BTreeMap`; at ingest rates that was most of the normaliser's time,
-//! for fields no builder reads (docs/BENCHMARKS.md, "Ingest without a `Value` tree"). `Json`
+//! for fields no builder reads (BENCHMARKS.md, "Ingest without a `Value` tree"). `Json`
 //! is parsed by the same `serde_json` deserializer, so what is valid JSON does not change
 //! (strict syntax, UTF-8, the nesting limit, number ranges); only a string with an escape is
 //! copied (unescaped), and an object is one `Vec` of its entries in payload order. A key given
