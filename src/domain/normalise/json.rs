@@ -29,7 +29,7 @@ pub(super) enum Json<'a> {
 }
 
 /// A JSON object's entries in payload order, duplicates included (lookups take the last).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct Object<'a>(Vec<(Cow<'a, str>, Json<'a>)>);
 
 impl<'a> Json<'a> {
