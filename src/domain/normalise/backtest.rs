@@ -3,6 +3,7 @@
 use super::super::drop::DropReason;
 use super::super::event::{BacktestOutcome, BacktestProgress, BacktestResult, EpochMillis, Event};
 use super::super::ids::JobId;
+use super::json::Json;
 use super::layers::{Msg, Shape};
 use super::value::{self as v, Res};
 
@@ -26,7 +27,7 @@ pub(super) fn progress(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
         status: v::text(m.own(&["status"]))?.unwrap_or_else(|| "processing".to_owned()),
         timestamp: m.time(received_at)?,
         current_symbol: v::text(m.own(&["current_symbol"]))?,
-        processed_symbols: m.own(&["processed_symbols"]).cloned(),
+        processed_symbols: m.own(&["processed_symbols"]).map(Json::to_value),
         estimated_completion: v::timestamp(m.own(&["estimated_completion"]))?,
     }))
 }

@@ -1,13 +1,12 @@
 //! Dashboard channels: volume spikes, symbol metadata, market alerts, the dashboard summary and
 //! watchlist-change notices.
 
-use serde_json::Value;
-
 use super::super::drop::DropReason;
 use super::super::event::{
     DashboardAlertBody, EpochMillis, Event, JsonMap, MarketEvent, Preference, PreferenceSignal,
 };
 use super::super::ids::UserId;
+use super::json::Json;
 use super::layers::{Msg, Shape, SYMBOL};
 use super::value::{self as v, Res};
 
@@ -79,7 +78,7 @@ pub(super) fn symbol_metadata(m: &Msg<'_>, received_at: EpochMillis) -> Res<Even
 
 /// `tickstock.dashboard.alerts`: needs an `alert` object; `user_id` from it or the message.
 pub(super) fn dashboard_alert(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
-    let Some(Value::Object(body)) = m.own(&["alert"]) else {
+    let Some(Json::Object(body)) = m.own(&["alert"]) else {
         return Err(DropReason::MissingField);
     };
     let timestamp = m.time(received_at)?;
@@ -104,7 +103,7 @@ pub(super) fn dashboard_alert(m: &Msg<'_>, received_at: EpochMillis) -> Res<Even
 pub(super) fn dashboard_summary(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
     let summary: JsonMap = SUMMARY_KEYS
         .iter()
-        .filter_map(|k| m.own(&[k]).map(|v| ((*k).to_owned(), v.clone())))
+        .filter_map(|k| m.own(&[k]).map(|v| ((*k).to_owned(), v.to_value())))
         .collect();
     if summary.is_empty() {
         return Err(DropReason::MissingField);
@@ -136,7 +135,7 @@ mod tests {
     use super::super::super::kind::EventKind;
     use super::super::normalise;
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn run(kind: EventKind, v: Value) -> Vec<Res<Event>> {
         normalise(kind, v.to_string().as_bytes(), EpochMillis(0))

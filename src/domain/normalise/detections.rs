@@ -1,12 +1,11 @@
 //! Detections: batch-tier pattern alerts, streaming patterns and streaming indicators.
 
-use serde_json::Value;
-
 use super::super::drop::DropReason;
 use super::super::event::{
     Calculation, Detection, EpochMillis, Event, IndicatorUpdate, PatternAlert, StreamingIndicator,
     StreamingPattern,
 };
+use super::json::Json;
 use super::layers::{Msg, Shape, INDICATOR_NAME, PATTERN_NAME, SYMBOL};
 use super::value::{self as v, Res};
 
@@ -29,7 +28,7 @@ pub(super) fn pattern_alert(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event>
     let not_new = m.levels().any(|level| {
         let kind = level
             .get("event_type")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .map(str::trim);
         kind.is_some_and(|k| {
             k.eq_ignore_ascii_case("pattern_expired") || k.eq_ignore_ascii_case("pattern_updated")
@@ -115,7 +114,7 @@ mod tests {
     use super::super::super::kind::EventKind;
     use super::super::normalise;
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     const NOW: EpochMillis = EpochMillis(1_760_557_170_000);
 

@@ -1,11 +1,10 @@
 //! The levels of one message: unwrapping producer wrappers (`data` at any depth, `detection`,
 //! `alert`, ...) and batch arrays, then field lookup by alias with outer-level fallbacks.
 
-use serde_json::Value;
-
 use super::super::drop::DropReason;
-use super::super::event::{EpochMillis, JsonMap};
+use super::super::event::EpochMillis;
 use super::super::ids::Symbol;
+use super::json::{Json, Object};
 use super::value::{self, Res};
 
 pub(super) const SYMBOL: &[&str] = &["symbol", "ticker"];
@@ -46,25 +45,25 @@ pub(super) struct Shape {
 /// One message seen through its wrappers: the top-level object and each unwrapped level.
 #[derive(Clone)]
 pub(super) struct Msg<'a> {
-    root: &'a JsonMap,
-    wrapped: Vec<&'a JsonMap>,
+    root: &'a Object<'a>,
+    wrapped: Vec<&'a Object<'a>>,
 }
 
 pub(super) enum Unwrapped<'a> {
     One(Msg<'a>),
     /// A batch array, found at the innermost level of the message.
-    Batch(Msg<'a>, &'a [Value]),
+    Batch(Msg<'a>, &'a [Json<'a>]),
 }
 
 impl<'a> Msg<'a> {
-    pub fn new(root: &'a JsonMap) -> Self {
+    pub fn new(root: &'a Object<'a>) -> Self {
         Msg {
             root,
             wrapped: Vec::new(),
         }
     }
 
-    pub fn push(&mut self, level: &'a JsonMap) {
+    pub fn push(&mut self, level: &'a Object<'a>) {
         self.wrapped.push(level);
     }
 
@@ -73,19 +72,19 @@ impl<'a> Msg<'a> {
     }
 
     /// The innermost object: the event's own fields.
-    pub fn inner(&self) -> &'a JsonMap {
+    pub fn inner(&self) -> &'a Object<'a> {
         self.wrapped.last().copied().unwrap_or(self.root)
     }
 
     /// Every level, the top-level object first.
-    pub fn levels(&self) -> impl DoubleEndedIterator<Item = &'a JsonMap> + '_ {
+    pub fn levels(&self) -> impl DoubleEndedIterator<Item = &'a Object<'a>> + '_ {
         std::iter::once(self.root).chain(self.wrapped.iter().copied())
     }
 
     /// The first non-null alias in the innermost object or, for the inherited keys
     /// (timestamp, source, session_id, flow_id, user_id, symbol, timeframe), in the nearest
     /// enclosing level that has one.
-    pub fn get(&self, aliases: &[&str]) -> Option<&'a Value> {
+    pub fn get(&self, aliases: &[&str]) -> Option<&'a Json<'a>> {
         if aliases.iter().any(|a| INHERITED.contains(a)) {
             self.levels().rev().find_map(|m| lookup(m, aliases))
         } else {
@@ -94,12 +93,12 @@ impl<'a> Msg<'a> {
     }
 
     /// The first non-null alias in the innermost object only.
-    pub fn own(&self, aliases: &[&str]) -> Option<&'a Value> {
+    pub fn own(&self, aliases: &[&str]) -> Option<&'a Json<'a>> {
         lookup(self.inner(), aliases)
     }
 
     /// The first non-null alias, searching from the top-level object inwards.
-    pub fn outer_first(&self, aliases: &[&str]) -> Option<&'a Value> {
+    pub fn outer_first(&self, aliases: &[&str]) -> Option<&'a Json<'a>> {
         self.levels().find_map(|m| lookup(m, aliases))
     }
 
@@ -144,7 +143,7 @@ impl<'a> Msg<'a> {
             }
             let cur = self.inner();
             if let (true, Some(key)) = (allow_batch, shape.batch) {
-                if let Some(Value::Array(items)) = cur.get(key) {
+                if let Some(Json::Array(items)) = cur.get(key) {
                     return Ok(Unwrapped::Batch(self, items));
                 }
             }
@@ -158,11 +157,11 @@ impl<'a> Msg<'a> {
                 .all(|group| self.get(group).is_some())
             {
                 match cur.get("data") {
-                    Some(Value::Object(next)) => {
+                    Some(Json::Object(next)) => {
                         self.push(next);
                         continue;
                     }
-                    Some(Value::Null) | None => {}
+                    Some(Json::Null) | None => {}
                     Some(_) => return Err(DropReason::NotAnObject),
                 }
             }
@@ -171,21 +170,21 @@ impl<'a> Msg<'a> {
     }
 }
 
-fn lookup<'a>(map: &'a JsonMap, aliases: &[&str]) -> Option<&'a Value> {
+fn lookup<'a>(map: &'a Object<'a>, aliases: &[&str]) -> Option<&'a Json<'a>> {
     aliases
         .iter()
-        .find_map(|k| map.get(*k).filter(|v| !v.is_null()))
+        .find_map(|k| map.get(k).filter(|v| !v.is_null()))
 }
 
 /// The first of `wrappers` present in `cur`: an object is the next level; `null` is
 /// `InvalidValue` and anything else `NotAnObject` (except for the object-only wrappers).
-fn named_wrapper<'a>(cur: &'a JsonMap, wrappers: &[&str]) -> Res<Option<&'a JsonMap>> {
+fn named_wrapper<'a>(cur: &'a Object<'a>, wrappers: &[&str]) -> Res<Option<&'a Object<'a>>> {
     for key in wrappers {
-        match cur.get(*key) {
+        match cur.get(key) {
             None => {}
-            Some(Value::Object(next)) => return Ok(Some(next)),
+            Some(Json::Object(next)) => return Ok(Some(next)),
             Some(_) if OBJECT_ONLY.contains(key) => {}
-            Some(Value::Null) => return Err(DropReason::InvalidValue),
+            Some(Json::Null) => return Err(DropReason::InvalidValue),
             Some(_) => return Err(DropReason::NotAnObject),
         }
     }
@@ -195,7 +194,8 @@ fn named_wrapper<'a>(cur: &'a JsonMap, wrappers: &[&str]) -> Res<Option<&'a Json
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde::Deserialize;
+    use serde_json::{json, Value};
 
     const PATTERN: Shape = Shape {
         wrappers: &["detection", "event"],
@@ -203,21 +203,21 @@ mod tests {
         batch: Some("patterns"),
     };
 
-    fn obj(v: Value) -> JsonMap {
-        match v {
-            Value::Object(m) => m,
+    fn obj(v: Value) -> Object<'static> {
+        match Json::deserialize(v) {
+            Ok(Json::Object(m)) => m,
             _ => panic!("not an object"),
         }
     }
 
-    fn one<'a>(root: &'a JsonMap, shape: &Shape) -> Res<Msg<'a>> {
+    fn one<'a>(root: &'a Object<'a>, shape: &Shape) -> Res<Msg<'a>> {
         match Msg::new(root).peel(shape, true)? {
             Unwrapped::One(m) => Ok(m),
             Unwrapped::Batch(..) => panic!("unexpected batch"),
         }
     }
 
-    fn nested(depth: usize) -> JsonMap {
+    fn nested(depth: usize) -> Object<'static> {
         let mut v = json!({"symbol": "META", "pattern": "Doji"});
         for _ in 1..depth {
             v = json!({ "data": v });
@@ -283,11 +283,14 @@ mod tests {
         }));
         let m = one(&root, &PATTERN).unwrap();
         assert_eq!(m.depth(), 3);
-        assert_eq!(m.get(&["source"]), Some(&json!("in")));
-        assert_eq!(m.get(&["flow_id"]), Some(&json!("mid")));
-        assert_eq!(m.get(&["session_id"]), Some(&json!("s")));
-        assert_eq!(m.get(TIMESTAMP), Some(&json!(1.0)));
-        assert_eq!(m.outer_first(&["source"]), Some(&json!("outer")));
+        assert_eq!(m.get(&["source"]).map(Json::to_value), Some(json!("in")));
+        assert_eq!(m.get(&["flow_id"]).map(Json::to_value), Some(json!("mid")));
+        assert_eq!(m.get(&["session_id"]).map(Json::to_value), Some(json!("s")));
+        assert_eq!(m.get(TIMESTAMP).map(Json::to_value), Some(json!(1.0)));
+        assert_eq!(
+            m.outer_first(&["source"]).map(Json::to_value),
+            Some(json!("outer"))
+        );
         assert_eq!(m.get(&["tier"]), None);
         assert_eq!(m.time(EpochMillis(5)), Ok(EpochMillis(1000)));
     }

@@ -3,6 +3,11 @@
 //! `normalise` parses strictly, drops probes, unwraps the kind's wrappers, unpacks batches and
 //! hands each event object to its kind's builder (one file per family of kinds).
 //!
+//! The payload is parsed once, into a `json::Json` tree that borrows its keys and strings from
+//! the bytes: validating the whole message costs a pass over it, and only what a builder keeps
+//! (a symbol, a name, a field forwarded as JSON) is copied. `layers` walks that tree level by
+//! level and `value` turns a looked-up field into a number, text or timestamp.
+//!
 //! docs/PRODUCERS.md describes, per channel, what this accepts and produces (#parsing,
 //! #wrappers, #aliases, #units, #drops); the producer generations comments name (Sprint 40,
 //! Phase 5, the simulator, ...) are in docs/GLOSSARY.md#producer-history.
@@ -11,6 +16,7 @@ mod alerts;
 mod backtest;
 mod dashboard;
 mod detections;
+mod json;
 mod layers;
 mod market;
 mod ops;
@@ -24,11 +30,10 @@ mod contract_tests;
 #[cfg(test)]
 mod protocol_doc_tests;
 
-use serde_json::Value;
-
 use super::drop::DropReason;
-use super::event::{EpochMillis, Event, JsonMap};
+use super::event::{EpochMillis, Event};
 use super::kind::EventKind;
+use json::{Json, Object};
 use layers::{Msg, Shape, Unwrapped};
 use value::Res;
 
@@ -41,8 +46,8 @@ pub fn normalise(
     payload: &[u8],
     received_at: EpochMillis,
 ) -> Vec<Result<Event, DropReason>> {
-    let root = match serde_json::from_slice::<Value>(payload) {
-        Ok(Value::Object(root)) => root,
+    let root = match Json::parse(payload) {
+        Ok(Json::Object(root)) => root,
         Ok(_) => return vec![Err(DropReason::NotAnObject)],
         Err(_) => return vec![Err(DropReason::InvalidJson)],
     };
@@ -64,12 +69,12 @@ pub fn normalise(
 /// One batch element, itself possibly wrapped, with the batch's levels as fallbacks.
 fn batch_item(
     outer: &Msg<'_>,
-    item: &Value,
+    item: &Json<'_>,
     shape: &Shape,
     build: Build,
     received_at: EpochMillis,
 ) -> Res<Event> {
-    let Value::Object(item) = item else {
+    let Json::Object(item) = item else {
         return Err(DropReason::NotAnObject);
     };
     let mut msg = outer.clone();
@@ -80,7 +85,7 @@ fn batch_item(
 }
 
 /// A `{"test": ...}` health-check or startup-validator probe (optionally with a timestamp).
-fn is_probe(root: &JsonMap) -> bool {
+fn is_probe(root: &Object<'_>) -> bool {
     root.contains_key("test") && root.keys().all(|k| k == "test" || k == "timestamp")
 }
 
@@ -187,6 +192,27 @@ mod tests {
         }
         let not_probe = br#"{"test": true, "symbol": "AAPL", "price": 1}"#;
         assert!(normalise(EventKind::TickData, not_probe, NOW)[0].is_ok());
+    }
+
+    #[test]
+    fn a_key_given_twice_counts_with_its_last_value() {
+        let price = |payload: &[u8]| match &normalise(EventKind::PriceUpdate, payload, NOW)[..] {
+            [Ok(Event::PriceUpdate(p))] => Ok(p.price),
+            [Err(reason)] => Err(*reason),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            price(br#"{"symbol": "A", "price": 1, "price": 2}"#),
+            Ok(2.0)
+        );
+        assert_eq!(
+            price(br#"{"symbol": "A", "price": 1, "price": null}"#),
+            Err(DropReason::MissingField)
+        );
+        assert_eq!(
+            price(br#"{"symbol": "A", "price": 1, "\u0070rice": "3"}"#),
+            Ok(3.0)
+        );
     }
 
     #[test]

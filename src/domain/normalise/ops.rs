@@ -58,7 +58,7 @@ pub(super) fn monitoring(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
     let event_type = v::required_text(m.own(&["event_type", "event"]), DropReason::MissingField)?;
     let fields: JsonMap = MONITORING_FIELDS
         .iter()
-        .filter_map(|k| m.own(&[k]).map(|v| ((*k).to_owned(), v.clone())))
+        .filter_map(|k| m.own(&[k]).map(|v| ((*k).to_owned(), v.to_value())))
         .collect();
     Ok(Event::Monitoring(MonitoringEvent {
         event_type,

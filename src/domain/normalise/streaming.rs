@@ -7,6 +7,7 @@ use super::super::event::{
     EpochMillis, Event, JsonMap, StreamingHealth, StreamingHealthBody, StreamingSession,
     StreamingSessionStart, StreamingSessionStop, SystemHealth,
 };
+use super::json::Json;
 use super::layers::{Msg, Shape, TIMESTAMP};
 use super::value::{self as v, Res};
 
@@ -74,8 +75,8 @@ pub(super) fn streaming_health(m: &Msg<'_>, received_at: EpochMillis) -> Res<Eve
     let ticks_per_second = match v::number(m.own(&["ticks_per_second"]))? {
         Some(t) => t,
         None => v::number(
-            incoming_flow
-                .get("ticks_per_second")
+            m.own(&["data_flow"])
+                .and_then(|flow| flow.get("ticks_per_second"))
                 .filter(|t| !t.is_null()),
         )?
         .unwrap_or(0.0),
@@ -89,7 +90,7 @@ pub(super) fn streaming_health(m: &Msg<'_>, received_at: EpochMillis) -> Res<Eve
     }
     let issues = match m.own(&["issues"]) {
         None => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
+        Some(Json::Array(items)) => items.iter().map(Json::to_value).collect(),
         Some(_) => return Err(DropReason::InvalidValue),
     };
     Ok(Event::StreamingHealth(StreamingHealth {

@@ -4,10 +4,10 @@
 //! when absent, `Ok(Some(..))` when usable, or the drop reason when present but unusable.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
-use serde_json::Value;
 
 use super::super::drop::DropReason;
 use super::super::event::{EpochMillis, JsonMap};
+use super::json::Json;
 
 pub(super) type Res<T> = Result<T, DropReason>;
 
@@ -17,11 +17,11 @@ const MILLIS_THRESHOLD: f64 = 1e11;
 const MAX_ABS_MILLIS: f64 = 8.64e15;
 
 /// A JSON number or a numeric string, finite.
-pub(super) fn number(v: Option<&Value>) -> Res<Option<f64>> {
+pub(super) fn number(v: Option<&Json<'_>>) -> Res<Option<f64>> {
     let n = match v {
         None => return Ok(None),
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(Json::Number(n)) => n.as_f64(),
+        Some(Json::String(s)) => s.trim().parse::<f64>().ok(),
         Some(_) => None,
     };
     match n {
@@ -31,14 +31,14 @@ pub(super) fn number(v: Option<&Value>) -> Res<Option<f64>> {
 }
 
 /// A non-negative whole number (a JSON integer, an integral float or such a numeric string).
-pub(super) fn count(v: Option<&Value>) -> Res<Option<u64>> {
-    if let Some(n) = v.and_then(Value::as_u64) {
-        return Ok(Some(n));
-    }
-    if let Some(Value::String(s)) = v {
-        if let Ok(n) = s.trim().parse::<u64>() {
-            return Ok(Some(n));
-        }
+pub(super) fn count(v: Option<&Json<'_>>) -> Res<Option<u64>> {
+    let whole = match v {
+        Some(Json::Number(n)) => n.as_u64(),
+        Some(Json::String(s)) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    if whole.is_some() {
+        return Ok(whole);
     }
     match number(v)? {
         None => Ok(None),
@@ -51,17 +51,17 @@ pub(super) fn count(v: Option<&Value>) -> Res<Option<u64>> {
 }
 
 /// A string, or a number rendered as its decimal string (`user_id: 42` is `"42"`).
-pub(super) fn text(v: Option<&Value>) -> Res<Option<String>> {
+pub(super) fn text(v: Option<&Json<'_>>) -> Res<Option<String>> {
     match v {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Json::String(s)) => Ok(Some(s.as_ref().to_owned())),
+        Some(Json::Number(n)) => Ok(Some(n.to_string())),
         Some(_) => Err(DropReason::InvalidValue),
     }
 }
 
 /// A required text field: absent or blank is `missing`, any other unusable type `InvalidValue`.
-pub(super) fn required_text(v: Option<&Value>, missing: DropReason) -> Res<String> {
+pub(super) fn required_text(v: Option<&Json<'_>>, missing: DropReason) -> Res<String> {
     match text(v)? {
         Some(s) if !s.trim().is_empty() => Ok(s),
         _ => Err(missing),
@@ -69,30 +69,33 @@ pub(super) fn required_text(v: Option<&Value>, missing: DropReason) -> Res<Strin
 }
 
 /// An optional object, kept only when it is one (`bar_data`, `metadata`, `details`, ...).
-pub(super) fn object_if_any(v: Option<&Value>) -> Option<JsonMap> {
-    v.and_then(Value::as_object).cloned()
+pub(super) fn object_if_any(v: Option<&Json<'_>>) -> Option<JsonMap> {
+    match v {
+        Some(Json::Object(m)) => Some(m.to_map()),
+        _ => None,
+    }
 }
 
 /// An object field that defaults to `{}`; present but not an object is `InvalidValue`.
-pub(super) fn object_or_empty(v: Option<&Value>) -> Res<JsonMap> {
+pub(super) fn object_or_empty(v: Option<&Json<'_>>) -> Res<JsonMap> {
     match v {
         None => Ok(JsonMap::new()),
-        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(Json::Object(m)) => Ok(m.to_map()),
         Some(_) => Err(DropReason::InvalidValue),
     }
 }
 
 /// A JSON boolean.
-pub(super) fn flag(v: Option<&Value>) -> Res<Option<bool>> {
+pub(super) fn flag(v: Option<&Json<'_>>) -> Res<Option<bool>> {
     match v {
         None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Json::Bool(b)) => Ok(Some(*b)),
         Some(_) => Err(DropReason::InvalidValue),
     }
 }
 
 /// A 0..1 fraction; a value in (1, 100] is a percentage. Anything else is `InvalidValue`.
-pub(super) fn fraction(v: Option<&Value>) -> Res<Option<f64>> {
+pub(super) fn fraction(v: Option<&Json<'_>>) -> Res<Option<f64>> {
     match number(v)? {
         None => Ok(None),
         Some(f) if (0.0..=1.0).contains(&f) => Ok(Some(f)),
@@ -103,11 +106,11 @@ pub(super) fn fraction(v: Option<&Value>) -> Res<Option<f64>> {
 
 /// Epoch seconds or milliseconds (number or numeric string), or an RFC 3339 / ISO 8601 string
 /// (a naive date-time is UTC).
-pub(super) fn timestamp(v: Option<&Value>) -> Res<Option<EpochMillis>> {
+pub(super) fn timestamp(v: Option<&Json<'_>>) -> Res<Option<EpochMillis>> {
     match v {
         None => Ok(None),
-        Some(Value::Number(_)) => epoch(number(v)?.unwrap_or(f64::NAN)).map(Some),
-        Some(Value::String(s)) => parse_time_text(s.trim()).map(Some),
+        Some(Json::Number(_)) => epoch(number(v)?.unwrap_or(f64::NAN)).map(Some),
+        Some(Json::String(s)) => parse_time_text(s.trim()).map(Some),
         Some(_) => Err(DropReason::InvalidValue),
     }
 }
@@ -153,11 +156,18 @@ fn parse_time_text(s: &str) -> Res<EpochMillis> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde::Deserialize;
+
+    /// The tests' JSON literals, as the normaliser sees them (`Json`, not `serde_json::Value`).
+    macro_rules! json {
+        ($($literal:tt)+) => {
+            Json::deserialize(serde_json::json!($($literal)+)).unwrap()
+        };
+    }
 
     const T: i64 = 1_760_557_168_339; // 2025-10-15T19:39:28.339Z
 
-    fn ts(v: Value) -> Res<Option<EpochMillis>> {
+    fn ts(v: Json<'_>) -> Res<Option<EpochMillis>> {
         timestamp(Some(&v))
     }
 
@@ -175,7 +185,7 @@ mod tests {
             json!(true),
             json!([1]),
         ] {
-            assert_eq!(number(Some(&bad)), Err(DropReason::InvalidValue), "{bad}");
+            assert_eq!(number(Some(&bad)), Err(DropReason::InvalidValue), "{bad:?}");
         }
     }
 
@@ -186,7 +196,7 @@ mod tests {
         assert_eq!(count(Some(&json!("12"))), Ok(Some(12)));
         assert_eq!(count(Some(&json!(u64::MAX))), Ok(Some(u64::MAX)));
         for bad in [json!(-1), json!(1.5), json!(1e30), json!("x")] {
-            assert_eq!(count(Some(&bad)), Err(DropReason::InvalidValue), "{bad}");
+            assert_eq!(count(Some(&bad)), Err(DropReason::InvalidValue), "{bad:?}");
         }
     }
 
@@ -230,7 +240,11 @@ mod tests {
         assert_eq!(fraction(Some(&json!("0.85"))), Ok(Some(0.85)));
         assert_eq!(fraction(None), Ok(None));
         for bad in [json!(100.5), json!(-0.1), json!("45%"), json!([])] {
-            assert_eq!(fraction(Some(&bad)), Err(DropReason::InvalidValue), "{bad}");
+            assert_eq!(
+                fraction(Some(&bad)),
+                Err(DropReason::InvalidValue),
+                "{bad:?}"
+            );
         }
     }
 
@@ -271,7 +285,7 @@ mod tests {
             json!("2025-13-45T99:00:00"),
             json!(true),
         ] {
-            assert_eq!(ts(bad.clone()), Err(DropReason::InvalidValue), "{bad}");
+            assert_eq!(ts(bad.clone()), Err(DropReason::InvalidValue), "{bad:?}");
         }
         assert_eq!(timestamp(None), Ok(None));
     }
