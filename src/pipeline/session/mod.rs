@@ -39,7 +39,7 @@ use crate::domain::protocol::{
     parse_request, ClientOp, Command, ErrorCode, ProtocolError, Request,
 };
 use crate::domain::replies::Reply;
-use crate::domain::session_state::{Limits, SessionState};
+use crate::domain::session_state::{Applied, Limits, SessionState};
 use crate::domain::socketio::engine::Handshake;
 use crate::domain::token_expiry::{ExpiryPlan, TokenExpiring};
 use crate::net::ConnCloser;
@@ -344,17 +344,23 @@ impl WsSession {
         self.apply_op(id, op, ctx);
     }
 
+    /// Applies a client op to the session's state, and tells the registry when what the session
+    /// receives changed.
+    fn apply_to_state(&mut self, op: ClientOp) -> Result<Applied, ProtocolError> {
+        let applied = self
+            .state
+            .apply(op, &*self.deps.auth, self.deps.config.limits)?;
+        if applied.changed {
+            self.update_registry();
+        }
+        Ok(applied)
+    }
+
     fn apply_op(&mut self, id: Option<u64>, op: ClientOp, ctx: &mut ws::WebsocketContext<Self>) {
         let user_before = self.state.identity.user.clone();
         let followed_before = self.state.recoverable();
-        match self
-            .state
-            .apply(op, &*self.deps.auth, self.deps.config.limits)
-        {
+        match self.apply_to_state(op) {
             Ok(applied) => {
-                if applied.changed {
-                    self.update_registry();
-                }
                 let signed_in = matches!(applied.reply, Reply::Identity { .. });
                 if signed_in {
                     // A fresh token (same user or not) replaces the old one's expiry.

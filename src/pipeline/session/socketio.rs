@@ -279,14 +279,8 @@ impl WsSession {
             .collect();
         self.release_held(ctx);
         let op = ClientOp::PatternSubscriptions { subscriptions };
-        match self
-            .state
-            .apply(op, &*self.deps.auth, self.deps.config.limits)
-        {
-            Ok(applied) => {
-                if applied.changed {
-                    self.update_registry();
-                }
+        match self.apply_to_state(op) {
+            Ok(_) => {
                 let data = SubscriptionConfirmed {
                     count: patterns.len(),
                     patterns,
