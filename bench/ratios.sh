@@ -18,6 +18,8 @@ REPEATS="${REPEATS:-2}"
 SCENARIOS="${SCENARIOS:-1 2}"
 MAX_RATE="${MAX_RATE:-1}"   # 0: fixed rates only
 mkdir -p "$OUT"
+# Absolute: shared-peers.sh links its scratch mirror's results/ to it from another folder.
+OUT="$(cd "$OUT" && pwd)"
 export SHARED_RESULTS="$OUT/shared"
 cargo build --release --quiet -p tickrouter
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }

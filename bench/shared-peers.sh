@@ -30,7 +30,7 @@ done
 # Peers are copied, not linked: ../shared may be read-only, and each peer's install step
 # (.venv, node_modules) writes beside its files. Installed dependencies survive later copies:
 #   bash /tmp/tickrouter-shared-bench/peers/flask-socketio/install.sh
-#   (cd /tmp/tickrouter-shared-bench/peers/node-socketio && npm ci)
+# (the Node peer's `npm ci` runs below when its node_modules is missing).
 for p in "$shared"/peers/*/; do
   name="$(basename "$p")"
   [ -L "$mirror/peers/$name" ] && rm -f "$mirror/peers/$name"
@@ -48,6 +48,11 @@ if [ -x "$target/release/fanout" ]; then
   cp "$shared/peers/fanout/peer.env" "$mirror/peers/fanout/peer.env"
   printf '#!/usr/bin/env bash\nexec %q "$1" "$2" "$3"\n' "$target/release/fanout" >"$mirror/peers/fanout/start.sh"
   chmod +x "$mirror/peers/fanout/start.sh"
+fi
+# The Node peer's dependencies, once per mirror (ratios.sh runs it beside tickrouter).
+node_peer="$mirror/peers/node-socketio"
+if [ -f "$node_peer/package-lock.json" ] && [ ! -d "$node_peer/node_modules" ]; then
+  (cd "$node_peer" && npm ci --silent --no-audit --no-fund) >&2
 fi
 script="$1"; shift
 exec "$mirror/$script" "$@"
