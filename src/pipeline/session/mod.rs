@@ -204,7 +204,7 @@ impl WsSession {
     }
 
     /// A published or replayed frame, as the wire writes it.
-    fn write_frame(&mut self, ctx: &mut ws::WebsocketContext<Self>, frame: &Frame) {
+    fn write_frame(&mut self, ctx: &mut ws::WebsocketContext<Self>, frame: Frame) {
         if let Some(text) = self.wire.frame(frame) {
             self.write(ctx, text);
         }

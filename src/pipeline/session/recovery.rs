@@ -74,7 +74,7 @@ impl WsSession {
                     place: Place::new(&user_epoch, entry.offset),
                 };
                 if entry.filter.admits(&filter) && act.sent.replayed(mark) {
-                    act.write_frame(ctx, &entry.frame.queued(entry.offset, entry.written_ms));
+                    act.write_frame(ctx, entry.frame.queued(entry.offset, entry.written_ms));
                     delivered += 1;
                 }
             }
@@ -184,7 +184,7 @@ impl WsSession {
                             place: Place::new(&read.head.epoch, entry.offset),
                         };
                         if entry.filter.admits(&filter) && act.sent.replayed(mark) {
-                            act.write_frame(ctx, &entry.frame.at(which, entry.offset));
+                            act.write_frame(ctx, entry.frame.at(which, entry.offset));
                             sent += 1;
                         }
                     }
@@ -209,7 +209,7 @@ impl WsSession {
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         if mark.is_none_or(|mark| self.sent.live(mark)) {
-            self.write_frame(ctx, &frame)
+            self.write_frame(ctx, frame)
         }
     }
 

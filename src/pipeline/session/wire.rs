@@ -107,10 +107,10 @@ impl Wire {
 
     /// The text of a published or replayed frame: as it is, or the Socket.IO EVENT of it, which
     /// carries the recovery offset when the frame is a recoverable stream's.
-    pub fn frame(&mut self, frame: &Frame) -> Option<ByteString> {
+    pub fn frame(&mut self, frame: Frame) -> Option<ByteString> {
         match self {
-            Wire::Plain => Some(frame.0.clone()),
-            Wire::SocketIo(link) => match Envelope::of(frame) {
+            Wire::Plain => Some(frame.0),
+            Wire::SocketIo(link) => match Envelope::of(&frame) {
                 Ok(envelope) => {
                     let offset = envelope.place.and_then(|(stream, offset)| {
                         let which = stream.parse::<Recoverable>().ok()?;
@@ -187,10 +187,10 @@ mod tests {
     #[test]
     fn frames_pass_as_they_are_on_ws_and_as_events_on_socket_io() {
         let frame = Frame::encode(EventName::PatternAlert, &json!({"s": "AAPL"}));
-        assert_eq!(Wire::Plain.frame(&frame), Some(frame.0.clone()));
+        assert_eq!(Wire::Plain.frame(frame.clone()), Some(frame.0.clone()));
         let mut sio = Wire::socket_io("s".into(), "p".into(), false);
         assert_eq!(
-            sio.frame(&frame).as_deref(),
+            sio.frame(frame.clone()).as_deref(),
             Some(r#"42["pattern_alert",{"s":"AAPL"}]"#)
         );
         // A recoverable stream's frame carries every followed stream's position after it.
@@ -206,13 +206,13 @@ mod tests {
             .into(),
         );
         assert_eq!(
-            sio.frame(&frame.at(Recoverable::Patterns, 5)).as_deref(),
+            sio.frame(frame.at(Recoverable::Patterns, 5)).as_deref(),
             Some(r#"42["pattern_alert",{"s":"AAPL"},"patterns:e1:5,user:e2:9"]"#)
         );
         // Followed again (a later ack's heads), a stream keeps the position reached.
         sio.follow(&[(Recoverable::Patterns, head("e1", 40))].into());
         assert_eq!(
-            sio.frame(&frame.at(Recoverable::User, 10)).as_deref(),
+            sio.frame(frame.at(Recoverable::User, 10)).as_deref(),
             Some(r#"42["pattern_alert",{"s":"AAPL"},"patterns:e1:5,user:e2:10"]"#)
         );
     }
