@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The readers on the main arbiter (A=onethread) against their own thread (B=xxh3, the build
+# The readers on the main arbiter (A=onethread: 54de782 with onethread.patch, built with
+# `cargo build --release` and copied to /work/bin/tickrouter-onethread) against their own thread (B=xxh3, the build
 # before), alternating, $ROUNDS rounds: scenario 1 (and the calibration bridge through the shared
 # loadgen), scenario 6 at 400,000 msg/s paced, scenario 2. JSON lines in this folder.
 set -uo pipefail
