@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # profile.sh tickrouter|fanout OUT: what the server does during scenario 1 (100 clients x 1,000
 # msg/s): `perf stat` of its system calls and context switches over 8 s (OUT.stat), then, in a
-# second run, `perf record` (cpu-clock, frame pointers) over 10 s (OUT.data) with the samples
+# second run, `perf record -g` (cpu-clock) over 10 s (OUT.data) with the samples
 # summed per thread and per kind (OUT.threads). tickrouter runs through tickrouter-bench (SERVER_BIN
 # picks the build), the calibration bridge `fanout` through ../shared/bench's run-peer.sh.
 # Needs perf (Debian's linux-perf) with the syscalls tracepoints; run on a quiet machine.
@@ -30,8 +30,9 @@ wait
 start 20
 perf record -e cpu-clock -F 1999 -g -p "$PID" -o "$out.data" -- sleep 10 >/dev/null 2>&1
 wait
-# Per thread: samples whose innermost frame is in the kernel or in user space, and those under a
-# socket write, an eventfd write (waking another thread) or epoll_wait (going to sleep).
+# Per thread: samples under a socket write, an eventfd write (waking another thread) or
+# epoll_wait (going to sleep) as far as the call chain shows, else by whether the innermost frame
+# is in the kernel or in user space.
 perf script -i "$out.data" -F tid,ip,sym,dso 2>/dev/null | python3 -c '
 import collections, sys
 kinds = [("socket write", "__send"), ("eventfd write", "Waker::wake"), ("epoll_wait", "epoll_wait")]

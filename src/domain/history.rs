@@ -338,8 +338,8 @@ impl Sent {
 }
 
 /// Names one event of one source message the same way on every instance (XXH3, a specified
-/// hash whose value is the same on every build and platform, over the payload, seeded with the
-/// channel's and the event's index in the message), so instances that all saw it write it to
+/// hash whose value is the same on every build and platform, of the payload, seeded with the
+/// channel's hash plus the event's index in the message), so instances that all saw it write it to
 /// history once. Two identical payloads on one channel within the dedupe window are one message
 /// (producers that repeat a message verbatim meant it once). It runs on every inbound message:
 /// XXH3 takes about 22 ns for a 200-byte payload where byte-at-a-time FNV-1a took 265.
