@@ -3,7 +3,7 @@
 
 use super::super::drop::DropReason;
 use super::super::event::{
-    DashboardAlertBody, EpochMillis, Event, JsonMap, MarketEvent, Preference, PreferenceSignal,
+    DashboardAlertBody, EpochMillis, Event, MarketEvent, Preference, PreferenceSignal,
 };
 use super::super::ids::UserId;
 use super::json::Json;
@@ -101,10 +101,7 @@ pub(super) fn dashboard_alert(m: &Msg<'_>, received_at: EpochMillis) -> Res<Even
 
 /// `tickstock.dashboard.summary`: the known summary keys that are present, unchanged.
 pub(super) fn dashboard_summary(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
-    let summary: JsonMap = SUMMARY_KEYS
-        .iter()
-        .filter_map(|k| m.own(&[k]).map(|v| ((*k).to_owned(), v.to_value())))
-        .collect();
+    let summary = m.own_fields(SUMMARY_KEYS);
     if summary.is_empty() {
         return Err(DropReason::MissingField);
     }

@@ -2,7 +2,7 @@
 //! `alert`, ...) and batch arrays, then field lookup by alias with outer-level fallbacks.
 
 use super::super::drop::DropReason;
-use super::super::event::EpochMillis;
+use super::super::event::{EpochMillis, JsonMap};
 use super::super::ids::Symbol;
 use super::json::{Json, Object};
 use super::value::{self, Res};
@@ -95,6 +95,14 @@ impl<'a> Msg<'a> {
     /// The first non-null alias in the innermost object only.
     pub fn own(&self, aliases: &[&str]) -> Option<&'a Json<'a>> {
         lookup(self.inner(), aliases)
+    }
+
+    /// Those of `keys` the innermost object has (not null), as owned JSON: for fields forwarded
+    /// as they came.
+    pub fn own_fields(&self, keys: &[&str]) -> JsonMap {
+        keys.iter()
+            .filter_map(|k| self.own(&[k]).map(|v| ((*k).to_owned(), v.to_value())))
+            .collect()
     }
 
     /// The first non-null alias, searching from the top-level object inwards.

@@ -1,7 +1,7 @@
 //! Operations channels for admins: `tickstock:errors` reports and `tickstock:monitoring` events.
 
 use super::super::drop::DropReason;
-use super::super::event::{EpochMillis, ErrorReport, Event, JsonMap, MonitoringEvent};
+use super::super::event::{EpochMillis, ErrorReport, Event, MonitoringEvent};
 use super::layers::{Msg, Shape};
 use super::value::{self as v, Res};
 
@@ -56,10 +56,7 @@ pub(super) fn error_report(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> 
 /// Both monitoring producer families: the discriminator is `event_type` or `event`.
 pub(super) fn monitoring(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
     let event_type = v::required_text(m.own(&["event_type", "event"]), DropReason::MissingField)?;
-    let fields: JsonMap = MONITORING_FIELDS
-        .iter()
-        .filter_map(|k| m.own(&[k]).map(|v| ((*k).to_owned(), v.to_value())))
-        .collect();
+    let fields = m.own_fields(MONITORING_FIELDS);
     Ok(Event::Monitoring(MonitoringEvent {
         event_type,
         timestamp: m.time(received_at)?,

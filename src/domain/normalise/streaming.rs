@@ -71,12 +71,12 @@ pub(super) fn streaming_session_stopped(m: &Msg<'_>, _received_at: EpochMillis) 
 /// `tickstock:streaming:health`: `health` unwrapped (or flat); `issues` and the Sprint 40
 /// `resource_usage` / `connection_status` are carried (docs/PRODUCERS.md#streaming-health).
 pub(super) fn streaming_health(m: &Msg<'_>, received_at: EpochMillis) -> Res<Event> {
-    let incoming_flow = v::object_or_empty(m.own(&["data_flow"]))?;
+    let flow = m.own(&["data_flow"]);
+    let incoming_flow = v::object_or_empty(flow)?;
     let ticks_per_second = match v::number(m.own(&["ticks_per_second"]))? {
         Some(t) => t,
         None => v::number(
-            m.own(&["data_flow"])
-                .and_then(|flow| flow.get("ticks_per_second"))
+            flow.and_then(|flow| flow.get("ticks_per_second"))
                 .filter(|t| !t.is_null()),
         )?
         .unwrap_or(0.0),
