@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The readers on the main arbiter (A=onethread: 54de782 with onethread.patch, built with
-# `cargo build --release` and copied to /work/bin/tickrouter-onethread) against their own thread (B=xxh3, the build
-# before), alternating, $ROUNDS rounds: scenario 1 (and the calibration bridge through the shared
-# loadgen), scenario 6 at 400,000 msg/s paced, scenario 2. JSON lines in this folder.
+# The readers on the main arbiter (onethread: 54de782 with onethread.patch, built with
+# `cargo build --release` and copied to /work/bin/tickrouter-onethread) against their own thread
+# (xxh3, the build before), $ROUNDS rounds of $BUILDS in that order (A B B A once the first
+# campaign showed the machine drifting), each on $SCENARIOS, then the calibration bridge through
+# the shared loadgen. JSON lines in this folder, named with $PREFIX. The two campaigns recorded:
+#   ROUNDS=3 bench/results/onethread-2026-12-04/campaign.sh
+#   ROUNDS=2 BUILDS="onethread xxh3 xxh3 onethread" SCENARIOS="1 2" PREFIX=abba- \
+#     bench/results/onethread-2026-12-04/campaign.sh
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
-OUT="$(cd "$(dirname "$0")" && pwd)"
+OUT="$(cd "$(dirname "$0")" && pwd)/${PREFIX:-}"
 B=target/release/tickrouter-bench
 export SHARED_RESULTS=/tmp/tickrouter-onethread-bench
 for _ in $(seq "${ROUNDS:-3}"); do
@@ -15,8 +19,8 @@ for _ in $(seq "${ROUNDS:-3}"); do
         6) extra=(--rate 400000 --messages 4000000) ;;
         *) extra=(--retries 2 --quiet-wait 30) ;;
       esac
-      $B scenario "$s" --server-bin "/work/bin/tickrouter-$build" "${extra[@]}" --label "$build" >>"$OUT/scenario$s.jsonl"
+      $B scenario "$s" --server-bin "/work/bin/tickrouter-$build" "${extra[@]}" --label "$build" >>"${OUT}scenario$s.jsonl"
     done
   done
-  [ "${BRIDGE:-1}" = 1 ] && bench/shared-peers.sh tools/run-clean.sh fanout 100 1000 10 2>/dev/null | tail -1 >>"$OUT/bridge.jsonl"
+  bench/shared-peers.sh tools/run-clean.sh fanout 100 1000 10 2>/dev/null | tail -1 >>"${OUT}bridge.jsonl"
 done
