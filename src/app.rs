@@ -29,7 +29,7 @@ use crate::pipeline::handlers::{
 use crate::pipeline::history::{Drain, HistoryConfig, HistoryStore, Recorder, Window};
 use crate::pipeline::redis_reader::{
     Backoff, Mode, Normaliser, Pushes, ReaderConfig, RedisReader, ShardedReader, Source,
-    StreamReader, StreamReaderActor, StreamSource, Subscriptions,
+    StopReading, StreamReader, StreamReaderActor, StreamSource, Subscriptions,
 };
 use crate::pipeline::registry::{CloseAll, RegistryConfig, RoomRegistry};
 use crate::pipeline::router::{Handlers, Router};
@@ -158,9 +158,8 @@ fn history_config(settings: &Settings) -> HistoryConfig {
     }
 }
 
-/// The running actors, in flow order, and the thread the reader runs on.
+/// The running actors, in flow order.
 struct Pipeline {
-    ingest: Arbiter,
     reader: Addr<RedisReader>,
     sharded_reader: Option<Addr<ShardedReader>>,
     stream_readers: Vec<Addr<StreamReaderActor>>,
@@ -223,9 +222,8 @@ impl Pipeline {
                 .start(),
         };
         let router = Router::new(handlers.clone(), stats.clone()).start_inbox();
-        // The reader gets its own thread: parsing is the heaviest per-message work, and Redis
-        // must be drained even while fan-out keeps the main arbiter busy.
-        let ingest = Arbiter::new();
+        // The readers run on this arbiter, with the router, handlers and registry: a thread of
+        // their own cost every message one more thread woken (docs/ARCHITECTURE.md, "Threads").
         let config = ReaderConfig {
             max_message_bytes: settings.redis.max_message_bytes,
             inbound_queue_messages: settings.redis.inbound_queue_messages,
@@ -263,9 +261,7 @@ impl Pipeline {
                     stats.clone(),
                     config.backoff.clone(),
                 );
-                StreamReaderActor::start_in_arbiter(&ingest.handle(), |_| {
-                    StreamReaderActor::new(reader)
-                })
+                StreamReaderActor::new(reader).start()
             })
             .collect();
         let subscriptions = Arc::new(Subscriptions::new(sources(settings)));
@@ -276,21 +272,21 @@ impl Pipeline {
         };
         let sharded = !subscriptions.names(Mode::Sharded).is_empty();
         let sharded_reader = target.cluster_pubsub().filter(|_| sharded).map(|client| {
-            let (client, pushes, stats) = (client.clone(), pushes(), stats.clone());
             let (queue, timeout) = (config.inbound_queue_messages, config.keepalive);
             let backoff = config.backoff.clone();
-            ShardedReader::start_in_arbiter(&ingest.handle(), move |_| {
-                ShardedReader::new(client, pushes, stats, queue, timeout, backoff)
-            })
+            ShardedReader::new(
+                client.clone(),
+                pushes(),
+                stats.clone(),
+                queue,
+                timeout,
+                backoff,
+            )
+            .start()
         });
-        let reader = {
-            let (nodes, pushes, stats) = (target.subscriber_nodes(), pushes(), stats.clone());
-            RedisReader::start_in_arbiter(&ingest.handle(), move |_| {
-                RedisReader::new(nodes, pushes, stats, config)
-            })
-        };
+        let reader =
+            RedisReader::new(target.subscriber_nodes(), pushes(), stats.clone(), config).start();
         Pipeline {
-            ingest,
             reader,
             sharded_reader,
             stream_readers,
@@ -331,7 +327,13 @@ impl Pipeline {
     /// order, then every session is told to close after its queued frames (the close order
     /// rides the same queues).
     async fn stop(&self) {
-        self.ingest.stop();
+        self.reader.do_send(StopReading);
+        if let Some(reader) = &self.sharded_reader {
+            reader.do_send(StopReading);
+        }
+        for reader in &self.stream_readers {
+            reader.do_send(StopReading);
+        }
         let h = &self.handlers;
         let _ = h.streaming.send(Flush).await;
         let _ = h.users.send(Flush).await;

@@ -37,8 +37,25 @@ use crate::telemetry::events::{RedisConnected, RedisConnectionFailed, RedisConne
 use crate::telemetry::Stats;
 
 /// Most pushes handled (and events handed to the router) in one go: large enough that a burst
-/// costs one wake-up of the router's thread per batch, small enough to keep latency flat.
+/// costs the router one mailbox message per batch, small enough to keep latency flat.
 const BATCH: usize = 256;
+
+/// Stops a reader: no more events from it (the first step of shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopReading;
+
+macro_rules! stop_reading {
+    ($($reader:ty),*) => {$(
+        impl Handler<StopReading> for $reader {
+            type Result = ();
+            fn handle(&mut self, _: StopReading, ctx: &mut Context<Self>) {
+                ctx.stop();
+            }
+        }
+    )*};
+}
+stop_reading!(RedisReader, ShardedReader, StreamReaderActor);
 
 pub struct ReaderConfig {
     pub max_message_bytes: usize,

@@ -83,8 +83,8 @@ impl StreamReader {
         }
     }
 
-    /// Reads until the connection fails, then again after a backoff, for as long as the
-    /// ingest thread runs.
+    /// Reads until the connection fails, then again after a backoff, for as long as its actor
+    /// runs.
     async fn read_forever(self: Arc<Self>, done: mpsc::UnboundedSender<Done>) {
         let mut backoff = self.backoff.clone();
         // This consumer's pending entries are read once per process: after a reconnect, the
@@ -272,7 +272,7 @@ impl StreamReader {
     }
 }
 
-/// The reader's tasks run on the ingest arbiter; the actor is their handle (for `/ready`).
+/// The actor whose context runs the reader's tasks: their handle (for `/ready` and shutdown).
 pub struct StreamReaderActor(Option<StreamReader>);
 
 impl StreamReaderActor {

@@ -30,9 +30,8 @@ pub struct Routed {
     pub receipt: Option<Arc<Receipt>>,
 }
 
-/// Events in arrival order. The reader hands them over a burst at a time because each message
-/// to the router's thread may cost a wake-up system call, which at 100k+ messages/s was the
-/// reader's largest single cost.
+/// Events in arrival order. The reader hands them over a burst at a time: one mailbox message
+/// per burst, not per event.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct RoutedBatch(Vec<Routed>);
