@@ -7,7 +7,7 @@ use std::sync::Arc;
 use log::warn;
 use redis::PushInfo;
 
-use super::ingest::{Message, Normaliser};
+use super::ingest::{Arrival, Message, Normaliser};
 use super::subscriptions::{Push, Subscriptions};
 use crate::domain::drop::DropReason;
 use crate::pipeline::router::RouterInbox;
@@ -22,6 +22,7 @@ pub struct Pushes {
 impl Pushes {
     pub fn route(&self, pushes: &[PushInfo]) {
         let mut routed = Vec::with_capacity(pushes.len());
+        let arrival = Arrival::now();
         for push in pushes {
             match self.subscriptions.classify(push) {
                 Push::Message { channel, payload } => {
@@ -33,6 +34,7 @@ impl Pushes {
                         payload,
                         identity: payload,
                         receipt: None,
+                        arrival,
                     };
                     self.normaliser.ingest(message, &mut routed);
                 }

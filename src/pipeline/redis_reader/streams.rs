@@ -17,7 +17,7 @@ use redis::streams::{StreamInfoGroupsReply, StreamReadReply};
 use redis::{RedisResult, Value};
 use tokio::sync::mpsc;
 
-use super::ingest::{Message, Normaliser};
+use super::ingest::{Arrival, Message, Normaliser};
 use super::{Backoff, BATCH};
 use crate::domain::drop::DropReason;
 use crate::domain::kind::EventKind;
@@ -166,6 +166,7 @@ impl StreamReader {
     /// Hands every entry's events to the router.
     fn route(&self, reply: StreamReadReply, done: &mpsc::UnboundedSender<Done>) {
         let mut routed = Vec::new();
+        let arrival = Arrival::now();
         for stream in reply.keys {
             let Some(index) = self.index_of(&stream.key) else {
                 continue;
@@ -197,6 +198,7 @@ impl StreamReader {
                     payload,
                     identity: entry.id.as_bytes(),
                     receipt: Some(receipt),
+                    arrival,
                 };
                 self.normaliser.ingest(message, &mut routed);
             }
