@@ -2,7 +2,8 @@
 # ab-summary.sh OUTDIR: the Markdown tables of an A/B campaign (bench/ab-campaign.sh) for
 # BENCHMARKS.md: per scenario and build, the median over its runs (runs still disturbed after
 # their retries are left out and counted in the last column), then B's medians relative to A's,
-# the server's and Redis's CPU per published message (scenarios 1 to 5), and the stalled-burst
+# the server's and Redis's CPU per published message (scenarios 1 to 5), scenario 1 against the
+# calibration bridge when the campaign ran it (BRIDGE=1), and the stalled-burst
 # and resume-storm tables when the campaign ran them.
 # Builds are told apart by each line's label; A_LABEL and B_LABEL (default A, B) set the order.
 set -euo pipefail
@@ -81,6 +82,16 @@ for s in SCEN:
 if rows:
     print(f"{B} relative to {A} (ratio of medians; throughput > 1 and the others < 1 favour {B}):\n")
     table(["scenario", "throughput", "p50", "p99", "CPU per delivery", "RSS peak"], rows)
+
+bridge = read_lines(os.path.join(out, "bridge.jsonl"))
+s1 = read_lines(os.path.join(out, "ab-s1.jsonl"))
+if bridge and s1 and all((r.get("clients"), r.get("rate")) == (100, 1000) for r in s1):
+    floor = med(bridge, "cpu_us_per_1k_deliveries")
+    print(f"The `fanout` bridge (BRIDGE=1, {len(bridge)} runs at scenario 1's load): "
+          f"{fmt(floor)} CPU µs / 1k deliveries; scenario 1 against it: "
+          + ", ".join(f"{label} {medians[(1, label)]['cpu'] / floor:.2f}x"
+                      for label in (A, B) if medians.get((1, label), {}).get("cpu"))
+          + "\n")
 
 if per_pub:
     print("CPU per published message (medians; a scenario-4 message is one user's alert, "
