@@ -1,6 +1,7 @@
-//! Bounded property-based fuzzing of the two parsers that take untrusted input: the normaliser
-//! (any bytes on any channel) and the client protocol (any text frame, then the session rules).
-//! Neither may panic; `scripts/test.sh` runs a bounded number of cases on every run.
+//! Bounded property-based fuzzing of the parsers that take untrusted input: the normaliser (any
+//! bytes on any channel), the client protocol (any text frame, then the session rules) and the
+//! subscriber's RESP reader (any bytes off the socket, and real replies however they are cut).
+//! None may panic; `scripts/test.sh` runs a bounded number of cases on every run.
 
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -13,6 +14,7 @@ use tickrouter::domain::kind::EventKind;
 use tickrouter::domain::normalise::normalise;
 use tickrouter::domain::protocol::{parse_request, Command, Request};
 use tickrouter::domain::session_state::{Limits, SessionState};
+use tickrouter::redis_client::subscriber::resp::{complete, replies, Incoming};
 
 /// Field names producers use, so generated objects reach deep into the normaliser.
 const KEYS: &[&str] = &[
@@ -127,5 +129,38 @@ proptest! {
                 let _ = state.apply(op, &auth, limits);
             }
         }
+    }
+
+    #[test]
+    fn resp_reader_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = complete(&bytes, usize::MAX);
+    }
+
+    /// Messages read the same whether the socket delivers them whole or cut anywhere.
+    #[test]
+    fn resp_messages_survive_any_split(
+        payloads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut wire = Vec::new();
+        for p in &payloads {
+            wire.extend_from_slice(b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n");
+            wire.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
+            wire.extend_from_slice(p);
+            wire.extend_from_slice(b"\r\n");
+        }
+        let cut = cut.index(wire.len() + 1);
+        let (first, len) = complete(&wire[..cut], usize::MAX).unwrap();
+        let (rest, rest_len) = complete(&wire[len..], usize::MAX).unwrap();
+        prop_assert_eq!(first + rest, payloads.len());
+        prop_assert_eq!(len + rest_len, wire.len());
+        let read: Vec<&[u8]> = replies(&wire[..len], first)
+            .chain(replies(&wire[len..], rest))
+            .map(|r| match r {
+                Incoming::Message { payload, .. } => payload,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        prop_assert_eq!(read, payloads.iter().map(Vec::as_slice).collect::<Vec<_>>());
     }
 }

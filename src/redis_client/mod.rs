@@ -5,10 +5,11 @@
 //! target (subscribers, commands, checks) uses them.
 //!
 //! Keys go through [`Commands`]; subscriptions need connections of their own, to one node
-//! ([`Target::subscriber_nodes`]) or, for sharded channels, to the cluster
-//! ([`Target::cluster_pubsub`]).
+//! ([`Target::subscriber_nodes`], spoken by our own [`subscriber`]) or, for sharded channels,
+//! to the cluster ([`Target::cluster_pubsub`]).
 
 mod commands;
+pub mod subscriber;
 
 use std::time::Duration;
 
@@ -17,54 +18,76 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
 use redis::{Client, ClientTlsConfig, ProtocolVersion, TlsCertificates};
 
 pub use commands::Commands;
+pub use subscriber::Endpoint;
 
 use crate::config::RedisSettings;
 
 /// Where Redis is, with the TLS material read.
-// Made once at startup and cloned a handful of times: its size does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
-pub enum Target {
-    Single(Client),
-    Cluster {
-        client: ClusterClient,
-        /// The same cluster over RESP3, whose pushes carry sharded channels' messages.
-        pubsub: ClusterClient,
-        /// The seed nodes, each as a single-node client: where classic subscriptions sit.
-        seeds: Vec<Client>,
-    },
+pub struct Target {
+    /// The server, or a cluster's seed nodes, each as a single-node client.
+    nodes: Vec<Client>,
+    /// The same nodes for the classic subscriber, which speaks for itself ([`subscriber`]).
+    subscribers: Vec<Endpoint>,
+    cluster: Option<Cluster>,
+}
+
+#[derive(Clone)]
+struct Cluster {
+    client: ClusterClient,
+    /// The same cluster over RESP3, whose pushes carry sharded channels' messages.
+    pubsub: ClusterClient,
 }
 
 /// Why no client could be made: a malformed URL or an unreadable certificate file, named.
 pub fn target(redis: &RedisSettings) -> Result<Target, String> {
     let certificates = certificates(redis)?;
-    let single = |key: &str, url: &str| match &certificates {
-        Some(tls) if url.starts_with("rediss://") => {
-            Client::build_with_tls(url, tls.clone()).map_err(|e| format!("{key}: {e}"))
-        }
-        _ => Client::open(url).map_err(|e| format!("{key}: {e}")),
+    let (key, urls) = match redis.cluster.as_slice() {
+        [] => ("redis.url", std::slice::from_ref(&redis.url)),
+        seeds => ("redis.cluster", seeds),
     };
-    if redis.cluster.is_empty() {
-        return single("redis.url", &redis.url).map(Target::Single);
-    }
-    let seeds = redis
-        .cluster
+    let nodes = urls
         .iter()
-        .map(|url| single("redis.cluster", url))
-        .collect::<Result<Vec<_>, _>>()?;
-    let build = |protocol| {
-        let mut builder =
-            ClusterClientBuilder::new(seeds.iter().map(|s| s.get_connection_info().clone()))
-                .use_protocol(protocol);
-        if let Some(tls) = certificates.clone() {
-            builder = builder.certs(tls);
-        }
-        builder.build().map_err(|e| format!("redis.cluster: {e}"))
+        .map(|url| match &certificates {
+            Some(tls) if url.starts_with("rediss://") => {
+                Client::build_with_tls(url.as_str(), tls.clone())
+            }
+            _ => Client::open(url.as_str()),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{key}: {e}"))?;
+    // Loaded only when a URL asks for TLS: the system's roots are read from disk.
+    let tls = urls
+        .iter()
+        .any(|url| url.starts_with("rediss://"))
+        .then(|| subscriber::tls_config(certificates.as_ref()))
+        .transpose()?;
+    let subscribers = nodes
+        .iter()
+        .map(|node| Endpoint::new(node.get_connection_info(), tls.as_ref()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{key}: {e}"))?;
+    let cluster = if redis.cluster.is_empty() {
+        None
+    } else {
+        let build = |protocol| {
+            let mut builder =
+                ClusterClientBuilder::new(nodes.iter().map(|s| s.get_connection_info().clone()))
+                    .use_protocol(protocol);
+            if let Some(tls) = certificates.clone() {
+                builder = builder.certs(tls);
+            }
+            builder.build().map_err(|e| format!("redis.cluster: {e}"))
+        };
+        Some(Cluster {
+            client: build(ProtocolVersion::RESP2)?,
+            pubsub: build(ProtocolVersion::RESP3)?,
+        })
     };
-    Ok(Target::Cluster {
-        client: build(ProtocolVersion::RESP2)?,
-        pubsub: build(ProtocolVersion::RESP3)?,
-        seeds,
+    Ok(Target {
+        nodes,
+        subscribers,
+        cluster,
     })
 }
 
@@ -99,8 +122,8 @@ impl Target {
     /// A connection for commands, connected on first use and reconnected (or, in a cluster,
     /// re-routed) by the crate; every command answers within `timeout`.
     pub fn commands(&self, timeout: Duration) -> Result<Commands, String> {
-        match self {
-            Target::Single(client) => client
+        match &self.cluster {
+            None => self.nodes[0]
                 .get_connection_manager_lazy(
                     ConnectionManagerConfig::new()
                         .set_connection_timeout(Some(timeout))
@@ -108,7 +131,7 @@ impl Target {
                 )
                 .map(Commands::Manager)
                 .map_err(|e| format!("redis.url: {e}")),
-            Target::Cluster { client, .. } => Ok(Commands::Cluster(
+            Some(Cluster { client, .. }) => Ok(Commands::Cluster(
                 client.get_pending_async_connection_with_config(
                     ClusterConfig::new()
                         .set_connection_timeout(timeout)
@@ -121,16 +144,16 @@ impl Target {
     /// A connection of its own, for commands that block (XREADGROUP ... BLOCK) and must not
     /// hold up anyone else's.
     pub async fn dedicated(&self, response_timeout: Duration) -> redis::RedisResult<Commands> {
-        match self {
-            Target::Single(client) => {
+        match &self.cluster {
+            None => {
                 let config = redis::AsyncConnectionConfig::new()
                     .set_response_timeout(Some(response_timeout));
-                client
+                self.nodes[0]
                     .get_multiplexed_async_connection_with_config(&config)
                     .await
                     .map(Commands::Direct)
             }
-            Target::Cluster { client, .. } => client
+            Some(Cluster { client, .. }) => client
                 .get_async_connection_with_config(
                     ClusterConfig::new().set_response_timeout(response_timeout),
                 )
@@ -141,18 +164,17 @@ impl Target {
 
     /// The nodes classic subscriptions can sit on, in the order to try them: any node of a
     /// cluster receives every classic PUBLISH over the cluster bus.
-    pub fn subscriber_nodes(&self) -> Vec<Client> {
-        match self {
-            Target::Single(client) => vec![client.clone()],
-            Target::Cluster { seeds, .. } => seeds.clone(),
-        }
+    pub fn subscriber_nodes(&self) -> Vec<Endpoint> {
+        self.subscribers.clone()
+    }
+
+    /// The first of those nodes, for commands: where `check` tests pub/sub.
+    pub fn first_node(&self) -> &Client {
+        &self.nodes[0]
     }
 
     /// The cluster over RESP3, for sharded subscriptions; `None` for a single server.
     pub fn cluster_pubsub(&self) -> Option<&ClusterClient> {
-        match self {
-            Target::Single(_) => None,
-            Target::Cluster { pubsub, .. } => Some(pubsub),
-        }
+        self.cluster.as_ref().map(|c| &c.pubsub)
     }
 }

@@ -246,3 +246,49 @@ fn sessions_beyond_the_limit_are_refused_with_503() {
     }
     assert_eq!(app.stats()["sessions"]["refused"], 1);
 }
+
+/// The subscriber connection speaks for itself (src/redis_client/subscriber/): it presents an
+/// ACL user's name and password, and reaches Redis over a Unix socket as well as TCP.
+#[test]
+fn the_subscriber_signs_in_as_an_acl_user_and_reads_a_unix_socket() {
+    let socket = std::env::temp_dir().join(format!(
+        "tickrouter-it-{}-{}.sock",
+        std::process::id(),
+        crate::util::free_port()
+    ));
+    let socket_arg = socket.display().to_string();
+    let redis = Redis::start_with(&["--unixsocket", &socket_arg, "--unixsocketperm", "700"]);
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "feeds", "on", ">s3cret", "~*", "&*", "+@all"][..])
+        .query(&mut redis.conn())
+        .unwrap();
+    // Which connection subscribed, as Redis sees it: its user, and `U` for a Unix socket.
+    let subscriber_is = |wanted: &str| {
+        let clients: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query(&mut redis.conn())
+            .unwrap();
+        clients
+            .lines()
+            .filter(|c| !c.contains(" sub=0 psub=0 "))
+            .any(|c| c.contains(wanted))
+    };
+    let urls = [
+        (
+            format!("redis://feeds:s3cret@127.0.0.1:{}/0", redis.port),
+            " user=feeds ",
+        ),
+        (format!("unix://{socket_arg}"), " flags=PU "),
+    ];
+    for (url, seen_as) in urls {
+        let mut settings = crate::util::settings_for(&redis);
+        settings.redis.url = url.clone();
+        let app = App::start_with(settings);
+        let mut client = app.ws();
+        redis.publish("tickstock.events.patterns", pattern("ACL", "Doji", 0.9));
+        let alert = client.expect("pattern_alert");
+        assert_eq!(alert["data"]["symbol"], "ACL", "{url}");
+        assert!(subscriber_is(seen_as), "{url}: no subscriber with{seen_as}");
+    }
+    let _ = std::fs::remove_file(&socket);
+}

@@ -1,38 +1,37 @@
-//! RedisReader: owns the pub/sub connection. Subscribes every configured channel and pattern,
-//! normalises each message at the edge and hands the events to the router, a burst at a time.
+//! RedisReader: owns the pub/sub connection (our own, `redis_client::subscriber`). Subscribes
+//! every configured channel and pattern, normalises each message at the edge and hands the
+//! events to the router, a burst at a time.
 //! In a Redis Cluster it sits on one node (any node receives every classic PUBLISH) and moves
 //! to the next seed node when that one goes away; sharded channels have their own reader
 //! (`sharded`).
 //!
 //! It never waits on downstream (`try_send`; a full router queue is a counted `overloaded`
-//! drop), and what Redis delivers faster than it can parse waits in a bounded queue
-//! (`redis.inbound_queue_messages`; beyond it, `overloaded` again), so neither Redis nor this
+//! drop), and what Redis delivers faster than the pipeline takes it waits in a bounded queue
+//! (`inbound`, `redis.inbound_queue_messages`; beyond it, `overloaded` again), so neither Redis nor this
 //! process buffers without limit. On connection loss it reconnects with backoff and re-subscribes
 //! everything; a keep-alive PING detects connections that died silently.
 
 mod backoff;
+mod inbound;
 mod ingest;
 mod pushes;
 mod sharded;
 mod streams;
-mod subscriber;
 mod subscriptions;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use redis::aio::MultiplexedConnection;
-use redis::PushInfo;
 
 pub use backoff::Backoff;
 pub use ingest::{Message, Normaliser};
 pub use pushes::Pushes;
 pub use sharded::ShardedReader;
 pub use streams::{StreamReader, StreamReaderActor, StreamSource};
-pub use subscriber::open as open_subscriber;
 pub use subscriptions::{Mode, Push, Source, Subscriptions};
 
+use crate::redis_client::subscriber::{self, Chunk, Endpoint, Reader, Writer};
 use crate::telemetry::events::{RedisConnected, RedisConnectionFailed, RedisConnectionLost};
 use crate::telemetry::Stats;
 
@@ -66,22 +65,28 @@ pub struct ReaderConfig {
 
 pub struct RedisReader {
     /// Where the subscription can sit, tried in turn: one server, or a cluster's seed nodes.
-    nodes: Vec<redis::Client>,
+    nodes: Vec<Endpoint>,
     /// The node to try next.
     node: usize,
     pushes: Pushes,
     stats: Arc<Stats>,
     config: ReaderConfig,
-    connection: Option<MultiplexedConnection>,
+    /// The current connection: what reads it, what drains its queue, what PINGs it.
+    read: Option<SpawnHandle>,
     stream: Option<SpawnHandle>,
+    writer: Option<Writer>,
+    /// Why the read loop ended; reported once its queue is drained.
+    lost: Option<String>,
     connected_at: Option<Instant>,
     /// When the current connection last delivered anything.
     last_push: Instant,
+    /// When the keep-alive PING still unanswered went out.
+    ping_sent: Option<Instant>,
 }
 
 impl RedisReader {
     pub fn new(
-        nodes: Vec<redis::Client>,
+        nodes: Vec<Endpoint>,
         pushes: Pushes,
         stats: Arc<Stats>,
         config: ReaderConfig,
@@ -92,32 +97,27 @@ impl RedisReader {
             pushes,
             stats,
             config,
-            connection: None,
+            read: None,
             stream: None,
+            writer: None,
+            lost: None,
             connected_at: None,
             last_push: Instant::now(),
+            ping_sent: None,
         }
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
-        let (sender, pushes) = self.pushes.queue(self.config.inbound_queue_messages, BATCH);
-        let client = self.nodes[self.node % self.nodes.len()].clone();
+        let endpoint = self.nodes[self.node % self.nodes.len()].clone();
         let timeout = self.config.keepalive;
         let subscriptions = self.pushes.subscriptions.clone();
         let open = async move {
-            let mut connection = subscriber::open(&client, sender, timeout).await?;
             let channels = subscriptions.names(Mode::Channel);
-            if !channels.is_empty() {
-                connection.subscribe(&channels).await?;
-            }
             let patterns = subscriptions.names(Mode::Pattern);
-            if !patterns.is_empty() {
-                connection.psubscribe(&patterns).await?;
-            }
-            Ok::<_, redis::RedisError>(connection)
+            subscriber::connect(&endpoint, &channels, &patterns, timeout).await
         };
         ctx.spawn(open.into_actor(self).map(|res, act, ctx| match res {
-            Ok(connection) => act.on_connected(connection, pushes, ctx),
+            Ok((reader, writer)) => act.on_connected(reader, writer, ctx),
             Err(error) => {
                 act.stats.emit(RedisConnectionFailed { error: &error });
                 act.schedule_reconnect(ctx);
@@ -125,30 +125,45 @@ impl RedisReader {
         }));
     }
 
-    fn on_connected(
-        &mut self,
-        connection: MultiplexedConnection,
-        pushes: impl Stream<Item = Vec<PushInfo>> + 'static,
-        ctx: &mut Context<Self>,
-    ) {
+    /// Reads the connection into the bounded queue (overflow counted as `overloaded`) and
+    /// drains the queue into the pipeline.
+    fn on_connected(&mut self, mut reader: Reader, writer: Writer, ctx: &mut Context<Self>) {
         let subscriptions = &self.pushes.subscriptions;
         self.stats.emit(RedisConnected {
             subscriptions: subscriptions.count() - subscriptions.names(Mode::Sharded).len(),
-            node: self.nodes[self.node % self.nodes.len()]
-                .get_connection_info()
-                .addr(),
+            node: &self.nodes[self.node % self.nodes.len()],
         });
-        self.connection = Some(connection);
-        self.stream = Some(ctx.add_stream(pushes));
+        let (queue, chunks) = inbound::bounded(self.config.inbound_queue_messages, 1);
+        let overflow = self.pushes.overflow();
+        let read = async move {
+            loop {
+                match reader.next_chunk(BATCH).await {
+                    Ok(chunk) => {
+                        if let Err(chunk) = queue.send(chunk) {
+                            overflow.count(chunk.replies());
+                        }
+                    }
+                    Err(error) => return error,
+                }
+            }
+        };
+        self.read = Some(ctx.spawn(read.into_actor(self).map(|error, act, _| {
+            act.read = None;
+            act.lost = Some(error.to_string());
+        })));
+        self.stream = Some(ctx.add_stream(chunks));
+        self.writer = Some(writer);
         self.connected_at = Some(Instant::now());
         self.last_push = Instant::now();
+        self.ping_sent = None;
     }
 
     fn on_lost(&mut self, why: &str, ctx: &mut Context<Self>) {
-        if let Some(handle) = self.stream.take() {
+        for handle in [self.read.take(), self.stream.take()].into_iter().flatten() {
             ctx.cancel_future(handle);
         }
-        self.connection = None;
+        self.writer = None;
+        self.lost = None;
         if let Some(at) = self.connected_at.take() {
             self.config.backoff.connection_lasted(at.elapsed());
         }
@@ -163,29 +178,35 @@ impl RedisReader {
         ctx.run_later(delay, |act, ctx| act.connect(ctx));
     }
 
-    /// PINGs a connection that has been silent for an interval. A connection that delivers
-    /// needs no proof of life, and a PING would be answered only after every message Redis has
-    /// queued for us: during a backlog longer than the interval that reply comes late although
-    /// the link is fine, so a late reply counts as a failure only if nothing arrived meanwhile.
+    /// PINGs a connection that has been silent for an interval, and gives it up when nothing
+    /// at all has arrived an interval after the PING went out. A connection that delivers needs
+    /// no proof of life, and during a backlog the answer comes only after every message Redis
+    /// queued before it: any arrival counts, not the answer itself.
     fn keepalive(&mut self, ctx: &mut Context<Self>) {
-        let interval = self.config.keepalive;
-        let Some(mut connection) = self.connection.clone() else {
-            return;
-        };
-        if self.last_push.elapsed() < interval {
+        if self.stream.is_none() || self.last_push.elapsed() < self.config.keepalive {
             return;
         }
-        let sent = Instant::now();
-        // The connection's response timeout (the keep-alive interval) bounds the wait.
-        let ping = async move {
-            redis::cmd("PING")
-                .query_async::<redis::Value>(&mut connection)
-                .await
+        if self.ping_sent.is_some_and(|sent| self.last_push < sent) {
+            let why = format!(
+                "nothing arrived within {:?} of a keep-alive PING",
+                self.config.keepalive
+            );
+            return self.on_lost(&why, ctx);
+        }
+        // None while the last PING is still being written.
+        let Some(mut writer) = self.writer.take() else {
+            return;
         };
-        ctx.spawn(ping.into_actor(self).map(move |res, act, ctx| {
-            let silent = act.connection.is_some() && act.last_push < sent;
-            if let (Err(e), true) = (res, silent) {
-                act.on_lost(&format!("keep-alive PING failed: {e}"), ctx);
+        self.ping_sent = Some(Instant::now());
+        let connected_at = self.connected_at;
+        let ping = async move { (writer.ping().await, writer) };
+        ctx.spawn(ping.into_actor(self).map(move |(res, writer), act, ctx| {
+            if act.connected_at != connected_at {
+                return; // that connection is gone already
+            }
+            match res {
+                Ok(()) => act.writer = Some(writer),
+                Err(e) => act.on_lost(&format!("keep-alive PING failed: {e}"), ctx),
             }
         }));
     }
@@ -200,17 +221,24 @@ impl Actor for RedisReader {
     }
 }
 
-impl StreamHandler<Vec<PushInfo>> for RedisReader {
-    fn handle(&mut self, pushes: Vec<PushInfo>, _: &mut Self::Context) {
+impl StreamHandler<Vec<Chunk>> for RedisReader {
+    fn handle(&mut self, chunks: Vec<Chunk>, _: &mut Self::Context) {
         self.last_push = Instant::now();
-        self.pushes.route(&pushes);
+        for chunk in &chunks {
+            self.pushes.route(chunk.replies());
+        }
     }
 
-    /// The default would stop the actor; a lost connection must be retried instead.
+    /// The queue ends after the read loop did, once drained: the connection is lost. (The
+    /// default would stop the actor; the connection must be made again instead.)
     fn finished(&mut self, ctx: &mut Self::Context) {
         if self.stream.is_some() {
             self.stream = None;
-            self.on_lost("connection closed", ctx);
+            let why = self
+                .lost
+                .take()
+                .unwrap_or_else(|| "connection closed".into());
+            self.on_lost(&why, ctx);
         }
     }
 }

@@ -1,17 +1,18 @@
-//! Pub/sub pushes to the router: what the classic and the sharded subscriber share. Each push
-//! is matched to its subscription, normalised, and a batch's events go to the router in one
-//! hand-off; a full router is a counted `overloaded` drop, never a wait.
+//! Pub/sub messages to the router: what the classic and the sharded subscriber share. Each
+//! message is matched to its subscription, normalised, and a batch's events go to the router in
+//! one hand-off; a full router is a counted `overloaded` drop, never a wait.
 
 use std::sync::Arc;
 
 use log::warn;
-use redis::PushInfo;
 
 use super::ingest::{Arrival, Message, Normaliser};
 use super::subscriptions::{Push, Subscriptions};
 use crate::domain::drop::DropReason;
 use crate::pipeline::router::RouterInbox;
+use crate::redis_client::subscriber::Incoming;
 use crate::telemetry::events::{EventDropped, InboundQueueFull};
+use crate::telemetry::Stats;
 
 pub struct Pushes {
     pub subscriptions: Arc<Subscriptions>,
@@ -20,11 +21,12 @@ pub struct Pushes {
 }
 
 impl Pushes {
-    pub fn route(&self, pushes: &[PushInfo]) {
-        let mut routed = Vec::with_capacity(pushes.len());
+    pub fn route<'a>(&self, replies: impl IntoIterator<Item = Incoming<'a>>) {
+        let replies = replies.into_iter();
+        let mut routed = Vec::with_capacity(replies.size_hint().0);
         let arrival = Arrival::now();
-        for push in pushes {
-            match self.subscriptions.classify(push) {
+        for reply in replies {
+            match self.subscriptions.classify(reply) {
                 Push::Message { channel, payload } => {
                     let source = self.subscriptions.source(channel);
                     let message = Message {
@@ -58,21 +60,28 @@ impl Pushes {
         }
     }
 
-    /// The bounded inbound queue of a subscriber connection: a message that finds it full is
-    /// read and dropped as `overloaded`.
-    pub fn queue(
-        &self,
-        capacity: usize,
-        batch: usize,
-    ) -> (
-        impl redis::aio::AsyncPushSender,
-        impl futures_util::Stream<Item = Vec<PushInfo>>,
-    ) {
-        let (subscriptions, stats) = (self.subscriptions.clone(), self.normaliser.stats.clone());
-        super::subscriber::bounded(capacity, batch, move |push: PushInfo| {
-            if let Push::Message { channel, .. } = subscriptions.classify(&push) {
-                stats.emit(InboundQueueFull { channel });
+    /// Counts the messages among `replies` that found the inbound queue full (`overloaded`).
+    pub fn overflow(&self) -> Overflow {
+        Overflow {
+            subscriptions: self.subscriptions.clone(),
+            stats: self.normaliser.stats.clone(),
+        }
+    }
+}
+
+/// What counts the messages the inbound queue had no room for; it lives wherever the socket is
+/// read (for sharded channels, the redis crate's connection driver).
+pub struct Overflow {
+    subscriptions: Arc<Subscriptions>,
+    stats: Arc<Stats>,
+}
+
+impl Overflow {
+    pub fn count<'a>(&self, replies: impl IntoIterator<Item = Incoming<'a>>) {
+        for reply in replies {
+            if let Push::Message { channel, .. } = self.subscriptions.classify(reply) {
+                self.stats.emit(InboundQueueFull { channel });
             }
-        })
+        }
     }
 }

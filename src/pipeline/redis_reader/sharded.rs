@@ -10,6 +10,7 @@
 //! following MOVED to the new owner) every [`RETRY`] until it holds. Each loss is counted as a
 //! subscription gap and shows in /health while channels are down.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,8 @@ use redis::{PushInfo, PushKind, Value};
 
 use super::pushes::Pushes;
 use super::subscriptions::Mode;
-use super::{Backoff, BATCH};
+use super::{inbound, Backoff, BATCH};
+use crate::redis_client::subscriber::Incoming;
 use crate::telemetry::events::{
     RedisConnectionFailed, ShardedSubscribed, ShardedSubscribing, ShardedSubscriptionLost,
 };
@@ -130,7 +132,15 @@ impl ShardedReader {
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
-        let (sender, pushes) = self.pushes.queue(self.inbound_queue_messages, BATCH);
+        let (queue, pushes) = inbound::bounded(self.inbound_queue_messages, BATCH);
+        let overflow = self.pushes.overflow();
+        // Called on the connection's driver task, which must never wait.
+        let sender = move |push: PushInfo| {
+            if let Err(push) = queue.send(push) {
+                overflow.count([incoming(&push)]);
+            }
+            Ok::<(), Infallible>(())
+        };
         let config = ClusterConfig::new()
             .set_connection_timeout(self.timeout)
             .set_response_timeout(self.timeout)
@@ -215,7 +225,7 @@ impl StreamHandler<Vec<PushInfo>> for ShardedReader {
         for push in &pushes {
             self.control(push);
         }
-        self.pushes.route(&pushes);
+        self.pushes.route(pushes.iter().map(incoming));
         if self.shards.down() > 0 {
             self.resubscribe(ctx);
         }
@@ -230,9 +240,82 @@ impl StreamHandler<Vec<PushInfo>> for ShardedReader {
     }
 }
 
+/// A push of the cluster connection (the redis crate's, over RESP3) as our own subscriber
+/// would have read it.
+fn incoming(push: &PushInfo) -> Incoming<'_> {
+    fn bulk(v: &Value) -> Option<&[u8]> {
+        match v {
+            Value::BulkString(b) => Some(b),
+            _ => None,
+        }
+    }
+    match (&push.kind, push.data.as_slice()) {
+        (PushKind::Message | PushKind::SMessage, [channel, payload]) => {
+            match (bulk(channel), bulk(payload)) {
+                (Some(channel), Some(payload)) => Incoming::Message { channel, payload },
+                _ => Incoming::Control,
+            }
+        }
+        (PushKind::PMessage, [pattern, channel, payload]) => {
+            match (bulk(pattern), bulk(channel), bulk(payload)) {
+                (Some(pattern), Some(channel), Some(payload)) => Incoming::PatternMessage {
+                    pattern,
+                    channel,
+                    payload,
+                },
+                _ => Incoming::Control,
+            }
+        }
+        _ => Incoming::Control,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn crate_pushes_read_as_our_subscriber_reads_them() {
+        let push = |kind, data: &[&str]| PushInfo {
+            kind,
+            data: data.iter().map(|s| bulk(s)).collect(),
+        };
+        let message = push(PushKind::SMessage, &["c", "x"]);
+        assert_eq!(
+            incoming(&message),
+            Incoming::Message {
+                channel: b"c",
+                payload: b"x"
+            }
+        );
+        let pmessage = push(PushKind::PMessage, &["t:*", "t:1", "x"]);
+        assert_eq!(
+            incoming(&pmessage),
+            Incoming::PatternMessage {
+                pattern: b"t:*",
+                channel: b"t:1",
+                payload: b"x"
+            }
+        );
+        for control in [
+            push(PushKind::SSubscribe, &["c", "1"]),
+            push(PushKind::Message, &["c"]),
+            PushInfo {
+                kind: PushKind::Message,
+                data: vec![bulk("c"), Value::Int(3)],
+            },
+            PushInfo {
+                kind: PushKind::Disconnection,
+                data: vec![],
+            },
+        ] {
+            assert_eq!(incoming(&control), Incoming::Control, "{control:?}");
+        }
+    }
 
     fn shards() -> Shards {
         Shards::new(vec!["a".into(), "b".into()])

@@ -1,11 +1,11 @@
-//! Subscriptions: the configured channels and patterns, and which of them a RESP3 push belongs
-//! to. The lookup borrows the push's bytes, so classifying a message allocates nothing.
+//! Subscriptions: the configured channels and patterns, and which of them a message read off a
+//! subscriber connection belongs to. The lookup borrows the message's bytes, so classifying
+//! one allocates nothing.
 
 use std::collections::HashMap;
 
-use redis::{PushInfo, PushKind, Value};
-
 use crate::domain::kind::EventKind;
+use crate::redis_client::subscriber::Incoming;
 use crate::telemetry::ChannelId;
 
 /// One subscription, in `ChannelId` order.
@@ -28,7 +28,7 @@ pub enum Mode {
     Sharded,
 }
 
-/// What a push from the subscriber connection is.
+/// What a reply on a subscriber connection is to us.
 #[derive(Debug, PartialEq)]
 pub enum Push<'a> {
     /// A message on one of our subscriptions.
@@ -82,19 +82,16 @@ impl Subscriptions {
             .collect()
     }
 
-    pub fn classify<'a>(&self, push: &'a PushInfo) -> Push<'a> {
-        let (table, data) = match (&push.kind, push.data.as_slice()) {
-            (PushKind::Message | PushKind::SMessage, [channel, payload]) => {
-                (&self.channels, [channel, payload])
-            }
-            // A pattern message names the pattern that matched, then the concrete channel.
-            (PushKind::PMessage, [pattern, _, payload]) => (&self.patterns, [pattern, payload]),
+    pub fn classify<'a>(&self, incoming: Incoming<'a>) -> Push<'a> {
+        let (table, name, payload) = match incoming {
+            Incoming::Message { channel, payload } => (&self.channels, channel, payload),
+            // A pattern message is ours by the pattern that matched, not the channel.
+            Incoming::PatternMessage {
+                pattern, payload, ..
+            } => (&self.patterns, pattern, payload),
             _ => return Push::Control,
         };
-        let (Value::BulkString(name), Value::BulkString(payload)) = (data[0], data[1]) else {
-            return Push::Control;
-        };
-        match table.get(name.as_slice()) {
+        match table.get(name) {
             Some(&channel) => Push::Message { channel, payload },
             None => Push::Unexpected { channel: name },
         }
@@ -104,10 +101,6 @@ impl Subscriptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bulk(s: &str) -> Value {
-        Value::BulkString(s.as_bytes().to_vec())
-    }
 
     fn subscriptions() -> Subscriptions {
         Subscriptions::new(vec![
@@ -126,12 +119,12 @@ mod tests {
 
     #[test]
     fn channel_message_maps_to_its_source() {
-        let push = PushInfo {
-            kind: PushKind::Message,
-            data: vec![bulk("tickstock.events.patterns"), bulk("{}")],
+        let incoming = Incoming::Message {
+            channel: b"tickstock.events.patterns",
+            payload: b"{}",
         };
         assert_eq!(
-            subscriptions().classify(&push),
+            subscriptions().classify(incoming),
             Push::Message {
                 channel: ChannelId(0),
                 payload: b"{}"
@@ -141,16 +134,13 @@ mod tests {
 
     #[test]
     fn pattern_message_maps_by_the_pattern_not_the_channel() {
-        let push = PushInfo {
-            kind: PushKind::PMessage,
-            data: vec![
-                bulk("tickstock:*"),
-                bulk("tickstock:market:ticks"),
-                bulk("x"),
-            ],
+        let incoming = Incoming::PatternMessage {
+            pattern: b"tickstock:*",
+            channel: b"tickstock:market:ticks",
+            payload: b"x",
         };
         assert_eq!(
-            subscriptions().classify(&push),
+            subscriptions().classify(incoming),
             Push::Message {
                 channel: ChannelId(1),
                 payload: b"x"
@@ -160,12 +150,12 @@ mod tests {
 
     #[test]
     fn a_channel_name_is_not_matched_against_patterns() {
-        let push = PushInfo {
-            kind: PushKind::Message,
-            data: vec![bulk("tickstock:*"), bulk("x")],
+        let incoming = Incoming::Message {
+            channel: b"tickstock:*",
+            payload: b"x",
         };
         assert_eq!(
-            subscriptions().classify(&push),
+            subscriptions().classify(incoming),
             Push::Unexpected {
                 channel: b"tickstock:*"
             }
@@ -173,27 +163,10 @@ mod tests {
     }
 
     #[test]
-    fn confirmations_and_odd_shapes_are_control() {
+    fn replies_without_a_message_are_control() {
         let subs = subscriptions();
-        for push in [
-            PushInfo {
-                kind: PushKind::Subscribe,
-                data: vec![bulk("tickstock.events.patterns"), Value::Int(1)],
-            },
-            PushInfo {
-                kind: PushKind::Disconnection,
-                data: vec![],
-            },
-            PushInfo {
-                kind: PushKind::Message,
-                data: vec![bulk("tickstock.events.patterns")],
-            },
-            PushInfo {
-                kind: PushKind::Message,
-                data: vec![bulk("tickstock.events.patterns"), Value::Int(3)],
-            },
-        ] {
-            assert_eq!(subs.classify(&push), Push::Control, "{push:?}");
+        for incoming in [Incoming::Control, Incoming::Pong, Incoming::Error(b"ERR x")] {
+            assert_eq!(subs.classify(incoming), Push::Control);
         }
         assert_eq!(subs.names(Mode::Channel), ["tickstock.events.patterns"]);
         assert_eq!(subs.names(Mode::Pattern), ["tickstock:*"]);

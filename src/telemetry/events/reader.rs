@@ -10,7 +10,7 @@ use crate::telemetry::{ChannelId, Scalar, Stats};
 /// The subscriber connected and subscribed every channel and pattern.
 pub struct RedisConnected<'a> {
     pub subscriptions: usize,
-    pub node: &'a redis::ConnectionAddr,
+    pub node: &'a dyn std::fmt::Display,
 }
 
 impl InternalEvent for RedisConnected<'_> {
@@ -26,7 +26,7 @@ impl InternalEvent for RedisConnected<'_> {
 
 /// Connecting or subscribing failed; a reconnect is scheduled.
 pub struct RedisConnectionFailed<'a> {
-    pub error: &'a redis::RedisError,
+    pub error: &'a dyn std::fmt::Display,
 }
 
 impl InternalEvent for RedisConnectionFailed<'_> {
@@ -146,7 +146,7 @@ impl InternalEvent for MonitorSkipped {
 /// Reading or acknowledging a Redis Stream failed; the reader reconnects after a backoff, and
 /// what was not acknowledged stays pending for the next read.
 pub struct StreamReadFailed<'a> {
-    pub error: &'a redis::RedisError,
+    pub error: &'a dyn std::fmt::Display,
 }
 
 impl InternalEvent for StreamReadFailed<'_> {
