@@ -7,9 +7,9 @@
 //!
 //! It never waits on downstream (`try_send`; a full router queue is a counted `overloaded`
 //! drop), and what Redis delivers faster than the pipeline takes it waits in a bounded queue
-//! (`inbound`, `redis.inbound_queue_messages`; beyond it, `overloaded` again), so neither Redis nor this
-//! process buffers without limit. On connection loss it reconnects with backoff and re-subscribes
-//! everything; a keep-alive PING detects connections that died silently.
+//! (`inbound`, `redis.inbound_queue_messages`; beyond it, `overloaded` again), so neither Redis
+//! nor this process buffers without limit. On connection loss it reconnects with backoff and
+//! re-subscribes everything; a keep-alive PING detects connections that died silently.
 
 mod backoff;
 mod inbound;
