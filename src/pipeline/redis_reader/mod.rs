@@ -125,8 +125,8 @@ impl RedisReader {
         }));
     }
 
-    /// Reads the connection into the bounded queue (overflow counted as `overloaded`) and
-    /// drains the queue into the pipeline.
+    /// Reads the connection into the bounded queue (a burst waits for room, an overload is
+    /// counted as `overloaded`: `inbound`) and drains the queue into the pipeline.
     fn on_connected(&mut self, mut reader: Reader, writer: Writer, ctx: &mut Context<Self>) {
         let subscriptions = &self.pushes.subscriptions;
         self.stats.emit(RedisConnected {
@@ -139,7 +139,7 @@ impl RedisReader {
             loop {
                 match reader.next_chunk(BATCH).await {
                     Ok(chunk) => {
-                        if let Err(chunk) = queue.send(chunk) {
+                        if let Err(chunk) = queue.send_or_wait(chunk).await {
                             overflow.count(chunk.replies());
                         }
                     }
