@@ -260,8 +260,7 @@ pub async fn run_checks(redis: &RedisSettings) -> Result<Vec<Passed>, Failure> {
             .arg(&probe)
             .arg("probe")
             .query_async(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         loop {
             let chunk = subscriber.next_chunk(16).await?;
             if chunk.replies().any(

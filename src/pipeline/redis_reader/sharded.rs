@@ -241,31 +241,13 @@ impl StreamHandler<Vec<PushInfo>> for ShardedReader {
 }
 
 /// A push of the cluster connection (the redis crate's, over RESP3) as our own subscriber
-/// would have read it.
+/// would have read it. Only sharded channels are subscribed there: no pattern messages.
 fn incoming(push: &PushInfo) -> Incoming<'_> {
-    fn bulk(v: &Value) -> Option<&[u8]> {
-        match v {
-            Value::BulkString(b) => Some(b),
-            _ => None,
-        }
-    }
     match (&push.kind, push.data.as_slice()) {
-        (PushKind::Message | PushKind::SMessage, [channel, payload]) => {
-            match (bulk(channel), bulk(payload)) {
-                (Some(channel), Some(payload)) => Incoming::Message { channel, payload },
-                _ => Incoming::Control,
-            }
-        }
-        (PushKind::PMessage, [pattern, channel, payload]) => {
-            match (bulk(pattern), bulk(channel), bulk(payload)) {
-                (Some(pattern), Some(channel), Some(payload)) => Incoming::PatternMessage {
-                    pattern,
-                    channel,
-                    payload,
-                },
-                _ => Incoming::Control,
-            }
-        }
+        (
+            PushKind::Message | PushKind::SMessage,
+            [Value::BulkString(channel), Value::BulkString(payload)],
+        ) => Incoming::Message { channel, payload },
         _ => Incoming::Control,
     }
 }
@@ -292,17 +274,9 @@ mod tests {
                 payload: b"x"
             }
         );
-        let pmessage = push(PushKind::PMessage, &["t:*", "t:1", "x"]);
-        assert_eq!(
-            incoming(&pmessage),
-            Incoming::PatternMessage {
-                pattern: b"t:*",
-                channel: b"t:1",
-                payload: b"x"
-            }
-        );
         for control in [
             push(PushKind::SSubscribe, &["c", "1"]),
+            push(PushKind::PMessage, &["t:*", "t:1", "x"]),
             push(PushKind::Message, &["c"]),
             PushInfo {
                 kind: PushKind::Message,
