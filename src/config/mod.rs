@@ -126,8 +126,9 @@ pub struct RedisSettings {
     pub cluster: Vec<String>,
     /// Inbound messages larger than this are dropped with reason `too_large`. 1 byte to 64 MiB.
     pub max_message_bytes: usize,
-    /// Messages Redis delivered that wait for the reader to parse them; beyond this, new ones are
-    /// dropped and counted as `overloaded` so memory stays bounded. 256 to 1,048,576.
+    /// Messages read from Redis that wait for the pipeline; beyond this (after a burst's grace,
+    /// `redis_reader::inbound`), new ones are dropped and counted as `overloaded` so memory stays
+    /// bounded. 256 to 1,048,576.
     pub inbound_queue_messages: usize,
     /// First reconnect delay; doubles up to `reconnect_max_ms`. At least 10.
     pub reconnect_initial_ms: u64,
