@@ -284,8 +284,13 @@ impl Pipeline {
             )
             .start()
         });
-        let reader =
-            RedisReader::new(target.subscriber_nodes(), pushes(), stats.clone(), config).start();
+        let reader = RedisReader::new(
+            target.subscriber_nodes().to_vec(),
+            pushes(),
+            stats.clone(),
+            config,
+        )
+        .start();
         Pipeline {
             reader,
             sharded_reader,

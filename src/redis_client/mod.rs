@@ -164,8 +164,8 @@ impl Target {
 
     /// The nodes classic subscriptions can sit on, in the order to try them: any node of a
     /// cluster receives every classic PUBLISH over the cluster bus.
-    pub fn subscriber_nodes(&self) -> Vec<Endpoint> {
-        self.subscribers.clone()
+    pub fn subscriber_nodes(&self) -> &[Endpoint] {
+        &self.subscribers
     }
 
     /// The first of those nodes, for commands: where `check` tests pub/sub.

@@ -60,7 +60,7 @@ impl Pushes {
         }
     }
 
-    /// Counts the messages among `replies` that found the inbound queue full (`overloaded`).
+    /// What counts the messages that found the inbound queue full (`overloaded`).
     pub fn overflow(&self) -> Overflow {
         Overflow {
             subscriptions: self.subscriptions.clone(),

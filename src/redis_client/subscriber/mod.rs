@@ -76,19 +76,21 @@ pub async fn connect(
         let transport = endpoint.open().await?;
         let (read, mut write) = tokio::io::split(transport);
         let mut commands = Vec::new();
-        if let Some(password) = &endpoint.password {
-            let mut auth = vec!["AUTH"];
-            auth.extend(endpoint.username.as_deref());
-            auth.push(password);
-            command(&mut commands, &auth);
+        if let (username, Some(password)) = endpoint.credentials() {
+            redis::cmd("AUTH")
+                .arg(username)
+                .arg(password)
+                .write_packed_command(&mut commands);
         }
         for (verb, names) in [("SUBSCRIBE", channels), ("PSUBSCRIBE", patterns)] {
             if !names.is_empty() {
-                command(&mut commands, &[&[verb], names].concat());
+                redis::cmd(verb)
+                    .arg(names)
+                    .write_packed_command(&mut commands);
             }
         }
         // Answered after everything above: its answer says the rest has been answered.
-        command(&mut commands, &["PING"]);
+        redis::cmd("PING").write_packed_command(&mut commands);
         write.write_all(&commands).await?;
         let mut reader = Reader {
             read,
@@ -169,32 +171,8 @@ pub struct Writer {
 impl Writer {
     /// A keep-alive PING; its answer arrives as a reply like any other.
     pub async fn ping(&mut self) -> Result<(), Error> {
-        self.write.write_all(b"*1\r\n$4\r\nPING\r\n").await?;
+        let ping = redis::cmd("PING").get_packed_command();
+        self.write.write_all(&ping).await?;
         Ok(())
-    }
-}
-
-/// Appends `args` as one RESP command.
-fn command(out: &mut Vec<u8>, args: &[&str]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commands_are_resp_arrays_of_bulk_strings() {
-        let mut out = Vec::new();
-        command(&mut out, &["SUBSCRIBE", "a", "bé"]);
-        assert_eq!(
-            out,
-            b"*3\r\n$9\r\nSUBSCRIBE\r\n$1\r\na\r\n$3\r\nb\xc3\xa9\r\n"
-        );
     }
 }

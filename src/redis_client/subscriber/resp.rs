@@ -61,8 +61,7 @@ pub fn parse(buf: &[u8]) -> Parsed<Incoming<'_>> {
         b'+' if line == b"PONG" => return Ok(Some((Incoming::Pong, at))),
         b'+' | b':' => return Ok(Some((Incoming::Control, at))),
         b'-' => return Ok(Some((Incoming::Error(line), at))),
-        // `>` is RESP3's push: the same layout, for a connection that speaks RESP3.
-        b'*' | b'>' => match length(line)? {
+        b'*' => match length(line)? {
             None => return Ok(Some((Incoming::Control, at))),
             Some(n) if n > MAX_ITEMS => return Err(ProtocolError("unexpected long array")),
             Some(n) => n,
@@ -208,7 +207,7 @@ mod tests {
             }
         );
         assert_eq!(
-            one(b">4\r\n$8\r\npmessage\r\n$3\r\nt:*\r\n$3\r\nt:1\r\n$1\r\nx\r\n"),
+            one(b"*4\r\n$8\r\npmessage\r\n$3\r\nt:*\r\n$3\r\nt:1\r\n$1\r\nx\r\n"),
             Incoming::PatternMessage {
                 pattern: b"t:*",
                 channel: b"t:1",
@@ -258,6 +257,7 @@ mod tests {
             &b"*3\r\n*1\r\n"[..],
             b"*9\r\n",
             b"%1\r\n",
+            b">3\r\n",
             b"*1\r\n$x\r\n",
             b"*1\r\n$1\r\nab\r\n",
             b"+OK\n",

@@ -4,7 +4,6 @@
 //! refuse the same servers.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use redis::{ConnectionAddr, ConnectionInfo, TlsCertificates};
@@ -20,60 +19,44 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 pub type Transport = Box<dyn Io>;
 
-#[derive(Clone)]
-enum Address {
-    Tcp {
-        host: String,
-        port: u16,
-    },
-    Tls {
-        host: String,
-        port: u16,
-        config: Arc<ClientConfig>,
-    },
-    Unix(PathBuf),
-}
-
-/// One server a subscriber can connect to, with the credentials to present.
+/// One server a subscriber can connect to, with the credentials to present: a `redis.url` or
+/// `redis.cluster` entry as the redis crate parsed it, and the TLS to verify it with.
 #[derive(Clone)]
 pub struct Endpoint {
-    address: Address,
-    pub(super) username: Option<String>,
-    pub(super) password: Option<String>,
+    info: ConnectionInfo,
+    tls: Option<Arc<ClientConfig>>,
 }
 
 impl Endpoint {
-    /// The server and credentials of `info` (parsed from a `redis.url` or `redis.cluster`
-    /// entry); `tls` verifies a `rediss://` server.
+    /// `tls` verifies a `rediss://` server; what this connection cannot open is refused here,
+    /// at start, rather than on every attempt.
     pub fn new(info: &ConnectionInfo, tls: Option<&Arc<ClientConfig>>) -> Result<Endpoint, String> {
-        let address = match info.addr() {
-            ConnectionAddr::Tcp(host, port) => Address::Tcp {
-                host: host.clone(),
-                port: *port,
-            },
+        match info.addr() {
             ConnectionAddr::TcpTls { insecure: true, .. } => {
                 return Err("`#insecure` (TLS without verification) is not supported".into())
             }
-            ConnectionAddr::TcpTls { host, port, .. } => Address::Tls {
-                host: host.clone(),
-                port: *port,
-                config: tls.ok_or("rediss:// without a TLS configuration")?.clone(),
-            },
-            ConnectionAddr::Unix(path) => Address::Unix(path.clone()),
+            ConnectionAddr::TcpTls { .. } if tls.is_none() => {
+                return Err("rediss:// without a TLS configuration".into())
+            }
+            ConnectionAddr::Tcp(..) | ConnectionAddr::TcpTls { .. } | ConnectionAddr::Unix(_) => {}
             other => return Err(format!("unsupported address {other}")),
-        };
-        let settings = info.redis_settings();
+        }
         Ok(Endpoint {
-            address,
-            username: settings.username().map(str::to_owned),
-            password: settings.password().map(str::to_owned),
+            info: info.clone(),
+            tls: tls.cloned(),
         })
     }
 
+    /// The ACL user (if named) and password (if any) from the URL.
+    pub(super) fn credentials(&self) -> (Option<&str>, Option<&str>) {
+        let settings = self.info.redis_settings();
+        (settings.username(), settings.password())
+    }
+
     pub(super) async fn open(&self) -> std::io::Result<Transport> {
-        Ok(match &self.address {
-            Address::Tcp { host, port } => Box::new(tcp(host, *port).await?),
-            Address::Tls { host, port, config } => {
+        Ok(match (self.info.addr(), &self.tls) {
+            (ConnectionAddr::Tcp(host, port), _) => Box::new(tcp(host, *port).await?),
+            (ConnectionAddr::TcpTls { host, port, .. }, Some(config)) => {
                 let name = ServerName::try_from(host.clone())
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
                 let tcp = tcp(host, *port).await?;
@@ -83,7 +66,9 @@ impl Endpoint {
                         .await?,
                 )
             }
-            Address::Unix(path) => Box::new(UnixStream::connect(path).await?),
+            (ConnectionAddr::Unix(path), _) => Box::new(UnixStream::connect(path).await?),
+            // Refused by `new`.
+            (other, _) => return Err(std::io::Error::other(format!("cannot open {other}"))),
         })
     }
 }
@@ -97,12 +82,7 @@ async fn tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.address {
-            Address::Tcp { host, port } | Address::Tls { host, port, .. } => {
-                write!(f, "{host}:{port}")
-            }
-            Address::Unix(path) => write!(f, "{}", path.display()),
-        }
+        self.info.addr().fmt(f)
     }
 }
 
